@@ -1,0 +1,1 @@
+"""baomi (保密): an outbound content-leak scanner for Chinese documents."""

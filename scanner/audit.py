@@ -1,0 +1,131 @@
+"""The decision log: every verdict a door acts on, kept in SQLite (WAL) for the confidentiality officer.
+
+Records carry short redacted contexts only, never documents.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from scanner.model import FileReport
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS decisions (
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    time TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    source TEXT NOT NULL,
+    name TEXT NOT NULL,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    verdict TEXT NOT NULL,
+    action TEXT NOT NULL,
+    rules TEXT NOT NULL,
+    context TEXT NOT NULL,
+    actor TEXT,
+    reason TEXT,
+    extra TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
+"""
+REDACT_CHARS = 60  # at most this many characters of context per decision
+
+
+@dataclass
+class Decision:
+    """One door's decision about one file (or message, or upload)."""
+
+    channel: str  # scan, watch, mail, web
+    source: str  # which outbox, which client, which Message-ID
+    name: str
+    size: int
+    sha256: str
+    verdict: str  # pass, flag, block
+    action: str  # what the door did: released, review, quarantine, rejected, held, accepted, reviewer-released...
+    rules: list[str] = field(default_factory=list)
+    context: str = ""
+    actor: str | None = None  # the reviewer, for a release by hand
+    reason: str | None = None  # the reviewer's reason
+    extra: dict[str, Any] = field(default_factory=dict)  # sender, recipients, token name, ...
+    time: str = ""
+    id: int | None = None
+
+    @classmethod
+    def of(cls, report: FileReport, channel: str, source: str, action: str, **extra: Any) -> Decision:
+        contexts = " | ".join(f"{f.rule}: {f.context}" for f in report.findings if f.context)
+        return cls(
+            channel=channel,
+            source=source,
+            name=report.path,
+            size=report.size,
+            sha256=report.sha256,
+            verdict=str(report.verdict),
+            action=action,
+            rules=report.rules,
+            context=contexts[:REDACT_CHARS],
+            extra=extra,
+        )
+
+
+class AuditLog:
+    """An append-only SQLite log, safe to share between the processes of several doors."""
+
+    def __init__(self, path: str | Path) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+
+    def record(self, decision: Decision) -> int:
+        decision.time = decision.time or datetime.now(UTC).isoformat(timespec="milliseconds")
+        row = asdict(decision)
+        row.pop("id")
+        row["rules"] = json.dumps(decision.rules, ensure_ascii=False)
+        row["extra"] = json.dumps(decision.extra, ensure_ascii=False)
+        cursor = self._db.execute(
+            f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
+        )
+        decision.id = cursor.lastrowid
+        return int(cursor.lastrowid or 0)
+
+    def query(
+        self,
+        verdict: str | None = None,
+        channel: str | None = None,
+        since: str | None = None,
+        until: str | None = None,
+        limit: int | None = 100,
+    ) -> list[Decision]:
+        """Newest first. `since` and `until` are ISO dates or times (UTC), compared as text."""
+        where, args = [], []
+        for column, op, value in (("verdict", "=", verdict), ("channel", "=", channel), ("time", ">=", since)):
+            if value:
+                where.append(f"{column} {op} ?")
+                args.append(value)
+        if until:
+            where.append("time < ?")
+            args.append(until if "T" in until else until + "T99")
+        sql = "SELECT * FROM decisions" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY id DESC"
+        if limit:
+            sql += f" LIMIT {int(limit)}"
+        return list(self._rows(sql, args))
+
+    def close(self) -> None:
+        self._db.close()
+
+    def _rows(self, sql: str, args: list[Any]) -> Iterator[Decision]:
+        cursor = self._db.execute(sql, args)
+        names = [d[0] for d in cursor.description]
+        for values in cursor:
+            row = dict(zip(names, values, strict=True))
+            row["rules"] = json.loads(row["rules"])
+            row["extra"] = json.loads(row["extra"])
+            yield Decision(**row)

@@ -1,0 +1,91 @@
+"""Detectors: from a segment's normalised text to findings. One automaton pass finds every keyword and term; marks,
+terms and identifiers each judge their own hits; the roster rule looks at the file as a whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from scanner.detect import identifiers, marks, terms
+from scanner.detect.view import SegmentView
+from scanner.dictionaries import Dictionary
+from scanner.extract.base import Problem
+from scanner.model import Finding, Location, Segment, Verdict
+from scanner.policy import ChannelPolicy
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """A candidate a detector looked at and what it decided, for `--explain`."""
+
+    rule: str
+    text: str
+    location: Location
+    outcome: str  # "finding", or the name of the rule that set it aside
+
+    def __str__(self) -> str:
+        return f"{self.rule} {self.text!r} at {self.location}: {self.outcome}"
+
+
+class Detectors:
+    def __init__(self, dictionary: Dictionary) -> None:
+        self.dictionary = dictionary
+        self.terms = terms.TermChecker()
+
+    def run(self, segments: Iterable[Segment], policy: ChannelPolicy) -> tuple[list[Evidence], list[Finding]]:
+        evidence: list[Evidence] = []
+        findings: list[Finding] = []
+        ids: set[str] = set()
+        for segment in segments:
+            view = SegmentView(segment, policy.context_chars)
+            hits = self.dictionary.hits(view.normal.text)
+            mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
+            term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
+            for judged in marks.judge(view, mark_hits):
+                evidence.append(Evidence(judged.rule, judged.text, judged.location, judged.outcome))
+                if judged.finding:
+                    findings.append(judged.finding)
+            for judged in self.terms.judge(view, term_hits):
+                evidence.append(Evidence(judged.rule, judged.text, judged.location, judged.outcome))
+                if judged.finding:
+                    findings.append(judged.finding)
+            for found in identifiers.find(view):
+                ids.add(found.value)
+                findings.append(found.finding)
+        if len(ids) >= policy.roster:
+            findings.append(roster_finding(len(ids), policy.roster))
+        return evidence, _dedupe(findings)
+
+
+def unscannable_finding(problem: Problem) -> Finding:
+    return Finding(
+        category="unscannable",
+        rule=f"unscannable.{problem.reason}",
+        action=Verdict.BLOCK,
+        text="",
+        location=Location(problem.part or "file", 0, 0),
+        explanation=problem.detail,
+    )
+
+
+def roster_finding(count: int, threshold: int) -> Finding:
+    return Finding(
+        category="roster",
+        rule="id.roster",
+        action=Verdict.BLOCK,
+        text="",
+        location=Location("file", 0, 0),
+        explanation=f"{count} distinct valid personal identifiers (a roster: {threshold} or more)",
+    )
+
+
+def _dedupe(findings: list[Finding]) -> list[Finding]:
+    seen: set[tuple[str, str, Location]] = set()
+    out = []
+    for finding in findings:
+        key = (finding.rule, finding.text, finding.location)
+        if key not in seen:
+            seen.add(key)
+            out.append(finding)
+    return out

@@ -1,0 +1,75 @@
+"""A segment seen two ways at once: its normalised text for matching, its original text for reporting."""
+
+from __future__ import annotations
+
+import re
+from bisect import bisect_right
+from dataclasses import dataclass
+from functools import cached_property
+
+from scanner.model import Finding, Location, Role, Segment
+from scanner.normalize import NormalText, normalize
+
+# Runs of digits as long as a phone number or longer: whatever they are, reports show them masked.
+_LONG_NUMBER = re.compile(r"\d[\d -]{9,}[\dXx]")
+
+
+def mask(value: str, head: int, tail: int) -> str:
+    """Keep `head` and `tail` alphanumerics, star the ones between: reports must not spread what they find."""
+    positions = [i for i, ch in enumerate(value) if ch.isalnum()]
+    hidden = set(positions[head : len(positions) - tail])
+    return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
+
+
+@dataclass(frozen=True)
+class Judged:
+    """What a detector decided about one candidate: a finding, or the rule that set it aside."""
+
+    rule: str
+    text: str
+    location: Location
+    outcome: str
+    finding: Finding | None
+
+
+class SegmentView:
+    def __init__(self, segment: Segment, context_chars: int) -> None:
+        self.segment = segment
+        self.normal: NormalText = normalize(segment.text, squeeze=segment.role != Role.FILENAME)
+        self.context_chars = context_chars
+
+    @cached_property
+    def _line_starts(self) -> list[int]:
+        starts = [0]
+        text = self.segment.text
+        pos = text.find("\n")
+        while pos != -1:
+            starts.append(pos + 1)
+            pos = text.find("\n", pos + 1)
+        return starts
+
+    def original(self, start: int, end: int) -> tuple[int, int]:
+        """The original span of the normalised span [start, end)."""
+        return self.normal.original_span(start, end)
+
+    def location(self, start: int, end: int) -> Location:
+        begin, _ = self.original(start, end)
+        line = bisect_right(self._line_starts, begin)
+        column = begin - self._line_starts[line - 1] + 1
+        return Location(self.segment.part, line, column, self.segment.page)
+
+    def text(self, start: int, end: int) -> str:
+        begin, finish = self.original(start, end)
+        return self.segment.text[begin:finish]
+
+    def context(self, start: int, end: int) -> str:
+        """A short window of the original around the match, on one line, with long numbers masked."""
+        begin, finish = self.original(start, end)
+        text = self.segment.text
+        window = text[max(0, begin - self.context_chars) : finish + self.context_chars]
+        return _LONG_NUMBER.sub(lambda m: mask(m.group(), 3, 4), " ".join(window.split()))
+
+    def line_of(self, start: int) -> tuple[int, int]:
+        """The normalised line around normalised index `start`: (line start, line end)."""
+        text = self.normal.text
+        return text.rfind("\n", 0, start) + 1, (text.find("\n", start) + 1 or len(text) + 1) - 1

@@ -1,0 +1,93 @@
+"""The records every extractor shares: what came out (Extraction), what did not (Problem), and the Limits."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from scanner.model import Segment
+
+
+class Unscannable(Exception):
+    """A file, or a part of one, that could not be read completely. Never a pass."""
+
+    def __init__(self, reason: str, detail: str, part: str = "") -> None:
+        super().__init__(f"{reason}: {detail}")
+        # encrypted, corrupt, garbled, no-text, unsupported, image, crash, xml_entities, or a limit's name
+        self.reason = reason
+        self.detail = detail
+        self.part = part
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Why some of a file's text did not come out."""
+
+    reason: str
+    detail: str
+    part: str = ""
+
+
+@dataclass(frozen=True)
+class Limits:
+    """How far baomi goes into one file before it calls the file unscannable."""
+
+    max_bytes: int = 256 * 1024 * 1024  # one file as given
+    max_depth: int = 8  # containers inside containers
+    max_total_bytes: int = 1024 * 1024 * 1024  # decompressed, over the whole file
+    max_ratio: int = 200  # decompressed size over compressed size, per member
+    max_members: int = 10_000  # entries in one archive
+    seconds: float = 120.0  # per file
+    memory_mb: int = 2048  # per file, in the worker that parses it
+
+
+@dataclass
+class Extraction:
+    format: str
+    segments: list[Segment] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    encoding: str | None = None
+
+
+class Context(Protocol):
+    """What an extractor may ask of the dispatcher while it reads one file.
+
+    An extractor is a function `read(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]`: it yields every
+    segment it finds (parts named `prefix + part`), raises Unscannable when the file as a whole cannot be read, and
+    reports a part it could not read with `ctx.problem` while yielding the rest.
+    """
+
+    limits: Limits
+    ocr: bool
+
+    def descend(self, data: bytes, name: str, prefix: str) -> Iterator[Segment]:
+        """The segments of an embedded file (archive member, attachment, embedded object), read by content,
+        with its parts named `prefix + name + "!" + part` and the depth and byte limits applied."""
+        ...
+
+    def problem(self, reason: str, detail: str, part: str) -> None:
+        """Record that `part` could not be read completely (the file will not pass)."""
+        ...
+
+    def charge(self, nbytes: int, part: str) -> None:
+        """Count `nbytes` of decompressed content against the file's limits; raises Unscannable past them."""
+        ...
+
+
+def parse_xml(data: bytes, part: str) -> Any:
+    """Parse one XML part with entity declarations and external references refused (billion laughs, XXE).
+
+    Returns the root Element; a bomb raises Unscannable("xml_entities"), broken XML Unscannable("corrupt").
+    """
+    from xml.etree.ElementTree import ParseError
+
+    import defusedxml.ElementTree
+    from defusedxml import DefusedXmlException
+
+    try:
+        return defusedxml.ElementTree.fromstring(data)
+    except DefusedXmlException as exc:
+        raise Unscannable("xml_entities", f"XML with entity declarations or external references: {exc}", part) from None
+    except ParseError as exc:
+        raise Unscannable("corrupt", f"not well-formed XML: {exc}", part) from None

@@ -1,0 +1,69 @@
+"""Plain text in the encodings Chinese offices use: UTF-8 (BOM or not), UTF-16 with BOM, GB18030 and Big5.
+
+Detection tries the strict decoders people actually use before asking charset-normalizer to guess.
+"""
+
+from __future__ import annotations
+
+import codecs
+from dataclasses import dataclass
+
+import charset_normalizer
+
+from scanner.extract.base import Unscannable
+
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Share of characters that may be control characters or replacement marks before text counts as garbled.
+_MAX_JUNK = 0.02
+
+
+@dataclass(frozen=True)
+class DecodedText:
+    text: str
+    encoding: str
+
+
+def decode_text(data: bytes) -> DecodedText:
+    """Decode `data` as text, or raise Unscannable when it is not text in any encoding we can trust."""
+    for bom, encoding in _BOMS:
+        if data.startswith(bom):
+            return _checked(data.decode(encoding, errors="replace"), encoding)
+    if b"\x00" in data[:4096]:
+        utf16 = _utf16_without_bom(data)
+        if utf16 is None:
+            raise Unscannable("unsupported", "binary content (NUL bytes) of no known format")
+        return _checked(data.decode(utf16, errors="replace"), utf16)
+    for encoding in ("utf-8", "gb18030", "big5hkscs"):
+        try:
+            return _checked(data.decode(encoding), encoding)
+        except (UnicodeDecodeError, Unscannable):
+            continue
+    best = charset_normalizer.from_bytes(data).best()
+    if best is None:
+        raise Unscannable("garbled", "no text encoding decodes this content")
+    return _checked(str(best), best.encoding)
+
+
+def _utf16_without_bom(data: bytes) -> str | None:
+    """UTF-16 written without a BOM still shows itself: its NUL bytes (from ASCII) fall on one parity only."""
+    head = data[:4096]
+    even, odd = head[0::2].count(0), head[1::2].count(0)
+    if even and not odd:
+        return "utf-16-be"
+    if odd and not even:
+        return "utf-16-le"
+    return None
+
+
+def _checked(text: str, encoding: str) -> DecodedText:
+    if text:
+        junk = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n\f\v"))
+        if junk / len(text) > _MAX_JUNK:
+            raise Unscannable("garbled", f"{junk} undecodable or control characters as {encoding}")
+    return DecodedText(text.replace("\r\n", "\n").replace("\r", "\n"), encoding)
