@@ -6,6 +6,7 @@ Records carry short redacted contexts only, never documents.
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
@@ -71,6 +72,16 @@ class Decision:
             context=contexts[:REDACT_CHARS],
             extra=extra,
         )
+
+
+def default_audit_path(door_tables: dict[str, dict[str, Any]]) -> Path:
+    """Where the decision log lives: [audit] path in the configuration, else $BAOMI_AUDIT, else the user's state
+    folder (a service sets one of the first two)."""
+    configured = door_tables.get("audit", {}).get("path") or os.environ.get("BAOMI_AUDIT")
+    if configured:
+        return Path(configured)
+    state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(state) / "baomi" / "audit.db"
 
 
 class AuditLog:
