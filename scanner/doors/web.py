@@ -1,0 +1,597 @@
+"""The publishing desk's door: `baomi serve`, an HTTP scan API for content management systems and the page editors
+check files on before they publish.
+
+Uploads are streamed into spooled temporary files under a size limit, scanned off the event loop under the `web`
+channel's policy, answered with the JSON of `baomi scan --format json` and recorded in the audit log.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import hmac
+import logging
+import os
+import sys
+import tempfile
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+from urllib.parse import unquote_to_bytes
+
+import anyio
+import anyio.to_thread
+from python_multipart.multipart import MultipartParser, parse_options_header
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.engine import Scanner
+from scanner.model import FileReport, Verdict
+from scanner.policy import ConfigError
+from scanner.report import to_json
+
+STATIC = Path(__file__).parent / "static"
+CHANNEL = "web"
+DEFAULT_PORT = 8470
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+DEFAULT_MAX_FILES = 20
+# An upload stays in memory up to this size and goes to a temporary file past it.
+SPOOL_IN_MEMORY = 1024 * 1024
+MAX_NAME_CHARS = 255
+# What the CMS is told to do with the upload, recorded in the audit log.
+ACTIONS = {Verdict.PASS: "accepted", Verdict.FLAG: "review", Verdict.BLOCK: "rejected"}
+
+log = logging.getLogger("baomi.web")
+
+
+class Refusal(Exception):
+    """A request the service will not scan: an HTTP status, a code for programs and a message for people."""
+
+    def __init__(self, status: int, code: str, message: str, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail or message}")
+        self.status, self.code, self.message, self.detail = status, code, message, detail
+
+    def response(self) -> JSONResponse:
+        headers = {"WWW-Authenticate": 'Bearer realm="baomi"'} if self.status == 401 else {}
+        if self.status in (400, 413):
+            headers["Connection"] = "close"  # the rest of the body is not read: this connection is done
+        body = {"error": self.code, "message": self.message, "detail": self.detail}
+        return JSONResponse(body, self.status, headers=headers)
+
+
+@dataclass(frozen=True)
+class Token:
+    name: str
+    secret: str
+
+
+@dataclass(frozen=True)
+class WebSettings:
+    """The `[web]` table: limits, scanning threads and the bearer tokens clients must show (none: open)."""
+
+    max_bytes: int = DEFAULT_MAX_BYTES  # per request body, counted as it arrives
+    max_files: int = DEFAULT_MAX_FILES  # per multipart request
+    workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # files scanned at once
+    tokens: tuple[Token, ...] = ()
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any], base: Path | None = None) -> WebSettings:
+        """Read `[web]`: max_bytes, max_files, workers, [[web.token]] name/token, token_file (lines `name token`)."""
+        known = {"max_bytes", "max_files", "workers", "token", "token_file"}
+        unknown = set(table) - known
+        if unknown:
+            raise ConfigError(f"[web]: unknown keys {', '.join(sorted(unknown))}; expected {', '.join(sorted(known))}")
+        defaults = cls()
+        numbers = {k: _positive(table, k, getattr(defaults, k)) for k in ("max_bytes", "max_files", "workers")}
+        tokens = [_token(entry) for entry in table.get("token", [])]
+        if "token_file" in table:
+            tokens += _read_token_file((base or Path.cwd()) / str(table["token_file"]))
+        return cls(**numbers, tokens=tuple(tokens))
+
+    def token_name(self, authorization: str | None) -> str | None:
+        """The name of the token in an `Authorization: Bearer …` header, or None; every token is compared in
+        constant time, so timing tells nothing about which one nearly matched."""
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not given.strip():
+            return None
+        offered = given.strip().encode()
+        found = None
+        for token in self.tokens:
+            if hmac.compare_digest(offered, token.secret.encode()):
+                found = token.name
+        return found
+
+
+def _positive(table: dict[str, Any], key: str, default: int) -> int:
+    value = table.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ConfigError(f"[web] {key} must be a whole number, 1 or more, not {value!r}")
+    return value
+
+
+def _token(entry: Any) -> Token:
+    if not isinstance(entry, dict) or not isinstance(entry.get("token"), str) or len(entry["token"]) < 16:
+        raise ConfigError("[[web.token]] needs name = … and token = … (at least 16 characters)")
+    return Token(str(entry.get("name") or "unnamed"), entry["token"])
+
+
+def _read_token_file(path: Path) -> list[Token]:
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError as exc:
+        raise ConfigError(f"[web] token_file {path}: {exc.strerror or exc}") from None
+    tokens = []
+    for number, line in enumerate(lines, 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        if len(words) != 2:
+            raise ConfigError(f"{path}:{number}: expected `name token`")
+        tokens.append(_token({"name": words[0], "token": words[1]}))
+    return tokens
+
+
+@dataclass
+class Upload:
+    """One uploaded file as it arrives: its name and its bytes, in memory while small and on disk past that."""
+
+    name: str
+    spool: IO[bytes] = field(default_factory=lambda: tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY))  # noqa: SIM115
+    size: int = 0
+    complete: bool = False
+
+    def write(self, data: bytes) -> None:
+        self.spool.write(data)
+        self.size += len(data)
+
+    def read(self) -> bytes:
+        self.spool.seek(0)
+        return self.spool.read()
+
+    def close(self) -> None:
+        self.spool.close()
+
+
+def decode_name(raw: bytes) -> str:
+    """A file name sent as bytes in whatever encoding the client used: UTF-8, else GB18030 (older Windows clients
+    in China), never an error. Path components and control characters are dropped; the name is only reported."""
+    try:
+        name = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        name = raw.decode("gb18030", errors="replace")
+    name = name.replace("\\", "/").rsplit("/", 1)[-1]
+    name = "".join(ch for ch in name if ch >= " " and ch != "\x7f").strip()
+    return name[:MAX_NAME_CHARS] or "upload"
+
+
+class FormReader:
+    """python-multipart callbacks that spool each `file` part of a form; other fields are read and dropped.
+
+    Header values are kept as raw bytes so that file names in any encoding survive, and the form counts as read
+    only when its closing boundary has arrived: a cut-off form is never scanned as if it were whole.
+    """
+
+    def __init__(self, boundary: bytes, max_files: int) -> None:
+        self.max_files = max_files
+        self.uploads: list[Upload] = []
+        self.ended = False
+        self._headers: dict[bytes, bytes] = {}
+        self._field = bytearray()
+        self._value = bytearray()
+        self._current: Upload | None = None
+        self.parser = MultipartParser(
+            boundary,
+            {
+                "on_part_begin": self._part_begin,
+                "on_header_field": lambda d, s, e: self._field.extend(d[s:e]),
+                "on_header_value": lambda d, s, e: self._value.extend(d[s:e]),
+                "on_header_end": self._header_end,
+                "on_headers_finished": self._headers_finished,
+                "on_part_data": self._part_data,
+                "on_part_end": self._part_end,
+                "on_end": self._end,
+            },
+        )
+
+    def write(self, data: bytes) -> None:
+        self.parser.write(data)
+
+    def _part_begin(self) -> None:
+        self._headers, self._current = {}, None
+
+    def _header_end(self) -> None:
+        self._headers[bytes(self._field).lower().strip()] = bytes(self._value).strip()
+        self._field.clear()
+        self._value.clear()
+
+    def _headers_finished(self) -> None:
+        _, options = parse_options_header(self._headers.get(b"content-disposition", b"").decode("latin-1"))
+        if options.get(b"name") != b"file":
+            return
+        if len(self.uploads) >= self.max_files:
+            raise Refusal(413, "too-many-files", f"一次最多上传 {self.max_files} 个文件", f"more than {self.max_files}")
+        raw = options.get(b"filename")
+        if raw is None:
+            raw = _extended_filename(self._headers.get(b"content-disposition", b""))
+        self._current = Upload(decode_name(raw.encode("latin-1") if isinstance(raw, str) else raw or b"upload"))
+        self.uploads.append(self._current)
+
+    def _part_data(self, data: bytes, start: int, end: int) -> None:
+        if self._current is not None:
+            self._current.write(data[start:end])
+
+    def _part_end(self) -> None:
+        if self._current is not None:
+            self._current.complete = True
+        self._current = None
+
+    def _end(self) -> None:
+        self.ended = True
+
+
+def _extended_filename(disposition: bytes) -> bytes | None:
+    """`filename*=UTF-8''%E6%9C%BA…` (RFC 5987), which RFC 7578 forbids but some HTTP libraries still send."""
+    for param in disposition.split(b";"):
+        key, _, value = param.strip().partition(b"=")
+        if key.strip().lower() == b"filename*":
+            _charset, _, quoted = value.strip().strip(b'"').partition(b"''")
+            return unquote_to_bytes(quoted)
+    return None
+
+
+class Desk:
+    """The service's state: one Scanner, the settings, the audit log, and a limit on files scanned at once."""
+
+    def __init__(self, scanner: Scanner, settings: WebSettings, audit: AuditLog | None) -> None:
+        self.scanner, self.settings, self.audit = scanner, settings, audit
+        self._limiter: anyio.CapacityLimiter | None = None  # made on first use, inside the event loop
+        self._record_lock = threading.Lock()  # one SQLite connection, written from the scanning threads
+
+    def authorise(self, request: Request) -> str | None:
+        """The token's name (None when the service is open); Refusal 401 when tokens are set and none matches."""
+        if not self.settings.tokens:
+            return None
+        name = self.settings.token_name(request.headers.get("authorization"))
+        if name is None:
+            raise Refusal(401, "unauthorised", "需要有效的访问令牌", "send Authorization: Bearer <token>")
+        return name
+
+    async def scan(self, request: Request, uploads: list[Upload], token: str | None) -> JSONResponse:
+        empty = [u.name for u in uploads if u.size == 0]
+        if empty:
+            raise Refusal(400, "empty-file", f"文件是空的：{'、'.join(empty)}", "an upload of 0 bytes")
+        if self._limiter is None:
+            self._limiter = anyio.CapacityLimiter(self.settings.workers)
+        source = request.client.host if request.client else "unknown"
+        jobs = [anyio.to_thread.run_sync(self._scan_one, u, source, token, limiter=self._limiter) for u in uploads]
+        reports = list(await asyncio.gather(*jobs))
+        worst = max((r.verdict for r in reports), default=Verdict.PASS)
+        return JSONResponse(to_json(reports), headers={"X-Baomi-Verdict": str(worst)})
+
+    def _scan_one(self, upload: Upload, source: str, token: str | None) -> FileReport:
+        report = self.scanner.scan_bytes(upload.read(), upload.name, CHANNEL)
+        upload.close()
+        if self.audit is not None:
+            decision = Decision.of(report, CHANNEL, source, ACTIONS[report.verdict], token=token)
+            with self._record_lock:
+                self.audit.record(decision)
+        return report
+
+
+async def counted(request: Request, limit: int) -> AsyncIterator[bytes]:
+    """The request body as it arrives, refused (413) the moment it passes `limit` bytes and refused (400) when the
+    client goes away before all of it came: neither uvicorn nor Starlette limits a body on its own."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        if not declared.isdigit():
+            raise Refusal(400, "bad-length", "请求的 Content-Length 无效", f"Content-Length: {declared!r}")
+        if int(declared) > limit:
+            raise _too_large(limit)
+    received = 0
+    try:
+        async for chunk in request.stream():
+            received += len(chunk)
+            if received > limit:
+                raise _too_large(limit)
+            yield chunk
+    except ClientDisconnect:
+        raise _cut_off(f"the client went away after {received} bytes") from None
+    if declared is not None and received != int(declared):
+        raise _cut_off(f"{received} of {declared} bytes arrived")
+
+
+def _too_large(limit: int) -> Refusal:
+    return Refusal(413, "too-large", f"上传内容超过 {_size(limit)} 的限制", f"request body over {limit} bytes")
+
+
+def _cut_off(detail: str) -> Refusal:
+    return Refusal(400, "cut-off", "上传没有完成，文件未检查", detail)
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n / 1024:g} KB" if n >= 1024 else f"{n} 字节"
+
+
+async def scan_form(request: Request) -> Response:
+    desk: Desk = request.app.state.desk
+    token = desk.authorise(request)
+    ctype, options = parse_options_header(request.headers.get("content-type", ""))
+    if ctype != b"multipart/form-data":
+        raise Refusal(
+            415, "not-multipart", "请以 multipart/form-data 上传（字段名 file）", "POST takes multipart/form-data"
+        )
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise Refusal(400, "bad-form", "表单缺少 boundary", "multipart/form-data without a boundary")
+    try:
+        form = FormReader(boundary, desk.settings.max_files)
+    except ValueError as exc:
+        raise Refusal(400, "bad-form", "表单格式无效", str(exc)) from None
+    try:
+        try:
+            async for chunk in counted(request, desk.settings.max_bytes):
+                form.write(chunk)
+        except ValueError as exc:  # python-multipart's parse errors derive from ValueError
+            raise Refusal(400, "bad-form", "表单格式无效", str(exc)) from None
+        if not form.ended or not all(u.complete for u in form.uploads):
+            raise _cut_off("the form ends before its closing boundary")
+        if not form.uploads:
+            raise Refusal(400, "no-file", "表单中没有名为 file 的文件字段", "no part named `file`")
+        return await desk.scan(request, form.uploads, token)
+    finally:
+        for upload in form.uploads:
+            upload.close()
+
+
+async def scan_body(request: Request) -> Response:
+    desk: Desk = request.app.state.desk
+    token = desk.authorise(request)
+    ctype, _ = parse_options_header(request.headers.get("content-type", ""))
+    if ctype.startswith(b"multipart/"):
+        raise Refusal(415, "multipart-on-put", "表单上传请用 POST /v1/scan", "PUT takes the file itself as the body")
+    raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
+    upload = Upload(decode_name(unquote_to_bytes(raw_path.split(b"/v1/scan/", 1)[-1].split(b"?", 1)[0])))
+    try:
+        async for chunk in counted(request, desk.settings.max_bytes):
+            upload.write(chunk)
+        upload.complete = True
+        return await desk.scan(request, [upload], token)
+    finally:
+        upload.close()
+
+
+async def healthz(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def page(request: Request) -> Response:
+    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+
+
+async def openapi(request: Request) -> Response:
+    return JSONResponse(OPENAPI)
+
+
+def _refused(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, Refusal)
+    log.info("%s %s refused: %s", request.method, request.url.path, exc)
+    return exc.response()
+
+
+def _http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    headers = dict(exc.headers or {})
+    body = {"error": "http", "message": exc.detail, "detail": f"{request.method} {request.url.path}"}
+    return JSONResponse(body, exc.status_code, headers=headers)
+
+
+def _failed(request: Request, exc: Exception) -> Response:
+    log.exception("%s %s failed", request.method, request.url.path)
+    return JSONResponse({"error": "internal", "message": "服务内部错误，文件未检查", "detail": type(exc).__name__}, 500)
+
+
+class SecurityHeaders:
+    """Headers for every answer: the page runs only its own script and nothing is sniffed or framed."""
+
+    HEADERS = (
+        (b"content-security-policy", b"default-src 'self'; img-src 'self' data:; frame-ancestors 'none'"),
+        (b"x-content-type-options", b"nosniff"),
+        (b"referrer-policy", b"no-referrer"),
+    )
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *self.HEADERS]
+            await send(message)
+
+        await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
+
+
+def create_app(scanner: Scanner, settings: WebSettings | None = None, audit: AuditLog | None = None) -> Starlette:
+    handlers: dict[Any, Callable[[Request, Exception], Response | Awaitable[Response]]] = {
+        Refusal: _refused,
+        HTTPException: _http_error,
+        Exception: _failed,
+    }
+    app = Starlette(
+        routes=[
+            Route("/", page),
+            Route("/healthz", healthz),
+            Route("/openapi.json", openapi),
+            Route("/v1/scan", scan_form, methods=["POST"]),
+            Route("/v1/scan/{filename:path}", scan_body, methods=["PUT"]),
+            Mount("/static", StaticFiles(directory=STATIC), name="static"),
+        ],
+        exception_handlers=handlers,
+    )
+    app.state.desk = Desk(scanner, settings or WebSettings(), audit)
+    app.add_middleware(SecurityHeaders)
+    return app
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    serve = subparsers.add_parser(
+        "serve", parents=[common], help="the scan API for content systems and the editors' page (HTTP)"
+    )
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
+    serve.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
+    serve.add_argument("--max-bytes", type=int, metavar="N", help="largest request body ([web] max_bytes)")
+    serve.add_argument("--workers", type=int, metavar="N", help="files scanned at once ([web] workers)")
+    serve.add_argument("--ocr", action="store_true", help="read images and scanned pages with Tesseract")
+    serve.set_defaults(run=run_serve)
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from scanner.cli import UsageError, build_scanner
+
+    scanner = build_scanner(args)
+    base = args.config.parent if args.config else None
+    table = dict(scanner.config.doors.get("web", {}))
+    for key in ("max_bytes", "workers"):
+        if getattr(args, key) is not None:
+            table[key] = getattr(args, key)
+    settings = WebSettings.from_table(table, base)
+    if args.host not in ("127.0.0.1", "::1", "localhost") and not settings.tokens:
+        print(f"baomi serve: warning: listening on {args.host} with no [[web.token]]: anyone can scan", file=sys.stderr)
+    if not 0 < args.port < 65536:
+        raise UsageError(f"--port {args.port}: expected 1 to 65535")
+    audit_path = args.audit or default_audit_path(scanner.config.doors)
+    audit = AuditLog(audit_path)
+    print(
+        f"baomi serve: http://{args.host}:{args.port}/ (audit log {audit_path}, "
+        f"{len(settings.tokens) or 'no'} tokens, limit {settings.max_bytes} bytes)",
+        file=sys.stderr,
+        flush=True,
+    )
+    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
+    uvicorn.run(create_app(scanner, settings, audit), host=args.host, port=args.port, log_level="warning")
+    return 0
+
+
+_BINARY = {"type": "string", "format": "binary"}
+_ERROR = {"$ref": "#/components/schemas/Error"}
+_SCANNED = {
+    "200": {
+        "description": "The scan ran: the verdict is in the body (`summary`, and `verdict` per file); the "
+        "worst verdict is also in the X-Baomi-Verdict header.",
+        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Scan"}}},
+    },
+    **{
+        str(status): {"description": why, "content": {"application/json": {"schema": _ERROR}}}
+        for status, why in (
+            (400, "Empty file, malformed form, missing `file` field, or an upload cut off before its end."),
+            (401, "Tokens are configured and the request carries no valid `Authorization: Bearer` token."),
+            (413, "The body is over the size limit, or the form has too many files."),
+            (415, "Wrong content type: POST takes multipart/form-data, PUT the file itself."),
+        )
+    },
+}
+OPENAPI: dict[str, Any] = {
+    "openapi": "3.1.0",
+    "info": {
+        "title": "baomi scan API",
+        "version": "1",
+        "description": "保密检查: scan files before publishing. Verdicts: pass (可以发布), flag (需人工审核), "
+        "block (禁止发布). The body is the JSON of `baomi scan --format json`, under the `web` channel's policy.",
+    },
+    "components": {
+        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
+        "schemas": {
+            "Error": {
+                "type": "object",
+                "properties": {k: {"type": "string"} for k in ("error", "message", "detail")},
+            },
+            "Scan": {
+                "type": "object",
+                "properties": {
+                    "files": {"type": "array", "items": {"$ref": "#/components/schemas/FileReport"}},
+                    "summary": {
+                        "type": "object",
+                        "properties": {k: {"type": "integer"} for k in ("files", "pass", "flag", "block")},
+                    },
+                },
+            },
+            "FileReport": {
+                "type": "object",
+                "properties": {
+                    "path": {"type": "string"},
+                    "verdict": {"enum": ["pass", "flag", "block"]},
+                    "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
+                    "errors": {"type": "array", "items": {"type": "string"}},
+                    "size": {"type": "integer"},
+                    "sha256": {"type": "string"},
+                    "format": {"type": "string"},
+                    "encoding": {"type": "string"},
+                },
+            },
+            "Finding": {
+                "type": "object",
+                "properties": {
+                    "category": {"type": "string"},
+                    "rule": {"type": "string"},
+                    "action": {"enum": ["pass", "flag", "block"]},
+                    "text": {"type": "string"},
+                    "location": {
+                        "type": "object",
+                        "properties": {
+                            "part": {"type": "string"},
+                            "page": {"type": "integer"},
+                            "line": {"type": "integer"},
+                            "column": {"type": "integer"},
+                        },
+                    },
+                    "context": {"type": "string"},
+                    "explanation": {"type": "string"},
+                },
+            },
+        },
+    },
+    "security": [{}, {"bearer": []}],
+    "paths": {
+        "/v1/scan": {
+            "post": {
+                "summary": "Scan one or more uploaded files (multipart/form-data, field `file`, repeatable).",
+                "requestBody": {
+                    "required": True,
+                    "content": {
+                        "multipart/form-data": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {"file": {"type": "array", "items": _BINARY}},
+                                "required": ["file"],
+                            }
+                        }
+                    },
+                },
+                "responses": _SCANNED,
+            }
+        },
+        "/v1/scan/{filename}": {
+            "put": {
+                "summary": "Scan one file sent as the raw body; the name (percent-encoded UTF-8) is for the report.",
+                "parameters": [{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "requestBody": {
+                    "required": True,
+                    "content": {"application/octet-stream": {"schema": _BINARY}},
+                },
+                "responses": _SCANNED,
+            }
+        },
+        "/healthz": {"get": {"summary": "Liveness.", "security": [{}], "responses": {"200": {"description": "OK"}}}},
+    },
+}
