@@ -13,7 +13,7 @@ $(STAMP): setup.cfg pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/baomi scan samples/; test $$? -le 1
+	$(BIN)/baomi scan samples/documents; test $$? -le 1
 
 lint: $(STAMP)
 	$(BIN)/ruff check scanner tests bench samples

@@ -143,8 +143,10 @@ def _read(path: Path) -> str:
 
 
 def _cache_dir() -> Path:
-    root = os.environ.get("BAOMI_CACHE") or os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache"
-    return Path(root) / "baomi" if "BAOMI_CACHE" not in os.environ else Path(root)
+    """$BAOMI_CACHE, else baomi/ in the user's cache folder."""
+    if os.environ.get("BAOMI_CACHE"):
+        return Path(os.environ["BAOMI_CACHE"])
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "baomi"
 
 
 def _load_cache(base: Path) -> Dictionary | None:

@@ -19,7 +19,7 @@ INVISIBLE = (
 _CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Spaces and filler punctuation between two CJK characters ("机 密", "机.密", "天河_七号"). The stars are kept: they
 # are part of a mark's grammar.
-_FILLER = re.compile(rf"(?<=[{_CJK}])[ \t\u3000\u00a0·•・_\-~|/\\.。、,，'\"`^]{{1,3}}(?=[{_CJK}])")
+_FILLER = re.compile(rf"(?<=[{_CJK}])[ \t\u3000\u00a0·•・_\-~|/\\.。、,，'\"`^{INVISIBLE}]{{1,4}}(?=[{_CJK}])")
 _INVISIBLE = re.compile(f"[{INVISIBLE}]+")
 
 
@@ -72,8 +72,8 @@ def normalize_term(term: str) -> str:
 
 @cache
 def _cut_pattern() -> re.Pattern[str]:
-    # Invisible characters anywhere, and fillers between CJK once the invisible ones are out of the way.
-    return re.compile(f"{_INVISIBLE.pattern}|{_FILLER.pattern}")
+    # Fillers between CJK (invisible characters among them), and invisible characters anywhere else.
+    return re.compile(f"{_FILLER.pattern}|{_INVISIBLE.pattern}")
 
 
 @cache

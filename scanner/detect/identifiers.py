@@ -72,7 +72,7 @@ KINDS = (
     Kind("bank-card", re.compile(r"(?<![\d-])\d{4}(?:[ -]?\d{4}){3}(?:\d{1,3})?(?![\d-])"), valid_bank_card, (6, 4)),
     Kind("mobile", re.compile(r"(?<!\d)(?:\+?86[- ]?)?1[3-9]\d(?:[- ]?\d{4}){2}(?!\d)"), valid_mobile, (3, 4)),
 )
-_DIGITS = re.compile(r"\d{6}")
+_DIGITS = re.compile(r"\d{3}")
 
 
 @dataclass(frozen=True)

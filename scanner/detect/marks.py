@@ -63,6 +63,10 @@ class Candidate:
     rank: int  # how many non-blank lines stand above it on its page or part
 
     @property
+    def form(self) -> str:
+        return self.line[self.start : self.end]
+
+    @property
     def before(self) -> str:
         return self.line[: self.start]
 
@@ -119,7 +123,7 @@ def not_at_start_of_name(c: Candidate) -> bool:
     if c.role != Role.FILENAME:
         return False
     opens = not c.before or re.fullmatch(r"[【\[(〔]", c.before)
-    closes = not c.after or re.match(r"[-_.、】\])〕~+]", c.after)
+    closes = not c.after or c.form[-1] in "】])〕" or re.match(r"[-_.、】\])〕~+]", c.after)
     return not (opens and closes)
 
 

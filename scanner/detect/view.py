@@ -70,6 +70,9 @@ class SegmentView:
         return _LONG_NUMBER.sub(lambda m: mask(m.group(), 3, 4), " ".join(window.split()))
 
     def line_of(self, start: int) -> tuple[int, int]:
-        """The normalised line around normalised index `start`: (line start, line end)."""
+        """The normalised line around normalised index `start`: (line start, line end). A form feed (a page
+        break) ends a line too."""
         text = self.normal.text
-        return text.rfind("\n", 0, start) + 1, (text.find("\n", start) + 1 or len(text) + 1) - 1
+        begin = max(text.rfind("\n", 0, start), text.rfind("\f", 0, start)) + 1
+        ends = [i for i in (text.find("\n", start), text.find("\f", start)) if i != -1]
+        return begin, min(ends, default=len(text))

@@ -39,15 +39,44 @@ def decode_text(data: bytes) -> DecodedText:
         if utf16 is None:
             raise Unscannable("unsupported", "binary content (NUL bytes) of no known format")
         return _checked(data.decode(utf16, errors="replace"), utf16)
-    for encoding in ("utf-8", "gb18030", "big5hkscs"):
+    try:
+        return _checked(data.decode("utf-8"), "utf-8")
+    except (UnicodeDecodeError, Unscannable):
+        pass
+    decodings = [(enc, text) for enc in ("gb18030", "big5hkscs") if (text := _decodes(data, enc)) is not None]
+    # Big5 bytes are often valid GB18030 too (and the reverse): keep the reading made of common characters.
+    for encoding, text in sorted(decodings, key=lambda d: -_commonness(d[1], d[0])):
         try:
-            return _checked(data.decode(encoding), encoding)
-        except (UnicodeDecodeError, Unscannable):
+            return _checked(text, encoding)
+        except Unscannable:
             continue
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise Unscannable("garbled", "no text encoding decodes this content")
     return _checked(str(best), best.encoding)
+
+
+def _decodes(data: bytes, encoding: str) -> str | None:
+    try:
+        return data.decode(encoding)
+    except UnicodeDecodeError:
+        return None
+
+
+def _commonness(text: str, encoding: str) -> float:
+    """Share of the ideographs that are everyday characters: GB2312 level 1 for GB, Big5's frequent block for Big5."""
+    ideographs = [ch for ch in text[:20000] if "\u4e00" <= ch <= "\u9fff"]
+    if not ideographs:
+        return 0.0
+    return sum(1 for ch in ideographs if _common(ch, encoding)) / len(ideographs)
+
+
+def _common(ch: str, encoding: str) -> bool:
+    try:
+        lead = ch.encode("gb2312" if encoding == "gb18030" else "big5")[0]
+    except UnicodeEncodeError:
+        return False
+    return 0xB0 <= lead <= 0xD7 if encoding == "gb18030" else 0xA4 <= lead <= 0xC6
 
 
 def _utf16_without_bom(data: bytes) -> str | None:

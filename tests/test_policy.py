@@ -1,0 +1,81 @@
+"""The policy: actions per category and channel, thresholds, and the allow-list, from TOML over the defaults."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import pytest
+
+from scanner.engine import Scanner
+from scanner.policy import ConfigError, load_config
+
+MARKED = "机密★5年\n正文".encode()
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "baomi.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_verdict_is_the_worst_action(scan_text) -> None:
+    report = scan_text("内部\n严禁外传\n机密★5年")
+    assert sorted(str(f.action) for f in report.findings) == ["block", "block", "flag"]
+    assert str(report.verdict) == "block"
+
+
+def test_category_action_can_be_lowered(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[actions]\nstate-secret = "flag"\n'))
+    assert str(Scanner(config).scan_bytes(MARKED, "a.txt").verdict) == "flag"
+
+
+def test_channel_override_applies_only_to_its_channel(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[channels.mail.actions]\npersonal-data = "block"\n'))
+    scanner = Scanner(config)
+    data = "身份证 11010519491231002X".encode()
+    assert str(scanner.scan_bytes(data, "a.txt", "mail").verdict) == "block"
+    assert str(scanner.scan_bytes(data, "a.txt", "web").verdict) == "flag"
+
+
+def test_roster_threshold_is_configurable(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, "[thresholds]\nroster = 2\n"))
+    data = b"11010519491231002X\n110101199003074477"
+    assert "id.roster" in Scanner(config).scan_bytes(data, "a.txt").rules
+
+
+def test_allowed_phrase_removes_its_matches(tmp_path: Path) -> None:
+    config = load_config(
+        write(tmp_path, '[[allow.phrase]]\ntext = "不得复制本标准"\nreason = "the standards body\'s own notice"\n')
+    )
+    report = Scanner(config).scan_bytes("未经许可，不得复制本标准".encode(), "std.txt")
+    assert str(report.verdict) == "pass"
+
+
+def test_allowed_file_hash_passes_a_known_file_but_never_an_unscannable_one(tmp_path: Path) -> None:
+    digest = hashlib.sha256(MARKED).hexdigest()
+    config = load_config(write(tmp_path, f'[[allow.file]]\nsha256 = "{digest}"\nreason = "declassified 2024"\n'))
+    assert str(Scanner(config).scan_bytes(MARKED, "a.txt").verdict) == "pass"
+
+
+def test_unscannable_can_be_lowered_to_flag_but_not_to_pass_by_default(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[actions]\nunscannable = "flag"\n'))
+    assert str(Scanner(config).scan_bytes(b"\x00\x01\x02\x03" * 100, "x.bin").verdict) == "flag"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[actions\n", "not valid TOML"),
+        ('[actions]\nstate-secret = "delete"\n', "unknown action"),
+        ("[limits]\nmax_everything = 3\n", "unknown limits"),
+    ],
+)
+def test_bad_configuration_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        load_config(write(tmp_path, text))
+
+
+def test_unknown_channel_is_a_clear_error() -> None:
+    with pytest.raises(ConfigError, match="unknown channel"):
+        load_config().channel("fax")
