@@ -91,3 +91,13 @@ def parse_xml(data: bytes, part: str) -> Any:
         raise Unscannable("xml_entities", f"XML with entity declarations or external references: {exc}", part) from None
     except ParseError as exc:
         raise Unscannable("corrupt", f"not well-formed XML: {exc}", part) from None
+
+
+def decode_name(raw: bytes) -> str:
+    """A file name stored as bytes without its encoding: UTF-8, else GB 18030 (Chinese Windows), else Latin-1."""
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return raw.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+    return raw.decode("latin-1")

@@ -1,0 +1,345 @@
+"""Archives: zip (GBK member names too), tar, gzip/bzip2/xz, 7z and rar; every member goes back through the dispatcher.
+
+Each member's bytes are counted against the file's limits while they are decompressed, never after.
+"""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import itertools
+import lzma
+import os
+import tarfile
+import tempfile
+import zipfile
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+from scanner.extract.base import Context, Unscannable, decode_name
+from scanner.model import Role, Segment
+
+_CHUNK = 1 << 20
+# Below this size a high compression ratio is harmless (a page of spaces compresses a thousandfold): the ratio limit
+# is for members that would grow large.
+_RATIO_FLOOR = 4 << 20
+
+
+class _Stream(Protocol):
+    def read(self, size: int = -1, /) -> bytes: ...
+    def close(self) -> None: ...
+
+
+def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    where = prefix.rstrip("!")
+    try:
+        zf = zipfile.ZipFile(io.BytesIO(data))
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise Unscannable("corrupt", f"not a readable zip archive: {exc}", where) from None
+    with zf:
+        infos = _checked_members(zf.infolist(), ctx, where)
+        _refuse_overlaps(infos, where)
+        for info in infos:
+            name = _zip_name(info)
+            if info.is_dir():
+                yield _named(name, prefix)
+                continue
+            if info.flag_bits & 0x1:
+                yield _unread(name, prefix, ctx, "encrypted", "a password-protected member")
+                continue
+            try:
+                content = _read_bounded(zf.open(info), info.compress_size, ctx, prefix + name, info.file_size)
+            except Unscannable as exc:
+                yield _unread(name, prefix, ctx, exc.reason, exc.detail)
+                if exc.reason in ("max_total_bytes", "seconds"):
+                    return
+                continue
+            except NotImplementedError as exc:
+                yield _unread(name, prefix, ctx, "unsupported", str(exc))
+                continue
+            except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
+                yield _unread(name, prefix, ctx, "corrupt", f"{type(exc).__name__}: {exc}")
+                continue
+            yield from ctx.descend(content, name, prefix)
+
+
+def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    where = prefix.rstrip("!")
+    try:
+        tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115 (closed by the with below)
+    except tarfile.TarError as exc:
+        raise Unscannable("corrupt", f"not a readable tar archive: {exc}", where) from None
+    count = 0
+    with tf:
+        try:
+            for member in tf:
+                count += 1
+                if count > ctx.limits.max_members:
+                    raise Unscannable("max_members", f"more than {ctx.limits.max_members} members", where)
+                name = _tar_name(member.name)
+                if not member.isfile():
+                    if member.isdir():
+                        yield _named(name, prefix)
+                    continue
+                ctx.charge(member.size, prefix + name)
+                handle = tf.extractfile(member)
+                content = handle.read() if handle is not None else b""
+                yield from ctx.descend(content, name, prefix)
+        except tarfile.TarError as exc:
+            raise Unscannable("corrupt", f"a damaged tar archive: {exc}", where) from None
+
+
+def read_gzip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    name = _gzip_name(data) or _inner_name(prefix, ctx, (".gz", ".tgz", ".z"))
+    yield from _read_stream(gzip.GzipFile(fileobj=io.BytesIO(data)), data, name, prefix, ctx)
+
+
+def read_bzip2(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    name = _inner_name(prefix, ctx, (".bz2", ".tbz2", ".tbz"))
+    yield from _read_stream(bz2.BZ2File(io.BytesIO(data)), data, name, prefix, ctx)
+
+
+def read_xz(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    name = _inner_name(prefix, ctx, (".xz", ".txz"))
+    yield from _read_stream(lzma.LZMAFile(io.BytesIO(data)), data, name, prefix, ctx)  # noqa: SIM115
+
+
+def read_lzma(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    name = _inner_name(prefix, ctx, (".lzma", ".tlz"))
+    stream = lzma.LZMAFile(io.BytesIO(data), format=lzma.FORMAT_ALONE)  # noqa: SIM115
+    yield from _read_stream(stream, data, name, prefix, ctx)
+
+
+def read_7z(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    import py7zr
+    from py7zr.exceptions import Bad7zFile, PasswordRequired, UnsupportedCompressionMethodError
+
+    where = prefix.rstrip("!")
+    try:
+        with py7zr.SevenZipFile(io.BytesIO(data)) as archive:
+            infos = archive.list()
+            names = [(info.filename, info.is_directory) for info in infos]
+            _check_count(len(names), ctx, where)
+            declared = sum(info.uncompressed or 0 for info in infos)
+            _check_ratio(declared, len(data), ctx, where)
+            factory = _BoundedFactory(ctx, where, max(_RATIO_FLOOR, len(data) * ctx.limits.max_ratio))
+            encrypted = archive.needs_password()
+            if not encrypted:
+                archive.extract(factory=factory)
+    except PasswordRequired:
+        raise Unscannable("encrypted", "a 7z archive with encrypted headers", where) from None
+    except UnsupportedCompressionMethodError as exc:
+        raise Unscannable("unsupported", f"a 7z compression method py7zr cannot read: {exc}", where) from None
+    except (Bad7zFile, EOFError, lzma.LZMAError, KeyError, IndexError, ValueError, OSError) as exc:
+        raise Unscannable("corrupt", f"not a readable 7z archive: {type(exc).__name__}: {exc}", where) from None
+    for name, is_dir in names:
+        product = factory.products.get(name)
+        if is_dir or product is None:
+            yield _named(name, prefix)
+        else:
+            yield from ctx.descend(product.getvalue(), name, prefix)
+    if encrypted:
+        raise Unscannable("encrypted", "a password-protected 7z archive", where)
+
+
+def read_rar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Through rarfile, which hands compressed members to unrar, unar or 7z, whichever Debian has installed."""
+    import rarfile
+
+    where = prefix.rstrip("!")
+    with tempfile.TemporaryDirectory(prefix="baomi-rar-") as tmp:
+        path = os.path.join(tmp, "archive.rar")  # the external tools want a file on disk
+        with open(path, "wb") as fh:
+            fh.write(data)
+        try:
+            with rarfile.RarFile(path) as rf:
+                if rf.needs_password():
+                    raise Unscannable("encrypted", "a rar archive with encrypted headers", where)
+                infos = _checked_members(rf.infolist(), ctx, where)
+                for info in infos:
+                    name = info.filename
+                    if info.is_dir():
+                        yield _named(name, prefix)
+                        continue
+                    if info.needs_password():
+                        yield _unread(name, prefix, ctx, "encrypted", "a password-protected member")
+                        continue
+                    content = _read_bounded(rf.open(info), info.compress_size, ctx, prefix + name, info.file_size)
+                    yield from ctx.descend(content, name, prefix)
+        except rarfile.RarCannotExec:
+            raise Unscannable("unsupported", "no unrar, unar or 7z to decompress rar members", where) from None
+        except rarfile.NeedFirstVolume:
+            raise Unscannable("unsupported", "one volume of a multi-volume rar archive", where) from None
+        except rarfile.Error as exc:
+            raise Unscannable("corrupt", f"not a readable rar archive: {type(exc).__name__}: {exc}", where) from None
+
+
+def _checked_members(infos: list[Any], ctx: Context, where: str) -> list[Any]:
+    """The members to read: at most max_members (the rest are a problem), their declared sizes within the limits."""
+    if len(infos) > ctx.limits.max_members:
+        ctx.problem("max_members", f"{len(infos)} members, over the limit of {ctx.limits.max_members}", where)
+        infos = infos[: ctx.limits.max_members]
+    declared = sum(max(0, info.file_size) for info in infos)
+    if declared > ctx.limits.max_total_bytes:
+        raise Unscannable("max_total_bytes", f"members declare {declared} bytes decompressed", where)
+    return infos
+
+
+def _check_count(count: int, ctx: Context, where: str) -> None:
+    if count > ctx.limits.max_members:
+        raise Unscannable("max_members", f"{count} members, over the limit of {ctx.limits.max_members}", where)
+
+
+def _check_ratio(size: int, compressed: int, ctx: Context, part: str) -> None:
+    if size > max(_RATIO_FLOOR, compressed * ctx.limits.max_ratio):
+        raise Unscannable(
+            "max_ratio", f"{size} bytes from {compressed} compressed, over the ratio of {ctx.limits.max_ratio}", part
+        )
+
+
+def _refuse_overlaps(infos: list[zipfile.ZipInfo], where: str) -> None:
+    """Entries that share their compressed bytes are how a 42 kB zip declares petabytes (Fifield's zip bombs)."""
+    spans = sorted(
+        (info.header_offset, info.header_offset + 30 + len(info.orig_filename) + info.compress_size) for info in infos
+    )
+    for (_, end), (start, _) in itertools.pairwise(spans):
+        if start < end:
+            raise Unscannable("corrupt", "zip entries that overlap one another (a zip bomb)", where)
+
+
+def _read_bounded(handle: _Stream, compressed: int, ctx: Context, part: str, declared: int = 0) -> bytes:
+    """A member's content, stopped as soon as it passes the ratio or the file's byte budget."""
+    _check_ratio(declared, compressed, ctx, part)
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        while chunk := handle.read(_CHUNK):
+            size += len(chunk)
+            _check_ratio(size, compressed, ctx, part)
+            ctx.charge(len(chunk), part)
+            chunks.append(chunk)
+    finally:
+        handle.close()
+    return b"".join(chunks)
+
+
+def _read_stream(handle: _Stream, data: bytes, name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
+    where = prefix.rstrip("!")
+    try:
+        content = _read_bounded(handle, len(data), ctx, where)
+    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+        raise Unscannable("corrupt", f"a damaged compressed stream: {type(exc).__name__}: {exc}", where) from None
+    yield from ctx.descend(content, name, prefix)
+
+
+class _BoundedFactory:
+    """py7zr's writer factory, with every byte written counted against the limits as it arrives."""
+
+    def __init__(self, ctx: Context, part: str, limit: int) -> None:
+        self.ctx, self.part, self.limit, self.size = ctx, part, limit, 0
+        self.products: dict[str, _BoundedBuffer] = {}
+
+    def create(self, filename: str) -> _BoundedBuffer:
+        buffer = _BoundedBuffer(self, filename)
+        self.products[filename] = buffer
+        return buffer
+
+    def get(self, filename: str) -> _BoundedBuffer:
+        return self.products[filename]
+
+    def count(self, nbytes: int) -> None:
+        self.size += nbytes
+        if self.size > self.limit:
+            raise Unscannable("max_ratio", f"more than {self.limit} bytes from a 7z archive", self.part)
+        self.ctx.charge(nbytes, self.part)
+
+
+class _BoundedBuffer:
+    """One member's bytes (py7zr's Py7zIO); py7zr closes it when done, so it keeps them for us past close."""
+
+    def __init__(self, factory: _BoundedFactory, filename: str) -> None:
+        self.factory = factory
+        self.filename = filename
+        self.chunks: list[bytes] = []
+        self.length = 0
+
+    def write(self, s: Any) -> int:
+        self.factory.count(len(s))
+        self.chunks.append(bytes(s))
+        self.length += len(s)
+        return len(s)
+
+    def read(self, size: int | None = None) -> bytes:
+        return b""
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        return self.length
+
+    def flush(self) -> None:
+        return None
+
+    def close(self) -> None:
+        return None
+
+    def size(self) -> int:
+        return self.length
+
+    def getvalue(self) -> bytes:
+        return b"".join(self.chunks)
+
+
+def _zip_name(info: zipfile.ZipInfo) -> str:
+    """Chinese Windows writes member names in GBK without setting the UTF-8 flag; zipfile then reads them as cp437."""
+    if info.flag_bits & 0x800:
+        return info.filename
+    try:
+        return decode_name(info.filename.encode("cp437"))
+    except UnicodeEncodeError:
+        return info.filename
+
+
+def _tar_name(name: str) -> str:
+    """tarfile keeps undecodable bytes as surrogates; GBK names are the usual reason."""
+    try:
+        name.encode("utf-8")
+        return name
+    except UnicodeEncodeError:
+        return name.encode("utf-8", "surrogateescape").decode("gb18030", "replace")
+
+
+def _gzip_name(data: bytes) -> str:
+    """The original file name gzip stores in its header (FNAME), if any."""
+    flags = data[3] if len(data) > 10 else 0
+    if not flags & 0x08:
+        return ""
+    pos = 10
+    if flags & 0x04:
+        pos += 2 + int.from_bytes(data[10:12], "little")
+    end = data.find(b"\x00", pos, pos + 1024)
+    if end < 0:
+        return ""
+    return decode_name(data[pos:end])
+
+
+def _inner_name(prefix: str, ctx: Context, suffixes: tuple[str, ...]) -> str:
+    """`report.tar.gz` holds `report.tar`; `x.tgz` holds `x.tar`."""
+    outer = prefix.rstrip("!").rsplit("!", 1)[-1] or str(getattr(ctx, "name", ""))
+    outer = outer.replace("\\", "/").rsplit("/", 1)[-1]
+    lowered = outer.lower()
+    for suffix in suffixes:
+        if lowered.endswith(suffix):
+            stem = outer[: -len(suffix)]
+            return stem + ".tar" if suffix.startswith(".t") else stem
+    return outer + ".content" if outer else "content"
+
+
+def _named(name: str, prefix: str) -> Segment:
+    """The member's name as a segment of its own: a member called 机密★5年-预算.docx is marked by its name."""
+    return Segment(name, prefix + name, Role.FILENAME)
+
+
+def _unread(name: str, prefix: str, ctx: Context, reason: str, detail: str) -> Segment:
+    """A member that could not be read: its name still counts, and the problem is recorded."""
+    ctx.problem(reason, detail, prefix + name)
+    return _named(name, prefix)

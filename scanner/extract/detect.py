@@ -1,0 +1,137 @@
+"""What a file is, judged by its content: magic bytes first, then the structure inside containers (zip, OLE).
+
+The name only refines what the content already says (an OLE word-processing file called .wps is WPS's flavour).
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+
+_OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!\x1a\x07", "rar"),
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bzip2"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"\x5d\x00\x00", "lzma"),  # the "alone" format of lzma-utils
+    (b"\x1f\x9d", "compress"),  # Unix compress (.Z)
+    (b"\x89PNG\r\n\x1a\n", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"GIF87a", "gif"),
+    (b"GIF89a", "gif"),
+    (b"II*\x00", "tiff"),
+    (b"MM\x00*", "tiff"),
+)
+_WPS_SUFFIXES = (".wps", ".wpt", ".et", ".ett", ".dps", ".dpt")
+# A mail message opens with header fields; these are the ones that show it is one rather than a note with a colon.
+_MAIL_HEADERS = re.compile(
+    rb"^(received|return-path|from|to|cc|subject|date|message-id|mime-version|content-type|delivered-to|"
+    rb"reply-to|x-[a-z0-9-]+|dkim-signature|authentication-results|sender|in-reply-to|references|thread-topic)"
+    rb"[ \t]*:",
+    re.IGNORECASE,
+)
+_HTML = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE | re.DOTALL)
+
+
+def detect(data: bytes, name: str = "") -> str:
+    """A format name: text, html, eml, mbox, docx, xlsx, pptx, ooxml-encrypted, ole-doc, ole-xls, ole-ppt, msg,
+    wps, odf, ole, pdf, ofd, zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp."""
+    head = data[:1024]
+    if data.startswith(_OLE):
+        return _ole_format(data, name)
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
+        return _zip_format(data)
+    for magic, fmt in _MAGIC:
+        if data.startswith(magic):
+            return fmt
+    if b"%PDF-" in head:
+        return "pdf"
+    if len(data) > 262 and data[257:262] == b"ustar":
+        return "tar"
+    if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
+        return "webp"
+    if data.startswith(b"BM") and len(data) > 14 and int.from_bytes(data[2:6], "little") == len(data):
+        return "bmp"
+    if data.startswith(b"From ") and b"\n" in head:
+        return "mbox" if _MAIL_HEADERS.match(head.split(b"\n", 1)[1]) else "text"
+    if _looks_like_mail(head):
+        return "eml"
+    if _HTML.match(head.lstrip(b"\xef\xbb\xbf")):
+        return "html"
+    return "text"
+
+
+def _looks_like_mail(head: bytes) -> bool:
+    """Header fields up to a blank line, the first a known one, and two known ones unless the block ends in view."""
+    lines = head.split(b"\n")[:-1]
+    if not lines or not _MAIL_HEADERS.match(lines[0]):
+        return False
+    known = 0
+    for line in lines:
+        line = line.rstrip(b"\r")
+        if not line:
+            return True
+        if line[:1] in (b" ", b"\t"):
+            continue
+        if _MAIL_HEADERS.match(line):
+            known += 1
+        elif not re.match(rb"^[!-9;-~]+:", line):
+            return False
+    return known >= 2
+
+
+def _zip_format(data: bytes) -> str:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as zf:
+            names = set(zf.namelist())
+            mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
+        return _broken_zip_format(data)
+    if "[Content_Types].xml" in names:
+        for folder, fmt in (("word/", "docx"), ("xl/", "xlsx"), ("ppt/", "pptx")):
+            if any(n.startswith(folder) for n in names):
+                return fmt
+    if "OFD.xml" in names:
+        return "ofd"
+    if mimetype.startswith(b"application/vnd.oasis.opendocument."):
+        return "odf"
+    return "zip"
+
+
+def _broken_zip_format(data: bytes) -> str:
+    """A zip without a readable directory still names its members in the local headers."""
+    head = data[:65536]
+    if b"[Content_Types].xml" in head:
+        for folder, fmt in ((b"word/", "docx"), (b"xl/", "xlsx"), (b"ppt/", "pptx")):
+            if folder in head:
+                return fmt
+    if b"OFD.xml" in head:
+        return "ofd"
+    return "zip"
+
+
+def _ole_format(data: bytes, name: str) -> str:
+    import olefile
+
+    try:
+        with olefile.OleFileIO(data) as ole:
+            streams = {"/".join(entry).lower() for entry in ole.listdir(streams=True, storages=True)}
+    except Exception:  # olefile raises assorted errors on damaged containers
+        return "ole"
+    if "encryptioninfo" in streams and "encryptedpackage" in streams:
+        return "ooxml-encrypted"
+    if any(s.startswith("__substg1.0_") for s in streams) or "__properties_version1.0" in streams:
+        return "msg"
+    kind = ""
+    if "worddocument" in streams:
+        kind = "ole-doc"
+    elif "workbook" in streams or "book" in streams:
+        kind = "ole-xls"
+    elif "powerpoint document" in streams:
+        kind = "ole-ppt"
+    if kind and (name.lower().endswith(_WPS_SUFFIXES) or any("wps" in s or "kso" in s for s in streams)):
+        return "wps"
+    return kind or "ole"
