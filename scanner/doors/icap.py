@@ -1,0 +1,416 @@
+"""The web proxy's door: an ICAP (RFC 3507) REQMOD service for Squid that scans what each request uploads and
+answers a block with a 403 page in Chinese, a pass with 204 or the request echoed back.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import hashlib
+import html
+import logging
+import os
+import signal
+import socket
+import socketserver
+import threading
+from dataclasses import dataclass, fields
+from datetime import datetime
+from importlib import metadata, resources
+from pathlib import Path
+from string import Template
+from typing import Any
+from urllib.parse import urlsplit
+
+from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.detect import unscannable_finding
+from scanner.doors import icap_protocol as wire
+from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
+from scanner.engine import Scanner
+from scanner.extract.base import Problem
+from scanner.model import FileReport, Finding, Verdict
+from scanner.policy import ConfigError
+
+log = logging.getLogger("baomi.icap")
+
+CHANNEL = "web"
+SERVICE_PATH = "/reqmod"
+VERDICT_HEADER = "X-Baomi-Verdict"
+# What the audit log says each door action was.
+ACTIONS = {Verdict.PASS: "accepted", Verdict.FLAG: "flagged", Verdict.BLOCK: "rejected"}
+
+
+@dataclass
+class Settings:
+    """The [icap] table of the configuration; command-line options override it."""
+
+    host: str = "127.0.0.1"
+    port: int = 1344
+    max_body: int = 64 * 1024 * 1024  # bytes of one request body; over it the upload is blocked unread
+    timeout: float = 60.0  # seconds a client may go quiet in the middle of a request
+    deadline: float = 900.0  # seconds one request (a slow upload relayed by Squid) may take in all
+    idle_timeout: float = 120.0  # seconds an idle persistent connection is kept
+    max_connections: int = 64  # advertised to Squid; more at once are refused with 503
+    preview: int = 4096  # bytes Squid sends before waiting for 100 Continue
+    options_ttl: int = 3600  # seconds Squid may keep the OPTIONS answer
+    flag: str = "pass"  # what a flagged upload does: pass (with X-Baomi-Verdict: flag) or block
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> Settings:
+        known = {f.name: f.type for f in fields(cls)}
+        unknown = sorted(set(table) - set(known))
+        if unknown:
+            raise ConfigError(f"[icap]: unknown setting {', '.join(unknown)}")
+        settings = cls()
+        for key, value in table.items():
+            default = getattr(settings, key)
+            if type(value) is not type(default) and not (isinstance(default, float) and type(value) is int):
+                raise ConfigError(f"[icap] {key}: expected {type(default).__name__}, got {value!r}")
+            setattr(settings, key, type(default)(value))
+        if settings.flag not in ("pass", "block"):
+            raise ConfigError(f"[icap] flag: expected pass or block, got {settings.flag!r}")
+        return settings
+
+
+@dataclass
+class Answer:
+    """What to send back, and whether the connection can carry another request afterwards."""
+
+    data: bytes
+    keep_open: bool = True
+
+
+class IcapService:
+    """Turns REQMOD requests into engine calls and verdicts into ICAP answers; one instance serves every thread."""
+
+    def __init__(self, scanner: Scanner, audit: AuditLog, settings: Settings) -> None:
+        self.scanner = scanner
+        self.audit = audit
+        self.settings = settings
+        self.istag = _istag(scanner)
+        self._audit_lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(settings.max_connections)
+
+    # -- connections
+
+    def serve_connection(self, sock: socket.socket, peer: str) -> None:
+        if not self._slots.acquire(blocking=False):
+            with contextlib.suppress(OSError):
+                sock.sendall(wire.error_response(self.istag, 503))
+            return
+        try:
+            conn = wire.Connection(sock, self.settings.idle_timeout, self.settings.timeout, self.settings.deadline)
+            while self._serve_one(conn, peer):
+                pass
+        finally:
+            self._slots.release()
+
+    def _serve_one(self, conn: wire.Connection, peer: str) -> bool:
+        """Answer one request; False when the connection is to be closed."""
+        try:
+            request = conn.read_request()
+            if request is None:
+                return False
+            answer = self.answer(conn, request, peer)
+        except wire.Disconnected as exc:
+            log.debug("%s: %s", peer, exc)
+            return False
+        except wire.IcapError as exc:
+            log.warning("%s: %s", peer, exc)
+            answer = Answer(wire.error_response(self.istag, exc.status), keep_open=False)
+        except Exception:  # a fault here must refuse the request (Squid then fails closed), never pass it
+            log.exception("%s: internal error", peer)
+            answer = Answer(wire.error_response(self.istag, 500), keep_open=False)
+        try:
+            conn.send(answer.data)
+        except wire.Disconnected:
+            return False
+        return answer.keep_open
+
+    def answer(self, conn: wire.Connection, request: wire.IcapRequest, peer: str) -> Answer:
+        if request.path != SERVICE_PATH:
+            raise wire.IcapError(404, request.path)
+        if request.method == "OPTIONS":
+            return Answer(self.options())
+        if request.method == "RESPMOD":
+            raise wire.IcapError(405, "this service modifies requests only")
+        if request.method != "REQMOD":
+            raise wire.IcapError(501, request.method)
+        if request.http is None:
+            raise wire.IcapError(400, "REQMOD without an encapsulated HTTP request")
+        try:
+            body = conn.read_body(request, self.settings.max_body)
+        except wire.BodyTooLarge as exc:
+            # The rest of the body is still on its way; answering now and closing is all that is left to do.
+            name = name_from_url(request.http.target)
+            report = unscannable_report(name, "too-large", f"request body over the limit of {exc.limit} bytes")
+            return Answer(self._decide(request, peer, [(Upload(name, b"", "body"), report)], b"").data, False)
+        return self._decide(request, peer, self._scan(request, body), body)
+
+    def options(self) -> bytes:
+        return wire.options_response(
+            self.istag,
+            [
+                ("Methods", "REQMOD"),
+                ("Service", f"baomi/{_version()} upload scanner"),
+                ("Allow", "204"),
+                ("Preview", str(self.settings.preview)),
+                ("Transfer-Preview", "*"),
+                ("Max-Connections", str(self.settings.max_connections)),
+                ("Options-TTL", str(self.settings.options_ttl)),
+            ],
+        )
+
+    # -- scanning and deciding
+
+    def _scan(self, request: wire.IcapRequest, body: bytes) -> list[tuple[Upload, FileReport]]:
+        assert request.http is not None
+        if not body:
+            return []
+        head = request.http
+        try:
+            uploads = uploads_of(
+                head.target,
+                head.headers.get("Content-Type"),
+                head.headers.get("Content-Encoding"),
+                body,
+                self.settings.max_body,
+            )
+        except UnreadableBody as exc:
+            name = name_from_url(head.target)
+            return [(Upload(name, body, "body"), unscannable_report(name, "unreadable-body", str(exc), body))]
+        return [(upload, self.scanner.scan_bytes(upload.data, upload.name, CHANNEL)) for upload in uploads]
+
+    def _decide(
+        self, request: wire.IcapRequest, peer: str, scanned: list[tuple[Upload, FileReport]], body: bytes
+    ) -> Answer:
+        assert request.http is not None
+        verdict = max((report.verdict for _, report in scanned), default=Verdict.PASS)
+        if verdict == Verdict.FLAG and self.settings.flag == "block":
+            verdict = Verdict.BLOCK
+        ids = self._record(request, peer, scanned, verdict)
+        if verdict == Verdict.BLOCK:
+            log.info("block %s %s: %s", _client(request, peer), _url(request.http.target), _rules(scanned))
+            page = block_page([report for _, report in scanned if report.verdict > Verdict.PASS], ids)
+            headers = [
+                ("Content-Type", "text/html; charset=utf-8"),
+                ("Cache-Control", "no-store"),
+                (VERDICT_HEADER, "block"),
+            ]
+            return Answer(wire.http_response(self.istag, 403, "Forbidden", headers, page))
+        original_body = body if request.has_body else None
+        if verdict == Verdict.FLAG:
+            flagged = request.http.with_header(VERDICT_HEADER, "flag")
+            return Answer(wire.request_response(self.istag, flagged, original_body))
+        if request.allows_204:
+            return Answer(wire.no_content(self.istag))
+        return Answer(wire.request_response(self.istag, request.http.raw, original_body))
+
+    def _record(
+        self, request: wire.IcapRequest, peer: str, scanned: list[tuple[Upload, FileReport]], verdict: Verdict
+    ) -> list[int]:
+        """An audit record for each file and body scanned, and for form fields that did not pass; their ids."""
+        assert request.http is not None
+        extra = {"method": request.http.method, "url": _url(request.http.target), "icap": "reqmod"}
+        user = request.headers.get("X-Client-Username")
+        if user:
+            extra["user"] = user
+        ids = []
+        with self._audit_lock:
+            for upload, report in scanned:
+                if upload.kind == "fields" and report.verdict == Verdict.PASS:
+                    continue  # every login form and search box would fill the log otherwise
+                action = ACTIONS[verdict if report.verdict > Verdict.PASS else Verdict.PASS]
+                decision = Decision.of(report, CHANNEL, _client(request, peer), action, **extra)
+                ids.append(self.audit.record(decision))
+        return ids
+
+
+def unscannable_report(name: str, reason: str, detail: str, data: bytes = b"") -> FileReport:
+    """A report for what was never handed to the engine (a body too large or malformed): blocked, whatever the
+    policy, since nothing of it was read."""
+    finding = unscannable_finding(Problem(reason, detail))
+    return FileReport(
+        path=name,
+        verdict=Verdict.BLOCK,
+        findings=[finding],
+        errors=[f"{reason}: {detail}"],
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
+# -- the block page
+
+CATEGORIES = {
+    "state-secret": "国家秘密标志（密级）",
+    "work-secret": "工作秘密标志",
+    "commercial-secret": "商业秘密标志",
+    "internal": "内部资料标志",
+    "personal-data": "个人信息（身份证号、银行卡号等）",
+    "roster": "大量个人信息（疑似名单）",
+    "unscannable": "无法检查的内容",
+    "image": "未经检查的图片",
+}
+UNSCANNABLE = {
+    "encrypted": "文件已加密，无法检查",
+    "corrupt": "文件已损坏",
+    "garbled": "文字无法识别（乱码）",
+    "no-text": "没有可检查的文字",
+    "unsupported": "不支持的文件格式",
+    "too-large": "上传内容超过大小限制",
+    "max_bytes": "文件超过大小限制",
+    "max_depth": "压缩包嵌套层数过多",
+    "max_total_bytes": "解压后内容过大",
+    "max_ratio": "压缩比异常（疑似压缩炸弹）",
+    "max_members": "压缩包内文件过多",
+    "seconds": "检查超时",
+    "memory_mb": "检查所需内存超出限制",
+    "unreadable-body": "上传内容的格式无法解析",
+}
+MAX_ROWS = 20
+
+
+def block_page(reports: list[FileReport], reference: list[int]) -> bytes:
+    """The 403 page: for each finding that stopped the upload, the file, why and where; never the matched text."""
+    rows = [(report.path, finding) for report in reports for finding in report.findings if finding.action > 0]
+    rows.sort(key=lambda row: -row[1].action)
+    cells = "\n".join(_row(path, finding) for path, finding in rows[:MAX_ROWS])
+    if len(rows) > MAX_ROWS:
+        cells += f'\n<tr><td colspan="4">另有 {len(rows) - MAX_ROWS} 处问题未列出</td></tr>'
+    template = Template(resources.files("scanner.doors").joinpath("static/icap-blocked.html").read_text("utf-8"))
+    page = template.substitute(
+        rows=cells,
+        reference=html.escape("、".join(str(i) for i in reference) or "无"),
+        time=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S"),
+    )
+    return page.encode("utf-8")
+
+
+def _row(path: str, finding: Finding) -> str:
+    category = CATEGORIES.get(finding.category, f"敏感词（{finding.category}）")
+    if finding.category == "unscannable":
+        reason = finding.rule.removeprefix("unscannable.")
+        category += f"：{UNSCANNABLE.get(reason, '无法完整读取')}"
+        if finding.explanation:
+            category += f"<br><small>{html.escape(finding.explanation[:200])}</small>"
+    cells = [html.escape(path), category, f"<code>{html.escape(finding.rule)}</code>", _where(finding)]
+    return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
+
+
+def _where(finding: Finding) -> str:
+    where = finding.location
+    text = [] if where.part in ("body", "file") else [html.escape(where.part)]
+    if where.page:
+        text.append(f"第 {where.page} 页")
+    if where.line:
+        text.append(f"第 {where.line} 行")
+    return "，".join(text) or "整个文件"
+
+
+# -- helpers
+
+
+def _istag(scanner: Scanner) -> str:
+    """Changes when the policy does, so Squid knows earlier answers no longer hold (at most 32 characters)."""
+    return "baomi-" + hashlib.sha256(f"{_version()} {scanner.config!r}".encode()).hexdigest()[:20]
+
+
+def _version() -> str:
+    try:
+        return metadata.version("baomi")
+    except metadata.PackageNotFoundError:
+        return "0"
+
+
+def _client(request: wire.IcapRequest, peer: str) -> str:
+    """The browser's address when Squid sends it (icap_send_client_ip on), else the proxy's."""
+    return request.headers.get("X-Client-IP") or f"proxy {peer}"
+
+
+def _url(target: str) -> str:
+    """The URL without its query, which may carry tokens or the text of a search."""
+    parts = urlsplit(target)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}" if parts.scheme else parts.path
+
+
+def _rules(scanned: list[tuple[Upload, FileReport]]) -> str:
+    return ", ".join(f"{report.path}: {' '.join(report.rules)}" for _, report in scanned if report.rules)
+
+
+# -- the server
+
+
+class _Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+    request_queue_size = 128
+
+    def __init__(self, address: tuple[str, int], service: IcapService) -> None:
+        self.service = service
+        super().__init__(address, _Handler)
+
+
+class _Handler(socketserver.BaseRequestHandler):
+    server: _Server
+
+    def handle(self) -> None:
+        self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.server.service.serve_connection(self.request, f"{self.client_address[0]}:{self.client_address[1]}")
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "icap",
+        parents=[common],
+        help="web proxy: an ICAP service that lets Squid refuse classified uploads",
+        description=f"ICAP REQMOD service at icap://HOST:PORT{SERVICE_PATH}: block → HTTP 403 page, pass → 204.",
+    )
+    parser.add_argument("--host", help="address to listen on (default: [icap] host, else 127.0.0.1)")
+    parser.add_argument("--port", type=int, help="port to listen on (default: [icap] port, else 1344)")
+    parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body scanned; larger ones block")
+    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="how long a client may go quiet mid-request")
+    parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
+    parser.add_argument("--verbose", "-v", action="store_true", help="log every block")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.cli import UsageError, build_scanner
+
+    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="baomi icap: %(message)s")
+    scanner = build_scanner(args)
+    settings = Settings.from_table(scanner.config.doors.get("icap", {}))
+    for option in ("host", "port", "max_body", "timeout"):
+        if getattr(args, option) is not None:
+            setattr(settings, option, getattr(args, option))
+    if settings.max_body < 1 or settings.timeout <= 0:
+        raise UsageError("--max-body and --timeout take positive numbers")
+    audit = AuditLog(args.audit or default_audit_path(scanner.config.doors))
+    service = IcapService(scanner, audit, settings)
+    try:
+        server = _Server((settings.host, settings.port), service)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    threading.Thread(target=server.serve_forever, name="icap", daemon=True).start()
+    host, port = server.server_address[:2]
+    log.warning("listening on icap://%s:%s%s", host, port, SERVICE_PATH)
+    _notify_systemd()
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    audit.close()
+    return 0
+
+
+def _notify_systemd() -> None:
+    """Tell systemd (Type=notify) that the port is open, so Squid is started only once baomi answers."""
+    address = os.environ.get("NOTIFY_SOCKET")
+    if not address:
+        return
+    with contextlib.suppress(OSError), socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
+        sock.connect("\0" + address[1:] if address.startswith("@") else address)
+        sock.sendall(b"READY=1")

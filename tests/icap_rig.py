@@ -1,0 +1,210 @@
+"""The parts the ICAP tests and bench/icap.py start on loopback: `baomi icap`, an upstream web server that records
+what reaches it, and a throwaway Squid with its own squid.conf, pid file and logs. Each is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BAOMI = Path(sys.executable).parent / "baomi"
+SQUID = shutil.which("squid") or shutil.which("squid", path="/usr/sbin:/sbin")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+    assert port != 3128  # never the system Squid's port
+    return port
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None, seconds: float = 30.0) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before opening port {port}")
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+            return
+        except OSError:
+            time.sleep(0.05)
+    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {seconds} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM to that one PID, then SIGKILL if it lingers."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=5)
+
+
+class IcapService:
+    """`baomi icap` in a subprocess on a free port, with its own audit log."""
+
+    def __init__(self, workdir: Path, *options: str) -> None:
+        self.port = free_port()
+        self.audit = workdir / "audit.db"
+        self.log = workdir / "icap.log"
+        env = {**os.environ, "BAOMI_AUDIT": str(self.audit)}
+        env.pop("NOTIFY_SOCKET", None)
+        command = [str(BAOMI), "icap", "--host", "127.0.0.1", "--port", str(self.port), "--audit", str(self.audit)]
+        with self.log.open("wb") as log:
+            self.process = subprocess.Popen([*command, *options], stdout=log, stderr=subprocess.STDOUT, env=env)
+        try:
+            wait_for_port(self.port, self.process, seconds=60)
+        except Exception:
+            stop(self.process)
+            raise RuntimeError(f"baomi icap did not start:\n{self.log.read_text()}") from None
+
+    def stop(self) -> None:
+        stop(self.process)
+
+
+@dataclass
+class Received:
+    method: str
+    path: str
+    headers: dict[str, str]
+    body: bytes
+
+
+class Upstream:
+    """A web server standing for the site uploads go to; it records every request that reaches it."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        received = self.received
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                body = self.rfile.read(length) if length else b""
+                received.append(Received(self.command, self.path, dict(self.headers), body))
+                answer = b"upstream got it"
+                self.send_response(200)
+                self.send_header("Content-Type", "text/plain")
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            do_GET = do_POST = do_PUT = _any
+
+            def log_message(self, format: str, *args: object) -> None:
+                pass
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.server.daemon_threads = True
+        self.port = self.server.server_address[1]
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+SQUID_CONF = """\
+# A throwaway Squid for baomi's tests: loopback only, no disk cache, its own pid file and logs.
+http_port 127.0.0.1:{live_port} name=live
+http_port 127.0.0.1:{dead_port} name=dead
+visible_hostname baomi-test
+pid_filename {dir}/squid.pid
+cache_log {dir}/cache.log
+access_log stdio:{dir}/access.log
+cache_store_log none
+coredump_dir {dir}
+netdb_filename none
+pinger_enable off
+cache deny all
+cache_mem 8 MB
+shutdown_lifetime 0 seconds
+http_access allow all
+
+# As in hooks/squid/baomi.conf: fail closed (bypass=off), never give up on the service.
+icap_enable on
+icap_send_client_ip on
+icap_service_failure_limit -1
+icap_service baomi_req reqmod_precache bypass=off icap://127.0.0.1:{icap_port}/reqmod
+# Requests to the "dead" port go to an ICAP port where nothing listens: baomi being down.
+icap_service baomi_down reqmod_precache bypass=off icap://127.0.0.1:{down_port}/reqmod
+acl via_dead myportname dead
+adaptation_access baomi_down allow via_dead
+adaptation_access baomi_down deny all
+adaptation_access baomi_req allow all
+"""
+
+
+class Squid:
+    """Squid in the foreground (-N) on two free loopback ports: `live` goes through baomi, `dead` through an ICAP
+    port where nothing listens."""
+
+    def __init__(self, icap_port: int, *, down_port: int | None = None) -> None:
+        assert SQUID, "no squid"
+        self.dir = Path(tempfile.mkdtemp(prefix="baomi-squid-"))
+        self.live_port, self.dead_port = free_port(), free_port()
+        self.conf = self.dir / "squid.conf"
+        self.conf.write_text(
+            SQUID_CONF.format(
+                dir=self.dir,
+                live_port=self.live_port,
+                dead_port=self.dead_port,
+                icap_port=icap_port,
+                down_port=down_port or free_port(),
+            )
+        )
+        if os.geteuid() == 0:  # Squid started as root works as its cache_effective_user, which must write the logs
+            user = pwd.getpwnam("proxy")
+            os.chown(self.dir, user.pw_uid, user.pw_gid)
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def parse(self) -> subprocess.CompletedProcess[str]:
+        """`squid -k parse` on this configuration."""
+        return subprocess.run(
+            [str(SQUID), "-k", "parse", "-f", str(self.conf)], capture_output=True, text=True, timeout=60
+        )
+
+    def start(self) -> None:
+        self.stderr = (self.dir / "stderr.log").open("wb")
+        self.process = subprocess.Popen(
+            [str(SQUID), "-N", "-d", "1", "-f", str(self.conf)], stdout=self.stderr, stderr=subprocess.STDOUT
+        )
+        try:
+            wait_for_port(self.live_port, self.process, seconds=60)
+        except Exception:
+            self.stop()
+            raise RuntimeError(f"squid did not start:\n{self.logs()}") from None
+
+    def proxy(self, port: int | None = None) -> str:
+        return f"http://127.0.0.1:{port or self.live_port}"
+
+    def logs(self) -> str:
+        stderr = self.dir / "stderr.log"  # with -d 1 it holds what cache.log does
+        return stderr.read_text(errors="replace") if stderr.exists() else ""
+
+    def stop(self) -> None:
+        if self.process is not None:
+            stop(self.process)
+            self.stderr.close()
+        shutil.rmtree(self.dir, ignore_errors=True)
