@@ -317,7 +317,7 @@ def _cut_off(detail: str) -> Refusal:
 
 
 def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:g} MB" if n >= 1024 * 1024 else f"{n / 1024:g} KB" if n >= 1024 else f"{n} 字节"
+    return f"{n / 1024 / 1024:.3g} MB" if n >= 1024 * 1024 else f"{n / 1024:.3g} KB" if n >= 1024 else f"{n} 字节"
 
 
 async def scan_form(request: Request) -> Response:
