@@ -218,10 +218,10 @@ class FormReader:
             return
         if len(self.uploads) >= self.max_files:
             raise Refusal(413, "too-many-files", f"一次最多上传 {self.max_files} 个文件", f"more than {self.max_files}")
-        raw = options.get(b"filename")
-        if raw is None:
-            raw = _extended_filename(self._headers.get(b"content-disposition", b""))
-        self._current = Upload(decode_name(raw.encode("latin-1") if isinstance(raw, str) else raw or b"upload"))
+        disposition = self._headers.get(b"content-disposition", b"")
+        raw = options.get(b"filename") or _extended_filename(disposition) or b"upload"
+        # Browsers write a quote inside a name as %22 (WHATWG multipart/form-data encoding).
+        self._current = Upload(decode_name(raw.replace(b"%22", b'"')))
         self.uploads.append(self._current)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
