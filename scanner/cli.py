@@ -19,7 +19,7 @@ from scanner.policy import ConfigError, load_config
 from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
 
 # Door modules under scanner.doors, each with register(subparsers).
-DOORS: tuple[str, ...] = ("web", "icap")
+DOORS: tuple[str, ...] = ("web", "milter", "icap")
 
 
 class UsageError(Exception):

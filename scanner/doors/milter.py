@@ -1,0 +1,371 @@
+"""`baomi milter`: the mail door. Postfix hands each message over the milter protocol; the engine scans it whole
+under the mail channel's policy; a block is refused with 550 5.7.1, a flag held in the hold queue, a pass marked.
+
+It fails closed: a message too large, a scan too slow or any fault answers a temporary failure (or a rejection).
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import re
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+from dataclasses import dataclass, field, replace
+from email import policy as email_policy
+from email.parser import BytesParser
+from pathlib import Path
+from typing import Any
+
+from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.doors.milter_protocol import (
+    ACCEPT,
+    AddHeader,
+    DeleteHeader,
+    Handler,
+    MilterServer,
+    Modification,
+    Outcome,
+    Quarantine,
+    Reply,
+)
+from scanner.engine import Scanner
+from scanner.model import FileReport, Finding, Verdict
+from scanner.policy import ConfigError, verdict_of
+
+log = logging.getLogger("baomi.milter")
+
+CHANNEL = "mail"
+VERDICT_HEADER = "X-Baomi-Verdict"
+DEFAULT_LISTEN = "inet:10025@127.0.0.1"
+# What a category becomes when every recipient is inside the organisation, unless [mail.internal_actions] says
+# otherwise: internal-use material and personal data may circulate, a commercial-secret mark is held for review
+# instead of refused. Classified marks still block: the regulations forbid e-mailing them to anyone.
+DEFAULT_INTERNAL_ACTIONS = {"internal": "pass", "personal-data": "pass", "commercial-secret": "flag"}
+ACTIONS = {Verdict.BLOCK: "rejected", Verdict.FLAG: "held", Verdict.PASS: "accepted"}  # in the audit log
+PROGRESS_SECONDS = 10.0  # tell the MTA we are still working this often during a long scan
+
+
+@dataclass(frozen=True)
+class MailPolicy:
+    """The [mail] table of the configuration."""
+
+    listen: str = DEFAULT_LISTEN
+    internal_domains: tuple[str, ...] = ()
+    internal_actions: dict[str, Verdict] = field(default_factory=dict)
+    max_message_bytes: int = 50 * 1024 * 1024
+    scan_seconds: float = 150.0
+    on_error: str = "tempfail"  # timeouts and internal errors: tempfail or reject
+    on_oversize: str = "tempfail"
+    pass_header: bool = True
+
+    @classmethod
+    def from_table(cls, table: dict[str, Any]) -> MailPolicy:
+        known = {f for f in cls.__dataclass_fields__}
+        unknown = set(table) - known
+        if unknown:
+            raise ConfigError(f"[mail]: unknown settings: {', '.join(sorted(unknown))}")
+        try:
+            actions = {**DEFAULT_INTERNAL_ACTIONS, **table.get("internal_actions", {})}
+            internal = {category: Verdict.parse(str(word)) for category, word in actions.items()}
+            internal.pop("unscannable", None)  # fail closed: what could not be read is never let through
+            out = cls(
+                listen=str(table.get("listen", DEFAULT_LISTEN)),
+                internal_domains=tuple(d.strip().strip(".").lower() for d in table.get("internal_domains", [])),
+                internal_actions=internal,
+                max_message_bytes=int(table.get("max_message_bytes", cls.max_message_bytes)),
+                scan_seconds=float(table.get("scan_seconds", cls.scan_seconds)),
+                on_error=str(table.get("on_error", cls.on_error)),
+                on_oversize=str(table.get("on_oversize", cls.on_oversize)),
+                pass_header=bool(table.get("pass_header", cls.pass_header)),
+            )
+        except (TypeError, ValueError, AttributeError) as exc:
+            raise ConfigError(f"[mail]: {exc}") from None
+        for key in ("on_error", "on_oversize"):
+            if getattr(out, key) not in ("tempfail", "reject"):
+                raise ConfigError(f"[mail] {key}: expected tempfail or reject, not {getattr(out, key)!r}")
+        return out
+
+    def is_internal(self, recipients: Iterable[str]) -> bool:
+        """Every recipient in one of the organisation's domains (or a subdomain of one)."""
+        domains = [_domain(r) for r in recipients]
+        return bool(domains) and bool(self.internal_domains) and all(self._ours(d) for d in domains)
+
+    def _ours(self, domain: str) -> bool:
+        return any(domain == d or domain.endswith("." + d) for d in self.internal_domains)
+
+
+def _domain(address: str) -> str:
+    return address.strip().strip("<>").rpartition("@")[2].rstrip(".").lower()
+
+
+def lenient(report: FileReport, actions: dict[str, Verdict]) -> FileReport:
+    """The report with each finding's action replaced by the internal-mail action of its category."""
+    findings = [replace(f, action=actions.get(f.category, f.action)) for f in report.findings]
+    return replace(report, findings=findings, verdict=verdict_of(findings))
+
+
+@dataclass
+class Message:
+    """What the MTA has told us so far about the message in progress."""
+
+    sender: str = ""
+    recipients: list[str] = field(default_factory=list)
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: list[bytes] = field(default_factory=list)
+    size: int = 0
+    oversize: bool = False
+
+    def raw(self) -> bytes:
+        lines = [f"{name}:{value}" if value[:1] in (" ", "\t") else f"{name}: {value}" for name, value in self.headers]
+        head = "\r\n".join(line.replace("\r\n", "\n").replace("\n", "\r\n") for line in lines)
+        return head.encode("utf-8", "surrogateescape") + b"\r\n\r\n" + b"".join(self.body)
+
+    def header(self, name: str) -> str:
+        return next((v.strip() for n, v in self.headers if n.lower() == name.lower()), "")
+
+
+class Gateway:
+    """Shared by every connection: the scanner, the audit log, the policy and the pool that bounds scans."""
+
+    def __init__(self, scanner: Scanner, audit: AuditLog, mail: MailPolicy, workers: int) -> None:
+        self.scanner = scanner
+        self.audit = audit
+        self.mail = mail
+        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
+        self.audit_lock = threading.Lock()
+
+    def decide(self, message: Message, macros: dict[str, str], progress: Callable[[], None]) -> Outcome:
+        """Scan the message and turn the verdict into the SMTP answer; any fault becomes a failure reply."""
+        started = time.monotonic()
+        queue_id = macros.get("i", "")
+        name = f"{queue_id or 'message'}.eml"
+        message_id = message.header("Message-ID") or name
+        facts = {"sender": message.sender, "recipients": message.recipients, "queue_id": queue_id}
+        if message.oversize:
+            why = f"message over {self.mail.max_message_bytes} bytes"
+            return self._failure(message, name, message_id, facts, why, self.mail.on_oversize)
+        try:
+            raw = message.raw()
+            report = self._scan(raw, name, progress)
+            attachments = attachment_names(raw)
+            internal = self.mail.is_internal(message.recipients)
+            if internal:
+                report = lenient(report, self.mail.internal_actions)
+            action = ACTIONS[report.verdict]
+            ref = self._record(
+                Decision.of(report, CHANNEL, message_id, action, attachments=attachments, internal=internal, **facts)
+            )
+            outcome = self._act(report, message, attachments, ref)
+        except FutureTimeout:
+            why = f"scan took more than {self.mail.scan_seconds:g} s"
+            return self._failure(message, name, message_id, facts, why, self.mail.on_error)
+        except Exception as exc:  # fail closed: a fault is a refusal, never an accept
+            log.exception("internal error on %s", message_id)
+            why = f"internal error: {type(exc).__name__}"
+            return self._failure(message, name, message_id, facts, why, self.mail.on_error)
+        log.info(
+            "%s %s from=%s to=%s verdict=%s action=%s rules=%s ref=%s %.0f ms",
+            queue_id or "-",
+            message_id,
+            message.sender,
+            ",".join(message.recipients),
+            report.verdict,
+            action,
+            ",".join(report.rules) or "-",
+            ref,
+            1000 * (time.monotonic() - started),
+        )
+        return outcome
+
+    def _scan(self, raw: bytes, name: str, progress: Callable[[], None]) -> FileReport:
+        future: Future[FileReport] = self.pool.submit(self.scanner.scan_bytes, raw, name, CHANNEL)
+        deadline = time.monotonic() + self.mail.scan_seconds
+        while True:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                future.cancel()
+                raise FutureTimeout
+            try:
+                return future.result(timeout=min(left, PROGRESS_SECONDS))
+            except FutureTimeout:
+                if time.monotonic() < deadline:
+                    progress()
+
+    def _act(self, report: FileReport, message: Message, attachments: list[str], ref: int) -> Outcome:
+        cleanup: list[Modification] = _forged_verdicts(message.headers)
+        if report.verdict == Verdict.BLOCK:
+            return Outcome(Reply.smtp(550, "5.7.1", f"{refusal(report)} (ref {ref})"))
+        if report.verdict == Verdict.FLAG:
+            reason = f"baomi ref {ref}: {', '.join(report.rules)}"
+            return Outcome(ACCEPT, [*cleanup, AddHeader(VERDICT_HEADER, "flag"), Quarantine(reason)])
+        added = [AddHeader(VERDICT_HEADER, "pass")] if self.mail.pass_header else []
+        return Outcome(ACCEPT, [*cleanup, *added])
+
+    def _failure(
+        self, message: Message, name: str, message_id: str, facts: dict[str, Any], why: str, answer: str
+    ) -> Outcome:
+        """The message could not be judged: a temporary failure (or a rejection) and a line in the audit log."""
+        report = FileReport(path=name, verdict=Verdict.BLOCK, errors=[why], size=message.size)
+        action = "tempfail" if answer == "tempfail" else "rejected"
+        ref: int | str = "-"
+        try:
+            ref = self._record(Decision.of(report, CHANNEL, message_id, action, reason=why, **facts))
+        except Exception:  # the refusal stands even when the log cannot be written
+            log.exception("cannot write the audit log")
+        log.warning("%s %s: %s; answered %s (ref %s)", facts.get("queue_id") or "-", message_id, why, action, ref)
+        if answer == "tempfail":
+            return Outcome(Reply.smtp(451, "4.7.1", f"Cannot check this message now ({why}); try again later"))
+        return Outcome(Reply.smtp(550, "5.7.1", f"Message refused: {why} (ref {ref})"))
+
+    def _record(self, decision: Decision) -> int:
+        with self.audit_lock:
+            return self.audit.record(decision)
+
+    def close(self) -> None:
+        self.pool.shutdown(wait=False, cancel_futures=True)
+
+
+def refusal(report: FileReport) -> str:
+    """Why a message is refused, naming the rule and where it fired but quoting nothing of the text."""
+    blocking = [f for f in report.findings if f.action == Verdict.BLOCK]
+    if not blocking:
+        return "Message refused by the confidentiality check"
+    first = blocking[0]
+    more = len({f.rule for f in blocking}) - 1
+    extra = f" and {more} more rule{'s' if more > 1 else ''}" if more > 0 else ""
+    return f"Message refused by the confidentiality check: {first.rule} in {place(first)}{extra}"
+
+
+def place(finding: Finding) -> str:
+    """Where in the message a finding sits, in a reader's words: an attachment by name, the subject or the body.
+
+    The mail extractor names an attachment's parts after it (`报告.docx!word/document.xml`) and the message's own
+    parts plainly (`subject`, `keywords`, `body`, `body2`)."""
+    part = finding.location.part
+    first = part.split("!", 1)[0]
+    if first == "subject":
+        return "the subject"
+    if first in ("keywords", "comments"):
+        return "the headers"
+    if "!" not in part and (re.fullmatch(r"body[\w-]*", first) or first in ("file", "filename", "")):
+        return "the message"
+    return f"attachment {_short(first)}"
+
+
+def _short(name: str, limit: int = 60) -> str:
+    name = re.sub(r"\s+", " ", name)
+    return name if len(name) <= limit else name[: limit - 1] + "…"
+
+
+def _forged_verdicts(headers: list[tuple[str, str]]) -> list[Modification]:
+    """A verdict header that came with the message is the sender's word, not ours: remove every copy."""
+    count = sum(1 for name, _ in headers if name.lower() == VERDICT_HEADER.lower())
+    return [DeleteHeader(VERDICT_HEADER, index) for index in range(count, 0, -1)]
+
+
+def attachment_names(raw: bytes) -> list[str]:
+    """The file names of the message's attachments, nested messages included, as the sender named them."""
+    parsed = BytesParser(policy=email_policy.default).parsebytes(raw)
+    names = []
+    for part in parsed.walk():
+        if part.is_multipart():
+            continue
+        filename = part.get_filename()
+        if filename:
+            names.append(str(filename))
+    return names
+
+
+class MailHandler(Handler):
+    """One MTA connection: collects the envelope, headers and body of each message, then asks the gateway."""
+
+    def __init__(self, gateway: Gateway) -> None:
+        super().__init__()
+        self.gateway = gateway
+        self.message = Message()
+
+    def mail(self, sender: str, arguments: list[str]) -> None:
+        self.message = Message(sender=sender.strip("<>"))
+
+    def rcpt(self, recipient: str, arguments: list[str]) -> None:
+        self.message.recipients.append(recipient.strip("<>"))
+
+    def header(self, name: str, value: str) -> None:
+        self.message.headers.append((name, value))
+        self._count(len(name) + len(value) + 4)
+
+    def body(self, chunk: bytes) -> None:
+        if self._count(len(chunk)):
+            self.message.body.append(chunk)
+
+    def end_of_message(self, progress: Callable[[], None]) -> Outcome:
+        try:
+            return self.gateway.decide(self.message, self.macros, progress)
+        finally:
+            self.message = Message(sender=self.message.sender, recipients=[])
+
+    def abort(self) -> None:
+        self.message = Message()
+
+    def _count(self, size: int) -> bool:
+        """Add to the message's size; False (and the body dropped) once it is over the limit."""
+        message = self.message
+        message.size += size
+        if message.size > self.gateway.mail.max_message_bytes:
+            message.oversize = True
+            message.body.clear()
+        return not message.oversize
+
+
+def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
+    parser = subparsers.add_parser(
+        "milter",
+        parents=[common],
+        help="mail gateway: a Postfix/Sendmail milter that refuses classified mail at SMTP time",
+        description="Scan every message Postfix accepts: block → 550 5.7.1, flag → hold queue, pass → header.",
+    )
+    parser.add_argument("--listen", metavar="SOCKET", help=f"inet:PORT@HOST or unix:/path (default {DEFAULT_LISTEN})")
+    parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
+    parser.add_argument(
+        "--workers",
+        type=int,
+        default=os.cpu_count() or 2,
+        metavar="N",
+        help="messages scanned at once (default: cores)",
+    )
+    parser.add_argument("--quiet", "-q", action="store_true", help="log only failures, not every message's verdict")
+    parser.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from scanner.cli import UsageError, build_scanner
+
+    if args.workers < 1:
+        raise UsageError("--workers takes a number, 1 or more")
+    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="baomi milter: %(message)s")
+    scanner = build_scanner(args)
+    mail = MailPolicy.from_table(scanner.config.doors.get("mail", {}))
+    audit = AuditLog(args.audit or default_audit_path(scanner.config.doors))
+    gateway = Gateway(scanner, audit, mail, args.workers)
+    listen = args.listen or mail.listen
+    try:
+        server = MilterServer(listen, lambda: MailHandler(gateway))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot listen on {listen}: {exc}") from None
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
+    server.serve_in_thread()
+    log.info("listening on %s", listen)
+    stop.wait()
+    server.shutdown()
+    server.server_close()
+    gateway.close()
+    audit.close()
+    return 0
