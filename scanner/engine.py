@@ -49,7 +49,7 @@ class Scanner:
         policy = self.config.channel(channel)
         sha256 = hashlib.sha256(data).hexdigest()
         try:
-            extraction = extract(data, name, self.config.limits)
+            extraction = extract(data, name, self.config.limits, ocr=self.config.ocr)
             evidence, findings = self.detectors.run(extraction.segments, policy)
         except Exception as exc:  # fail closed: a fault in any step is a finding, never a pass
             extraction = Extraction("unknown", problems=[Problem("internal-error", f"{type(exc).__name__}: {exc}")])

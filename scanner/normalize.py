@@ -1,5 +1,5 @@
-"""Folding text for matching (NFKC, Traditional → Simplified, invisible characters, dodging spaces) with an
-offset map, so every match is reported as it stands in the original.
+"""Folding text for matching (full-width letters and digits, Kangxi radicals, Traditional → Simplified, invisible
+characters, dodging spaces) with an offset map, so every match is reported as it stands in the original.
 """
 
 from __future__ import annotations
@@ -16,11 +16,16 @@ import opencc
 INVISIBLE = (
     "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
-_CJK = r"\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-# Spaces and filler punctuation between two CJK characters ("机 密", "机.密", "天河_七号"). The stars are kept: they
-# are part of a mark's grammar.
-_FILLER = re.compile(rf"(?<=[{_CJK}])[ \t\u3000\u00a0·•・_\-~|/\\.。、,，'\"`^{INVISIBLE}]{{1,4}}(?=[{_CJK}])")
+_CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_IS_CJK = re.compile(f"[{_CJK}]")
+# Spaces and filler punctuation people put between CJK characters ("机 密", "机.密", "天河_七号"). Ordinary
+# sentence punctuation (，。、) is not filler, and the stars are part of a mark's grammar. The class comes first in
+# the pattern so the regex engine can skip ahead to it; the character before is checked after.
+_FILLER = re.compile(rf"[ \t\u3000\u00a0·•・_\-~|/\\.'\"`^{INVISIBLE}]{{1,4}}(?=[{_CJK}])")
 _INVISIBLE = re.compile(f"[{INVISIBLE}]+")
+# Full-width characters folded to ASCII: letters, digits and the star. Full-width punctuation is left as it is: it
+# is how Chinese is written, and folding it would mean rewriting every document.
+_FULL_WIDTH = [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF0A]
 
 
 @dataclass(frozen=True)
@@ -46,23 +51,18 @@ class NormalText:
 def normalize(text: str, squeeze: bool = True) -> NormalText:
     """Fold `text`; with `squeeze`, also cut the spaces and fillers between CJK characters (not in file names,
     where a separator is written on purpose: 机密-预算.docx)."""
-    folded = text.translate(_fold_table())
-    cut = _cut_pattern() if squeeze else _INVISIBLE
-    if not cut.search(folded):
+    table, needs_folding = _fold()
+    folded = text.translate(table) if needs_folding.search(text) else text
+    spans = [m.span() for m in _INVISIBLE.finditer(folded)]
+    if squeeze:
+        spans += [
+            (start, end)
+            for start, end in (m.span() for m in _FILLER.finditer(folded))
+            if start > 0 and _IS_CJK.match(folded, start - 1)
+        ]
+    if not spans:
         return NormalText(folded)
-    kept: list[str] = []
-    cuts_at: list[int] = []
-    cut_total: list[int] = []
-    total = 0
-    pos = 0
-    for match in cut.finditer(folded):
-        kept.append(folded[pos : match.start()])
-        total += match.end() - match.start()
-        cuts_at.append(match.start() - (total - (match.end() - match.start())))
-        cut_total.append(total)
-        pos = match.end()
-    kept.append(folded[pos:])
-    return NormalText("".join(kept), cuts_at, cut_total)
+    return _cut(folded, _merged(spans))
 
 
 def normalize_term(term: str) -> str:
@@ -70,19 +70,40 @@ def normalize_term(term: str) -> str:
     return normalize(term.strip()).text
 
 
-@cache
-def _cut_pattern() -> re.Pattern[str]:
-    # Fillers between CJK (invisible characters among them), and invisible characters anywhere else.
-    return re.compile(f"{_FILLER.pattern}|{_INVISIBLE.pattern}")
+def _merged(spans: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    out: list[tuple[int, int]] = []
+    for start, end in sorted(spans):
+        if out and start <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], end))
+        else:
+            out.append((start, end))
+    return out
+
+
+def _cut(folded: str, spans: list[tuple[int, int]]) -> NormalText:
+    kept: list[str] = []
+    cuts_at: list[int] = []
+    cut_total: list[int] = []
+    total = pos = 0
+    for start, end in spans:
+        kept.append(folded[pos:start])
+        cuts_at.append(start - total)
+        total += end - start
+        cut_total.append(total)
+        pos = end
+    kept.append(folded[pos:])
+    return NormalText("".join(kept), cuts_at, cut_total)
 
 
 @cache
-def _fold_table() -> dict[int, str]:
-    """One character for one: NFKC where it yields a single character, then Traditional → Simplified."""
+def _fold() -> tuple[dict[int, str], re.Pattern[str]]:
+    """One character for one: NFKC where it yields a single character, then Traditional → Simplified; and a
+    pattern that finds whether a text has anything to fold at all (most Simplified text has not)."""
     to_simplified = opencc.OpenCC("t2s")
-    compatibility = [*range(0xFF01, 0xFF5F), *range(0x2E80, 0x2FE0), *range(0xF900, 0xFB00), 0x3000]
+    compatibility = [*_FULL_WIDTH, *range(0x2E80, 0x2FE0), *range(0xF900, 0xFB00)]
     table = {cp: unicodedata.normalize("NFKC", chr(cp)) for cp in compatibility}
     table.update({cp: to_simplified.convert(chr(cp)) for cp in range(0x3400, 0xA000)})
     # A Kangxi radical or compatibility ideograph may fold to a Traditional character (⾺ → 馬 → 马).
     table = {cp: to_simplified.convert(folded) for cp, folded in table.items()}
-    return {cp: folded for cp, folded in table.items() if len(folded) == 1 and folded != chr(cp)}
+    table = {cp: folded for cp, folded in table.items() if len(folded) == 1 and folded != chr(cp)}
+    return table, re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(table)) + "]")

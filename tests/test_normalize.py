@@ -8,8 +8,12 @@ from hypothesis import strategies as st
 from scanner.normalize import INVISIBLE, normalize
 
 
-def test_full_width_folds_to_half_width() -> None:
-    assert normalize("ＡＢＣ１２３＊：").text == "ABC123*:"
+def test_full_width_letters_digits_and_star_fold_to_half_width() -> None:
+    assert normalize("ＡＢＣ１２３＊").text == "ABC123*"
+
+
+def test_full_width_punctuation_is_how_chinese_is_written_and_stays() -> None:
+    assert normalize("第一条（目的）：").text == "第一条（目的）："
 
 
 def test_traditional_folds_to_simplified() -> None:

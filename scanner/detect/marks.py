@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from scanner.detect.view import Judged, SegmentView
 from scanner.model import Finding, Role, Verdict
@@ -18,14 +18,14 @@ _STAR = r"[★☆*✩✪✫✬✭✮✯✰⭐]"
 _NUM = r"(?:\d{1,3}|[一二三四五六七八九十两百〇零]{1,4})"
 _PERIOD = rf"(?:{_NUM}(?:年|个月|月|周|天|日)|长期|永久|无限期)"
 _DATE = r"(?:\d{4}年\d{1,2}月(?:\d{1,2}日)?|\d{4}[-./]\d{1,2}[-./]\d{1,2})"
-_CONDITION = r"(?:解密条件:?.{1,30}|[\u4e00-\u9fff]{1,10}(?:之前|以前|前|后|为止))"
-_TERM = rf"(?:(?:保密期限|期限):?)?(?:{_PERIOD}|{_DATE}|{_CONDITION})"
-_OPEN = r"[【\[(〔]?"
-_CLOSE = r"[】\])〕]?"
-_COPY = r"(?:份号:?)?(?:\d{6})?"  # GB/T 9704: the six-digit copy number may share the mark's line
+_CONDITION = r"(?:解密条件[:：]?.{1,30}|[\u4e00-\u9fff]{1,10}(?:之前|以前|前|后|为止))"
+_TERM = rf"(?:(?:保密期限|期限)[:：]?)?(?:{_PERIOD}|{_DATE}|{_CONDITION})"
+_OPEN = r"[【\[(（〔]?"
+_CLOSE = r"[】\])）〕]?"
+_COPY = r"(?:份号[:：]?)?(?:\d{6})?"  # GB/T 9704: the six-digit copy number may share the mark's line
 _URGENCY = r"(?:特急|加急|特提|平急)?"
 _HANDLING = (
-    r"(?:[,;]?(?:注意保存|妥善保管|严禁外传|请勿外传|不得外传|不得扩散|仅供内部使用|内部使用|阅后收回|用后收回))?"
+    r"(?:[,;，；]?(?:注意保存|妥善保管|严禁外传|请勿外传|不得外传|不得扩散|仅供内部使用|内部使用|阅后收回|用后收回))?"
 )
 
 # Each kind of mark: its category, its levels, and whether it takes a period (★5年).
@@ -39,7 +39,7 @@ _FORMS = [
     (
         category,
         re.compile(
-            rf"{_COPY}{_OPEN}(?:密级:?)?(?P<level>{levels}){_CLOSE}"
+            rf"{_COPY}{_OPEN}(?:密级[:：]?)?(?P<level>{levels}){_CLOSE}"
             + (rf"(?:(?P<star>{_STAR})(?P<term>{_TERM})?|(?P<bare>{_TERM}))?" if dated else rf"(?P<star>{_STAR})?")
             + rf"{_CLOSE}{_URGENCY}{_HANDLING}"
         ),
@@ -94,8 +94,8 @@ def introduced_as_example(c: Candidate) -> bool:
 
 def quiz_option(c: Candidate) -> bool:
     """A.绝密 B.机密 C.秘密: answer options in a confidentiality quiz."""
-    labels = re.findall(r"(?:^|[^A-Za-z])[A-Da-d][.、)]", c.line)
-    return bool(re.match(r"[(]?[A-Da-d][.、)]", c.line)) or len(labels) >= 2 or "答案" in c.line
+    labels = re.findall(r"(?:^|[^A-Za-z])[A-Da-dＡ-Ｄ][.．、)）]", c.line)
+    return bool(re.match(r"[(（]?[A-Da-dＡ-Ｄ][.．、)）]", c.line)) or len(labels) >= 2 or "答案" in c.line
 
 
 def contract_clause(c: Candidate) -> bool:
@@ -122,8 +122,8 @@ def not_at_start_of_name(c: Candidate) -> bool:
     """关于加强机密文件管理的通知.docx: a file name that mentions a level instead of opening with its mark."""
     if c.role != Role.FILENAME:
         return False
-    opens = not c.before or re.fullmatch(r"[【\[(〔]", c.before)
-    closes = not c.after or c.form[-1] in "】])〕" or re.match(r"[-_.、】\])〕~+]", c.after)
+    opens = not c.before or re.fullmatch(r"[【\[(（〔]", c.before)
+    closes = not c.after or c.form[-1] in "】])）〕" or re.match(r"[-_.、】\])）〕~+]", c.after)
     return not (opens and closes)
 
 
@@ -163,17 +163,18 @@ def _judge_line(view: SegmentView, line_start: int, line_end: int) -> Iterator[J
     raw = view.normal.text[line_start:line_end]
     keep = [i for i, ch in enumerate(raw) if not ch.isspace()]
     line = "".join(raw[i] for i in keep)
-    rank = _rank(view.normal.text, line_start)
-    for category, candidate_span in _forms(line):
-        start, end, full = candidate_span
-        candidate = Candidate(category, line, start, end, full, view.segment.role, rank)
+    for category, (start, end, full) in _forms(line):
+        candidate = Candidate(category, line, start, end, full, view.segment.role, rank=0)
         span = (line_start + keep[start], line_start + keep[end - 1] + 1)
         rule = f"mark.{category}"
         location = view.location(*span)
         text = view.text(*span)
         mention = next((p.__name__ for p in MENTIONS if p(candidate)), None)
-        if mention is None and not stands_where_marks_stand(candidate):
-            mention = "not_where_marks_stand"
+        if mention is None:
+            # Counting the lines above is the costly part: only for what is left after the mentions.
+            candidate = replace(candidate, rank=_rank(view.normal.text, line_start))
+            if not stands_where_marks_stand(candidate):
+                mention = "not_where_marks_stand"
         if mention:
             yield Judged(rule, text, location, f"mention ({mention})", None)
             continue

@@ -6,6 +6,7 @@ Detection tries the strict decoders people actually use before asking charset-no
 from __future__ import annotations
 
 import codecs
+import re
 from dataclasses import dataclass
 
 import charset_normalizer
@@ -19,6 +20,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_JUNK = re.compile("[\ufffd\x00-\x08\x0e-\x1f]")
 # Share of characters that may be control characters or replacement marks before text counts as garbled.
 _MAX_JUNK = 0.02
 
@@ -92,7 +94,7 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 def _checked(text: str, encoding: str) -> DecodedText:
     if text:
-        junk = sum(1 for ch in text if ch == "\ufffd" or (ch < " " and ch not in "\t\r\n\f\v"))
+        junk = len(_JUNK.findall(text))
         if junk / len(text) > _MAX_JUNK:
             raise Unscannable("garbled", f"{junk} undecodable or control characters as {encoding}")
     return DecodedText(text.replace("\r\n", "\n").replace("\r", "\n"), encoding)
