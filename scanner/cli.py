@@ -18,8 +18,16 @@ from scanner.model import FileReport, Verdict
 from scanner.policy import ConfigError, load_config
 from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
 
-# Door modules under scanner.doors, each with register(subparsers).
-DOORS: tuple[str, ...] = ("web", "milter", "icap")
+# Sub-command → the module under scanner.doors that registers it (register(subparsers, common)). A module is
+# imported only when its command is run (or for --help), so `baomi scan` does not pay for web frameworks.
+DOORS: dict[str, str] = {
+    "serve": "web",
+    "milter": "milter",
+    "icap": "icap",
+    "watch": "watch",
+    "review": "review",
+    "audit": "audit_log",
+}
 
 
 class UsageError(Exception):
@@ -27,7 +35,8 @@ class UsageError(Exception):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args = parser.parse_args(argv)
     try:
         return int(args.run(args))
@@ -38,7 +47,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(command: str | None = None) -> argparse.ArgumentParser:
+    """The parser for `command`, or for every command when it is not one of the doors' (for --help)."""
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("--config", type=Path, help="a TOML file laid over the default policy")
     common.add_argument("--dict", type=Path, action="append", default=[], metavar="FILE", help="more dictionary terms")
@@ -53,8 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     scan.add_argument("--explain", action="store_true", help="show the extracted text and why each rule fired")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
     scan.set_defaults(run=run_scan)
-    for door in DOORS:
-        importlib.import_module(f"scanner.doors.{door}").register(sub, common)
+    wanted = {DOORS[command]} if command in DOORS else set() if command == "scan" else set(DOORS.values())
+    for module in sorted(wanted):
+        importlib.import_module(f"scanner.doors.{module}").register(sub, common)
     return parser
 
 
