@@ -85,6 +85,6 @@ def test_the_automaton_is_cached_by_content(tmp_path: Path) -> None:
     config = load_config().with_dictionaries([path])
     first = load_dictionaries(config)
     second = load_dictionaries(config)
-    assert len(first.terms) == len(second.terms)
+    assert len(first) == len(second)
     path.write_text("甲乙丙丁\n戊己庚辛\n", encoding="utf-8")
-    assert len(load_dictionaries(config).terms) == len(first.terms) + 1
+    assert len(load_dictionaries(config)) == len(first) + 1
