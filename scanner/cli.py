@@ -14,7 +14,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scanner.engine import Scanner
-from scanner.model import FileReport, Verdict
+from scanner.model import FileReport, Role, Verdict
+from scanner.normalize import normalize
 from scanner.policy import ConfigError, load_config
 from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
 
@@ -155,10 +156,11 @@ def _explain(scanner: Scanner, args: argparse.Namespace) -> int:
             + (f" ({scanned.report.encoding})\n" if scanned.report.encoding else "\n")
         )
         for segment in scanned.extraction.segments:
-            _out(
-                f"-- segment {segment.part} [{segment.role}]" + (f" page {segment.page}" if segment.page else "") + "\n"
-            )
-            _out(segment.text.rstrip("\n") + "\n")
+            page = f" page {segment.page}" if segment.page else ""
+            _out(f"-- segment {segment.part} [{segment.role}]{page}\n{segment.text.rstrip()}\n")
+            folded = normalize(segment.text, squeeze=segment.role != Role.FILENAME).text
+            if folded != segment.text:
+                _out(f"-- normalised\n{folded.rstrip()}\n")
         _out("-- evidence\n")
         for item in scanned.evidence:
             _out(f"   {item}\n")

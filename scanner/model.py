@@ -73,7 +73,7 @@ class Location:
 
     def __str__(self) -> str:
         page = f"p{self.page}:" if self.page is not None else ""
-        return f"{self.part}:{page}{self.line}:{self.column}"
+        return f"{self.part}:{page}{self.line}:{self.column}" if self.line else self.part
 
 
 @dataclass(frozen=True)

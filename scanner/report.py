@@ -39,7 +39,10 @@ def render_text(report: FileReport, colour: bool = False) -> str:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
     lines = [f"{verdict:5}  {report.path}"]
     for finding in report.findings:
-        lines.append(f"       {finding.action!s:5} {finding.rule} at {finding.location}: {_highlight(finding, colour)}")
+        shown = _highlight(finding, colour)
+        lines.append(
+            f"       {finding.action!s:5} {finding.rule} at {finding.location}" + (f": {shown}" if shown else "")
+        )
         if finding.explanation:
             lines.append(f"             {finding.explanation}")
     return "\n".join(lines) + "\n"
@@ -80,7 +83,9 @@ def render_sarif(reports: list[FileReport]) -> str:
 
 
 def _highlight(finding: Finding, colour: bool) -> str:
+    """The context with the match marked: underlined on a terminal, in [brackets] elsewhere."""
     context = finding.context or finding.text
-    if not colour or not finding.text or finding.text not in context:
-        return context.replace(finding.text, f"[{finding.text}]", 1) if finding.text in context else context
-    return context.replace(finding.text, f"\x1b[1;4m{finding.text}\x1b[0m", 1)
+    if not finding.text or finding.text not in context:
+        return context
+    marked = f"\x1b[1;4m{finding.text}\x1b[0m" if colour else f"[{finding.text}]"
+    return context.replace(finding.text, marked, 1)
