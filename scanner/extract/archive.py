@@ -49,7 +49,7 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 yield _unread(name, prefix, ctx, "encrypted", "a password-protected member")
                 continue
             try:
-                content = _read_bounded(zf.open(info), info.compress_size, ctx, prefix + name, info.file_size)
+                content = read_member(zf, info, ctx, prefix + name)
             except Unscannable as exc:
                 yield _unread(name, prefix, ctx, exc.reason, exc.detail)
                 if exc.reason in ("max_total_bytes", "seconds"):
@@ -62,6 +62,11 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 yield _unread(name, prefix, ctx, "corrupt", f"{type(exc).__name__}: {exc}")
                 continue
             yield from ctx.descend(content, name, prefix)
+
+
+def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: Context, part: str) -> bytes:
+    """One zip member's bytes, counted against the ratio and byte limits while it is inflated."""
+    return _read_bounded(zf.open(info), info.compress_size, ctx, part, info.file_size)
 
 
 def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:

@@ -1,0 +1,112 @@
+"""Archives: every member is read by content through the dispatcher, named `archive!member!part`, and its name
+is a segment of its own."""
+
+from __future__ import annotations
+
+import bz2
+import gzip
+import io
+import lzma
+import shutil
+import subprocess
+import zipfile
+from pathlib import Path
+
+import py7zr
+
+from scanner.extract import extract
+from scanner.model import Role
+from tests.conftest import require
+from tests.extract_fixtures import MARK, names, reasons, tar_of, the_one, zip_of
+
+
+def test_a_zip_members_text_is_read_and_named_by_its_path() -> None:
+    extraction = extract(zip_of({"内部/通知.txt": f"{MARK}\n关于预算".encode()}), "资料.zip")
+    assert the_one(extraction, MARK).part == "内部/通知.txt!body"
+
+
+def test_a_zip_members_name_is_a_filename_segment() -> None:
+    extraction = extract(zip_of({f"{MARK}-预算.txt": b"budget"}), "资料.zip")
+    segment = the_one(extraction, MARK)
+    assert (segment.role, segment.part) == (Role.FILENAME, f"{MARK}-预算.txt")
+
+
+def test_gbk_member_names_without_the_utf8_flag_are_read_as_gbk() -> None:
+    # Chinese Windows (and WinRAR there) writes names in GBK and leaves the UTF-8 flag unset. zipfile cannot,
+    # so write an ASCII placeholder of the same length and put the GBK bytes in its place.
+    gbk = f"{MARK}.txt".encode("gbk")
+    placeholder = b"x" * len(gbk)
+    data = zip_of({placeholder.decode(): b"content"}).replace(placeholder, gbk)
+    assert not zipfile.ZipFile(io.BytesIO(data)).infolist()[0].flag_bits & 0x800
+    assert f"{MARK}.txt" in names(extract(data, "资料.zip"))
+
+
+def test_nested_archives_name_the_path_through_each() -> None:
+    inner = zip_of({"通知.txt": MARK.encode()})
+    extraction = extract(zip_of({"内部/inner.zip": inner}), "outer.zip")
+    assert the_one(extraction, MARK).part == "内部/inner.zip!通知.txt!body"
+
+
+def test_an_encrypted_zip_member_is_a_problem_and_the_others_are_still_read(tmp_path: Path) -> None:
+    require(shutil.which("7z") is not None, "7z (Debian p7zip-full)")
+    (tmp_path / "open.txt").write_text(MARK, encoding="utf-8")
+    (tmp_path / "locked.txt").write_text("秘密", encoding="utf-8")
+    subprocess.run(["7z", "a", "-tzip", "archive.zip", "open.txt"], cwd=tmp_path, check=True, capture_output=True)
+    subprocess.run(
+        ["7z", "a", "-tzip", "-psecret", "archive.zip", "locked.txt"], cwd=tmp_path, check=True, capture_output=True
+    )
+    extraction = extract((tmp_path / "archive.zip").read_bytes(), "archive.zip")
+    assert the_one(extraction, MARK).part == "open.txt!body"
+    assert [(p.reason, p.part) for p in extraction.problems] == [("encrypted", "locked.txt")]
+
+
+def test_a_corrupt_zip_is_a_problem() -> None:
+    data = zip_of({"a.txt": MARK.encode() * 100})
+    assert reasons(extract(data[: len(data) // 2] + b"PK\x05\x06", "broken.zip")) == {"corrupt"}
+
+
+def test_a_tar_members_text_is_read() -> None:
+    assert the_one(extract(tar_of({"报告/正文.txt": MARK.encode()}), "报告.tar"), MARK).part == "报告/正文.txt!body"
+
+
+def test_a_gzip_holds_the_file_named_in_its_header() -> None:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(filename="notice.txt", mode="wb", fileobj=buffer) as gz:
+        gz.write(MARK.encode())
+    assert the_one(extract(buffer.getvalue(), "x.gz"), MARK).part == "notice.txt!body"
+
+
+def test_a_bzip2_holds_the_file_its_name_promises() -> None:
+    assert the_one(extract(bz2.compress(MARK.encode()), "通知.txt.bz2"), MARK).part == "通知.txt!body"
+
+
+def test_an_xz_holds_the_file_its_name_promises() -> None:
+    assert the_one(extract(lzma.compress(MARK.encode()), "通知.txt.xz"), MARK).part == "通知.txt!body"
+
+
+def test_a_tgz_is_a_tar_inside_a_gzip() -> None:
+    data = tar_of({"正文.txt": MARK.encode()}, "w:gz")
+    assert the_one(extract(data, "报告.tgz"), MARK).part == "报告.tar!正文.txt!body"
+
+
+def test_a_7z_members_text_is_read() -> None:
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        archive.writestr(MARK.encode(), "内部/通知.txt")
+    assert the_one(extract(buffer.getvalue(), "资料.7z"), MARK).part == "内部/通知.txt!body"
+
+
+def test_a_password_protected_7z_is_encrypted_but_its_member_names_count() -> None:
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w", password="secret") as archive:
+        archive.writestr(b"content", f"{MARK}.txt")
+    extraction = extract(buffer.getvalue(), "资料.7z")
+    assert reasons(extraction) == {"encrypted"}
+    assert the_one(extraction, MARK).role == Role.FILENAME
+
+
+def test_a_7z_with_encrypted_headers_is_encrypted() -> None:
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w", password="secret", header_encryption=True) as archive:
+        archive.writestr(MARK.encode(), "通知.txt")
+    assert reasons(extract(buffer.getvalue(), "资料.7z")) == {"encrypted"}
