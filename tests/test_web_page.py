@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
@@ -132,7 +133,7 @@ def test_several_files_chosen_at_once_each_get_a_verdict(page: Any) -> None:
         name: card(page, name).locator(".head .verdict").inner_text() for name in ("一.txt", "二.txt", "三.txt")
     }
     assert verdicts == {"一.txt": "可以发布", "二.txt": "禁止发布", "三.txt": "可以发布"}
-    page.wait_for_function("document.getElementById('summary').textContent.endsWith('。')")
+    sync_api.expect(page.locator("#summary")).to_have_text(re.compile("。$"))
     assert "已检查 3 个文件" in page.inner_text("#summary")
 
 

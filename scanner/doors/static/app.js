@@ -212,15 +212,16 @@ function pump() {
 }
 
 function add(files) {
-  const results = document.getElementById("results");
+  const batch = document.createDocumentFragment(); // newest batch on top, its files in the order chosen
   for (const file of files) {
     const card = el("li", "file pending");
     const head = el("div", "head");
     head.append(el("span", "verdict pending", "检查中"), el("span", "name", file.name));
     card.append(head, el("p", "note", "正在检查……"));
-    results.prepend(card);
+    batch.append(card);
     queue.push({ file, card });
   }
+  document.getElementById("results").prepend(batch);
   pump();
 }
 
