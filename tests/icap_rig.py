@@ -4,8 +4,10 @@ what reaches it, and a throwaway Squid with its own squid.conf, pid file and log
 
 from __future__ import annotations
 
+import io
 import os
 import pwd
+import random
 import shutil
 import signal
 import socket
@@ -21,6 +23,28 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 BAOMI = Path(sys.executable).parent / "baomi"
 SQUID = shutil.which("squid") or shutil.which("squid", path="/usr/sbin:/sbin")
+
+
+def docx_of(*paragraphs: str) -> bytes:
+    """A Word document with these paragraphs, built with python-docx."""
+    import docx
+
+    document = docx.Document()
+    for text in paragraphs:
+        document.add_paragraph(text)
+    out = io.BytesIO()
+    document.save(out)
+    return out.getvalue()
+
+
+def filler_docx(size: int, first_line: str = "会议纪要", seed: int = 6) -> bytes:
+    """A docx of about `size` bytes: `first_line`, then paragraphs of seeded random Chinese characters (which do not
+    compress, so the file is as large on the wire as it is on disk)."""
+    chars = random.Random(seed)
+    paragraphs = [first_line]
+    while len(paragraphs) * 550 * 2.5 < size:  # a random CJK character costs about 2.5 bytes in the package
+        paragraphs.append("".join(chr(chars.randint(0x4E00, 0x9FA5)) for _ in range(550)))
+    return docx_of(*paragraphs)
 
 
 def free_port() -> int:
@@ -125,10 +149,10 @@ class Upstream:
         self.server.server_close()
 
 
+HOOK = ROOT / "hooks" / "squid" / "baomi.conf"
 SQUID_CONF = """\
 # A throwaway Squid for baomi's tests: loopback only, no disk cache, its own pid file and logs.
-http_port 127.0.0.1:{live_port} name=live
-http_port 127.0.0.1:{dead_port} name=dead
+http_port 127.0.0.1:{http_port}
 visible_hostname baomi-test
 pid_filename {dir}/squid.pid
 cache_log {dir}/cache.log
@@ -142,38 +166,23 @@ cache_mem 8 MB
 shutdown_lifetime 0 seconds
 http_access allow all
 
-# As in hooks/squid/baomi.conf: fail closed (bypass=off), never give up on the service.
-icap_enable on
-icap_send_client_ip on
-icap_service_failure_limit -1
-icap_service baomi_req reqmod_precache bypass=off icap://127.0.0.1:{icap_port}/reqmod
-# Requests to the "dead" port go to an ICAP port where nothing listens: baomi being down.
-icap_service baomi_down reqmod_precache bypass=off icap://127.0.0.1:{down_port}/reqmod
-acl via_dead myportname dead
-adaptation_access baomi_down allow via_dead
-adaptation_access baomi_down deny all
-adaptation_access baomi_req allow all
+# hooks/squid/baomi.conf as documented, but for the ICAP port of this test:
+{hook}
 """
 
 
 class Squid:
-    """Squid in the foreground (-N) on two free loopback ports: `live` goes through baomi, `dead` through an ICAP
-    port where nothing listens."""
+    """Squid in the foreground (-N) on a free loopback port, configured with hooks/squid/baomi.conf for baomi's ICAP
+    service on `icap_port` (a port where nothing listens stands for baomi being down)."""
 
-    def __init__(self, icap_port: int, *, down_port: int | None = None) -> None:
+    def __init__(self, icap_port: int) -> None:
         assert SQUID, "no squid"
         self.dir = Path(tempfile.mkdtemp(prefix="baomi-squid-"))
-        self.live_port, self.dead_port = free_port(), free_port()
+        self.http_port = free_port()
+        hook = HOOK.read_text().replace("icap://127.0.0.1:1344/", f"icap://127.0.0.1:{icap_port}/")
+        assert f":{icap_port}/reqmod" in hook
         self.conf = self.dir / "squid.conf"
-        self.conf.write_text(
-            SQUID_CONF.format(
-                dir=self.dir,
-                live_port=self.live_port,
-                dead_port=self.dead_port,
-                icap_port=icap_port,
-                down_port=down_port or free_port(),
-            )
-        )
+        self.conf.write_text(SQUID_CONF.format(dir=self.dir, http_port=self.http_port, hook=hook))
         if os.geteuid() == 0:  # Squid started as root works as its cache_effective_user, which must write the logs
             user = pwd.getpwnam("proxy")
             os.chown(self.dir, user.pw_uid, user.pw_gid)
@@ -191,13 +200,14 @@ class Squid:
             [str(SQUID), "-N", "-d", "1", "-f", str(self.conf)], stdout=self.stderr, stderr=subprocess.STDOUT
         )
         try:
-            wait_for_port(self.live_port, self.process, seconds=60)
+            wait_for_port(self.http_port, self.process, seconds=60)
         except Exception:
             self.stop()
             raise RuntimeError(f"squid did not start:\n{self.logs()}") from None
 
-    def proxy(self, port: int | None = None) -> str:
-        return f"http://127.0.0.1:{port or self.live_port}"
+    @property
+    def proxy(self) -> str:
+        return f"http://127.0.0.1:{self.http_port}"
 
     def logs(self) -> str:
         stderr = self.dir / "stderr.log"  # with -d 1 it holds what cache.log does

@@ -13,7 +13,7 @@ import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import parse_qsl, unquote, unquote_to_bytes, urlsplit
+from urllib.parse import unquote, unquote_to_bytes, urlsplit
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
@@ -48,8 +48,7 @@ def uploads_of(
             raise UnreadableBody("multipart/form-data without a boundary")
         return _multipart(body, boundary)
     if kind == b"application/x-www-form-urlencoded":
-        pairs = parse_qsl(body, keep_blank_values=True)  # bytes in, bytes out
-        return _fields([(bytes(k), bytes(v)) for k, v in pairs])
+        return _fields(_form_values(body))
     name = name_from_url(target)
     if kind == b"application/json" or kind.endswith(b"+json"):
         strings = _json_strings(body)
@@ -95,7 +94,7 @@ def _inflate(body: bytes, coding: str, max_bytes: int) -> bytes:
 def _multipart(body: bytes, boundary: bytes) -> list[Upload]:
     parts = list(_parts(body, boundary))
     files = [_file(headers, data) for headers, data in parts if _filename(headers) is not None]
-    fields = [(_disposition(headers).get(b"name", b""), data) for headers, data in parts if _filename(headers) is None]
+    fields = [data for headers, data in parts if _filename(headers) is None]
     return [f for f in files if f is not None] + _fields(fields)
 
 
@@ -169,11 +168,16 @@ def _file(headers: dict[bytes, bytes], data: bytes) -> Upload | None:
     return Upload(name or "upload", data, "file")
 
 
-def _fields(pairs: list[tuple[bytes, bytes]]) -> list[Upload]:
-    """A form's text fields as one text, a line for each (`name: value`); nothing when every value is empty."""
-    if not any(value for _, value in pairs):
-        return []
-    return [Upload(FIELDS_NAME, b"\n".join(name + b": " + value for name, value in pairs if value), "fields")]
+def _fields(values: list[bytes]) -> list[Upload]:
+    """A form's text fields as one text, each value on lines of its own (a mark is judged by standing alone on its
+    line, so the field's name stays out); nothing when every value is empty."""
+    values = [value for value in values if value]
+    return [Upload(FIELDS_NAME, b"\n".join(values), "fields")] if values else []
+
+
+def _form_values(body: bytes) -> list[bytes]:
+    """The values of `a=1&b=%E6%9C%BA`; unlike parse_qsl, bytes that should have been escaped are kept, not fatal."""
+    return [unquote_to_bytes(item.partition(b"=")[2].replace(b"+", b" ")) for item in body.split(b"&")]
 
 
 def _json_strings(body: bytes) -> list[str] | None:

@@ -1,0 +1,369 @@
+"""`baomi icap` on the wire: raw ICAP requests over sockets to the running service, as Squid would send them."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from urllib.parse import urlencode
+
+import pytest
+
+from scanner.audit import AuditLog
+from tests.icap_rig import IcapService, docx_of
+
+MAX_BODY = 200_000
+MARKED = "机密★5年\n关于某项目的通知\n内容第二行\n".encode()
+CLEAN = "今天天气很好，下午开会。\n".encode()
+
+
+@pytest.fixture(scope="module")
+def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcapService]:
+    running = IcapService(tmp_path_factory.mktemp("icap"), "--max-body", str(MAX_BODY), "--timeout", "2")
+    yield running
+    running.stop()
+
+
+# -- a minimal ICAP client
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]
+    http_head: bytes  # the encapsulated HTTP head, request or response
+    body: bytes | None  # the encapsulated body, unchunked; None for null-body
+
+    @property
+    def http_status(self) -> int:
+        return int(self.http_head.split(b" ", 2)[1])
+
+    @property
+    def page(self) -> str:
+        assert self.body is not None
+        return self.body.decode("utf-8")
+
+
+def http_post(path: str, content_type: str, body: bytes, *extra: str) -> bytes:
+    lines = [f"POST http://upload.example{path} HTTP/1.1", "Host: upload.example", f"Content-Type: {content_type}"]
+    lines += [f"Content-Length: {len(body)}", *extra]
+    return "\r\n".join(lines).encode() + b"\r\n\r\n"
+
+
+def reqmod(
+    http_head: bytes,
+    body: bytes | None,
+    *,
+    allow_204: bool = True,
+    headers: tuple[str, ...] = (),
+    path: str = "/reqmod",
+) -> bytes:
+    """A REQMOD request carrying the whole body (no preview)."""
+    entity = f"req-body={len(http_head)}" if body is not None else f"null-body={len(http_head)}"
+    fields = ["Host: 127.0.0.1", f"Encapsulated: req-hdr=0, {entity}", *headers]
+    if allow_204:
+        fields.append("Allow: 204")
+    head = "REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\n" + "".join(f"{f}\r\n" for f in fields) + "\r\n"
+    return head.encode() + http_head + (chunk(body) + b"0\r\n\r\n" if body is not None else b"")
+
+
+def chunk(data: bytes) -> bytes:
+    return f"{len(data):x}\r\n".encode() + data + b"\r\n" if data else b""
+
+
+def connect(service: IcapService) -> socket.socket:
+    sock = socket.create_connection(("127.0.0.1", service.port), timeout=30)
+    return sock
+
+
+def exchange(service: IcapService, request: bytes) -> Response:
+    with connect(service) as sock:
+        sock.sendall(request)
+        return read_response(sock.makefile("rb"))
+
+
+def read_response(stream: io.BufferedReader) -> Response:
+    status_line = stream.readline()
+    assert status_line.startswith(b"ICAP/1.0 "), status_line
+    headers: dict[str, str] = {}
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        key, _, value = line.decode().partition(":")
+        headers[key.strip().lower()] = value.strip()
+    sections = [item.strip().split("=") for item in headers.get("encapsulated", "null-body=0").split(",")]
+    http_head = stream.read(int(sections[-1][1])) if len(sections) > 1 else b""
+    body = None
+    if sections[-1][0] != "null-body":
+        body = b""
+        while (size := int(stream.readline().split(b";")[0], 16)) > 0:
+            body += stream.read(size)
+            assert stream.read(2) == b"\r\n"
+        assert stream.readline() == b"\r\n"
+    return Response(int(status_line.split()[1]), headers, http_head, body)
+
+
+def multipart(*parts: tuple[str, str | None, bytes]) -> tuple[str, bytes]:
+    """(field name, file name or None, content) → (Content-Type, body)."""
+    boundary = "----baomitestboundary"
+    body = b""
+    for name, filename, content in parts:
+        disposition = f'form-data; name="{name}"' + (f'; filename="{filename}"' if filename is not None else "")
+        body += f"--{boundary}\r\nContent-Disposition: {disposition}\r\n\r\n".encode() + content + b"\r\n"
+    return f"multipart/form-data; boundary={boundary}", body + f"--{boundary}--\r\n".encode()
+
+
+def audit_rows(service: IcapService) -> list:
+    log = AuditLog(service.audit)
+    try:
+        return log.query(channel="web", limit=None)
+    finally:
+        log.close()
+
+
+# -- OPTIONS and requests without a body
+
+
+def test_options_advertise_reqmod_preview_and_204(service: IcapService) -> None:
+    response = exchange(service, b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: null-body=0\r\n\r\n")
+    assert response.status == 200
+    assert response.headers["methods"] == "REQMOD"
+    assert response.headers["allow"] == "204"
+    assert int(response.headers["preview"]) > 0
+    assert response.headers["transfer-preview"] == "*"
+    assert response.headers["istag"].startswith('"baomi-')
+    assert int(response.headers["max-connections"]) > 0
+    assert int(response.headers["options-ttl"]) > 0
+
+
+def test_request_without_body_gets_204(service: IcapService) -> None:
+    head = b"GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n"
+    assert exchange(service, reqmod(head, None)).status == 204
+
+
+def test_request_without_body_is_echoed_when_204_is_not_allowed(service: IcapService) -> None:
+    head = b"GET http://example.org/ HTTP/1.1\r\nHost: example.org\r\n\r\n"
+    response = exchange(service, reqmod(head, None, allow_204=False))
+    assert (response.status, response.http_head, response.body) == (200, head, None)
+
+
+# -- verdicts
+
+
+def test_clean_upload_gets_204_when_the_client_allows_it(service: IcapService) -> None:
+    response = exchange(service, reqmod(http_post("/notes.txt", "text/plain", CLEAN), CLEAN))
+    assert response.status == 204
+
+
+def test_clean_upload_is_echoed_unchanged_without_allow_204(service: IcapService) -> None:
+    head = http_post("/notes.txt", "text/plain", CLEAN)
+    response = exchange(service, reqmod(head, CLEAN, allow_204=False))
+    assert (response.status, response.http_head, response.body) == (200, head, CLEAN)
+
+
+def test_marked_upload_gets_a_403_page_in_chinese(service: IcapService) -> None:
+    response = exchange(service, reqmod(http_post("/report.txt", "text/plain", MARKED), MARKED))
+    assert response.status == 200
+    assert response.http_status == 403
+    assert b"text/html; charset=utf-8" in response.http_head
+    assert "此次上传已被拦截" in response.page
+    assert "mark.state-secret" in response.page
+    assert "国家秘密标志" in response.page
+    assert "report.txt" in response.page
+
+
+def test_block_page_shows_no_text_of_the_file(service: IcapService) -> None:
+    response = exchange(service, reqmod(http_post("/report.txt", "text/plain", MARKED), MARKED))
+    assert "关于某项目" not in response.page
+    assert "内容第二行" not in response.page
+
+
+def test_marked_file_in_a_multipart_form_is_blocked_by_its_name(service: IcapService) -> None:
+    content_type, body = multipart(("title", None, "周报".encode()), ("file", "通知.txt", MARKED))
+    response = exchange(service, reqmod(http_post("/upload", content_type, body), body))
+    assert response.http_status == 403
+    assert "通知.txt" in response.page
+
+
+def test_marked_docx_in_a_multipart_form_is_blocked(service: IcapService) -> None:
+    content_type, body = multipart(("file", "通知.docx", docx_of("机密★5年", "关于某项目的通知")))
+    response = exchange(service, reqmod(http_post("/upload", content_type, body), body))
+    assert response.http_status == 403
+    assert "通知.docx" in response.page
+
+
+def test_marked_form_field_is_blocked(service: IcapService) -> None:
+    content_type, body = multipart(("comment", None, MARKED), ("file", "", b""))
+    response = exchange(service, reqmod(http_post("/post", content_type, body), body))
+    assert response.http_status == 403
+    assert "表单内容" in response.page
+
+
+def test_marked_urlencoded_form_is_blocked(service: IcapService) -> None:
+    body = urlencode({"title": "x", "text": "机密★5年\n关于某项目的通知"}).encode()
+    response = exchange(service, reqmod(http_post("/post", "application/x-www-form-urlencoded", body), body))
+    assert response.http_status == 403
+
+
+def test_urlencoded_form_with_unescaped_bytes_is_still_read(service: IcapService) -> None:
+    body = "title=x&text=机密★5年%0A通知".encode()
+    response = exchange(service, reqmod(http_post("/post", "application/x-www-form-urlencoded", body), body))
+    assert response.http_status == 403
+
+
+def test_json_body_is_read_through_its_unicode_escapes(service: IcapService) -> None:
+    body = json.dumps({"content": "机密★5年\n关于某项目的通知"}, ensure_ascii=True).encode()
+    response = exchange(service, reqmod(http_post("/api/save", "application/json", body), body))
+    assert response.http_status == 403
+
+
+def test_gzip_body_is_decompressed_before_scanning(service: IcapService) -> None:
+    body = gzip.compress(MARKED)
+    head = http_post("/report.txt", "text/plain", body, "Content-Encoding: gzip")
+    assert exchange(service, reqmod(head, body)).http_status == 403
+
+
+def test_body_in_an_unknown_content_coding_is_blocked_as_unscannable(service: IcapService) -> None:
+    head = http_post("/report.txt", "text/plain", CLEAN, "Content-Encoding: br")
+    response = exchange(service, reqmod(head, CLEAN))
+    assert response.http_status == 403
+    assert "无法检查" in response.page
+
+
+def test_multipart_cut_off_before_its_closing_boundary_is_blocked(service: IcapService) -> None:
+    content_type, body = multipart(("file", "notes.txt", CLEAN))
+    cut = body[: body.index(CLEAN) + len(CLEAN)]
+    assert exchange(service, reqmod(http_post("/upload", content_type, cut), cut)).http_status == 403
+
+
+def test_flagged_upload_goes_on_with_a_verdict_header(service: IcapService) -> None:
+    body = "内部资料 注意保存\n正文\n".encode()
+    head = http_post("/notes.txt", "text/plain", body)
+    response = exchange(service, reqmod(head, body))
+    assert response.status == 200
+    assert response.http_head.startswith(b"POST http://upload.example/notes.txt HTTP/1.1\r\n")
+    assert b"\r\nX-Baomi-Verdict: flag\r\n" in response.http_head
+    assert response.body == body
+
+
+def test_body_over_the_limit_is_blocked_as_unscannable(service: IcapService) -> None:
+    body = CLEAN * (MAX_BODY // len(CLEAN) + 1)
+    response = exchange(service, reqmod(http_post("/big.txt", "text/plain", body), body))
+    assert response.http_status == 403
+    assert "超过大小限制" in response.page
+
+
+# -- preview
+
+
+def preview_request(http_head: bytes, preview: bytes, ieof: bool) -> bytes:
+    fields = f"Encapsulated: req-hdr=0, req-body={len(http_head)}\r\nPreview: {len(preview)}\r\nAllow: 204\r\n"
+    last = b"0; ieof\r\n\r\n" if ieof else b"0\r\n\r\n"
+    return f"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\n{fields}\r\n".encode() + http_head + chunk(preview) + last
+
+
+def test_preview_holding_the_whole_body_is_answered_without_100_continue(service: IcapService) -> None:
+    head = http_post("/notes.txt", "text/plain", CLEAN)
+    assert exchange(service, preview_request(head, CLEAN, ieof=True)).status == 204
+
+
+def test_preview_gets_100_continue_and_the_rest_is_scanned_too(service: IcapService) -> None:
+    body = CLEAN * 10 + MARKED  # the mark comes after the preview
+    head = http_post("/notes.txt", "text/plain", body)
+    with connect(service) as sock:
+        stream = sock.makefile("rb")
+        sock.sendall(preview_request(head, body[:64], ieof=False))
+        assert stream.readline() == b"ICAP/1.0 100 Continue\r\n"
+        assert stream.readline() == b"\r\n"
+        sock.sendall(chunk(body[64:]) + b"0\r\n\r\n")
+        response = read_response(stream)
+    assert response.http_status == 403
+
+
+# -- connections and malformed requests
+
+
+def test_one_connection_carries_several_requests(service: IcapService) -> None:
+    clean = reqmod(http_post("/a.txt", "text/plain", CLEAN), CLEAN)
+    marked = reqmod(http_post("/b.txt", "text/plain", MARKED), MARKED)
+    with connect(service) as sock:
+        stream = sock.makefile("rb")
+        statuses = []
+        for request in (clean, marked, clean):
+            sock.sendall(request)
+            response = read_response(stream)
+            statuses.append(response.http_status if response.status == 200 else response.status)
+    assert statuses == [204, 403, 204]
+
+
+@pytest.mark.parametrize(
+    ("request_bytes", "status"),
+    [
+        (b"HELLO\r\n\r\n", 400),
+        (b"REQMOD icap://127.0.0.1/reqmod HTTP/1.1\r\nEncapsulated: null-body=0\r\n\r\n", 400),
+        (b"REQMOD icap://127.0.0.1/reqmod ICAP/2.0\r\nEncapsulated: null-body=0\r\n\r\n", 505),
+        (b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nAllow: 204\r\n\r\n", 400),
+        (b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=banana\r\n\r\n", 400),
+        (b"REQMOD icap://127.0.0.1/other ICAP/1.0\r\nEncapsulated: null-body=0\r\n\r\n", 404),
+        (b"RESPMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: null-body=0\r\n\r\n", 405),
+        (b"DELETE icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: null-body=0\r\n\r\n", 501),
+        (b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nEncapsulated: req-hdr=0, null-body=9\r\n\r\nnot http!", 400),
+    ],
+    ids=["garbage", "http-version", "icap-2", "no-encapsulated", "bad-offset", "unknown-service", "respmod",
+         "unknown-method", "bad-http-head"],
+)  # fmt: skip
+def test_malformed_request_gets_an_icap_error(service: IcapService, request_bytes: bytes, status: int) -> None:
+    assert exchange(service, request_bytes).status == status
+
+
+def test_bad_chunk_size_gets_400(service: IcapService) -> None:
+    head = http_post("/a.txt", "text/plain", CLEAN)
+    request = reqmod(head, None).replace(b"null-body", b"req-body") + b"zz\r\nhello\r\n0\r\n\r\n"
+    assert exchange(service, request).status == 400
+
+
+def test_client_gone_quiet_mid_request_is_disconnected(service: IcapService) -> None:
+    head = http_post("/a.txt", "text/plain", CLEAN)
+    with connect(service) as sock:
+        sock.sendall(reqmod(head, CLEAN)[:-20])  # the end of the body never comes
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # the service closes (its --timeout is 2 s)
+        assert time.monotonic() - started < 10
+
+
+def test_service_still_answers_after_bad_clients(service: IcapService) -> None:
+    for garbage in (b"\x00\xff" * 100, b"REQMOD icap://x/reqmod ICAP/1.0\r\n" + b"X: y\r\n" * 10):
+        with connect(service) as sock:
+            sock.sendall(garbage)
+            sock.shutdown(socket.SHUT_WR)
+            sock.recv(1000)
+    assert exchange(service, reqmod(http_post("/a.txt", "text/plain", CLEAN), CLEAN)).status == 204
+
+
+# -- audit
+
+
+def test_each_scanned_upload_is_audited_with_the_client_address(service: IcapService) -> None:
+    content_type, body = multipart(("file", "通知.txt", MARKED), ("other", "ok.txt", CLEAN))
+    head = http_post("/audit-me?token=s3cret", content_type, body)
+    exchange(service, reqmod(head, body, headers=("X-Client-IP: 10.1.2.3", "X-Client-Username: zhang")))
+    rows = [d for d in audit_rows(service) if d.extra.get("url") == "http://upload.example/audit-me"]
+    assert sorted((d.name, d.verdict, d.action) for d in rows) == [
+        ("ok.txt", "pass", "accepted"),
+        ("通知.txt", "block", "rejected"),
+    ]
+    assert {(d.channel, d.source, d.extra["user"]) for d in rows} == {("web", "10.1.2.3", "zhang")}
+
+
+def test_clean_form_fields_are_not_audited(service: IcapService) -> None:
+    body = b"q=weather&lang=zh"
+    exchange(service, reqmod(http_post("/search-form", "application/x-www-form-urlencoded", body), body))
+    assert not [d for d in audit_rows(service) if d.extra.get("url") == "http://upload.example/search-form"]
+
+
+def test_block_page_gives_the_audit_record_as_reference(service: IcapService) -> None:
+    response = exchange(service, reqmod(http_post("/ref.txt", "text/plain", MARKED), MARKED))
+    [row] = [d for d in audit_rows(service) if d.extra.get("url") == "http://upload.example/ref.txt"]
+    assert f"<strong>{row.id}</strong>" in response.page
