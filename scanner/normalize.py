@@ -17,11 +17,11 @@ INVISIBLE = (
     "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
 )
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
-_IS_CJK = re.compile(f"[{_CJK}]")
 # Spaces and filler punctuation people put between CJK characters ("机 密", "机.密", "天河_七号"). Ordinary
-# sentence punctuation (，。、) is not filler, and the stars are part of a mark's grammar. The class comes first in
-# the pattern so the regex engine can skip ahead to it; the character before is checked after.
-_FILLER = re.compile(rf"[ \t\u3000\u00a0·•・_\-~|/\\.'\"`^{INVISIBLE}]{{1,4}}(?=[{_CJK}])")
+# sentence punctuation (，。、) is not filler, and the stars are part of a mark's grammar. The pattern opens with the
+# filler class so the regex engine can skip ahead to it; a fixed-width lookbehind then checks the CJK before.
+_FILLER_CLASS = rf" \t\u3000\u00a0·•・_\-~|/\\.'\"`^{INVISIBLE}"
+_FILLER = re.compile(rf"[{_FILLER_CLASS}](?<=[{_CJK}].)[{_FILLER_CLASS}]{{0,3}}(?=[{_CJK}])")
 _INVISIBLE = re.compile(f"[{INVISIBLE}]+")
 # Full-width characters folded to ASCII: letters, digits and the star. Full-width punctuation is left as it is: it
 # is how Chinese is written, and folding it would mean rewriting every document.
@@ -55,11 +55,7 @@ def normalize(text: str, squeeze: bool = True) -> NormalText:
     folded = text.translate(table) if needs_folding.search(text) else text
     spans = [m.span() for m in _INVISIBLE.finditer(folded)]
     if squeeze:
-        spans += [
-            (start, end)
-            for start, end in (m.span() for m in _FILLER.finditer(folded))
-            if start > 0 and _IS_CJK.match(folded, start - 1)
-        ]
+        spans += [m.span() for m in _FILLER.finditer(folded)]
     if not spans:
         return NormalText(folded)
     return _cut(folded, _merged(spans))
