@@ -33,7 +33,8 @@ HOOK = REPO / "hooks" / "cms" / "baomi-check"
 
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    with serve(tmp_path_factory.mktemp("open"), f"[web]\nmax_bytes = {LIMIT}\nmax_files = 3\n") as running:
+    config = f"[web]\nmax_bytes = {LIMIT}\nmax_files = 3\nupload_seconds = 2\n"
+    with serve(tmp_path_factory.mktemp("open"), config) as running:
         yield running
 
 
@@ -254,6 +255,15 @@ def test_upload_cut_off_mid_stream_is_not_reported_and_the_service_lives_on(serv
     time.sleep(0.3)
     assert audited(service, "half.txt") == []
     assert httpx.get(service.url + "/healthz").status_code == 200
+
+
+def test_upload_that_trickles_past_the_time_limit_is_refused(service: Service) -> None:
+    head = b"PUT /v1/scan/slow.txt HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n"
+    started = time.monotonic()
+    answer = raw_request(service, head, b"a" * 10)
+    assert answer.startswith(b"HTTP/1.1 408")
+    assert time.monotonic() - started < 10
+    assert audited(service, "slow.txt") == []
 
 
 def test_concurrent_uploads_each_get_their_own_verdict(service: Service) -> None:

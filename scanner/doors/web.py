@@ -61,7 +61,7 @@ class Refusal(Exception):
 
     def response(self) -> JSONResponse:
         headers = {"WWW-Authenticate": 'Bearer realm="baomi"'} if self.status == 401 else {}
-        if self.status in (400, 413):
+        if self.status in (400, 408, 413):
             headers["Connection"] = "close"  # the rest of the body is not read: this connection is done
         body = {"error": self.code, "message": self.message, "detail": self.detail}
         return JSONResponse(body, self.status, headers=headers)
@@ -79,18 +79,21 @@ class WebSettings:
 
     max_bytes: int = DEFAULT_MAX_BYTES  # per request body, counted as it arrives
     max_files: int = DEFAULT_MAX_FILES  # per multipart request
+    upload_seconds: int = 600  # for a whole body to arrive: a client trickling bytes cannot hold a request forever
+    max_connections: int = 64  # past this uvicorn answers 503; bounds the spooled uploads on disk too
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # files scanned at once
     tokens: tuple[Token, ...] = ()
 
     @classmethod
     def from_table(cls, table: dict[str, Any], base: Path | None = None) -> WebSettings:
-        """Read `[web]`: max_bytes, max_files, workers, [[web.token]] name/token, token_file (lines `name token`)."""
-        known = {"max_bytes", "max_files", "workers", "token", "token_file"}
+        """Read `[web]`: the numbers above, [[web.token]] name/token, token_file (lines `name token`)."""
+        numeric = ("max_bytes", "max_files", "workers", "upload_seconds", "max_connections")
+        known = {*numeric, "token", "token_file"}
         unknown = set(table) - known
         if unknown:
             raise ConfigError(f"[web]: unknown keys {', '.join(sorted(unknown))}; expected {', '.join(sorted(known))}")
         defaults = cls()
-        numbers = {k: _positive(table, k, getattr(defaults, k)) for k in ("max_bytes", "max_files", "workers")}
+        numbers = {k: _positive(table, k, getattr(defaults, k)) for k in numeric}
         tokens = [_token(entry) for entry in table.get("token", [])]
         if "token_file" in table:
             tokens += _read_token_file((base or Path.cwd()) / str(table["token_file"]))
@@ -308,6 +311,19 @@ async def counted(request: Request, limit: int) -> AsyncIterator[bytes]:
         raise _cut_off(f"{received} of {declared} bytes arrived")
 
 
+async def receive(request: Request, settings: WebSettings, sink: Callable[[bytes], object]) -> None:
+    """Hand the body to `sink` under the size limit and within `upload_seconds`, so that a client trickling bytes
+    (or sending none) cannot hold a request, and its spooled upload, for ever."""
+    try:
+        with anyio.fail_after(settings.upload_seconds):
+            async for chunk in counted(request, settings.max_bytes):
+                sink(chunk)
+    except TimeoutError:
+        raise Refusal(
+            408, "too-slow", "上传时间过长，文件未检查", f"not complete after {settings.upload_seconds} s"
+        ) from None
+
+
 def _too_large(limit: int) -> Refusal:
     return Refusal(413, "too-large", f"上传内容超过 {_size(limit)} 的限制", f"request body over {limit} bytes")
 
@@ -337,8 +353,7 @@ async def scan_form(request: Request) -> Response:
         raise Refusal(400, "bad-form", "表单格式无效", str(exc)) from None
     try:
         try:
-            async for chunk in counted(request, desk.settings.max_bytes):
-                form.write(chunk)
+            await receive(request, desk.settings, form.write)
         except ValueError as exc:  # python-multipart's parse errors derive from ValueError
             raise Refusal(400, "bad-form", "表单格式无效", str(exc)) from None
         if not form.ended or not all(u.complete for u in form.uploads):
@@ -360,8 +375,7 @@ async def scan_body(request: Request) -> Response:
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     upload = Upload(decode_name(unquote_to_bytes(raw_path.split(b"/v1/scan/", 1)[-1].split(b"?", 1)[0])))
     try:
-        async for chunk in counted(request, desk.settings.max_bytes):
-            upload.write(chunk)
+        await receive(request, desk.settings, upload.write)
         upload.complete = True
         return await desk.scan(request, [upload], token)
     finally:
@@ -479,7 +493,8 @@ def run_serve(args: argparse.Namespace) -> int:
         flush=True,
     )
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
-    uvicorn.run(create_app(scanner, settings, audit), host=args.host, port=args.port, log_level="warning")
+    app = create_app(scanner, settings, audit)
+    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=settings.max_connections)
     return 0
 
 
