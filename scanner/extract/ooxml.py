@@ -1,0 +1,431 @@
+"""Word, Excel and PowerPoint (OOXML, transitional and strict) read from their XML parts, every part of them.
+
+Leaks hide where python-docx and openpyxl do not look: headers, text boxes, tracked deletions, watermarks, comments.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+from collections.abc import Callable, Iterator
+
+from lxml import etree
+
+from scanner.extract.base import Context, Unscannable
+from scanner.extract.xmlparts import Package, attr, iter_xml, local, office_properties, paragraphs, text_of
+from scanner.model import Role, Segment
+
+# Wingdings (and Wingdings 2/3) code points that draw a star, as w:sym w:char (F0AB) or as private-use text.
+_STARS = {0xAB, 0xB5, 0xB6, 0xA9, 0xAA, 0xAC, 0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4}
+STAR_TABLE = {0xF000 + code: "★" for code in _STARS}
+_SYMBOL_FONTS = ("wingdings", "webdings")
+# Word's parts for stories other than the body, by file name, with the role their text plays.
+_WORD_STORIES = (
+    (re.compile(r"header\d*\.xml"), Role.HEADER),
+    (re.compile(r"footer\d*\.xml"), Role.FOOTER),
+    (re.compile(r"(footnotes|endnotes|comments)\.xml"), Role.NOTE),
+)
+_NOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continuationNotice"})
+# Elements whose content is formatting, never text (w:tab inside w:pPr is a tab stop, not a tab).
+_SKIPPED = frozenset({"pPr", "rPr", "sectPr", "tblPr", "tblGrid", "trPr", "tcPr", "tblPrEx", "docPr", "rubyPr"})
+
+
+def _symbol(element: etree._Element) -> str:
+    """The character a w:sym draws: a Wingdings star is ★; others keep their own code point."""
+    try:
+        code = int(attr(element, "char") or "", 16)
+    except ValueError:
+        return ""
+    font = (attr(element, "font") or "").lower()
+    if code < 0x100 and font.startswith(_SYMBOL_FONTS):
+        code += 0xF000
+    return STAR_TABLE.get(code, chr(code) if 0 < code < 0x110000 else "")
+
+
+class _Story:
+    """One Word story (the body, a header, a cell, a text box): its lines, plus the segments found inside it.
+
+    Paragraphs become lines; page breaks become "\\f"; tables, text boxes and watermarks become segments of
+    their own, as do tracked deletions and field codes.
+    """
+
+    def __init__(self, doc: _WordDocument, part: str, role: Role) -> None:
+        self.doc, self.part, self.role = doc, part, role
+        self.text: list[str] = []
+        self.deleted: list[str] = []
+        self.fields: list[str] = []
+        self.tables = 0
+
+    def walk(self, element: etree._Element, deleted: bool = False) -> None:
+        for child in element:
+            name = local(child.tag)
+            if name in _SKIPPED:
+                if name == "pPr" and any(
+                    local(c.tag) == "pageBreakBefore" and attr(c, "val") not in ("0", "false") for c in child
+                ):
+                    self.text.append("\f")
+                continue
+            if name == "t":
+                (self.deleted if deleted else self.text).append(child.text or "")
+            elif name == "delText":
+                self.deleted.append(child.text or "")
+            elif name in ("tab", "ptab"):
+                self.text.append("\t")
+            elif name == "br":
+                self.text.append("\f" if attr(child, "type") == "page" else "\n")
+            elif name == "cr":
+                self.text.append("\n")
+            elif name == "sym":
+                self.text.append(_symbol(child))
+            elif name == "noBreakHyphen":
+                self.text.append("-")
+            elif name == "instrText":
+                self.fields.append(child.text or "")
+            elif name == "p":
+                self.walk(child, deleted)
+                self.text.append("\n")
+                if self.deleted and self.deleted[-1] != "\n":
+                    self.deleted.append("\n")
+            elif name == "tbl":
+                self.table(child)
+            elif name == "txbxContent":
+                self.doc.story(child, self.doc.numbered("textbox"), Role.TEXTBOX)
+            elif name == "textpath":
+                self.doc.side(attr(child, "string") or "", self.part + ".watermark", Role.WATERMARK)
+            else:
+                self.walk(child, deleted or name in ("del", "moveFrom"))
+
+    def table(self, table: etree._Element) -> None:
+        self.tables += 1
+        base = f"{self.part}.table{self.tables}"
+        # A cell of a table in a header is still header text; only the body's cells are cells.
+        role = Role.CELL if self.role in (Role.BODY, Role.CELL) else self.role
+        rows = [row for row in table if local(row.tag) == "tr"]
+        for r, row in enumerate(rows, 1):
+            cells = [cell for cell in row.iter() if local(cell.tag) == "tc" and _owner_row(cell) is row]
+            for c, cell in enumerate(cells, 1):
+                self.doc.story(cell, f"{base}.r{r}c{c}", role)
+
+    def segments(self) -> Iterator[Segment]:
+        text = "".join(self.text).translate(STAR_TABLE).strip("\n")
+        if text.strip():
+            yield Segment(text, self.part, self.role)
+        deleted = "".join(self.deleted).strip("\n")
+        if deleted.strip():
+            yield Segment(deleted, self.part + ".deleted", Role.DELETED)
+        fields = "\n".join(field.strip() for field in self.fields if field.strip())
+        if fields:
+            yield Segment(fields, self.part + ".fields", Role.METADATA)
+
+
+def _owner_row(cell: etree._Element) -> etree._Element | None:
+    """The w:tr a cell belongs to (cells may sit inside w:sdt or w:customXml wrappers, nested tables have their own)."""
+    parent = cell.getparent()
+    while parent is not None and local(parent.tag) != "tr":
+        parent = parent.getparent()
+    return parent
+
+
+class _WordDocument:
+    """Collects the segments of one .docx: stories nest (a table in a text box in a header) and are flattened here."""
+
+    def __init__(self, package: Package) -> None:
+        self.package = package
+        self.out: list[Segment] = []
+        self.counters: dict[str, int] = {}
+        self.seen: set[tuple[Role, str]] = set()
+
+    def numbered(self, kind: str) -> str:
+        """The next part name of a kind that has no name of its own: textbox1, textbox2, ..."""
+        self.counters[kind] = self.counters.get(kind, 0) + 1
+        return f"{self.package.prefix}{kind}{self.counters[kind]}"
+
+    def story(self, element: etree._Element, part: str, role: Role) -> None:
+        story = _Story(self, part, role)
+        story.walk(element)
+        for segment in story.segments():
+            # Text boxes are written twice (DrawingML and its VML fallback): say each once.
+            if role in (Role.TEXTBOX, Role.WATERMARK):
+                key = (role, segment.text)
+                if key in self.seen:
+                    continue
+                self.seen.add(key)
+            self.out.append(segment)
+
+    def side(self, text: str, part: str, role: Role) -> None:
+        key = (role, text)
+        if text.strip() and key not in self.seen:
+            self.seen.add(key)
+            self.out.append(Segment(text, part, role))
+
+
+def read_docx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Every story of a .docx/.docm/.dotx: body, tables, headers, footers, notes, comments, text boxes, deletions."""
+    package, main, body = _open(data, prefix, ctx, "word/document.xml")
+    yield from office_properties(package)
+    doc = _WordDocument(package)
+    main_story = _first(body, "body")
+    doc.story(body if main_story is None else main_story, prefix + "body", Role.BODY)
+    yield from doc.out
+    folder = posixpath.dirname(main)
+    for name in sorted(package.names, key=_natural):
+        if posixpath.dirname(name) != folder:
+            continue
+        role = next((role for pattern, role in _WORD_STORIES if pattern.fullmatch(posixpath.basename(name))), None)
+        root = package.optional_xml(name) if role else None
+        if root is None or role is None:
+            continue
+        doc = _WordDocument(package)
+        stem = posixpath.basename(name).removesuffix(".xml")
+        if role is Role.NOTE:
+            notes = [n for n in root if attr(n, "type") not in _NOTE_SEPARATORS]
+            wrapper = etree.Element("notes")
+            wrapper.extend(notes)
+            root = wrapper
+        doc.story(root, prefix + stem, role)
+        yield from doc.out
+    yield from _drawings_text(package, folder)
+    yield from _embedded(package, folder)
+
+
+def _first(element: etree._Element, name: str) -> etree._Element | None:
+    return next((child for child in element if local(child.tag) == name), None)
+
+
+def _natural(name: str) -> list[object]:
+    """header2 before header10."""
+    return [int(piece) if piece.isdigit() else piece for piece in re.split(r"(\d+)", name)]
+
+
+def _open(data: bytes, prefix: str, ctx: Context, default: str) -> tuple[Package, str, etree._Element]:
+    """The package, the name of its main part and that part parsed."""
+    package = Package(data, ctx, prefix)
+    main = _main_part(package, default)
+    return package, main, package.xml(main)
+
+
+def _main_part(package: Package, default: str) -> str:
+    """The part the package's root relationship names as the document, or the usual name."""
+    for rel in package.relationships(""):
+        if rel.type == "officeDocument" and not rel.external and (found := package.find(rel.target)):
+            return found
+    found = package.find(default)
+    if found is None:
+        raise Unscannable("corrupt", f"no main document part ({default}) in the package")
+    return found
+
+
+def _drawings_text(package: Package, folder: str) -> Iterator[Segment]:
+    """Text drawn in charts, SmartArt diagrams and (in Excel) drawing shapes: titles and labels."""
+    for kind in ("charts", "diagrams", "drawings"):
+        for name in sorted(package.names, key=_natural):
+            stem = posixpath.basename(name)
+            if posixpath.dirname(name) != f"{folder}/{kind}" or not stem.endswith(".xml"):
+                continue
+            if kind == "diagrams" and not stem.startswith("data"):
+                continue  # diagrams/drawing*.xml repeats data*.xml as rendered shapes
+            root = package.optional_xml(name)
+            lines = paragraphs(root) if root is not None else []
+            if lines:
+                yield Segment("\n".join(lines), package.prefix + stem.removesuffix(".xml"), Role.TEXTBOX)
+
+
+def _embedded(package: Package, folder: str) -> Iterator[Segment]:
+    """Embedded documents and alternative-format chunks; media only when images are to be read (OCR)."""
+    yield from package.descend_folder(f"{folder}/embeddings")
+    for name in package.names:
+        if "afchunk" in name.lower():
+            yield from package.descend(name)
+    if package.ctx.ocr:
+        yield from package.descend_folder(f"{folder}/media")
+
+
+# ---------------------------------------------------------------- Excel
+
+_HEADER_CODES = re.compile(r'&"[^"]*"|&K[0-9A-Fa-f]{6}|&K\d\d[+-]\d{3}|&\d+|&[LCR]|&[PNDTFAZGBIUESXYH]|&(?=&)')
+_LONG_STRING = 4096
+_HEADER_KINDS = {
+    "oddHeader": Role.HEADER,
+    "evenHeader": Role.HEADER,
+    "firstHeader": Role.HEADER,
+    "oddFooter": Role.FOOTER,
+    "evenFooter": Role.FOOTER,
+    "firstFooter": Role.FOOTER,
+}
+
+
+def header_footer_text(code: str) -> str:
+    """A header/footer as printed, without its codes: the left, centre and right sections become lines."""
+    sections = re.split(r"&[LCR]", code)
+    lines = [_HEADER_CODES.sub("", section).replace("&&", "&").strip() for section in sections]
+    return "\n".join(line for line in lines if line)
+
+
+def _shared_strings(package: Package, workbook: str) -> list[str]:
+    names = package.related(workbook, "sharedStrings") or [n for n in ["xl/sharedStrings.xml"] if package.find(n)]
+    if not names:
+        return []
+    name = package.find(names[0]) or names[0]
+    # Phonetic guides (rPh) repeat the reading of the text in kana; they are not the text.
+    return [_string_item(item) for item in iter_xml(package.read(name), package.prefix + name, ("si",))]
+
+
+def _string_item(item: etree._Element) -> str:
+    return "".join(
+        node.text or "" for node in item.iter() if local(node.tag) == "t" and local(node.getparent().tag) != "rPh"
+    )
+
+
+def read_xlsx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Every sheet's cells (shared and inline strings), sheet names, headers and footers, comments and shapes."""
+    package, workbook, book = _open(data, prefix, ctx, "xl/workbook.xml")
+    yield from office_properties(package)
+    shared = _shared_strings(package, workbook)
+    targets = _targets(package, workbook)
+    said: set[int] = set()
+    for sheet in (node for node in book.iter() if local(node.tag) == "sheet"):
+        name = attr(sheet, "name") or ""
+        yield Segment(name, prefix + f"sheet:{name}", Role.TITLE)
+        target = targets.get(_rel_id(sheet))
+        found = package.find(target) if target else None
+        if found is None:
+            continue
+        yield from _sheet(package, found, name, shared, said)
+        for kind in ("comments", "threadedComment"):
+            for comments in package.related(found, kind):
+                root = package.optional_xml(comments)
+                if root is not None:
+                    yield from _comments(root, prefix + f"sheet:{name}!")
+    yield from _drawings_text(package, posixpath.dirname(workbook))
+    yield from _embedded(package, posixpath.dirname(workbook))
+
+
+def _rel_id(element: etree._Element) -> str:
+    """r:id, whichever relationships namespace (transitional or strict) it is in."""
+    return next((value for key, value in element.attrib.items() if key.endswith("}id")), "")
+
+
+def _targets(package: Package, source: str) -> dict[str, str]:
+    """Relationship id to target part, for the parts that name their children by r:id (sheets, slides)."""
+    return {rel.id: rel.target for rel in package.relationships(source) if not rel.external}
+
+
+def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: set[int]) -> Iterator[Segment]:
+    """The cells of one sheet, streamed; `said` holds the long shared strings already yielded by any sheet."""
+    prefix = package.prefix + f"sheet:{sheet}!"
+    for node in iter_xml(package.read(name), package.prefix + name, ("c", *_HEADER_KINDS)):
+        kind = local(node.tag)
+        if kind in _HEADER_KINDS:
+            text = header_footer_text(node.text or "")
+            if text:
+                yield Segment(text, prefix + kind, _HEADER_KINDS[kind])
+            continue
+        value, index = _cell_value(node, shared)
+        if index is not None and len(value) > _LONG_STRING:
+            # One long string referenced by a million cells is a text bomb: read it once.
+            if index in said:
+                continue
+            said.add(index)
+        if value.strip():
+            package.ctx.charge(len(value), prefix + (node.get("r") or "?"))
+            yield Segment(value, prefix + (node.get("r") or "?"), Role.CELL)
+
+
+def _cell_value(cell: etree._Element, shared: list[str]) -> tuple[str, int | None]:
+    """The text of a cell, and the index of its shared string if it has one."""
+    kind = cell.get("t")
+    if kind == "inlineStr":
+        return "".join(_string_item(child) for child in cell if local(child.tag) == "is"), None
+    value = next((child.text or "" for child in cell if local(child.tag) == "v"), "")
+    if kind == "s":
+        try:
+            return shared[int(value)], int(value)
+        except (ValueError, IndexError):
+            return "", None
+    return value, None
+
+
+def _comments(root: etree._Element, prefix: str) -> Iterator[Segment]:
+    for comment in root.iter():
+        name = local(comment.tag)
+        if name in ("comment", "threadedComment"):
+            text = text_of(comment, frozenset({"t", "text"})).strip()
+            if text:
+                yield Segment(text, prefix + (comment.get("ref") or "?") + ".comment", Role.NOTE)
+
+
+# ---------------------------------------------------------------- PowerPoint
+
+_FOOTER_PLACEHOLDERS = frozenset({"ftr", "dt", "sldNum", "hdr"})
+
+
+def _slide_text(root: etree._Element) -> tuple[list[str], list[str]]:
+    """A slide's lines, and separately its footer placeholders (footer, date, slide number)."""
+    body: list[str] = []
+    footer: list[str] = []
+    for shape in root.iter():
+        if local(shape.tag) not in ("sp", "graphicFrame"):
+            continue
+        placeholder = next((node for node in shape.iter() if local(node.tag) == "ph"), None)
+        kind = placeholder.get("type") if placeholder is not None else None
+        (footer if kind in _FOOTER_PLACEHOLDERS else body).extend(paragraphs(shape))
+    return body, footer
+
+
+def read_pptx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Every slide (page = slide number) with its notes, then comments, masters, layouts, charts and diagrams."""
+    package, presentation, root = _open(data, prefix, ctx, "ppt/presentation.xml")
+    yield from office_properties(package)
+    targets = _targets(package, presentation)
+    slide_ids = [_rel_id(node) for node in root.iter() if local(node.tag) == "sldId"]
+    slides = [targets[rid] for rid in slide_ids if rid in targets]
+    if not slide_ids:
+        slides = sorted((n for n in package.names if re.fullmatch(r"ppt/slides/slide\d+\.xml", n)), key=_natural)
+    for number, slide in enumerate(slides, 1):
+        found = package.find(slide)
+        tree = package.optional_xml(found)
+        if found is None or tree is None:
+            continue
+        yield from _slide_segments(tree, prefix + f"slide{number}", Role.BODY, number)
+        for notes in package.related(found, "notesSlide"):
+            notes_root = package.optional_xml(notes)
+            if notes_root is not None:
+                lines, _ = _slide_text(notes_root)
+                if lines:
+                    yield Segment("\n".join(lines), prefix + f"slide{number}.notes", Role.NOTE, number)
+        for comments in package.related(found, "comments"):
+            comments_root = package.optional_xml(comments)
+            if comments_root is not None:
+                text = "\n".join(text_of(c, frozenset({"t", "text"})) for c in comments_root)
+                if text.strip():
+                    yield Segment(text.strip(), prefix + f"slide{number}.comments", Role.NOTE, number)
+    folder = posixpath.dirname(presentation)
+    for kind, part in (
+        ("slideMasters", "master"),
+        ("slideLayouts", "layout"),
+        ("notesMasters", "notesmaster"),
+        ("handoutMasters", "handoutmaster"),
+    ):
+        for name in sorted(package.names, key=_natural):
+            if posixpath.dirname(name) == f"{folder}/{kind}" and name.endswith(".xml"):
+                tree = package.optional_xml(name)
+                if tree is not None:
+                    digits = re.sub(r"\D", "", posixpath.basename(name))
+                    yield from _slide_segments(tree, prefix + f"{part}{digits}", Role.HEADER, None)
+    yield from _drawings_text(package, folder)
+    yield from _embedded(package, folder)
+
+
+def _slide_segments(root: etree._Element, part: str, role: Role, page: int | None) -> Iterator[Segment]:
+    body, footer = _slide_text(root)
+    if body:
+        yield Segment("\n".join(body), part, role, page)
+    if footer:
+        yield Segment("\n".join(footer), part + ".footer", Role.FOOTER, page)
+
+
+READERS: dict[str, Callable[[bytes, str, Context], Iterator[Segment]]] = {
+    "docx": read_docx,
+    "xlsx": read_xlsx,
+    "pptx": read_pptx,
+}

@@ -1,0 +1,261 @@
+"""Zip packages of XML parts (OOXML, OFD): bounded reads, hostile-XML-safe parsing and part-name resolution.
+
+Every part is charged against the file's limits before it is inflated, and no part may carry a DTD.
+"""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import zipfile
+import zlib
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+
+from lxml import etree
+
+from scanner.extract.base import Context, Unscannable
+from scanner.model import Role, Segment
+
+# Entities are never expanded and nothing is fetched; a DTD is refused before parsing (see _refuse_dtd).
+_PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
+# Small members cannot be bombs whatever their ratio; only large ones are held to the ratio limit.
+_RATIO_FLOOR = 1024 * 1024
+_DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError)
+
+OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+
+
+def local(tag: object) -> str:
+    """The local name of an element's tag: namespaces differ between transitional and strict OOXML."""
+    if not isinstance(tag, str):
+        return ""  # comments and processing instructions
+    return tag.rpartition("}")[2]
+
+
+def attr(element: etree._Element, name: str) -> str | None:
+    """An attribute by local name, whatever its namespace (w:val, r:id, plain Name)."""
+    value = element.get(name)
+    if value is not None:
+        return value
+    for key, value in element.attrib.items():
+        if local(key) == name:
+            return value
+    return None
+
+
+def _refuse_dtd(data: bytes, part: str) -> None:
+    """OOXML and OFD parts never need a DTD; one is how entity bombs and external entities get in."""
+    if any(doctype in data for doctype in _DOCTYPES):
+        raise Unscannable("xml_entities", "an XML part declares a DTD (entity expansion is refused)", part)
+
+
+def parse_xml(data: bytes, part: str) -> etree._Element:
+    """Parse one XML part safely, or raise Unscannable (xml_entities or corrupt)."""
+    _refuse_dtd(data, part)
+    try:
+        root = etree.fromstring(data, parser=etree.XMLParser(**_PARSER_OPTIONS))
+    except etree.XMLSyntaxError as exc:
+        raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
+    if root is None:
+        raise Unscannable("corrupt", f"empty XML part {part}", part)
+    return root
+
+
+def iter_xml(data: bytes, part: str, tags: Iterable[str]) -> Iterator[etree._Element]:
+    """Stream the elements with the given local names from a large part, freeing each after it is used."""
+    _refuse_dtd(data, part)
+    wanted = set(tags)
+    events = etree.iterparse(io.BytesIO(data), events=("end",), **_PARSER_OPTIONS)
+    try:
+        for _, element in events:
+            if local(element.tag) in wanted:
+                yield element
+                element.clear(keep_tail=True)
+    except etree.XMLSyntaxError as exc:
+        raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
+
+
+@dataclass(frozen=True)
+class Relationship:
+    id: str
+    type: str  # the last path segment of the relationship type: officeDocument, header, slide, ...
+    target: str  # resolved part name inside the package, or the external URL
+    external: bool
+
+
+class Package:
+    """A zip of parts, read within the context's limits. Part names are looked up case-insensitively."""
+
+    def __init__(self, data: bytes, ctx: Context, prefix: str) -> None:
+        self.ctx = ctx
+        self.prefix = prefix
+        try:
+            self._zip = zipfile.ZipFile(io.BytesIO(data))
+            infos = self._zip.infolist()
+        except _ZIP_ERRORS as exc:
+            raise Unscannable("corrupt", f"not a readable zip package: {exc}") from None
+        if len(infos) > ctx.limits.max_members:
+            raise Unscannable("max_members", f"{len(infos)} parts, over the limit of {ctx.limits.max_members}")
+        self._infos = {info.filename.replace("\\", "/").lstrip("/").lower(): info for info in infos}
+        self.names = [info.filename.replace("\\", "/").lstrip("/") for info in infos if not info.is_dir()]
+        self._relationships: dict[str, list[Relationship]] = {}
+        content_types = self.find("[Content_Types].xml")
+        if content_types is not None:
+            _refuse_dtd(self.read(content_types), prefix + content_types)
+
+    def find(self, name: str) -> str | None:
+        """The package's own spelling of part `name`, or None."""
+        info = self._infos.get(name.replace("\\", "/").lstrip("/").lower())
+        return None if info is None or info.is_dir() else info.filename
+
+    def read(self, name: str) -> bytes:
+        """The bytes of part `name` (which must exist), charged to the limits; Unscannable if it cannot be read."""
+        info = self._infos[name.replace("\\", "/").lstrip("/").lower()]
+        part = self.prefix + name
+        if info.flag_bits & 0x1:
+            raise Unscannable("encrypted", f"part {name} is encrypted", part)
+        ratio = info.file_size / max(info.compress_size, 1)
+        if info.file_size > _RATIO_FLOOR and ratio > self.ctx.limits.max_ratio:
+            raise Unscannable("max_ratio", f"part {name} inflates {ratio:.0f} times", part)
+        self.ctx.charge(info.file_size, part)
+        try:
+            return self._zip.read(info)
+        except _ZIP_ERRORS as exc:
+            raise Unscannable("corrupt", f"part {name} cannot be inflated: {exc}", part) from None
+
+    def xml(self, name: str) -> etree._Element:
+        return parse_xml(self.read(name), self.prefix + name)
+
+    def optional_xml(self, name: str | None) -> etree._Element | None:
+        """A part that may be missing or broken without making the whole file unreadable.
+
+        A broken one is reported as a problem; a DTD still makes the whole file unscannable.
+        """
+        found = self.find(name) if name else None
+        if found is None:
+            return None
+        try:
+            return self.xml(found)
+        except Unscannable as exc:
+            if exc.reason in ("corrupt", "encrypted"):
+                self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + found)
+                return None
+            raise
+
+    def relationships(self, source: str) -> list[Relationship]:
+        """The relationships of part `source` ("" for the package), targets resolved to part names."""
+        if source not in self._relationships:
+            self._relationships[source] = self._read_relationships(source)
+        return self._relationships[source]
+
+    def _read_relationships(self, source: str) -> list[Relationship]:
+        folder, _, base = source.rpartition("/")
+        root = self.optional_xml(posixpath.join(folder, "_rels", base + ".rels"))
+        if root is None:
+            return []
+        out = []
+        for rel in root:
+            target, kind = rel.get("Target"), rel.get("Type") or ""
+            if not target:
+                continue
+            external = (rel.get("TargetMode") or "").lower() == "external"
+            if not external:
+                target = resolve(folder, target)
+            out.append(Relationship(rel.get("Id") or "", kind.rstrip("/").rpartition("/")[2], target, external))
+        return out
+
+    def related(self, source: str, kind: str) -> list[str]:
+        """Existing parts that `source` points at with relationship type `kind`, in the rels file's order."""
+        return [
+            found
+            for rel in self.relationships(source)
+            if rel.type == kind and not rel.external
+            if (found := self.find(rel.target)) is not None
+        ]
+
+    def descend_folder(self, folder: str) -> Iterator[Segment]:
+        """Read every embedded file under `folder` (documents inside documents) through the dispatcher."""
+        folder = folder.rstrip("/").lower() + "/"
+        for name in self.names:
+            if name.lower().startswith(folder):
+                yield from self.descend(name)
+
+    def descend(self, name: str) -> Iterator[Segment]:
+        try:
+            data = self.read(name)
+        except Unscannable as exc:
+            if exc.reason not in ("corrupt", "encrypted"):
+                raise
+            self.ctx.problem(exc.reason, exc.detail, exc.part)
+            return
+        yield from self.ctx.descend(data, name, self.prefix)
+
+
+def resolve(folder: str, target: str) -> str:
+    """A relative part reference resolved against the folder of the part that makes it ('/x' is from the root)."""
+    target = target.replace("\\", "/")
+    path = target.lstrip("/") if target.startswith("/") else posixpath.join(folder, target)
+    return posixpath.normpath(path).lstrip("/") if path else path
+
+
+def text_of(element: etree._Element, names: frozenset[str] = frozenset({"t"})) -> str:
+    """The text of the descendants of `element` with the given local names, concatenated in document order."""
+    return "".join(node.text or "" for node in element.iter() if local(node.tag) in names)
+
+
+def paragraphs(element: etree._Element) -> list[str]:
+    """DrawingML text (a:p of a:r/a:t, a:br) as one line per paragraph: slides, shapes, charts, diagrams."""
+    lines: list[str] = []
+    current: list[str] = []
+    for node in element.iter():
+        name = local(node.tag)
+        if name == "t" and node.text:
+            current.append(node.text)
+        elif name == "br":
+            current.append("\n")
+        elif name == "p" and current:
+            # iter() visits a:p before its runs: a new paragraph flushes the previous one.
+            lines.append("".join(current))
+            current = []
+    if current:
+        lines.append("".join(current))
+    return [line for line in lines if line.strip()]
+
+
+PROPERTY_ROLES = {
+    "title": Role.TITLE,
+    "subject": Role.METADATA,
+    "keywords": Role.METADATA,
+    "description": Role.METADATA,
+    "category": Role.METADATA,
+    "contentStatus": Role.METADATA,
+    "creator": Role.METADATA,
+    "lastModifiedBy": Role.METADATA,
+    "Company": Role.METADATA,
+    "Manager": Role.METADATA,
+}
+
+
+def office_properties(package: Package) -> Iterator[Segment]:
+    """Core, extended and custom document properties (title, subject, keywords, 密级 as a custom property)."""
+    prefix = package.prefix
+    package_rels = {rel.type: rel.target for rel in package.relationships("") if not rel.external}
+    core = package.optional_xml(package_rels.get("core-properties", "docProps/core.xml"))
+    app = package.optional_xml(package_rels.get("extended-properties", "docProps/app.xml"))
+    for root in (core, app):
+        if root is None:
+            continue
+        for child in root:
+            name = local(child.tag)
+            value = (child.text or "").strip() if name in PROPERTY_ROLES else ""
+            if value:
+                yield Segment(value, prefix + name, PROPERTY_ROLES[name])
+    custom = package.optional_xml(package_rels.get("custom-properties", "docProps/custom.xml"))
+    if custom is not None:
+        for prop in custom:
+            name = prop.get("name") or ""
+            value = "".join(node.text or "" for node in prop.iter() if node is not prop).strip()
+            if value or name:
+                yield Segment(f"{name}: {value}", prefix + f"property:{name}", Role.METADATA)
