@@ -284,6 +284,14 @@ def test_each_scanned_file_is_audited_with_channel_and_client(service: Service) 
     assert (decisions["审计二.txt"].verdict, decisions["审计二.txt"].source) == ("pass", "127.0.0.1")
 
 
+def test_a_forged_forwarded_for_does_not_change_the_audited_client(service: Service) -> None:
+    post(service, ("转发.txt", CLEAN), headers={"X-Forwarded-For": "10.9.8.7"})
+    log = AuditLog(service.audit)
+    [decision] = [d for d in log.query(channel="web") if d.name == "转发.txt"]
+    log.close()
+    assert decision.source == "127.0.0.1"
+
+
 def test_without_a_token_a_guarded_service_answers_401(guarded: Service) -> None:
     response = post(guarded, ("a.txt", CLEAN))
     assert (response.status_code, response.json()["error"]) == (401, "unauthorised")

@@ -83,12 +83,14 @@ class WebSettings:
     max_connections: int = 64  # past this uvicorn answers 503; bounds the spooled uploads on disk too
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # files scanned at once
     tokens: tuple[Token, ...] = ()
+    # Reverse proxies whose X-Forwarded-For names the client in the audit log; anyone else could forge it.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_table(cls, table: dict[str, Any], base: Path | None = None) -> WebSettings:
         """Read `[web]`: the numbers above, [[web.token]] name/token, token_file (lines `name token`)."""
         numeric = ("max_bytes", "max_files", "workers", "upload_seconds", "max_connections")
-        known = {*numeric, "token", "token_file"}
+        known = {*numeric, "token", "token_file", "trusted_proxies"}
         unknown = set(table) - known
         if unknown:
             raise ConfigError(f"[web]: unknown keys {', '.join(sorted(unknown))}; expected {', '.join(sorted(known))}")
@@ -97,7 +99,10 @@ class WebSettings:
         tokens = [_token(entry) for entry in table.get("token", [])]
         if "token_file" in table:
             tokens += _read_token_file((base or Path.cwd()) / str(table["token_file"]))
-        return cls(**numbers, tokens=tuple(tokens))
+        proxies = table.get("trusted_proxies", [])
+        if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
+            raise ConfigError('[web] trusted_proxies must be a list of addresses, e.g. ["127.0.0.1"]')
+        return cls(**numbers, tokens=tuple(tokens), trusted_proxies=tuple(proxies))
 
     def token_name(self, authorization: str | None) -> str | None:
         """The name of the token in an `Authorization: Bearer …` header, or None; every token is compared in
@@ -494,7 +499,15 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     app = create_app(scanner, settings, audit)
-    uvicorn.run(app, host=args.host, port=args.port, log_level="warning", limit_concurrency=settings.max_connections)
+    uvicorn.run(
+        app,
+        host=args.host,
+        port=args.port,
+        log_level="warning",
+        limit_concurrency=settings.max_connections,
+        proxy_headers=bool(settings.trusted_proxies),
+        forwarded_allow_ips=list(settings.trusted_proxies) or None,
+    )
     return 0
 
 
@@ -511,6 +524,7 @@ _SCANNED = {
         for status, why in (
             (400, "Empty file, malformed form, missing `file` field, or an upload cut off before its end."),
             (401, "Tokens are configured and the request carries no valid `Authorization: Bearer` token."),
+            (408, "The upload did not arrive within the time limit."),
             (413, "The body is over the size limit, or the form has too many files."),
             (415, "Wrong content type: POST takes multipart/form-data, PUT the file itself."),
         )
