@@ -137,6 +137,15 @@ def test_several_files_chosen_at_once_each_get_a_verdict(page: Any) -> None:
     assert "已检查 3 个文件" in page.inner_text("#summary")
 
 
+def test_an_id_number_needs_review_and_is_highlighted_though_masked(page: Any) -> None:
+    choose(page, ("报名表.txt", "姓名：张三\n身份证号：11010519491231002X\n".encode()))
+    result = card(page, "报名表.txt")
+    assert result.locator(".head .verdict").inner_text() == "需人工审核"
+    assert result.locator(".finding .category").inner_text() == "个人信息"
+    highlighted = result.locator(".context mark").inner_text()
+    assert len(highlighted) == 18 and highlighted.endswith("002X") and "*" in highlighted
+
+
 def test_names_and_contexts_from_an_upload_are_shown_as_text_never_as_markup(page: Any) -> None:
     name = '<img src=x onerror="window.owned=1">.txt'
     choose(page, (name, "机密★5年\n<script>window.owned=2</script><b>粗体</b>\n".encode()))
