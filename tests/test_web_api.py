@@ -109,6 +109,17 @@ def test_marked_docx_is_blocked(service: Service) -> None:
     assert [f["category"] for f in report["findings"]] == ["state-secret"]
 
 
+def test_password_protected_docx_is_blocked_as_unscannable(service: Service) -> None:
+    from msoffcrypto.format.ooxml import OOXMLFile
+
+    encrypted = io.BytesIO()
+    OOXMLFile(io.BytesIO(docx_bytes("关于调整工作安排的通知"))).encrypt("mima123", encrypted)
+    report = post(service, ("加密.docx", encrypted.getvalue())).json()["files"][0]
+    assert report["verdict"] == "block"
+    assert [f["rule"] for f in report["findings"]] == ["unscannable.encrypted"]
+    assert report["errors"]
+
+
 def test_several_files_in_one_form_are_reported_in_order(service: Service) -> None:
     body = post(service, ("a.txt", CLEAN), ("b.txt", MARKED), ("c.txt", CLEAN)).json()
     assert [(f["path"], f["verdict"]) for f in body["files"]] == [
