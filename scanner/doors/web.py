@@ -70,7 +70,7 @@ class Refusal(Exception):
 @dataclass(frozen=True)
 class Token:
     name: str
-    secret: str
+    secret: str = field(repr=False)  # never in a log line
 
 
 @dataclass(frozen=True)
