@@ -1,0 +1,156 @@
+"""Nothing lost, nothing twice: a watcher killed at any moment and started again leaves every file in exactly one
+place and its decision in the audit log exactly once; SIGTERM finishes the file in hand and stops."""
+
+from __future__ import annotations
+
+import os
+import signal
+from pathlib import Path
+
+import pytest
+
+from scanner.audit import AuditLog, Decision
+from scanner.outbox import Journal, Mover, identity_of
+from tests.watch_rig import FLAG_TEXT, PASS_TEXT, ROUTES, TEXTS, Gateway, baomi_watch, wait_for
+
+
+@pytest.fixture
+def gateway(tmp_path: Path) -> Gateway:
+    return Gateway(tmp_path)
+
+
+def batch(gateway: Gateway, count: int) -> dict[str, str]:
+    """`count` files of every verdict in the outbox; name → the route it must end in."""
+    expected = {f"{n:04d}.txt": ROUTES[n % 3] for n in range(count)}
+    for rel, route in expected.items():
+        gateway.drop(rel, TEXTS[route] + f"第{rel}号\n")
+    return expected
+
+
+def delivered_count(gateway: Gateway) -> int:
+    return sum(len(gateway.files(route)) for route in ROUTES)
+
+
+def assert_each_file_once(gateway: Gateway, expected: dict[str, str]) -> None:
+    assert {rel: gateway.places(rel) for rel in expected} == {rel: [route] for rel, route in expected.items()}
+    names = sorted(d.name for d in gateway.decisions())
+    assert names == sorted(expected), "each file's decision is in the audit log exactly once"
+
+
+def test_a_watcher_killed_mid_batch_and_restarted_accounts_for_every_file(gateway: Gateway) -> None:
+    expected = batch(gateway, 600)
+    for fraction in (0.2, 0.6):  # killed twice, each time in the middle of the batch
+        watcher = baomi_watch(gateway, "--jobs", "2")
+        enough = fraction * len(expected)
+        wait_for(lambda: delivered_count(gateway) >= enough, timeout=60, what="some deliveries")  # noqa: B023
+        watcher.send_signal(signal.SIGKILL)
+        assert watcher.wait(timeout=10) == -signal.SIGKILL
+        assert delivered_count(gateway) < len(expected), "killed before the batch was done"
+    finishing = baomi_watch(gateway, "--once")
+    assert finishing.wait(timeout=60) == 0
+    assert_each_file_once(gateway, expected)
+
+
+def test_sigterm_finishes_the_files_in_hand_and_stops(gateway: Gateway) -> None:
+    expected = batch(gateway, 300)
+    watcher = baomi_watch(gateway, "--jobs", "2")
+    wait_for(lambda: delivered_count(gateway) >= 30, timeout=60, what="some deliveries")
+    watcher.send_signal(signal.SIGTERM)
+    assert watcher.wait(timeout=10) == 0
+    left = [rel for rel in expected if gateway.places(rel) == ["outbox"]]
+    assert left, "stopped before the batch was done"
+    done = {rel: route for rel, route in expected.items() if rel not in left}
+    assert {rel: gateway.places(rel) for rel in done} == {rel: [route] for rel, route in done.items()}
+    assert sorted(d.name for d in gateway.decisions()) == sorted(done)
+
+
+# The mover killed (os._exit in a forked child) at each step of a move, then recovered by a new process.
+STEPS = ["begun", "sidecar", "moved", "recorded"]
+
+
+def deliver_and_die(gateway: Gateway, source: Path, folder: Path, step: str, held: bool) -> None:
+    pid = os.fork()
+    if pid == 0:  # the child: a mover that dies at `step`, as a SIGKILL would leave it
+        try:
+            mover = Mover(
+                Journal(gateway.journal_path),
+                AuditLog(gateway.audit_path),
+                checkpoint=lambda s: os._exit(9) if s == step else None,
+            )
+            decision = Decision("watch", "outbox", source.name, 1, "0" * 64, "flag", folder.name)
+            identity = identity_of(source)
+            assert identity is not None
+            sidecar = {"verdict": "flag"} if held else None
+            mover.deliver(source, folder, Path(source.name), identity, decision, sidecar)
+        finally:
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+    assert os.waitstatus_to_exitcode(status) in (0, 9)
+
+
+def recover_and_finish(gateway: Gateway, source: Path, folder: Path, held: bool = False) -> list[Decision]:
+    mover = gateway.mover()
+    mover.recover()
+    assert mover.recover() == [], "recovery is idempotent"
+    if source.exists():  # undone: the next pass of the watcher delivers it
+        identity = identity_of(source)
+        assert identity is not None
+        decision = Decision("watch", "outbox", source.name, 1, "0" * 64, "flag", folder.name)
+        mover.deliver(source, folder, Path(source.name), identity, decision, {"verdict": "flag"} if held else None)
+    return gateway.decisions()
+
+
+@pytest.mark.parametrize("step", STEPS)
+@pytest.mark.parametrize("held", [False, True], ids=["released", "held"])
+def test_a_move_killed_at_any_step_ends_in_one_place_with_one_decision(gateway: Gateway, step: str, held: bool) -> None:
+    if step == "sidecar" and not held:
+        pytest.skip("a released file has no verdict record")
+    source = gateway.drop("文件.txt", FLAG_TEXT)
+    folder = gateway.folder("review" if held else "released")
+    deliver_and_die(gateway, source, folder, step, held)
+    decisions = recover_and_finish(gateway, source, folder, held)
+    assert gateway.places("文件.txt") == [folder.name]
+    assert len(decisions) == 1
+    sidecars = sorted(p.name for p in folder.iterdir() if p.name.endswith(".verdict.json"))
+    assert sidecars == (["文件.txt.verdict.json"] if held else [])
+
+
+@pytest.mark.parametrize("step", ["begun", "copied", "renamed", "moved", "recorded"])
+def test_a_copy_across_file_systems_killed_at_any_step_ends_in_one_place(gateway: Gateway, step: str) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    folder = shm / f"baomi-test-{os.getpid()}-{step}"
+    folder.mkdir()
+    try:
+        source = gateway.drop("跨盘.txt", PASS_TEXT)
+        deliver_and_die(gateway, source, folder, step, held=False)
+        decisions = recover_and_finish(gateway, source, folder)
+        assert [p.name for p in folder.iterdir()] == ["跨盘.txt"], "one copy, no hidden temporary left"
+        assert (folder / "跨盘.txt").read_text(encoding="utf-8") == PASS_TEXT
+        assert not source.exists()
+        assert len(decisions) == 1
+    finally:
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        folder.rmdir()
+
+
+def test_an_undone_move_leaves_another_writers_record_alone(gateway: Gateway) -> None:
+    """A verdict record that appeared under the chosen name meanwhile is not ours: recovery must not remove it."""
+    source = gateway.drop("纪要.txt", FLAG_TEXT)
+    folder = gateway.folder("review")
+    deliver_and_die(gateway, source, folder, "begun", held=True)
+    theirs = folder / "纪要.txt.verdict.json"
+    theirs.write_text('{"verdict": "flag", "move": "someone else"}', encoding="utf-8")
+    gateway.mover().recover()
+    assert theirs.read_text(encoding="utf-8") == '{"verdict": "flag", "move": "someone else"}'
+    assert gateway.places("纪要.txt") == ["outbox"]
+
+
+def test_the_watcher_says_in_its_log_what_recovery_did(gateway: Gateway) -> None:
+    source = gateway.drop("日志.txt", PASS_TEXT)
+    deliver_and_die(gateway, source, gateway.folder("released"), "moved", held=False)
+    assert baomi_watch(gateway, "--once").wait(timeout=30) == 0
+    assert "finished an interrupted move" in (gateway.root / "watch.log").read_text(encoding="utf-8")
+    assert len(gateway.decisions()) == 1

@@ -1,0 +1,124 @@
+"""A gateway on temporary folders for the watch, review and crash tests: an outbox, its three destinations, an audit
+log, and a real watcher (watchdog observer included) running in a thread or as a `baomi watch` process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.audit import AuditLog, Decision
+from scanner.doors.watch import Settings, Watcher
+from scanner.engine import Scanner
+from scanner.outbox import SIDECAR_SUFFIX, Journal, Mover, Outbox
+
+PASS_TEXT = "今天天气很好，下午三点在三楼会议室开会。\n"
+FLAG_TEXT = "内部资料 注意保存\n会议纪要\n"
+BLOCK_TEXT = "机密★5年\n关于某事的通知\n"
+TEXTS = {"released": PASS_TEXT, "review": FLAG_TEXT, "quarantine": BLOCK_TEXT}
+ROUTES = ("released", "review", "quarantine")
+
+
+def random_bytes(size: int = 4096) -> bytes:
+    """Content of no known format: the engine cannot read it, so it is unscannable."""
+    return b"\x00" + os.urandom(size - 1)
+
+
+@dataclass
+class Gateway:
+    root: Path
+
+    def __post_init__(self) -> None:
+        for folder in ("outbox", *ROUTES):
+            (self.root / folder).mkdir(parents=True, exist_ok=True)
+
+    @property
+    def outbox(self) -> Path:
+        return self.root / "outbox"
+
+    @property
+    def audit_path(self) -> Path:
+        return self.root / "audit.db"
+
+    @property
+    def journal_path(self) -> Path:
+        return self.root / "watch-journal.db"  # where `baomi watch` keeps it by default: beside the audit log
+
+    def folder(self, route: str) -> Path:
+        return self.root / route
+
+    def box(self) -> Outbox:
+        return Outbox(self.outbox, self.folder("released"), self.folder("review"), self.folder("quarantine"))
+
+    def args(self) -> list[str]:
+        """The command-line form of this gateway, for `baomi watch` and `baomi review`."""
+        return [
+            *("--released", str(self.folder("released")), "--review", str(self.folder("review"))),
+            *("--quarantine", str(self.folder("quarantine")), "--audit", str(self.audit_path)),
+        ]
+
+    def drop(self, rel: str, content: str | bytes) -> Path:
+        path = self.outbox / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
+        return path
+
+    def places(self, rel: str) -> list[str]:
+        """Every folder holding a file at `rel` (the outbox or a route); a file delivered once is in exactly one."""
+        return [f for f in ("outbox", *ROUTES) if (self.root / f / rel).exists()]
+
+    def files(self, route: str) -> list[str]:
+        """The files (not the verdict records) in a folder, as paths relative to it."""
+        folder = self.root / route
+        return sorted(
+            str(p.relative_to(folder)) for p in folder.rglob("*") if p.is_file() and not p.name.endswith(SIDECAR_SUFFIX)
+        )
+
+    def decisions(self) -> list[Decision]:
+        log = AuditLog(self.audit_path)
+        try:
+            return log.query(limit=None)
+        finally:
+            log.close()
+
+    def mover(self) -> Mover:
+        return Mover(Journal(self.journal_path), AuditLog(self.audit_path))
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+        time.sleep(0.05)
+
+
+@contextmanager
+def watching(gateway: Gateway, scanner: Scanner, settle: float = 0.5, jobs: int = 2) -> Iterator[Watcher]:
+    """A watcher with a real watchdog observer on the gateway's outbox, running until the block ends."""
+    watcher = Watcher(scanner, [gateway.box()], gateway.mover(), Settings(settle=settle, jobs=jobs))
+    thread = threading.Thread(target=watcher.run, name="watcher", daemon=True)
+    thread.start()
+    time.sleep(0.3)  # the observer's inotify watches are in place
+    try:
+        yield watcher
+    finally:
+        watcher.stop()
+        thread.join(timeout=10)
+        assert not thread.is_alive(), "the watcher did not stop"
+
+
+def baomi_watch(gateway: Gateway, *extra: str) -> subprocess.Popen[bytes]:
+    """`baomi watch` as a real process, logging to gateway/watch.log."""
+    return subprocess.Popen(
+        [sys.executable, "-m", "scanner.cli", "watch", str(gateway.outbox), *gateway.args(), *extra],
+        stdout=subprocess.DEVNULL,
+        stderr=open(gateway.root / "watch.log", "ab"),
+        env={**os.environ, "BAOMI_AUDIT": str(gateway.audit_path)},
+    )
