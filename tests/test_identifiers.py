@@ -40,6 +40,7 @@ def test_valid_identifier_flags_and_is_masked(scan_text) -> None:
     finding = report.findings[0]
     assert finding.rule == "id.resident-id"
     assert "19491231" not in finding.text and "19491231" not in finding.context
+    assert finding.text in finding.context
 
 
 def test_number_with_a_failing_check_digit_does_not_count(scan_text) -> None:

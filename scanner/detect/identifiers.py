@@ -108,7 +108,7 @@ def find(view: SegmentView) -> Iterator[Identifier]:
                     action=Verdict.FLAG,
                     text=masked,
                     location=view.location(start, end),
-                    context=view.context(start, end),
+                    context=view.context(start, end, shown=masked),
                     explanation=f"a valid {kind.name.replace('-', ' ')} (check digit verified); shown masked",
                 ),
             )

@@ -62,11 +62,13 @@ class SegmentView:
         begin, finish = self.original(start, end)
         return self.segment.text[begin:finish]
 
-    def context(self, start: int, end: int) -> str:
-        """A short window of the original around the match, on one line, with long numbers masked."""
+    def context(self, start: int, end: int, shown: str | None = None) -> str:
+        """A short window of the original around the match, on one line, with long numbers masked; `shown` replaces
+        the match itself (a masked identifier), so the finding's text is found in its context."""
         begin, finish = self.original(start, end)
         text = self.segment.text
-        window = text[max(0, begin - self.context_chars) : finish + self.context_chars]
+        match = text[begin:finish] if shown is None else shown
+        window = text[max(0, begin - self.context_chars) : begin] + match + text[finish : finish + self.context_chars]
         return _LONG_NUMBER.sub(lambda m: mask(m.group(), 3, 4), " ".join(window.split()))
 
     def line_of(self, start: int) -> tuple[int, int]:
