@@ -193,7 +193,11 @@ def run_keep(args: argparse.Namespace) -> int:
     for h in held:
         record = dict(h.record or {})
         audit.record(_decision(h, record, "reviewer-kept", args))
-        record["kept"] = {"by": args.reviewer, "reason": args.reason, "time": datetime.now(UTC).isoformat("seconds")}
+        record["kept"] = {
+            "by": args.reviewer,
+            "reason": args.reason,
+            "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        }
         record.setdefault("move", "")
         record.setdefault("verdict", "?")
         temp = sidecar_of(h.path).with_name("." + sidecar_of(h.path).name + ".new")
