@@ -182,7 +182,8 @@ class Package:
             if name.lower().startswith(folder):
                 yield from self.descend(name)
 
-    def descend(self, name: str) -> Iterator[Segment]:
+    def descend(self, name: str, called: str | None = None) -> Iterator[Segment]:
+        """Read part `name` as a file of its own (`called` that, if it has a better name) through the dispatcher."""
         try:
             data = self.read(name)
         except Unscannable as exc:
@@ -190,7 +191,7 @@ class Package:
                 raise
             self.ctx.problem(exc.reason, exc.detail, exc.part)
             return
-        yield from self.ctx.descend(data, name, self.prefix)
+        yield from self.ctx.descend(data, called or name, self.prefix)
 
 
 def resolve(folder: str, target: str) -> str:
