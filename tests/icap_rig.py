@@ -112,7 +112,8 @@ class Received:
 class Upstream:
     """A web server standing for the site uploads go to; it records every request that reaches it."""
 
-    def __init__(self) -> None:
+    def __init__(self, keep: bool = True) -> None:
+        """`keep`: record what arrives (a benchmark does not)."""
         self.received: list[Received] = []
         received = self.received
 
@@ -122,7 +123,8 @@ class Upstream:
             def _any(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
-                received.append(Received(self.command, self.path, dict(self.headers), body))
+                if keep:
+                    received.append(Received(self.command, self.path, dict(self.headers), body))
                 answer = b"upstream got it"
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
@@ -173,14 +175,16 @@ http_access allow all
 
 class Squid:
     """Squid in the foreground (-N) on a free loopback port, configured with hooks/squid/baomi.conf for baomi's ICAP
-    service on `icap_port` (a port where nothing listens stands for baomi being down)."""
+    service on `icap_port` (a port where nothing listens stands for baomi being down; None: no ICAP at all)."""
 
-    def __init__(self, icap_port: int) -> None:
+    def __init__(self, icap_port: int | None) -> None:
         assert SQUID, "no squid"
         self.dir = Path(tempfile.mkdtemp(prefix="baomi-squid-"))
         self.http_port = free_port()
-        hook = HOOK.read_text().replace("icap://127.0.0.1:1344/", f"icap://127.0.0.1:{icap_port}/")
-        assert f":{icap_port}/reqmod" in hook
+        hook = "# (none: Squid alone, for comparison)"
+        if icap_port is not None:
+            hook = HOOK.read_text().replace("icap://127.0.0.1:1344/", f"icap://127.0.0.1:{icap_port}/")
+            assert f":{icap_port}/reqmod" in hook
         self.conf = self.dir / "squid.conf"
         self.conf.write_text(SQUID_CONF.format(dir=self.dir, http_port=self.http_port, hook=hook))
         if os.geteuid() == 0:  # Squid started as root works as its cache_effective_user, which must write the logs

@@ -8,6 +8,7 @@ import json
 import socket
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from urllib.parse import urlencode
 
@@ -24,6 +25,16 @@ CLEAN = "今天天气很好，下午开会。\n".encode()
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcapService]:
     running = IcapService(tmp_path_factory.mktemp("icap"), "--max-body", str(MAX_BODY), "--timeout", "2")
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="module")
+def strict_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcapService]:
+    """A service whose [icap] table blocks flagged uploads and takes one connection at a time."""
+    workdir = tmp_path_factory.mktemp("icap-strict")
+    (workdir / "baomi.toml").write_text('[icap]\nflag = "block"\nmax_connections = 1\n')
+    running = IcapService(workdir, "--config", str(workdir / "baomi.toml"))
     yield running
     running.stop()
 
@@ -248,6 +259,13 @@ def test_flagged_upload_goes_on_with_a_verdict_header(service: IcapService) -> N
     assert response.body == body
 
 
+def test_flagged_upload_is_blocked_when_the_configuration_says_so(strict_service: IcapService) -> None:
+    body = "内部资料 注意保存\n正文\n".encode()
+    response = exchange(strict_service, reqmod(http_post("/notes.txt", "text/plain", body), body))
+    assert response.http_status == 403
+    assert "内部资料标志" in response.page
+
+
 def test_body_over_the_limit_is_blocked_as_unscannable(service: IcapService) -> None:
     body = CLEAN * (MAX_BODY // len(CLEAN) + 1)
     response = exchange(service, reqmod(http_post("/big.txt", "text/plain", body), body))
@@ -296,6 +314,24 @@ def test_one_connection_carries_several_requests(service: IcapService) -> None:
             response = read_response(stream)
             statuses.append(response.http_status if response.status == 200 else response.status)
     assert statuses == [204, 403, 204]
+
+
+def test_concurrent_uploads_each_get_their_own_verdict(service: IcapService) -> None:
+    def send(i: int) -> tuple[int, int]:
+        body = MARKED if i % 2 else CLEAN
+        response = exchange(service, reqmod(http_post(f"/c{i}.txt", "text/plain", body), body))
+        return i, response.http_status if response.status == 200 else response.status
+
+    with ThreadPoolExecutor(8) as pool:
+        answers = dict(pool.map(send, range(32)))
+    assert answers == {i: 403 if i % 2 else 204 for i in range(32)}
+
+
+def test_connections_over_the_maximum_get_503(strict_service: IcapService) -> None:
+    with connect(strict_service) as first:
+        first.sendall(b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n")
+        assert read_response(first.makefile("rb")).status == 200  # the first connection now holds the one slot
+        assert exchange(strict_service, b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n").status == 503
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ import signal
 import socket
 import socketserver
 import threading
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import datetime
 from importlib import metadata, resources
 from pathlib import Path
@@ -51,6 +51,7 @@ class Settings:
     deadline: float = 900.0  # seconds one request (a slow upload relayed by Squid) may take in all
     idle_timeout: float = 120.0  # seconds an idle persistent connection is kept
     max_connections: int = 64  # advertised to Squid; more at once are refused with 503
+    workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # uploads scanned at once; the others wait
     preview: int = 4096  # bytes Squid sends before waiting for 100 Continue
     options_ttl: int = 3600  # seconds Squid may keep the OPTIONS answer
     flag: str = "pass"  # what a flagged upload does: pass (with X-Baomi-Verdict: flag) or block
@@ -90,6 +91,8 @@ class IcapService:
         self.istag = _istag(scanner)
         self._audit_lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(settings.max_connections)
+        # More scans at once than cores only makes the engine start extra worker processes and throw them away.
+        self._scanning = threading.BoundedSemaphore(settings.workers)
 
     # -- connections
 
@@ -179,7 +182,8 @@ class IcapService:
         except UnreadableBody as exc:
             name = name_from_url(head.target)
             return [(Upload(name, body, "body"), unscannable_report(name, "unreadable-body", str(exc), body))]
-        return [(upload, self.scanner.scan_bytes(upload.data, upload.name, CHANNEL)) for upload in uploads]
+        with self._scanning:
+            return [(upload, self.scanner.scan_bytes(upload.data, upload.name, CHANNEL)) for upload in uploads]
 
     def _decide(
         self, request: wire.IcapRequest, peer: str, scanned: list[tuple[Upload, FileReport]], body: bytes
@@ -370,6 +374,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser.add_argument("--port", type=int, help="port to listen on (default: [icap] port, else 1344)")
     parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body scanned; larger ones block")
     parser.add_argument("--timeout", type=float, metavar="SECONDS", help="how long a client may go quiet mid-request")
+    parser.add_argument("--workers", type=int, metavar="N", help="uploads scanned at once (default: cores)")
     parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
     parser.add_argument("--verbose", "-v", action="store_true", help="log every block")
     parser.set_defaults(run=run)
@@ -381,11 +386,11 @@ def run(args: argparse.Namespace) -> int:
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="baomi icap: %(message)s")
     scanner = build_scanner(args)
     settings = Settings.from_table(scanner.config.doors.get("icap", {}))
-    for option in ("host", "port", "max_body", "timeout"):
+    for option in ("host", "port", "max_body", "timeout", "workers"):
         if getattr(args, option) is not None:
             setattr(settings, option, getattr(args, option))
-    if settings.max_body < 1 or settings.timeout <= 0:
-        raise UsageError("--max-body and --timeout take positive numbers")
+    if settings.max_body < 1 or settings.timeout <= 0 or settings.workers < 1:
+        raise UsageError("--max-body, --timeout and --workers take positive numbers")
     audit = AuditLog(args.audit or default_audit_path(scanner.config.doors))
     service = IcapService(scanner, audit, settings)
     try:
