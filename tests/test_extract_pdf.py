@@ -1,0 +1,190 @@
+"""The PDF reader gives each page its own segment (a mark at the top of page 2 is at the top of part page2), reads
+annotations, metadata, bookmarks and attachments, and says when a page's text did not come out."""
+
+from __future__ import annotations
+
+import io
+import zlib
+from collections.abc import Callable
+
+import pypdfium2 as pdfium
+import pytest
+from reportlab.lib.pagesizes import A4
+from reportlab.lib.utils import ImageReader
+from reportlab.pdfbase import pdfmetrics
+from reportlab.pdfbase.cidfonts import UnicodeCIDFont
+from reportlab.pdfgen.canvas import Canvas
+
+from scanner.extract.base import Unscannable
+from scanner.extract.garbled import garbled, repair_mojibake
+from scanner.extract.pdf import read_pdf, read_pdf_with_pdfminer
+from scanner.model import Role
+from tests.conftest import SHARED
+from tests.extract_fixtures import MARK
+from tests.reader_context import context, find, segments_of
+
+PEER = SHARED / "corpora" / "peer"
+for _font in ("STSong-Light", "MSung-Light"):  # Adobe's CID fonts: Simplified and Traditional Chinese
+    pdfmetrics.registerFont(UnicodeCIDFont(_font))
+
+
+def pdf(*pages: list[str], draw: Callable[[Canvas], None] | None = None, font: str = "STSong-Light", **kw) -> bytes:  # type: ignore[no-untyped-def]
+    """A PDF with one page per list of lines, written top down; `draw` adds to the first page."""
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4, **kw)
+    for number, lines in enumerate(pages):
+        if number == 0 and draw is not None:
+            draw(canvas)
+        canvas.setFont(font, 14)
+        for row, line in enumerate(lines):
+            canvas.drawString(72, 770 - 24 * row, line)
+        canvas.showPage()
+    canvas.save()
+    return out.getvalue()
+
+
+def grey_png(width: int = 64, height: int = 64) -> bytes:
+    """A plain grey PNG, written by hand: a scanned page without any text on it."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return len(data).to_bytes(4, "big") + kind + data + zlib.crc32(kind + data).to_bytes(4, "big")
+
+    rows = b"".join(b"\x00" + b"\x80" * width for _ in range(height))
+    header = width.to_bytes(4, "big") + height.to_bytes(4, "big") + b"\x08\x00\x00\x00\x00"
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b"")
+
+
+def test_mark_at_the_top_of_page_two_is_the_first_line_of_part_page2() -> None:
+    segments = segments_of(read_pdf, pdf(["第一页正文"], [MARK, "关于开展检查的通知"], ["第三页"]))
+    pages = [(s.part, s.page) for s in segments if s.role is Role.BODY]
+    assert pages == [("page1", 1), ("page2", 2), ("page3", 3)]
+    [page2] = find(segments, MARK)
+    assert (page2.role, page2.text.split("\n")[0]) == (Role.BODY, MARK)
+
+
+def test_traditional_chinese_font_is_read() -> None:
+    [page] = find(segments_of(read_pdf, pdf(["機密★5年"], font="MSung-Light")), "機密")
+    assert (page.part, page.text.strip()) == ("page1", "機密★5年")
+
+
+def test_title_is_a_title_and_subject_and_keywords_are_metadata() -> None:
+    def properties(canvas: Canvas) -> None:
+        canvas.setTitle(MARK)
+        canvas.setSubject("绝密★长期")
+        canvas.setKeywords("秘密★1年")
+
+    segments = segments_of(read_pdf, pdf(["正文"], draw=properties))
+    assert [(s.role, s.part) for s in find(segments, MARK)] == [(Role.TITLE, "title")]
+    assert [(s.role, s.part) for s in find(segments, "绝密")] == [(Role.METADATA, "subject")]
+    assert [(s.role, s.part) for s in find(segments, "秘密")] == [(Role.METADATA, "keywords")]
+
+
+def test_text_annotation_is_a_note_of_its_page() -> None:
+    def note(canvas: Canvas) -> None:
+        canvas.textAnnotation(MARK, Rect=(72, 600, 200, 650))
+
+    [annotation] = find(segments_of(read_pdf, pdf(["正文"], draw=note)), MARK)
+    assert (annotation.role, annotation.part, annotation.page) == (Role.NOTE, "page1.annotations", 1)
+
+
+def test_bookmark_title_is_metadata() -> None:
+    def outline(canvas: Canvas) -> None:
+        canvas.bookmarkPage("p1")
+        canvas.addOutlineEntry(MARK, "p1")
+
+    [bookmarks] = find(segments_of(read_pdf, pdf(["正文"], draw=outline)), MARK)
+    assert (bookmarks.role, bookmarks.part) == (Role.METADATA, "bookmarks")
+
+
+def test_attached_file_is_read_through_the_dispatcher() -> None:
+    document = pdfium.PdfDocument(pdf(["正文"]))
+    document.new_attachment("附件.txt").set_data(f"{MARK}\n通知".encode())
+    out = io.BytesIO()
+    document.save(out)
+    [attached] = find(segments_of(read_pdf, out.getvalue()), MARK)
+    assert attached.part == "附件.txt!body"
+
+
+def test_image_only_page_is_a_problem_and_the_other_pages_are_read() -> None:
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4)
+    canvas.setFont("STSong-Light", 14)
+    canvas.drawString(72, 770, MARK)
+    canvas.showPage()
+    canvas.drawImage(ImageReader(io.BytesIO(grey_png())), 72, 400, 400, 400)
+    canvas.showPage()
+    canvas.save()
+    ctx = context()
+    segments = list(read_pdf(out.getvalue(), "", ctx))
+    assert [s.part for s in find(segments, MARK)] == ["page1"]
+    assert [(p.reason, p.part) for p in ctx.problems] == [("image", "page2")]
+
+
+def test_pdf_encrypted_with_a_user_password_is_unscannable() -> None:
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_pdf, pdf([MARK], encrypt="secret"))
+    assert caught.value.reason == "encrypted"
+
+
+def test_pdf_with_only_an_owner_password_opens_and_is_read() -> None:
+    from reportlab.lib.pdfencrypt import StandardEncryption
+
+    data = pdf([MARK], encrypt=StandardEncryption("", ownerPassword="owner", canCopy=0))
+    assert [s.part for s in find(segments_of(read_pdf, data), MARK)] == ["page1"]
+
+
+def test_pdf_without_any_text_is_unscannable() -> None:
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_pdf, pdf([], []))
+    assert caught.value.reason == "no-text"
+
+
+def test_truncated_pdf_is_corrupt() -> None:
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_pdf, pdf([MARK])[:300])
+    assert caught.value.reason == "corrupt"
+
+
+def test_pdfminer_reads_the_same_pages() -> None:
+    segments = segments_of(read_pdf_with_pdfminer, pdf(["第一页"], [MARK]))
+    [page2] = find(segments, MARK)
+    assert (page2.part, page2.page) == ("page2", 2)
+
+
+def test_cid_placeholders_are_garbled() -> None:
+    assert garbled("(cid:12)(cid:845)(cid:77)(cid:3) 年度报告") is not None
+
+
+def test_private_use_glyphs_are_garbled() -> None:
+    assert garbled("\ue11e\ue236\ue28a\ue0c0浏览\ueb06\ue2f6") is not None
+
+
+def test_gbk_read_as_latin1_is_garbled_and_repaired() -> None:
+    mojibake = "关于红军作战的原则".encode("gbk").decode("latin-1")
+    assert garbled(f"1 {mojibake} 3") is not None
+    assert repair_mojibake(mojibake) == "关于红军作战的原则"
+
+
+def test_french_accents_are_not_garbled() -> None:
+    assert garbled("Le réseau électrique à Genève était prêt, déjà.") is None
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
+def test_peer_gbk_font_without_a_map_is_read_as_chinese() -> None:
+    [page] = segments_of(read_pdf, (PEER / "pdfjs" / "XiaoBiaoSong.pdf").read_bytes())
+    assert "关于红军作战的原则" in page.text.replace(" ", "")  # pdfminer.six gives Latin-1 mojibake here
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
+def test_peer_scan_without_text_layer_is_an_image_problem() -> None:
+    ctx = context()
+    list(read_pdf((PEER / "mineru" / "demo" / "pdfs" / "small_ocr.pdf").read_bytes(), "", ctx))
+    assert {p.reason for p in ctx.problems} == {"image"}
+
+
+@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
+@pytest.mark.parametrize("path", ["qpdf/issue-120.pdf", "qpdf/issue-99.pdf", "pdfjs/Brotli-Prototype-FileA.pdf"])
+def test_peer_pdf_neither_library_reads_is_corrupt(path: str) -> None:
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_pdf, (PEER / path).read_bytes())
+    assert caught.value.reason == "corrupt"
