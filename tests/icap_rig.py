@@ -82,12 +82,14 @@ def stop(process: subprocess.Popen[bytes]) -> None:
 class IcapService:
     """`baomi icap` in a subprocess on a free port, with its own audit log."""
 
-    def __init__(self, workdir: Path, *options: str) -> None:
+    def __init__(self, workdir: Path, *options: str, notify_socket: Path | None = None) -> None:
         self.port = free_port()
         self.audit = workdir / "audit.db"
         self.log = workdir / "icap.log"
         env = {**os.environ, "BAOMI_AUDIT": str(self.audit)}
         env.pop("NOTIFY_SOCKET", None)
+        if notify_socket:
+            env["NOTIFY_SOCKET"] = str(notify_socket)
         command = [str(BAOMI), "icap", "--host", "127.0.0.1", "--port", str(self.port), "--audit", str(self.audit)]
         with self.log.open("wb") as log:
             self.process = subprocess.Popen([*command, *options], stdout=log, stderr=subprocess.STDOUT, env=env)

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlencode
 
 import pytest
@@ -403,3 +404,15 @@ def test_block_page_gives_the_audit_record_as_reference(service: IcapService) ->
     response = exchange(service, reqmod(http_post("/ref.txt", "text/plain", MARKED), MARKED))
     [row] = [d for d in audit_rows(service) if d.extra.get("url") == "http://upload.example/ref.txt"]
     assert f"<strong>{row.id}</strong>" in response.page
+
+
+def test_service_tells_systemd_it_is_ready(tmp_path: Path) -> None:
+    address = tmp_path / "notify"
+    with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as systemd:
+        systemd.bind(str(address))
+        systemd.settimeout(30)
+        running = IcapService(tmp_path, notify_socket=address)
+        try:
+            assert systemd.recv(100) == b"READY=1"
+        finally:
+            running.stop()

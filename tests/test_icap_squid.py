@@ -4,7 +4,6 @@ ones get baomi's 403 page and never do, and with baomi down uploads are refused.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx
 import pytest
@@ -139,14 +138,23 @@ def test_blocked_upload_is_audited_with_the_browser_address(
     )
 
 
-def test_upload_is_refused_while_baomi_is_down(upstream: Upstream, tmp_path: Path) -> None:
+@pytest.fixture(scope="module")
+def squid_without_baomi() -> Iterator[Squid]:
+    """A Squid configured the same way, whose ICAP port has nothing listening: baomi is down."""
     require(SQUID is not None, "Squid (/usr/sbin/squid)")
-    proxy = Squid(free_port())  # nothing listens there
+    proxy = Squid(free_port())
     proxy.start()
-    try:
-        with httpx.Client(proxy=proxy.proxy, timeout=60) as client:
-            response = client.post(upstream.url("/while-down"), files={"file": ("周报.txt", CLEAN_TXT)})
-    finally:
-        proxy.stop()
+    yield proxy
+    proxy.stop()
+
+
+def test_upload_is_refused_while_baomi_is_down(squid_without_baomi: Squid, upstream: Upstream) -> None:
+    with httpx.Client(proxy=squid_without_baomi.proxy, timeout=60) as client:
+        response = client.post(upstream.url("/while-down"), files={"file": ("周报.txt", CLEAN_TXT)})
     assert 500 <= response.status_code < 600
     assert reached(upstream, "/while-down") == []
+
+
+def test_pages_are_still_fetched_while_baomi_is_down(squid_without_baomi: Squid, upstream: Upstream) -> None:
+    with httpx.Client(proxy=squid_without_baomi.proxy, timeout=60) as client:
+        assert client.get(upstream.url("/page-while-down")).status_code == 200
