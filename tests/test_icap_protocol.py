@@ -355,9 +355,10 @@ def test_malformed_request_gets_an_icap_error(service: IcapService, request_byte
     assert exchange(service, request_bytes).status == status
 
 
-def test_bad_chunk_size_gets_400(service: IcapService) -> None:
+@pytest.mark.parametrize("size", [b"zz", b"0x5", b"+5", b"-5", b"5_0"])
+def test_bad_chunk_size_gets_400(service: IcapService, size: bytes) -> None:
     head = http_post("/a.txt", "text/plain", CLEAN)
-    request = reqmod(head, None).replace(b"null-body", b"req-body") + b"zz\r\nhello\r\n0\r\n\r\n"
+    request = reqmod(head, None).replace(b"null-body", b"req-body") + size + b"\r\nhello\r\n0\r\n\r\n"
     assert exchange(service, request).status == 400
 
 
@@ -388,7 +389,7 @@ def test_each_scanned_upload_is_audited_with_the_client_address(service: IcapSer
     exchange(service, reqmod(head, body, headers=("X-Client-IP: 10.1.2.3", "X-Client-Username: zhang")))
     rows = [d for d in audit_rows(service) if d.extra.get("url") == "http://upload.example/audit-me"]
     assert sorted((d.name, d.verdict, d.action) for d in rows) == [
-        ("ok.txt", "pass", "accepted"),
+        ("ok.txt", "pass", "rejected"),  # it went nowhere either: the request as a whole was refused
         ("通知.txt", "block", "rejected"),
     ]
     assert {(d.channel, d.source, d.extra["user"]) for d in rows} == {("web", "10.1.2.3", "zhang")}

@@ -147,7 +147,9 @@ class IcapService:
             # The rest of the body is still on its way; answering now and closing is all that is left to do.
             name = name_from_url(request.http.target)
             report = unscannable_report(name, "too-large", f"request body over the limit of {exc.limit} bytes")
-            return Answer(self._decide(request, peer, [(Upload(name, b"", "body"), report)], b"").data, False)
+            answer = self._decide(request, peer, [(Upload(name, b"", "body"), report)], b"")
+            answer.keep_open = False
+            return answer
         return self._decide(request, peer, self._scan(request, body), body)
 
     def options(self) -> bytes:
@@ -213,7 +215,8 @@ class IcapService:
     def _record(
         self, request: wire.IcapRequest, peer: str, scanned: list[tuple[Upload, FileReport]], verdict: Verdict
     ) -> list[int]:
-        """An audit record for each file and body scanned, and for form fields that did not pass; their ids."""
+        """An audit record for each file and body scanned, and for form fields that did not pass; their ids. Each
+        carries its own verdict and the action taken on the request as a whole."""
         assert request.http is not None
         extra = {"method": request.http.method, "url": _url(request.http.target), "icap": "reqmod"}
         user = request.headers.get("X-Client-Username")
@@ -224,8 +227,8 @@ class IcapService:
             for upload, report in scanned:
                 if upload.kind == "fields" and report.verdict == Verdict.PASS:
                     continue  # every login form and search box would fill the log otherwise
-                action = ACTIONS[verdict if report.verdict > Verdict.PASS else Verdict.PASS]
-                decision = Decision.of(report, CHANNEL, _client(request, peer), action, **extra)
+                # What the door did with the request as a whole: a clean file in a refused upload did not go out.
+                decision = Decision.of(report, CHANNEL, _client(request, peer), ACTIONS[verdict], **extra)
                 ids.append(self.audit.record(decision))
         return ids
 

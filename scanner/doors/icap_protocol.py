@@ -4,6 +4,7 @@ preview and `100 Continue`, and the responses. Knows nothing of scanning; the do
 
 from __future__ import annotations
 
+import re
 import socket
 import time
 from collections.abc import Iterable
@@ -12,6 +13,7 @@ from email.utils import formatdate
 
 CRLF = b"\r\n"
 MAX_LINE = 16 * 1024  # one request line, header line or chunk-size line
+HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
 MAX_HEAD = 256 * 1024  # all of an ICAP head, or of an encapsulated HTTP head
 
 REASONS = {
@@ -249,12 +251,9 @@ class Connection:
         while True:
             line = self._read_line()
             size_text, _, extensions = line.partition(b";")
-            try:
-                size = int(size_text.strip(), 16)
-            except ValueError:
-                raise IcapError(400, f"malformed chunk size {line[:40]!r}") from None
-            if size < 0:
+            if not HEX.fullmatch(size_text.strip()):  # int() alone would take "0x1f", "+1f" and "1_f"
                 raise IcapError(400, f"malformed chunk size {line[:40]!r}")
+            size = int(size_text, 16)
             if size == 0:
                 while self._read_line():  # trailer fields, which nothing here needs
                     pass
@@ -338,9 +337,11 @@ def response_head(status: int, istag: str, fields: Iterable[tuple[str, str]] = (
     return status_line(status) + b"".join(f"{k}: {v}".encode("latin-1") + CRLF for k, v in lines)
 
 
-def chunked(data: bytes) -> bytes:
-    """`data` as one chunk and the last chunk (or the last chunk alone when empty)."""
-    return (f"{len(data):x}".encode("ascii") + CRLF + data + CRLF if data else b"") + b"0" + CRLF + CRLF
+def chunked(data: bytes) -> list[bytes]:
+    """`data` as one chunk and the last chunk (or the last chunk alone when empty), in pieces to join once: a body
+    may be tens of megabytes, and each copy of it counts."""
+    last = b"0" + CRLF + CRLF
+    return [f"{len(data):x}".encode("ascii") + CRLF, data, CRLF + last] if data else [last]
 
 
 def options_response(istag: str, fields: Iterable[tuple[str, str]]) -> bytes:
@@ -356,7 +357,7 @@ def request_response(istag: str, http_head: bytes, body: bytes | None) -> bytes:
     """200 with a (possibly modified) HTTP request to send on; `body` None when the request has none."""
     entity = "req-body" if body is not None else "null-body"
     head = response_head(200, istag, [("Encapsulated", f"req-hdr=0, {entity}={len(http_head)}")]) + CRLF
-    return head + http_head + (chunked(body) if body is not None else b"")
+    return b"".join([head, http_head, *(chunked(body) if body is not None else [])])
 
 
 def http_response(istag: str, status: int, reason: str, fields: Iterable[tuple[str, str]], body: bytes) -> bytes:
@@ -367,7 +368,7 @@ def http_response(istag: str, status: int, reason: str, fields: Iterable[tuple[s
     ]
     http_head = CRLF.join(http_lines) + CRLF + CRLF
     head = response_head(200, istag, [("Encapsulated", f"res-hdr=0, res-body={len(http_head)}")]) + CRLF
-    return head + http_head + chunked(body)
+    return b"".join([head, http_head, *chunked(body)])
 
 
 def error_response(istag: str, status: int) -> bytes:
