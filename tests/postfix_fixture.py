@@ -215,17 +215,18 @@ class PrivatePostfix:
 
     def start(self) -> PrivatePostfix:
         daemons = self.postconf("daemon_directory")
-        self.master = subprocess.Popen(
-            [f"{daemons}/master", "-c", str(self.config), "-d"],
-            env={**os.environ, "MAIL_CONFIG": str(self.config)},
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-            start_new_session=True,
-        )
+        with (self.root / "master.err").open("ab") as err:
+            self.master = subprocess.Popen(
+                [f"{daemons}/master", "-c", str(self.config), "-d"],
+                env={**os.environ, "MAIL_CONFIG": str(self.config)},
+                stdout=subprocess.DEVNULL,
+                stderr=err,
+                start_new_session=True,
+            )
         try:
             wait_for_port(self.smtp_port, 30, self.master)
         except Exception as exc:
-            err = self.master.stderr.read().decode(errors="replace") if self.master.stderr else ""
+            err = (self.root / "master.err").read_text(errors="replace")
             self.stop()
             raise RuntimeError(f"the private Postfix did not start: {exc}\n{err}\n{self.log()}") from exc
         return self
@@ -266,8 +267,6 @@ class PrivatePostfix:
                     with contextlib.suppress(ProcessLookupError):
                         os.killpg(self.master.pid, signal.SIGKILL)
                     self.master.wait()
-            if self.master.stderr:
-                self.master.stderr.close()
             self.master = None
         _kill_leftovers(self.queue)
         shutil.rmtree(self.root, ignore_errors=True)
@@ -303,9 +302,11 @@ class Milter:
             *extra,
         ]
         self.process: subprocess.Popen[bytes] | None = None
+        self.log = audit.parent / f"milter-{self.port}.log"  # a file, not a pipe nobody drains while it runs
 
     def start(self) -> Milter:
-        self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
         try:
             wait_for_port(self.port, 60, self.process)
         except Exception as exc:
@@ -324,9 +325,8 @@ class Milter:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
-        err = self.process.stderr.read().decode(errors="replace") if self.process.stderr else ""
         self.process = None
-        return err
+        return self.log.read_text(errors="replace")
 
 
 @contextlib.contextmanager

@@ -215,7 +215,9 @@ class Gateway:
         action = "tempfail" if answer == "tempfail" else "rejected"
         ref: int | str = "-"
         try:
-            ref = self._record(Decision.of(report, CHANNEL, message_id, action, reason=why, **facts))
+            decision = Decision.of(report, CHANNEL, message_id, action, **facts)
+            decision.reason = why
+            ref = self._record(decision)
         except Exception:  # the refusal stands even when the log cannot be written
             log.exception("cannot write the audit log")
         log.warning("%s %s: %s; answered %s (ref %s)", facts.get("queue_id") or "-", message_id, why, action, ref)

@@ -364,7 +364,7 @@ def parse_listen(spec: str) -> tuple[int, str | tuple[str, int]]:
         else:
             host, _, port = rest.rpartition(":")
         host = host.strip("[]") or ("::1" if kind == "inet6" else "127.0.0.1")
-        if port.isdigit() and 0 < int(port) < 65536:
+        if port.isdigit() and int(port) < 65536:  # port 0: any free port
             return (socket.AF_INET6 if kind == "inet6" else socket.AF_INET), (host, int(port))
     raise ValueError(f"cannot listen on {spec!r}: expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path")
 
@@ -400,8 +400,9 @@ class MilterServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
             with contextlib.suppress(FileNotFoundError):
                 self.unix_path.unlink()
 
-    def serve_in_thread(self) -> threading.Thread:
-        thread = threading.Thread(target=self.serve_forever, name="milter-listener", daemon=True)
+    def serve_in_thread(self, poll_interval: float = 0.5) -> threading.Thread:
+        """Accept connections in a thread of its own; `shutdown()` returns within `poll_interval` seconds."""
+        thread = threading.Thread(target=self.serve_forever, args=(poll_interval,), name="milter-listener", daemon=True)
         thread.start()
         return thread
 

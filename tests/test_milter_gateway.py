@@ -1,0 +1,161 @@
+"""The mail door's decisions that need no Postfix: failing closed, the [mail] table, internal-domain leniency and the
+words of a refusal. A scripted MTA (tests.test_milter_protocol) speaks to the real door and engine over a socket.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from scanner.audit import AuditLog
+from scanner.cli import main
+from scanner.doors import milter_protocol as mp
+from scanner.doors.milter import Gateway, MailHandler, MailPolicy, place
+from scanner.engine import Scanner
+from scanner.model import Finding, Location, Verdict
+from scanner.policy import ConfigError, load_config
+from tests.conftest import ROOT
+from tests.test_milter_protocol import ScriptedMTA
+
+HEADERS = [("From", " author@example.cn"), ("To", " reader@example.org"), ("Message-ID", " <m1@example.cn>")]
+
+Door = Callable[..., tuple[ScriptedMTA, AuditLog]]
+
+
+@pytest.fixture
+def door(scanner: Scanner, tmp_path: Path) -> Iterator[Door]:
+    """Start the door with a [mail] table; give back a negotiated MTA connection and the audit log."""
+    started: list[tuple[mp.MilterServer, Gateway]] = []
+
+    def start(**table: object) -> tuple[ScriptedMTA, AuditLog]:
+        audit = AuditLog(tmp_path / f"audit{len(started)}.db")
+        gateway = Gateway(scanner, audit, MailPolicy.from_table(table), workers=2)
+        server = mp.MilterServer("inet:0@127.0.0.1", lambda: MailHandler(gateway))
+        server.serve_in_thread(poll_interval=0.02)
+        started.append((server, gateway))
+        mta = ScriptedMTA(server.server_address)
+        mta.negotiate()
+        return mta, audit
+
+    yield start
+    for server, gateway in started:
+        server.shutdown()
+        server.server_close()
+        gateway.close()
+
+
+def final(mta: ScriptedMTA) -> tuple[bytes, str]:
+    command, data = mta.end()[-1]
+    return command, data.rstrip(b"\0").decode()
+
+
+def test_a_message_over_the_size_limit_gets_a_temporary_failure(door: Door) -> None:
+    mta, audit = door(max_message_bytes=1000)
+    mta.message(HEADERS, b"x" * 2000)
+    command, text = final(mta)
+    assert (command, text[:9]) == (mp.R_REPLYCODE, "451 4.7.1")
+    assert [(d.verdict, d.action) for d in audit.query()] == [("block", "tempfail")]
+
+
+def test_a_message_over_the_size_limit_is_refused_when_the_policy_says_reject(door: Door) -> None:
+    mta, _ = door(max_message_bytes=1000, on_oversize="reject")
+    mta.message(HEADERS, b"x" * 2000)
+    assert final(mta)[1].startswith("550 5.7.1")
+
+
+def test_a_scan_that_outlasts_scan_seconds_gets_a_temporary_failure(door: Door) -> None:
+    mta, audit = door(scan_seconds=0)
+    mta.message(HEADERS, "您好，会议改到周三。\r\n".encode())
+    assert final(mta)[1].startswith("451 4.7.1")
+    assert "scan took more than" in (audit.query()[0].reason or "")
+
+
+def test_an_internal_error_gets_a_temporary_failure_never_an_accept(door: Door) -> None:
+    mta, audit = door()
+    audit.close()  # the decision cannot be recorded: the door must not let the message through unrecorded
+    mta.message(HEADERS, "您好，会议改到周三。\r\n".encode())
+    assert final(mta)[1].startswith("451 4.7.1")
+
+
+def test_a_clean_message_is_accepted_with_the_pass_header(door: Door) -> None:
+    mta, _ = door()
+    mta.message(HEADERS, "您好，会议改到周三。\r\n".encode())
+    assert mta.end() == [(mp.R_ADDHEADER, b"X-Baomi-Verdict\0 pass\0"), (mp.R_ACCEPT, b"")]
+
+
+def test_the_pass_header_can_be_turned_off(door: Door) -> None:
+    mta, _ = door(pass_header=False)
+    mta.message(HEADERS, "您好。\r\n".encode())
+    assert mta.end() == [(mp.R_ACCEPT, b"")]
+
+
+def test_a_refusal_names_the_rule_and_the_audit_reference(door: Door) -> None:
+    mta, audit = door()
+    mta.message(HEADERS, "机密★5年\r\n\r\n试验数据如下。\r\n".encode())
+    command, text = final(mta)
+    ref = audit.query()[0].id
+    assert command == mp.R_REPLYCODE
+    assert text == (
+        f"550 5.7.1 Message refused by the confidentiality check: mark.state-secret in the message (ref {ref})"
+    )
+
+
+@pytest.mark.parametrize(
+    ("recipients", "internal"),
+    [
+        (["a@example.cn"], True),
+        (["a@mail.example.cn", "b@EXAMPLE.CN"], True),
+        (["a@example.cn", "b@example.org"], False),  # one outsider: the message leaves the organisation
+        (["a@notexample.cn"], False),
+        ([], False),
+    ],
+)
+def test_leniency_needs_every_recipient_inside_the_organisation(recipients: list[str], internal: bool) -> None:
+    assert MailPolicy.from_table({"internal_domains": ["example.cn"]}).is_internal(recipients) is internal
+
+
+def test_internal_actions_can_be_set_but_unscannable_is_never_relaxed() -> None:
+    policy = MailPolicy.from_table({"internal_actions": {"unscannable": "pass", "work-secret": "flag"}})
+    assert "unscannable" not in policy.internal_actions
+    assert policy.internal_actions["work-secret"] == Verdict.FLAG
+    assert policy.internal_actions["internal"] == Verdict.PASS  # a default kept
+
+
+@pytest.mark.parametrize(
+    "table",
+    [{"listen_on": "inet:1@x"}, {"on_error": "accept"}, {"on_oversize": "pass"}, {"internal_actions": {"x": "maybe"}}],
+)
+def test_a_mail_table_that_cannot_be_used_is_a_configuration_error(table: dict[str, object]) -> None:
+    with pytest.raises(ConfigError, match=r"\[mail\]"):
+        MailPolicy.from_table(table)
+
+
+@pytest.mark.parametrize(
+    ("part", "words"),
+    [
+        ("进度报告.docx!word/document.xml", "attachment 进度报告.docx"),
+        ("材料.zip!情况说明.pdf!page", "attachment 材料.zip"),
+        ("进度报告.docx", "attachment 进度报告.docx"),
+        ("subject", "the subject"),
+        ("body", "the message"),
+        ("body2", "the message"),
+        ("keywords", "the headers"),
+    ],
+)
+def test_a_refusal_says_where_in_the_message_the_rule_fired(part: str, words: str) -> None:
+    finding = Finding("state-secret", "mark.state-secret", Verdict.BLOCK, "机密", Location(part, 1, 1))
+    assert place(finding) == words
+
+
+def test_the_command_refuses_a_socket_it_cannot_listen_on(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["milter", "--listen", "tcp:25"]) == 2
+    assert "cannot listen on tcp:25" in capsys.readouterr().err
+
+
+def test_the_administrators_example_configuration_is_valid() -> None:
+    config = load_config(ROOT / "hooks" / "postfix" / "baomi.toml.example")
+    policy = MailPolicy.from_table(config.doors["mail"])
+    assert policy.internal_domains == ("example.gov.cn",)
+    assert policy.on_error == "tempfail"
