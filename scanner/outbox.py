@@ -182,6 +182,8 @@ def fsync_dir(folder: Path) -> None:
 
 def make_folder(folder: Path, private: bool) -> None:
     """Create `folder` and its parents; a private folder (quarantine) and the folders made below it get mode 0700."""
+    if folder.is_dir():
+        return
     missing = [p for p in (folder, *folder.parents) if not p.exists()]
     for part in reversed(missing):
         with contextlib.suppress(FileExistsError):

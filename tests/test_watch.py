@@ -16,6 +16,8 @@ from scanner.cli import main
 from scanner.doors.watch import is_temporary
 from scanner.engine import Scanner
 from scanner.model import FileReport
+from scanner.outbox import load_outboxes
+from scanner.policy import load_config
 from tests.watch_rig import (
     BLOCK_TEXT,
     FLAG_TEXT,
@@ -242,3 +244,11 @@ def test_a_file_that_cannot_be_moved_stays_in_the_outbox_and_the_watcher_goes_on
         wait_for(lambda: delivered(gateway, "其他.txt"))
     assert gateway.places("部门/报告.txt") == ["outbox"]
     assert [d.name for d in gateway.decisions()] == ["其他.txt"]
+
+
+def test_the_example_configuration_names_its_outboxes_and_policy() -> None:
+    example = Path(__file__).parents[1] / "hooks" / "watch.example.toml"
+    config = load_config(example)
+    outboxes = load_outboxes(config.doors["watch"], example.parent)
+    assert [(o.path.name, o.channel) for o in outboxes] == [("to-send", "watch"), ("to-send", "mail")]
+    assert all(o.quarantine.name == "quarantine" for o in outboxes)

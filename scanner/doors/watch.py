@@ -362,7 +362,7 @@ class Watcher:
                 return
             else:
                 self.tracker.wait(_TICK)
-            if since_sync and (not in_flight or since_sync >= _SYNC_EVERY):
+            if since_sync and ((not in_flight and not self.tracker.due) or since_sync >= _SYNC_EVERY):
                 self.mover.sync()
                 since_sync = 0
             if not self.once and time.monotonic() - last_walk > _RESCAN:
@@ -382,6 +382,7 @@ class Watcher:
             self._failed(candidate, f"{type(exc).__name__}: {exc}")
 
     def _observe(self) -> Any:
+        _shorten_move_pairing()
         observer = Observer()
         for outbox in self.outboxes:
             observer.schedule(Handler(self.tracker, outbox), str(outbox.path), recursive=True)
@@ -469,6 +470,17 @@ class Watcher:
         self.tracker.again(candidate, delay)
 
 
+def _shorten_move_pairing() -> None:
+    """watchdog holds each unpaired IN_MOVED_FROM for 0.5 s, hoping for its IN_MOVED_TO, and every later event waits
+    behind it; each of our own deliveries out of the outbox is such an event, so a busy outbox would see all its
+    close-after-write events up to half a second late. The kernel queues both halves of a rename together, so 20 ms
+    is plenty; a pair missed anyway is a delete and a create, and the file simply waits to settle."""
+    with contextlib.suppress(ImportError):
+        from watchdog.observers.inotify_move_event_grouper import InotifyMoveEventGrouper
+
+        InotifyMoveEventGrouper.delay = 0.02
+
+
 def verdict_record(report: FileReport, outbox: Outbox, action: str) -> dict[str, Any]:
     """The sidecar `NAME.verdict.json` beside a held file: the report (its contexts are short already) and where the
     file came from."""
@@ -541,9 +553,8 @@ def outboxes_of(args: argparse.Namespace, config: Config) -> list[Outbox]:
             raise UsageError(f"an outbox on the command line needs {', '.join(missing)}")
         outboxes = [Outbox(args.outbox, **folders, channel=channel)]
     else:
-        base = args.config.parent if args.config else Path.cwd()
         try:
-            outboxes = load_outboxes(config.doors.get("watch", {}), base)
+            outboxes = load_outboxes(config.doors.get("watch", {}), _config_base(args))
         except OutboxError as exc:
             raise UsageError(str(exc)) from None
         if not outboxes:
@@ -572,8 +583,14 @@ def audit_path(args: argparse.Namespace, config: Config) -> Path:
 def open_logs(args: argparse.Namespace, config: Config) -> tuple[AuditLog, Journal]:
     """The audit log, and the journal of moves in progress (by default beside it)."""
     audit = audit_path(args, config)
-    journal = args.journal or config.doors.get("watch", {}).get("journal") or audit.parent / "watch-journal.db"
+    configured = config.doors.get("watch", {}).get("journal")
+    journal = args.journal or (_config_base(args) / configured if configured else audit.parent / "watch-journal.db")
     return AuditLog(audit), Journal(Path(journal))
+
+
+def _config_base(args: argparse.Namespace) -> Path:
+    """What relative paths in the configuration file are relative to."""
+    return args.config.parent if args.config else Path.cwd()
 
 
 def prepare(outboxes: list[Outbox]) -> None:
@@ -613,7 +630,7 @@ def start_logging(path: Path | None, quiet: bool) -> None:
 def run_watch(args: argparse.Namespace) -> int:
     scanner = build_scanner(args)
     table = scanner.config.doors.get("watch", {})
-    start_logging(args.log or (Path(table["log"]) if table.get("log") else None), args.quiet)
+    start_logging(args.log or (_config_base(args) / table["log"] if table.get("log") else None), args.quiet)
     outboxes = outboxes_of(args, scanner.config)
     settings = settings_of(args, table)
     prepare(outboxes)
