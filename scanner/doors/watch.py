@@ -12,6 +12,7 @@ import fnmatch
 import logging
 import os
 import signal
+import sqlite3
 import stat
 import threading
 import time
@@ -26,6 +27,7 @@ from typing import Any
 from watchdog.events import (
     DirCreatedEvent,
     DirMovedEvent,
+    FileAttribEvent,
     FileClosedEvent,
     FileCreatedEvent,
     FileDeletedEvent,
@@ -82,7 +84,6 @@ TEMPORARY = (
     "*.baomi-part",  # our own copies in flight
 )
 _TICK = 0.25  # seconds between looks at files waiting to settle
-_RESCAN = 60.0  # seconds between walks of the outboxes, for events the kernel dropped
 _RETRY = (5.0, 30.0, 120.0, 600.0)  # delays before trying again a file that could not be moved
 _SYNC_EVERY = 100  # moves between flushes of the destination folders to disk
 
@@ -115,6 +116,9 @@ class Settings:
     settle: float = 2.0  # seconds a file's size and time must stay unchanged when no close-after-write was seen
     jobs: int = field(default_factory=lambda: os.cpu_count() or 2)
     temporary: tuple[str, ...] = TEMPORARY
+    # Seconds between walks of the outboxes: for events the kernel dropped (a queue overflow), for network file
+    # systems whose remote writers inotify cannot see, and instead of events when inotify cannot be had at all.
+    rescan: float = 60.0
 
 
 @dataclass
@@ -287,7 +291,7 @@ class Handler(FileSystemEventHandler):
         source = Path(os.fsdecode(event.src_path))
         if isinstance(event, FileClosedEvent):
             self.tracker.note(source, self.outbox, closed=True)
-        elif isinstance(event, FileCreatedEvent | FileModifiedEvent):
+        elif isinstance(event, FileCreatedEvent | FileModifiedEvent | FileAttribEvent):
             self.tracker.note(source, self.outbox, closed=False)
         elif isinstance(event, FileMovedEvent | DirMovedEvent):
             self.tracker.forget(source)
@@ -328,8 +332,7 @@ class Watcher:
     def run(self, once: bool = False) -> int:
         """Watch until stopped; with `once`, deliver what is there and return (1 if a file could not be moved)."""
         self.once = once
-        for line in self.mover.recover():
-            log.warning("%s", line)
+        self._recover()
         observer = None if once else self._observe()  # before the walk: a file dropped meanwhile is not missed
         self._walk()
         try:
@@ -365,8 +368,9 @@ class Watcher:
             if since_sync and ((not in_flight and not self.tracker.due) or since_sync >= _SYNC_EVERY):
                 self.mover.sync()
                 since_sync = 0
-            if not self.once and time.monotonic() - last_walk > _RESCAN:
+            if not self.once and time.monotonic() - last_walk > self.settings.rescan:
                 self._walk()
+                self._recover()  # decisions whose recording failed (a locked or full disk) are recorded now
                 last_walk = time.monotonic()
 
     def _nothing_more(self, last_progress: float) -> bool:
@@ -381,12 +385,31 @@ class Watcher:
             log.exception("unexpected trouble with %s", display_name(candidate.path))
             self._failed(candidate, f"{type(exc).__name__}: {exc}")
 
+    def _recover(self) -> None:
+        try:
+            lines = self.mover.recover()
+        except (OSError, sqlite3.Error) as exc:
+            log.error("cannot finish the moves a stopped watcher left yet: %s", exc)
+            return
+        for line in lines:
+            log.warning("%s", line)
+
     def _observe(self) -> Any:
+        """A watchdog observer on every outbox; without one (inotify's limits reached), walks every `settle`."""
         _shorten_move_pairing()
-        observer = Observer()
-        for outbox in self.outboxes:
-            observer.schedule(Handler(self.tracker, outbox), str(outbox.path), recursive=True)
-        observer.start()
+        try:
+            observer = _new_observer()
+            for outbox in self.outboxes:
+                observer.schedule(Handler(self.tracker, outbox), str(outbox.path), recursive=True)
+            observer.start()
+        except OSError as exc:
+            self.settings.rescan = max(1.0, self.settings.settle)
+            log.error(
+                "cannot watch the outboxes for events (%s; see fs.inotify.max_user_watches): looking every %g s",
+                exc.strerror or exc,
+                self.settings.rescan,
+            )
+            return None
         return observer
 
     def _walk(self) -> None:
@@ -468,6 +491,16 @@ class Watcher:
         candidate.failures += 1
         log.error("%s stays in the outbox: %s; trying again in %g s", display_name(candidate.path), why, delay)
         self.tracker.again(candidate, delay)
+
+
+def _new_observer() -> Any:
+    """On Linux, inotify with full events: a file moved in from elsewhere comes as a move (complete), not as a
+    creation (to wait for)."""
+    try:
+        from watchdog.observers.inotify import InotifyObserver
+    except ImportError:
+        return Observer()
+    return InotifyObserver(generate_full_events=True)
 
 
 def _shorten_move_pairing() -> None:
@@ -603,11 +636,18 @@ def prepare(outboxes: list[Outbox]) -> None:
         os.chmod(outbox.quarantine, PRIVATE_MODE)
 
 
+WATCH_KEYS = frozenset({"outbox", "settle", "jobs", "temporary", "rescan", "journal", "log"})
+
+
 def settings_of(args: argparse.Namespace, table: dict[str, Any]) -> Settings:
+    unknown = set(table) - WATCH_KEYS
+    if unknown:
+        raise UsageError(f"[watch]: unknown keys {', '.join(sorted(unknown))} (known: {', '.join(sorted(WATCH_KEYS))})")
     settings = Settings()
     settings.jobs = int(args.jobs or table.get("jobs") or settings.jobs)
     settings.settle = float(args.settle if args.settle is not None else table.get("settle", settings.settle))
     settings.temporary = (*TEMPORARY, *table.get("temporary", ()))
+    settings.rescan = float(table.get("rescan", settings.rescan))
     if settings.jobs < 1 or settings.settle < 0:
         raise UsageError("--jobs takes 1 or more, --settle 0 or more seconds")
     return settings
