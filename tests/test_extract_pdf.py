@@ -3,11 +3,14 @@ annotations, metadata, bookmarks and attachments, and says when a page's text di
 
 from __future__ import annotations
 
+import ctypes
 import io
+import shutil
 import zlib
 from collections.abc import Callable
 
 import pypdfium2 as pdfium
+import pypdfium2.raw as pdfium_c
 import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.lib.utils import ImageReader
@@ -19,7 +22,7 @@ from scanner.extract.base import Unscannable
 from scanner.extract.garbled import garbled, repair_mojibake
 from scanner.extract.pdf import read_pdf, read_pdf_with_pdfminer
 from scanner.model import Role
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 from tests.extract_fixtures import MARK
 from tests.reader_context import context, find, segments_of
 
@@ -87,6 +90,27 @@ def test_text_annotation_is_a_note_of_its_page() -> None:
     assert (annotation.role, annotation.part, annotation.page) == (Role.NOTE, "page1.annotations", 1)
 
 
+def test_text_a_stamp_annotation_draws_is_a_watermark() -> None:
+    # The stamp has no Contents: its text exists only as drawing in its appearance stream (PDFium writes it here;
+    # a standard font, so the words are Latin).
+    document = pdfium.PdfDocument(pdf(["正文"]))
+    page = document[0]
+    annot = pdfium_c.FPDFPage_CreateAnnot(page.raw, pdfium_c.FPDF_ANNOT_STAMP)
+    pdfium_c.FPDFAnnot_SetRect(annot, pdfium_c.FS_RECTF(100, 300, 400, 500))
+    font = pdfium_c.FPDFText_LoadStandardFont(document.raw, b"Helvetica")
+    drawn = pdfium_c.FPDFPageObj_CreateTextObj(document.raw, font, 24.0)
+    words = ctypes.create_string_buffer("CONFIDENTIAL\0".encode("utf-16-le"))
+    pdfium_c.FPDFText_SetText(drawn, ctypes.cast(words, ctypes.POINTER(pdfium_c.FPDF_WCHAR)))
+    pdfium_c.FPDFPageObj_Transform(drawn, 1, 0, 0, 1, 120, 400)
+    assert pdfium_c.FPDFAnnot_AppendObject(annot, drawn)
+    pdfium_c.FPDFPage_CloseAnnot(annot)
+    page.close()
+    out = io.BytesIO()
+    document.save(out)
+    [stamp] = find(segments_of(read_pdf, out.getvalue()), "CONFIDENTIAL")
+    assert (stamp.role, stamp.part, stamp.page) == (Role.WATERMARK, "page1.drawn", 1)
+
+
 def test_bookmark_title_is_metadata() -> None:
     def outline(canvas: Canvas) -> None:
         canvas.bookmarkPage("p1")
@@ -118,6 +142,27 @@ def test_image_only_page_is_a_problem_and_the_other_pages_are_read() -> None:
     segments = list(read_pdf(out.getvalue(), "", ctx))
     assert [s.part for s in find(segments, MARK)] == ["page1"]
     assert [(p.reason, p.part) for p in ctx.problems] == [("image", "page2")]
+
+
+def test_image_only_page_is_read_by_ocr_when_asked() -> None:
+    require(shutil.which("tesseract") is not None, "Tesseract (tesseract-ocr, tesseract-ocr-chi-sim)")
+    from PIL import Image, ImageDraw, ImageFont
+
+    scan = Image.new("L", (1400, 200), 255)
+    font = ImageFont.truetype("/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc", 80)
+    ImageDraw.Draw(scan).text((40, 40), "关于开展保密检查的通知", font=font, fill=0)
+    png = io.BytesIO()
+    scan.save(png, "PNG")
+    out = io.BytesIO()
+    canvas = Canvas(out, pagesize=A4)
+    canvas.drawImage(ImageReader(io.BytesIO(png.getvalue())), 40, 600, 520, 74)
+    canvas.showPage()
+    canvas.save()
+    ctx = context(ocr=True)
+    [page] = [s for s in read_pdf(out.getvalue(), "", ctx) if s.role is Role.BODY]
+    assert (page.part, page.page) == ("page1.ocr", 1)
+    assert "保密检查" in page.text.replace(" ", "")
+    assert ctx.problems == []
 
 
 def test_pdf_encrypted_with_a_user_password_is_unscannable() -> None:

@@ -313,8 +313,10 @@ def _targets(package: Package, source: str) -> dict[str, str]:
 def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: set[int]) -> Iterator[Segment]:
     """The cells of one sheet, streamed; `said` holds the long shared strings already yielded by any sheet."""
     prefix = package.prefix + f"sheet:{sheet}!"
-    for node in iter_xml(package.read(name), package.prefix + name, ("c", *_HEADER_KINDS)):
+    for node in iter_xml(package.read(name), package.prefix + name, ("c", "row", *_HEADER_KINDS)):
         kind = local(node.tag)
+        if kind == "row":
+            continue  # streamed past so that the rows read are freed
         if kind in _HEADER_KINDS:
             text = header_footer_text(node.text or "")
             if text:

@@ -66,13 +66,16 @@ def parse_xml(data: bytes, part: str) -> etree._Element:
 def iter_xml(data: bytes, part: str, tags: Iterable[str]) -> Iterator[etree._Element]:
     """Stream the elements with the given local names from a large part, freeing each after it is used."""
     _refuse_dtd(data, part)
-    wanted = set(tags)
-    events = etree.iterparse(io.BytesIO(data), events=("end",), **_PARSER_OPTIONS)
+    # lxml filters the tags itself ("{*}c": any namespace), so Python sees only the elements asked for.
+    wanted = [f"{{*}}{tag}" for tag in tags]
+    events = etree.iterparse(io.BytesIO(data), events=("end",), tag=wanted, **_PARSER_OPTIONS)
     try:
         for _, element in events:
-            if local(element.tag) in wanted:
-                yield element
-                element.clear(keep_tail=True)
+            yield element
+            element.clear(keep_tail=True)
+            parent = element.getparent()
+            while parent is not None and element.getprevious() is not None:
+                del parent[0]  # the elements read before this one are done with too
     except etree.XMLSyntaxError as exc:
         raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
 
