@@ -70,8 +70,8 @@ def run(proxy: str, url: str, document: bytes, expect: int, requests: int, threa
     """`requests` uploads of `document` from `threads` threads; the wall time and each upload's latency.
 
     After a 403 made by ICAP, Squid 5.7 closes the browser's connection although it said keep-alive; a client that
-    sends its next request on it in that moment sees it closed without an answer and, as browsers do, sends again on
-    a new connection. Those retries are counted, and their time is in the latency."""
+    sends its next request on it in that moment sees it closed (or reset) without an answer and, as browsers do,
+    sends again on a new connection. Those retries are counted, and their time is in the latency."""
     local = threading.local()
     retries = 0
 
@@ -82,7 +82,7 @@ def run(proxy: str, url: str, document: bytes, expect: int, requests: int, threa
         start = time.perf_counter()
         try:
             response = local.client.post(url, files={"file": ("通知.docx", document)})
-        except httpx.RemoteProtocolError:
+        except (httpx.RemoteProtocolError, httpx.ReadError, httpx.WriteError):
             retries += 1
             response = local.client.post(url, files={"file": ("通知.docx", document)})
         elapsed = time.perf_counter() - start
