@@ -192,18 +192,25 @@ class Squid:
         if os.geteuid() == 0:  # Squid started as root works as its cache_effective_user, which must write the logs
             user = pwd.getpwnam("proxy")
             os.chown(self.dir, user.pw_uid, user.pw_gid)
+        # A service name of its own keeps its shared memory and IPC names apart from a system Squid's.
+        self.name = "baomitest" + "".join(c for c in self.dir.name if c.isalnum())
         self.process: subprocess.Popen[bytes] | None = None
 
     def parse(self) -> subprocess.CompletedProcess[str]:
         """`squid -k parse` on this configuration."""
         return subprocess.run(
-            [str(SQUID), "-k", "parse", "-f", str(self.conf)], capture_output=True, text=True, timeout=60
+            [str(SQUID), "-k", "parse", "-n", self.name, "-f", str(self.conf)],
+            capture_output=True,
+            text=True,
+            timeout=60,
         )
 
     def start(self) -> None:
         self.stderr = (self.dir / "stderr.log").open("wb")
         self.process = subprocess.Popen(
-            [str(SQUID), "-N", "-d", "1", "-f", str(self.conf)], stdout=self.stderr, stderr=subprocess.STDOUT
+            [str(SQUID), "-N", "-d", "1", "-n", self.name, "-f", str(self.conf)],
+            stdout=self.stderr,
+            stderr=subprocess.STDOUT,
         )
         try:
             wait_for_port(self.http_port, self.process, seconds=60)
