@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import shutil
 import zipfile
 
 import docx
@@ -12,9 +13,10 @@ from docx.enum.text import WD_BREAK
 from scanner.extract.base import Unscannable
 from scanner.extract.ooxml import read_docx
 from scanner.model import Role
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 from tests.extract_fixtures import MARK
-from tests.reader_context import find, segments_of
+from tests.reader_context import context, find, segments_of
+from tests.test_extract_pdf import grey_png
 
 PEER = SHARED / "corpora" / "peer"
 W = 'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"'
@@ -210,6 +212,14 @@ def test_embedded_document_is_read_through_the_context() -> None:
     name = "word/embeddings/Microsoft_Word_Document.docx"
     assert [(s.role, s.part) for s in find(segments, "Microsoft_Word")] == [(Role.FILENAME, name)]
     assert [(s.role, s.part) for s in find(segments, MARK)] == [(Role.BODY, f"{name}!body")]
+
+
+def test_pictures_are_read_only_with_ocr_and_only_raster_ones() -> None:
+    require(shutil.which("tesseract") is not None, "Tesseract (tesseract-ocr, tesseract-ocr-chi-sim)")
+    data = raw_docx(para("正文"), **{"word/media/image1.png": grey_png(), "word/media/image2.emf": b"\x01\x00\x00\x00"})
+    assert [s for s in segments_of(read_docx, data) if s.role is Role.FILENAME] == []
+    with_ocr = [s.part for s in segments_of(read_docx, data, context(ocr=True)) if s.role is Role.FILENAME]
+    assert with_ocr == ["word/media/image1.png"]
 
 
 def test_macro_enabled_document_is_read() -> None:

@@ -19,6 +19,8 @@ from scanner.model import Role, Segment
 _STARS = {0xAB, 0xB5, 0xB6, 0xA9, 0xAA, 0xAC, 0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4}
 STAR_TABLE = {0xF000 + code: "★" for code in _STARS}
 _SYMBOL_FONTS = ("wingdings", "webdings")
+# Pictures that OCR can read (a document's EMF/WMF drawings are not scans).
+_RASTER_IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp", ".webp")
 # Word's parts for stories other than the body, by file name, with the role their text plays.
 _WORD_STORIES = (
     (re.compile(r"header\d*\.xml"), Role.HEADER),
@@ -237,7 +239,9 @@ def _embedded(package: Package, folder: str) -> Iterator[Segment]:
         if "afchunk" in name.lower():
             yield from package.descend(name)
     if package.ctx.ocr:
-        yield from package.descend_folder(f"{folder}/media")
+        for name in package.names:
+            if name.lower().startswith(f"{folder}/media/") and name.lower().endswith(_RASTER_IMAGES):
+                yield from package.descend(name)
 
 
 # ---------------------------------------------------------------- Excel
