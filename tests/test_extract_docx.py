@@ -164,10 +164,17 @@ def test_vml_watermark_in_header_is_a_watermark() -> None:
     assert (watermark.role, watermark.part) == (Role.WATERMARK, "header1.watermark")
 
 
-def test_wingdings_star_symbol_is_a_star() -> None:
-    star = '<w:r><w:sym w:font="Wingdings" w:char="F0AB"/></w:r>'
+@pytest.mark.parametrize("char", ["F0AB", "F0B6", "AB"])
+def test_wingdings_star_symbol_is_a_star(char: str) -> None:
+    star = f'<w:r><w:sym w:font="Wingdings" w:char="{char}"/></w:r>'
     body = f"<w:p><w:r><w:t>机密</w:t></w:r>{star}<w:r><w:t>5年</w:t></w:r></w:p>"
     [body_segment] = segments_of(read_docx, raw_docx(body))
+    assert body_segment.text == MARK
+
+
+def test_wingdings_star_typed_as_private_use_text_is_a_star() -> None:
+    body = '<w:p><w:r><w:t>机密</w:t></w:r><w:r><w:rPr><w:rFonts w:ascii="Wingdings"/></w:rPr><w:t>\uf0ab</w:t></w:r>'
+    [body_segment] = segments_of(read_docx, raw_docx(body + "<w:r><w:t>5年</w:t></w:r></w:p>"))
     assert body_segment.text == MARK
 
 

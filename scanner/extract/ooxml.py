@@ -15,8 +15,9 @@ from scanner.extract.base import Context, Unscannable
 from scanner.extract.xmlparts import Package, attr, iter_xml, local, office_properties, paragraphs, text_of
 from scanner.model import Role, Segment
 
-# Wingdings (and Wingdings 2/3) code points that draw a star, as w:sym w:char (F0AB) or as private-use text.
-_STARS = {0xAB, 0xB5, 0xB6, 0xA9, 0xAA, 0xAC, 0xAD, 0xAE, 0xAF, 0xB0, 0xB1, 0xB2, 0xB3, 0xB4}
+# Wingdings code points that draw a star (✦ ★ ✶ ✴ ✹ ✵ ✪ ✰), as w:sym w:char="F0AB" or as private-use text: all
+# read as ★, the star of a classification mark (机密★5年).
+_STARS = {0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF, 0xB5, 0xB6}
 STAR_TABLE = {0xF000 + code: "★" for code in _STARS}
 _SYMBOL_FONTS = ("wingdings", "webdings")
 # Pictures that OCR can read (a document's EMF/WMF drawings are not scans).
