@@ -14,12 +14,9 @@ _SHARE = 0.1  # of a page's visible characters, before it counts as unreadable
 _MINIMUM = 4  # characters of evidence before anything is said at all
 
 
-def _visible(text: str) -> int:
-    return sum(1 for ch in text if not ch.isspace())
-
-
-def _is_private(ch: str) -> bool:
-    return "\ue000" <= ch <= "\uf8ff" or ch in "\ufffd\ufffe" or (ch < " " and ch not in "\t\n\r\f\v")
+_SPACE = re.compile(r"\s")
+# Glyphs with no Unicode of their own: private-use code points, replacement marks, control characters.
+_PRIVATE = re.compile("[\ue000-\uf8ff\ufffd\ufffe\x00-\x08\x0e-\x1f]")
 
 
 def gbk_mojibake(run: str) -> str | None:
@@ -38,13 +35,13 @@ def repair_mojibake(text: str) -> str:
 
 def garbled(text: str) -> str | None:
     """Why `text` is not readable text, or None when it looks like what the page shows."""
-    visible = _visible(text)
+    visible = len(text) - len(_SPACE.findall(text))
     if visible < _MINIMUM:
         return None
     cids = _CID.findall(text)
     if len(cids) >= _MINIMUM or (cids and sum(map(len, cids)) > _SHARE * visible):
         return f"{len(cids)} glyphs came out as (cid:N) placeholders"
-    private = sum(1 for ch in text if _is_private(ch))
+    private = len(_PRIVATE.findall(text))
     if private >= _MINIMUM and private > _SHARE * visible:
         return f"{private} of {visible} characters are private-use or control code points (a font without a map)"
     mojibake = sum(len(run) for run in _LATIN1_RUN.findall(text) if gbk_mojibake(run))
