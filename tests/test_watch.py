@@ -3,6 +3,7 @@ one of released/, review/ or quarantine/, with a verdict record beside a held fi
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import stat
@@ -287,3 +288,17 @@ def test_an_unknown_watch_setting_is_a_usage_error(gateway: Gateway, capsys: pyt
     config.write_text("[watch]\nsetle = 1\n", encoding="utf-8")
     assert main(["watch", str(gateway.outbox), *gateway.args(), "--config", str(config), "--once"]) == 2
     assert "unknown keys setle" in capsys.readouterr().err
+
+
+def test_a_file_over_the_size_limit_is_quarantined_once_with_its_whole_hash(gateway: Gateway) -> None:
+    config = gateway.root / "small.toml"
+    config.write_text("[limits]\nmax_bytes = 100\n", encoding="utf-8")
+    big = (PASS_TEXT * 20).encode("utf-8")
+    with watching(gateway, Scanner(load_config(config))):
+        gateway.drop("大文件.txt", big)
+        wait_for(lambda: delivered(gateway, "大文件.txt"))
+        time.sleep(0.3)
+    assert gateway.places("大文件.txt") == ["quarantine"]
+    [decision] = gateway.decisions()
+    assert (decision.size, decision.sha256) == (len(big), hashlib.sha256(big).hexdigest())
+    assert decision.rules == ["unscannable.max_bytes"]

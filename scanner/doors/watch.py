@@ -9,6 +9,7 @@ import contextlib
 import errno
 import fcntl
 import fnmatch
+import hashlib
 import logging
 import os
 import signal
@@ -52,6 +53,7 @@ from scanner.outbox import (
     OutboxError,
     display_name,
     fingerprint,
+    identity_of,
     load_outboxes,
     make_folder,
 )
@@ -146,6 +148,7 @@ class Tracker:
         self.due: deque[Path] = deque()  # believed ready: closed, or found stable
         self.in_flight: set[Path] = set()
         self.last_tick = 0.0
+        self.left_alone: set[tuple[Path, int]] = set()  # links, pipes and devices already logged
 
     def note(self, path: Path, outbox: Outbox, closed: bool, event: bool = True) -> None:
         """A file was written, closed or moved in (`event`), or was found by a walk."""
@@ -191,9 +194,11 @@ class Tracker:
                     break
                 path = self.due.popleft()
                 candidate = self.pending.get(path)
-                if candidate is None or path in self.in_flight:
+                if candidate is None:
                     continue
                 candidate.queued = False
+                if path in self.in_flight:  # written again while being scanned: looked at again once settled
+                    continue
             if self._ready(candidate):
                 with self.lock:
                     if self.pending.get(path) is candidate:
@@ -271,7 +276,12 @@ class Tracker:
             return False
         if not stat.S_ISREG(st.st_mode):
             self.forget(candidate.path)
-            log.warning("left %s in the outbox: not a regular file (a link or a device)", display_name(candidate.path))
+            if (candidate.path, st.st_ino) not in self.left_alone:
+                self.left_alone.add((candidate.path, st.st_ino))
+                log.warning(
+                    "left %s in the outbox: not a regular file (a link, a pipe or a device)",
+                    display_name(candidate.path),
+                )
             return False
         if someone_writing(candidate.path):
             candidate.closed = False
@@ -421,14 +431,17 @@ class Watcher:
         name = display_name(candidate.path.relative_to(candidate.outbox.path))
         channel = candidate.outbox.channel
         try:
-            data = _read(candidate.path, self.scanner.config.limits.max_bytes + 1)
+            data, whole = _read(candidate.path, self.scanner.config.limits.max_bytes + 1)
         except FileNotFoundError:
             return None
         except OSError:
             report = self.scanner.scan_path(candidate.path, channel)  # the engine words an unreadable file's finding
             report.path = name
             return report
-        return self.scanner.scan_bytes(data, name, channel)
+        report = self.scanner.scan_bytes(data, name, channel)
+        if whole is not None:  # too big: the engine blocked it by its beginning; the record names the whole file
+            report.size, report.sha256 = whole
+        return report
 
     def _deliver(self, candidate: Candidate, report: FileReport | None) -> None:
         shown = display_name(candidate.path)
@@ -446,8 +459,12 @@ class Watcher:
             if report.sha256:  # it was readable a moment ago: try again rather than guess
                 self._failed(candidate, f"cannot read it again: {exc.strerror}")
                 return
-            st = os.lstat(candidate.path)  # unreadable from the start: it goes to quarantine as it is
-            identity, sha256 = (st.st_dev, st.st_ino), ""
+            unreadable = identity_of(candidate.path)  # unreadable from the start: it goes to quarantine as it is
+            if unreadable is None:
+                log.warning("%s vanished after its scan", shown)
+                self.tracker.done(candidate)
+                return
+            identity, sha256 = unreadable, ""
         if sha256 != report.sha256:
             log.info("%s changed after its scan; scanning it again", shown)
             self.tracker.again(candidate)
@@ -533,12 +550,21 @@ def verdict_record(report: FileReport, outbox: Outbox, action: str) -> dict[str,
     }
 
 
-def _read(path: Path, limit: int) -> bytes:
+def _read(path: Path, limit: int) -> tuple[bytes, tuple[int, str] | None]:
+    """Up to `limit` bytes of the file; when there is more, also the whole file's size and SHA-256 (read in chunks,
+    so a file of any size costs `limit` bytes of memory at most)."""
     fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     with os.fdopen(fd, "rb") as fh:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise OSError(errno.EINVAL, "not a regular file", str(path))
-        return fh.read(limit)
+        data = fh.read(limit)
+        if len(data) < limit:
+            return data, None
+        digest, size = hashlib.sha256(data), len(data)
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+            size += len(chunk)
+    return data, (size, digest.hexdigest())
 
 
 # The command line.
