@@ -84,11 +84,14 @@ def read_file(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str) -> Ex
 
 
 def read_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
-    """Plain text in whichever encoding decode_text finds."""
+    """Plain text in whichever encoding decode_text finds. XML that declares entities is read as it is written, but
+    what its references expand to (a billion laughs, an external file) is not there, so it is not complete."""
     decoded = decode_text(data)
     if isinstance(ctx, Reading) and not prefix:
         ctx.encoding = decoded.encoding
     yield Segment(decoded.text, f"{prefix}body")
+    if decoded.text.lstrip("\ufeff \t\r\n").startswith("<") and "<!ENTITY" in decoded.text[:65536]:
+        ctx.problem("xml_entities", "XML that declares entities: their expansions are not read", prefix.rstrip("!"))
 
 
 @dataclass

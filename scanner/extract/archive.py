@@ -24,6 +24,8 @@ _CHUNK = 1 << 20
 # Below this size a high compression ratio is harmless (a page of spaces compresses a thousandfold): the ratio limit
 # is for members that would grow large.
 _RATIO_FLOOR = 4 << 20
+# Documents that are zips inside: an empty zip by one of these names is a broken document, not an empty folder.
+_DOCUMENT_SUFFIXES = (".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt", ".ods", ".odp", ".ofd")
 
 
 class _Stream(Protocol):
@@ -40,6 +42,8 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     with zf:
         infos = _checked_members(zf.infolist(), ctx, where)
         _refuse_overlaps(infos, where)
+        if not infos and _current_name(prefix, ctx).lower().endswith(_DOCUMENT_SUFFIXES):
+            raise Unscannable("corrupt", "an empty zip where a document was expected", where)
         for info in infos:
             name = _zip_name(info)
             if info.is_dir():
@@ -327,10 +331,15 @@ def _gzip_name(data: bytes) -> str:
     return decode_name(data[pos:end])
 
 
+def _current_name(prefix: str, ctx: Context) -> str:
+    """The name of the file being read: the last member in the prefix, or the top-level file's."""
+    name = prefix.rstrip("!").rsplit("!", 1)[-1] or str(getattr(ctx, "name", ""))
+    return name.replace("\\", "/").rsplit("/", 1)[-1]
+
+
 def _inner_name(prefix: str, ctx: Context, suffixes: tuple[str, ...]) -> str:
     """`report.tar.gz` holds `report.tar`; `x.tgz` holds `x.tar`."""
-    outer = prefix.rstrip("!").rsplit("!", 1)[-1] or str(getattr(ctx, "name", ""))
-    outer = outer.replace("\\", "/").rsplit("/", 1)[-1]
+    outer = _current_name(prefix, ctx)
     lowered = outer.lower()
     for suffix in suffixes:
         if lowered.endswith(suffix):

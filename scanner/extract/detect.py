@@ -33,6 +33,9 @@ _MAIL_HEADERS = re.compile(
     rb"[ \t]*:",
     re.IGNORECASE,
 )
+_FIELD = re.compile(rb"^[!-9;-~]+:")
+# A PDF that lost its header still opens with its objects or its trailer; readers recover such files.
+_PDF_OBJECT = re.compile(rb"^\s*(%[^\n]*\n\s*)*(\d+\s+\d+\s+obj\s*<<|trailer\s*<<)")
 _HTML = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE | re.DOTALL)
 
 
@@ -47,7 +50,7 @@ def detect(data: bytes, name: str = "") -> str:
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
-    if b"%PDF-" in head:
+    if b"%PDF-" in head or _PDF_OBJECT.search(head):
         return "pdf"
     if len(data) > 262 and data[257:262] == b"ustar":
         return "tar"
@@ -65,9 +68,9 @@ def detect(data: bytes, name: str = "") -> str:
 
 
 def _looks_like_mail(head: bytes) -> bool:
-    """Header fields up to a blank line, the first a known one, and two known ones unless the block ends in view."""
+    """Header fields up to a blank line, two of them known ones (or one, when the whole block is in view)."""
     lines = head.split(b"\n")[:-1]
-    if not lines or not _MAIL_HEADERS.match(lines[0]):
+    if not lines or not _FIELD.match(lines[0]):
         return False
     known = 0
     for line in lines:
@@ -78,7 +81,7 @@ def _looks_like_mail(head: bytes) -> bool:
             continue
         if _MAIL_HEADERS.match(line):
             known += 1
-        elif not re.match(rb"^[!-9;-~]+:", line):
+        elif not _FIELD.match(line):
             return False
     return known >= 2
 

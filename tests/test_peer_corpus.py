@@ -1,0 +1,120 @@
+"""The peer corpus (../shared/corpora/peer/, files from other projects' test suites, many broken, encrypted or
+hostile): every file gets a verdict in bounded time, nothing takes the scanner down, what could not be read never
+passes, and the Chinese text that can be recovered is."""
+
+from __future__ import annotations
+
+import csv
+import multiprocessing
+import re
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from scanner.engine import Scanner
+from tests.conftest import require
+
+PEER = Path(__file__).resolve().parents[1].parent / "shared" / "corpora" / "peer"
+SECONDS_PER_FILE = 30.0
+SECONDS_IN_ALL = 240.0
+JOBS = 2
+
+# The manifest's notes open with a tag for the group a file came in; these groups are unreadable by design.
+UNREADABLE_GROUPS = {"encrypted", "corrupt", "bomb", "bomb/corrupt", "bomb/xxe", "xxe/corrupt", "corrupt+encrypted"}
+# Its automatic flags, per file: each means the content cannot be read completely.
+UNREADABLE_FLAGS = ("pdf:/Encrypt", "EncryptedPackage", "BadZipFile", "encrypted-entries")
+# Files in those groups whose text is all there, and why.
+READABLE_DESPITE_GROUP = {
+    "pdfminer/encryption/base.pdf": "the plaintext control of pdfminer's encryption tests",
+    "qpdf/bad1.pdf": "five bytes of plain text ('oops'), read as the text they are",
+    "defusedxml/dtd.xml": "XHTML naming the W3C DTD; nothing in it is an entity",
+    "tika/tika-parser-xml-module/testXXE.xml": "an external DTD that nothing in the body refers to",
+    "tika/tika-core/undeclared_entity.xml": "a reference to an undeclared entity: nothing is expanded, nothing missing",
+}
+HAN = re.compile(r"[\u4e00-\u9fff]")
+
+
+@dataclass(frozen=True)
+class Outcome:
+    path: str
+    verdict: str
+    format: str
+    errors: list[str]
+    seconds: float
+    text: str
+
+
+def _manifest() -> list[dict[str, str]]:
+    with (PEER / "MANIFEST.tsv").open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh, delimiter="\t"))
+
+
+_scanner: Scanner | None = None
+
+
+def _scan(path: str) -> Outcome:
+    assert _scanner is not None
+    started = time.monotonic()
+    data = (PEER / path).read_bytes()
+    scanned = _scanner.examine(data, path)
+    text = "\n".join(s.text for s in scanned.extraction.segments)
+    report = scanned.report
+    return Outcome(path, str(report.verdict), report.format, report.errors, time.monotonic() - started, text)
+
+
+@pytest.fixture(scope="module")
+def outcomes() -> dict[str, Outcome]:
+    global _scanner
+    require(PEER.is_dir(), f"the peer corpus at {PEER}")
+    paths = [row["path"] for row in _manifest()]
+    _scanner = Scanner()  # built once; the forked processes inherit it
+    with multiprocessing.get_context("fork").Pool(JOBS) as pool:
+        pending = pool.map_async(_scan, paths, chunksize=2)
+        results = pending.get(timeout=SECONDS_IN_ALL)  # a hang anywhere fails here instead of stalling the suite
+    return {outcome.path: outcome for outcome in results}
+
+
+pytestmark = pytest.mark.slow
+
+
+def test_every_file_gets_a_verdict_in_bounded_time(outcomes: dict[str, Outcome]) -> None:
+    assert len(outcomes) == len(_manifest())
+    slow = {o.path: round(o.seconds, 1) for o in outcomes.values() if o.seconds > SECONDS_PER_FILE}
+    assert slow == {}
+    assert {o.verdict for o in outcomes.values()} <= {"pass", "flag", "block"}
+
+
+def test_no_file_is_an_internal_error(outcomes: dict[str, Outcome]) -> None:
+    faults = {o.path: o.errors for o in outcomes.values() if any(e.startswith("internal-error") for e in o.errors)}
+    assert faults == {}
+
+
+def test_files_known_to_be_encrypted_broken_or_hostile_never_pass(outcomes: dict[str, Outcome]) -> None:
+    unreadable = [
+        row["path"]
+        for row in _manifest()
+        if (row["notes"].split(";")[0] in UNREADABLE_GROUPS or any(f in row["auto_flags"] for f in UNREADABLE_FLAGS))
+        and row["path"] not in READABLE_DESPITE_GROUP
+    ]
+    assert len(unreadable) > 100
+    passed = sorted(path for path in unreadable if outcomes[path].verdict == "pass")
+    assert passed == []
+
+
+def test_ofd_watermarks_in_annotations_are_read(outcomes: dict[str, Outcome]) -> None:
+    for path in ("ofdrw/ofdrw-tool/hello_watermark.ofd", "ofdrw/ofdrw-converter/ano.ofd"):
+        assert "保密资料" in outcomes[path].text, path
+
+
+def test_poi_tl_nested_table_cells_are_read(outcomes: dict[str, Outcome]) -> None:
+    text = outcomes["poi-tl/issue/161.docx"].text
+    assert "工程名称" in text and "工点（系统）设计单位" in text
+    assert len(HAN.findall(text)) >= 80
+
+
+def test_chinese_files_read_without_problems_yield_chinese(outcomes: dict[str, Outcome]) -> None:
+    chinese = [row["path"] for row in _manifest() if row["notes"].startswith("chinese")]
+    silent = sorted(path for path in chinese if not outcomes[path].errors and not HAN.search(outcomes[path].text))
+    assert silent == []
