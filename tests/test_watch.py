@@ -302,3 +302,29 @@ def test_a_file_over_the_size_limit_is_quarantined_once_with_its_whole_hash(gate
     [decision] = gateway.decisions()
     assert (decision.size, decision.sha256) == (len(big), hashlib.sha256(big).hexdigest())
     assert decision.rules == ["unscannable.max_bytes"]
+
+
+def test_once_delivers_what_is_there_and_logs_to_the_file_given(gateway: Gateway) -> None:
+    gateway.drop("通知.txt", PASS_TEXT)
+    log = gateway.root / "watch.log"
+    assert main(["watch", str(gateway.outbox), *gateway.args(), "--once", "--settle", "0", "--log", str(log)]) == 0
+    assert gateway.places("通知.txt") == ["released"]
+    assert "pass " in log.read_text(encoding="utf-8") and "通知.txt" in log.read_text(encoding="utf-8")
+
+
+def test_a_release_folder_on_another_file_system_gets_a_complete_copy_and_the_outbox_none(gateway: Gateway) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    released = shm / f"baomi-released-{os.getpid()}"
+    try:
+        gateway.drop("跨盘.txt", PASS_TEXT)
+        argv = ["watch", str(gateway.outbox), *gateway.args(), "--released", str(released), "--once", "--settle", "0"]
+        assert main(argv) == 0
+        assert [p.name for p in released.iterdir()] == ["跨盘.txt"]
+        assert (released / "跨盘.txt").read_text(encoding="utf-8") == PASS_TEXT
+        assert gateway.places("跨盘.txt") == []
+    finally:
+        for leftover in released.glob("*"):
+            leftover.unlink()
+        released.rmdir()
