@@ -10,6 +10,7 @@ import ctypes
 import errno
 import hashlib
 import json
+import logging
 import os
 import shutil
 import sqlite3
@@ -23,6 +24,7 @@ from typing import Any
 from scanner.audit import AuditLog, Decision
 from scanner.model import Verdict
 
+log = logging.getLogger("baomi.outbox")
 SIDECAR_SUFFIX = ".verdict.json"
 # Where each verdict sends a file, and the name of that route in the audit log.
 ROUTES: dict[Verdict, str] = {Verdict.PASS: "released", Verdict.FLAG: "review", Verdict.BLOCK: "quarantine"}
@@ -378,7 +380,7 @@ class Mover:
         `identity` is the (device, inode) of the file whose content was checked; `sidecar`, if given, is written as
         the verdict record beside the delivered file. An OSError leaves the file where it was."""
         make_folder((folder / rel).parent, private)
-        while True:
+        for _attempt in range(1000):
             target = free_name(folder, rel, held=sidecar is not None)
             decision.extra["destination"] = display_name(target)
             move = self.journal.begin(source, target, identity, sidecar_of(target) if sidecar else None, decision)
@@ -395,12 +397,15 @@ class Mover:
                 self._undo(move)
                 raise
             break
+        else:
+            raise FileExistsError(errno.EEXIST, "every free name was taken before it could be used", str(folder / rel))
         self.checkpoint("moved")
         self.touched.update({source.parent, target.parent})
         try:
             self.audit.record(decision)
-        except sqlite3.Error:
-            return target  # the journal entry stays: recover() records the decision later
+        except sqlite3.Error as exc:  # the journal entry stays: recover() records the decision later
+            log.error("%s delivered, but its decision is not recorded yet: %s", display_name(target), exc)
+            return target
         self.checkpoint("recorded")
         self.journal.finish(move)
         return target

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -154,3 +155,30 @@ def test_the_watcher_says_in_its_log_what_recovery_did(gateway: Gateway) -> None
     assert baomi_watch(gateway, "--once").wait(timeout=30) == 0
     assert "finished an interrupted move" in (gateway.root / "watch.log").read_text(encoding="utf-8")
     assert len(gateway.decisions()) == 1
+
+
+class LockedOnce(AuditLog):
+    """An audit log that is locked (another process holding it too long) the first time a decision comes."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.refused = False
+
+    def record(self, decision: Decision) -> int:
+        if not self.refused:
+            self.refused = True
+            raise sqlite3.OperationalError("database is locked")
+        return super().record(decision)
+
+
+def test_a_decision_the_audit_log_refused_is_recorded_by_the_next_recovery(gateway: Gateway) -> None:
+    source = gateway.drop("锁.txt", PASS_TEXT)
+    mover = Mover(Journal(gateway.journal_path), LockedOnce(gateway.audit_path))
+    identity = identity_of(source)
+    assert identity is not None
+    decision = Decision("watch", "outbox", "锁.txt", 1, "0" * 64, "pass", "released")
+    mover.deliver(source, gateway.folder("released"), Path("锁.txt"), identity, decision)
+    assert gateway.places("锁.txt") == ["released"] and gateway.decisions() == []
+    assert len(mover.recover()) == 1
+    assert [d.name for d in gateway.decisions()] == ["锁.txt"]
+    assert mover.recover() == []
