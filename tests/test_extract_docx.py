@@ -10,6 +10,7 @@ import docx
 import pytest
 from docx.enum.text import WD_BREAK
 
+from scanner.extract import extract
 from scanner.extract.base import Unscannable
 from scanner.extract.ooxml import read_docx
 from scanner.model import Role
@@ -268,3 +269,11 @@ def test_peer_nested_tables_yield_their_chinese_text() -> None:
     segments = segments_of(read_docx, (PEER / "poi-tl" / "issue" / "161.docx").read_bytes())
     han = sum(1 for s in segments for ch in s.text if "\u4e00" <= ch <= "\u9fff")
     assert han >= 80
+
+
+def test_docx_named_as_text_is_read_as_docx_by_the_dispatcher() -> None:
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = MARK
+    extraction = extract(saved(document), "通知.txt")
+    assert extraction.format == "docx"
+    assert [(s.role, s.part) for s in find(extraction.segments, MARK)] == [(Role.HEADER, "header1")]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from scanner.extract import extract
 from scanner.extract.base import Unscannable
 from scanner.extract.ofd import read_ofd
 from scanner.model import Role
@@ -145,3 +146,8 @@ def test_package_without_ofd_xml_is_corrupt() -> None:
 def test_peer_watermark_annotations_yield_baomi_ziliao(path: str) -> None:
     segments = segments_of(read_ofd, (PEER / path).read_bytes())
     assert {s.role for s in find(segments, "保密资料")} == {Role.WATERMARK}
+
+
+def test_ofd_is_read_by_the_dispatcher() -> None:
+    extraction = extract(ofd([page(text_object("第一页")), page(text_object(MARK))]), "公文.ofd")
+    assert (extraction.format, [s.part for s in find(extraction.segments, MARK)]) == ("ofd", ["page2"])

@@ -18,6 +18,7 @@ from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
+from scanner.extract import extract
 from scanner.extract.base import Unscannable
 from scanner.extract.garbled import garbled, repair_mojibake
 from scanner.extract.pdf import read_pdf, read_pdf_with_pdfminer
@@ -233,3 +234,13 @@ def test_peer_pdf_neither_library_reads_is_corrupt(path: str) -> None:
     with pytest.raises(Unscannable) as caught:
         segments_of(read_pdf, (PEER / path).read_bytes())
     assert caught.value.reason == "corrupt"
+
+
+def test_pdf_is_read_by_the_dispatcher() -> None:
+    extraction = extract(pdf(["第一页"], [MARK]), "报告.pdf")
+    assert (extraction.format, [s.part for s in find(extraction.segments, MARK)]) == ("pdf", ["page2"])
+
+
+def test_encrypted_pdf_is_a_problem_of_the_file_through_the_dispatcher() -> None:
+    extraction = extract(pdf([MARK], encrypt="secret"), "报告.pdf")
+    assert [p.reason for p in extraction.problems] == ["encrypted"]

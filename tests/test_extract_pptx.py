@@ -9,6 +9,7 @@ from lxml import etree
 from pptx import Presentation
 from pptx.util import Inches
 
+from scanner.extract import extract
 from scanner.extract.ooxml import read_pptx
 from scanner.model import Role
 from tests.extract_fixtures import MARK
@@ -98,3 +99,10 @@ def test_presentation_title_is_a_title() -> None:
     presentation.core_properties.title = MARK
     [title] = find(segments_of(read_pptx, saved(presentation)), MARK)
     assert (title.role, title.part) == (Role.TITLE, "title")
+
+
+def test_presentation_is_read_by_the_dispatcher() -> None:
+    presentation = deck()
+    text_box(presentation.slides[1], MARK)
+    extraction = extract(saved(presentation), "汇报.pptx")
+    assert (extraction.format, [s.part for s in find(extraction.segments, MARK)]) == ("pptx", ["slide2"])

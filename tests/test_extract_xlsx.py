@@ -8,6 +8,7 @@ import openpyxl
 import pytest
 from openpyxl.comments import Comment
 
+from scanner.extract import extract
 from scanner.extract.base import Unscannable
 from scanner.extract.ooxml import header_footer_text, read_xlsx
 from scanner.model import Role
@@ -131,3 +132,10 @@ def test_entity_bomb_is_unscannable(name: str) -> None:
     with pytest.raises(Unscannable) as caught:
         segments_of(read_xlsx, (PEER / "poi" / "spreadsheet" / name).read_bytes())
     assert caught.value.reason == "xml_entities"
+
+
+def test_workbook_is_read_by_the_dispatcher() -> None:
+    book, sheet = one_sheet()
+    sheet["B2"] = MARK
+    extraction = extract(saved(book), "预算.xlsx")
+    assert (extraction.format, [s.part for s in find(extraction.segments, MARK)]) == ("xlsx", ["sheet:预算!B2"])
