@@ -130,19 +130,39 @@ def test_attached_file_is_read_through_the_dispatcher() -> None:
     assert attached.part == "附件.txt!body"
 
 
-def test_image_only_page_is_a_problem_and_the_other_pages_are_read() -> None:
+def with_picture(box: tuple[int, int, int, int], stamped: str = "") -> bytes:
+    """Page 1 holds the mark as text; page 2 a picture in `box` (x, y, width, height) and `stamped` as text."""
     out = io.BytesIO()
     canvas = Canvas(out, pagesize=A4)
     canvas.setFont("STSong-Light", 14)
     canvas.drawString(72, 770, MARK)
     canvas.showPage()
-    canvas.drawImage(ImageReader(io.BytesIO(grey_png())), 72, 400, 400, 400)
+    canvas.drawImage(ImageReader(io.BytesIO(grey_png())), *box)
+    canvas.setFont("STSong-Light", 10)
+    canvas.drawString(290, 20, stamped)
     canvas.showPage()
     canvas.save()
+    return out.getvalue()
+
+
+def test_image_only_page_is_a_problem_and_the_other_pages_are_read() -> None:
     ctx = context()
-    segments = list(read_pdf(out.getvalue(), "", ctx))
+    segments = list(read_pdf(with_picture((72, 400, 400, 400)), "", ctx))
     assert [s.part for s in find(segments, MARK)] == ["page1"]
     assert [(p.reason, p.part) for p in ctx.problems] == [("image", "page2")]
+
+
+def test_scan_with_a_page_number_stamped_on_it_is_an_image_problem() -> None:
+    ctx = context()
+    segments = list(read_pdf(with_picture((0, 0, int(A4[0]), int(A4[1])), "第 2 页"), "", ctx))
+    assert [s.part for s in find(segments, "第 2 页")] == ["page2"]
+    assert [(p.reason, p.part) for p in ctx.problems] == [("image", "page2")]
+
+
+def test_short_text_beside_a_small_picture_is_not_an_image_problem() -> None:
+    ctx = context()
+    list(read_pdf(with_picture((72, 400, 100, 100), "第 2 页"), "", ctx))
+    assert ctx.problems == []
 
 
 def test_image_only_page_is_read_by_ocr_when_asked() -> None:

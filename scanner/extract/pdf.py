@@ -31,6 +31,8 @@ _WATERMARK_SUBTYPES = frozenset({pdfium_c.FPDF_ANNOT_WATERMARK, pdfium_c.FPDF_AN
 # Annotations whose text is drawn by their appearance stream rather than stored as a value.
 _DRAWN_SUBTYPES = _WATERMARK_SUBTYPES | {pdfium_c.FPDF_ANNOT_FREETEXT}
 _OCR_DPI = 300
+_SCAN_COVERAGE = 0.9  # of the page's area under pictures, for a page with a few words to count as a scan
+_STAMPED_TEXT = 20  # characters: fewer than this on a scan are stamped on it, not its content
 _BOOKMARK_DEPTH = 8
 
 
@@ -102,7 +104,7 @@ def _page(document: pdfium.PdfDocument, index: int, prefix: str, ctx: Context, p
         notes, drawn = _annotations(page)
         if text.strip():
             yield _checked(Segment(text, part, Role.BODY, number), ctx)
-        elif _has_images(page):
+        if _scanned(page, text):
             pages.images = True
             yield from _image_page(page, number, part, ctx)
         for role, lines in notes.items():
@@ -132,8 +134,19 @@ def _checked(segment: Segment, ctx: Context) -> Segment:
     return Segment(repair_mojibake(segment.text), segment.part, segment.role, segment.page)
 
 
-def _has_images(page: pdfium.PdfPage) -> bool:
-    return any(True for _ in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3))
+def _scanned(page: pdfium.PdfPage, text: str) -> bool:
+    """A page that is a picture: images and no text, or a scan covering the page with a few words stamped on it
+    (a page number, a file reference) while what it shows is in the picture."""
+    if len(text) - text.count(" ") - text.count("\n") >= _STAMPED_TEXT:
+        return False
+    width, height = page.get_size()
+    covered = 0.0
+    for image in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_IMAGE], max_depth=3):
+        left, bottom, right, top = image.get_bounds()
+        covered += max(0.0, min(right, width) - max(left, 0.0)) * max(0.0, min(top, height) - max(bottom, 0.0))
+        if not text.strip() or covered >= _SCAN_COVERAGE * width * height:
+            return True
+    return False
 
 
 def _image_page(page: pdfium.PdfPage, number: int, part: str, ctx: Context) -> Iterator[Segment]:
