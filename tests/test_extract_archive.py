@@ -8,8 +8,10 @@ import gzip
 import io
 import lzma
 import shutil
+import struct
 import subprocess
 import zipfile
+import zlib
 from pathlib import Path
 
 import py7zr
@@ -110,3 +112,28 @@ def test_a_7z_with_encrypted_headers_is_encrypted() -> None:
     with py7zr.SevenZipFile(buffer, "w", password="secret", header_encryption=True) as archive:
         archive.writestr(MARK.encode(), "通知.txt")
     assert reasons(extract(buffer.getvalue(), "资料.7z")) == {"encrypted"}
+
+
+def _rar4_stored(name: str, data: bytes) -> bytes:
+    """No free tool writes RAR, but a RAR 4 archive holding one stored (uncompressed) member is simple enough to write
+    here: marker, archive header, file header (UTF-8 name, flag 0x200), the data, end of archive."""
+
+    def block(kind: int, flags: int, body: bytes) -> bytes:
+        head = struct.pack("<BHH", kind, flags, 7 + len(body)) + body
+        return struct.pack("<H", zlib.crc32(head) & 0xFFFF) + head
+
+    raw = name.encode("utf-8")
+    fields = struct.pack("<IIBIIBBHI", len(data), len(data), 3, zlib.crc32(data), 0, 20, 0x30, len(raw), 0x20)
+    return (
+        b"Rar!\x1a\x07\x00"
+        + block(0x73, 0, bytes(6))
+        + block(0x74, 0x8000 | 0x200, fields + raw)
+        + data
+        + block(0x7B, 0x4000, b"")
+    )
+
+
+def test_a_rar_members_text_is_read_under_its_name() -> None:
+    extraction = extract(_rar4_stored("内部/通知.txt", MARK.encode()), "资料.rar")
+    assert extraction.format == "rar"
+    assert the_one(extraction, MARK).part == "内部/通知.txt!body"

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import io
 import multiprocessing
+import os
 import struct
+import subprocess
+import sys
 import threading
 import time
 import zipfile
@@ -137,3 +140,30 @@ def test_forked_processes_get_workers_of_their_own() -> None:
     with multiprocessing.get_context("fork").Pool(2) as pool:
         assert pool.map(_extract_part, range(4)) == [f"{n}.txt!body" for n in range(4)]
     assert _extract_part(9) == "9.txt!body"
+
+
+def test_a_busy_worker_exits_when_its_scanner_dies() -> None:
+    program = (
+        "import os, threading, time\n"
+        "from scanner.extract import Limits, worker\n"
+        "busy = worker.Worker()\n"
+        "call = (busy.call, ('time:sleep', (60,), Limits(seconds=120)))\n"
+        "threading.Thread(target=call[0], args=call[1], daemon=True).start()\n"
+        "time.sleep(0.5)\n"
+        "print(busy.proc.pid, flush=True)\n"
+        "os._exit(0)\n"  # no clean-up: as if the scanner were killed mid-file
+    )
+    done = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, timeout=60, check=True)
+    pid = int(done.stdout)
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and _running(pid):
+        time.sleep(0.2)
+    assert not _running(pid)
+
+
+def _running(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True

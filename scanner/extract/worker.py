@@ -255,11 +255,20 @@ def _limit_memory(memory_mb: int) -> None:
     resource.setrlimit(resource.RLIMIT_AS, (soft, hard))
 
 
+def _exit_with_parent(parent: int) -> None:
+    """A worker busy on a hostile file when its scanner dies would otherwise run on until its own deadline."""
+    while True:
+        time.sleep(1.0)
+        if os.getppid() != parent:
+            os._exit(0)
+
+
 def main() -> None:
     # Replies go on the real stdout; anything a library prints goes to stderr instead of into the protocol.
     replies = os.fdopen(os.dup(1), "wb")
     os.dup2(2, 1)
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent decides when a worker stops
+    threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
     _serve(sys.stdin.buffer, replies)
 
 
