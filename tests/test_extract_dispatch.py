@@ -12,6 +12,7 @@ import py7zr
 import pytest
 from msoffcrypto.format.ooxml import OOXMLFile
 
+from scanner.engine import Scanner
 from scanner.extract import Limits, extract
 from scanner.extract.detect import detect
 from scanner.model import Role
@@ -111,3 +112,20 @@ def test_the_readable_parts_come_back_with_the_problems() -> None:
     extraction = extract(data, "资料.zip")
     assert the_one(extraction, MARK).part == "正文.txt!body"
     assert [p.part for p in extraction.problems] == ["坏.docx"]
+
+
+def test_through_the_engine_a_mark_in_a_member_name_blocks_the_archive(scanner: Scanner) -> None:
+    report = scanner.scan_bytes(zip_of({f"{MARK}-预算.txt": b"budget"}), "资料.zip")
+    assert str(report.verdict) == "block"
+    assert [str(f.location) for f in report.findings] == [f"{MARK}-预算.txt:1:1"]
+
+
+def test_through_the_engine_a_mark_inside_a_member_is_located_by_its_path(scanner: Scanner) -> None:
+    report = scanner.scan_bytes(zip_of({"内部/通知.txt": f"{MARK}\n关于预算".encode()}), "资料.zip")
+    assert [(f.rule, str(f.location)) for f in report.findings] == [("mark.state-secret", "内部/通知.txt!body:1:1")]
+
+
+def test_through_the_engine_an_unreadable_file_never_passes(scanner: Scanner) -> None:
+    report = scanner.scan_bytes(_7z({"a.txt": b"x"})[:40], "truncated.7z")
+    assert str(report.verdict) == "block"
+    assert [f.category for f in report.findings] == ["unscannable"]
