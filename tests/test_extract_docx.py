@@ -110,6 +110,18 @@ def test_footer_mark_is_a_footer_segment() -> None:
     assert (footer.role, footer.part) == (Role.FOOTER, "footer1")
 
 
+def test_header_in_a_part_of_another_name_is_found_by_its_relationship() -> None:
+    rels = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+    relationships = (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        f'<Relationship Id="rId9" Type="{rels}/header" Target="parts/top.xml"/></Relationships>'
+    )
+    header = f"<w:hdr {W}>{para(MARK)}</w:hdr>"
+    data = raw_docx(para("正文"), **{"word/_rels/document.xml.rels": relationships, "word/parts/top.xml": header})
+    [segment] = find(segments_of(read_docx, data), MARK)
+    assert (segment.role, segment.part) == (Role.HEADER, "top")
+
+
 def test_comment_is_a_note() -> None:
     document = docx.Document()
     paragraph = document.add_paragraph("请审阅")

@@ -24,9 +24,9 @@ _SYMBOL_FONTS = ("wingdings", "webdings")
 _RASTER_IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp", ".webp")
 # Word's parts for stories other than the body, by file name, with the role their text plays.
 _WORD_STORIES = (
-    (re.compile(r"header\d*\.xml"), Role.HEADER),
-    (re.compile(r"footer\d*\.xml"), Role.FOOTER),
-    (re.compile(r"(footnotes|endnotes|comments)\.xml"), Role.NOTE),
+    (re.compile(r"header\d*\.xml", re.IGNORECASE), Role.HEADER),
+    (re.compile(r"footer\d*\.xml", re.IGNORECASE), Role.FOOTER),
+    (re.compile(r"(footnotes|endnotes|comments)\.xml", re.IGNORECASE), Role.NOTE),
 )
 _NOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continuationNotice"})
 # Elements whose content is formatting, never text (w:tab inside w:pPr is a tab stop, not a tab).
@@ -171,24 +171,39 @@ def read_docx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     doc.story(body if main_story is None else main_story, prefix + "body", Role.BODY)
     yield from doc.out
     folder = posixpath.dirname(main)
-    for name in sorted(package.names, key=_natural):
-        if posixpath.dirname(name) != folder:
-            continue
-        role = next((role for pattern, role in _WORD_STORIES if pattern.fullmatch(posixpath.basename(name))), None)
-        root = package.optional_xml(name) if role else None
-        if root is None or role is None:
+    for name, role in _word_stories(package, main):
+        root = package.optional_xml(name)
+        if root is None:
             continue
         doc = _WordDocument(package)
-        stem = posixpath.basename(name).removesuffix(".xml")
         if role is Role.NOTE:
             notes = [n for n in root if attr(n, "type") not in _NOTE_SEPARATORS]
             wrapper = etree.Element("notes")
             wrapper.extend(notes)
             root = wrapper
-        doc.story(root, prefix + stem, role)
+        doc.story(root, prefix + posixpath.splitext(posixpath.basename(name))[0], role)
         yield from doc.out
     yield from _drawings_text(package, folder)
     yield from _embedded(package, folder)
+
+
+def _word_stories(package: Package, main: str) -> list[tuple[str, Role]]:
+    """The parts holding headers, footers, notes and comments: those the document points at, and any others of
+    those names beside it (a story nothing points at still leaves with the file)."""
+    by_type = {
+        "header": Role.HEADER,
+        "footer": Role.FOOTER,
+        "footnotes": Role.NOTE,
+        "endnotes": Role.NOTE,
+        "comments": Role.NOTE,
+    }
+    stories = {name: by_type[kind] for kind in by_type for name in package.related(main, kind)}
+    folder = posixpath.dirname(main)
+    for name in package.names:
+        role = next((role for pattern, role in _WORD_STORIES if pattern.fullmatch(posixpath.basename(name))), None)
+        if role is not None and posixpath.dirname(name) == folder:
+            stories.setdefault(name, role)
+    return sorted(stories.items(), key=lambda item: _natural(item[0]))
 
 
 def _first(element: etree._Element, name: str) -> etree._Element | None:
