@@ -141,6 +141,13 @@ def test_package_without_ofd_xml_is_corrupt() -> None:
     assert caught.value.reason == "corrupt"
 
 
+def test_encrypted_ofd_package_is_unscannable() -> None:
+    data = ofd([page(text_object(MARK))], parts={"Encryptions.xml": f"<ofd:Encryptions {NS}/>".encode()})
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_ofd, data)
+    assert caught.value.reason == "encrypted"
+
+
 @pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
 @pytest.mark.parametrize("path", ["ofdrw-tool/hello_watermark.ofd", "ofdrw-converter/ano.ofd"])
 def test_peer_watermark_annotations_yield_baomi_ziliao(path: str) -> None:
