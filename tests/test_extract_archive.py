@@ -14,6 +14,7 @@ import zipfile
 import zlib
 from pathlib import Path
 
+import docx
 import py7zr
 
 from scanner.extract import extract
@@ -137,3 +138,13 @@ def test_a_rar_members_text_is_read_under_its_name() -> None:
     extraction = extract(_rar4_stored("内部/通知.txt", MARK.encode()), "资料.rar")
     assert extraction.format == "rar"
     assert the_one(extraction, MARK).part == "内部/通知.txt!body"
+
+
+def test_a_document_inside_an_archive_has_its_parts_named_through_both() -> None:
+    document = docx.Document()
+    document.sections[0].header.paragraphs[0].text = MARK
+    document.add_paragraph("正文")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    segment = the_one(extract(zip_of({"内部/通知.docx": buffer.getvalue()}), "资料.zip"), MARK)
+    assert (segment.part, segment.role) == ("内部/通知.docx!header1", Role.HEADER)

@@ -20,6 +20,7 @@ import subprocess
 import sys
 import threading
 import time
+from pathlib import Path
 from typing import Any, BinaryIO
 
 from scanner.extract.base import Extraction, Limits, Problem
@@ -60,8 +61,12 @@ class Worker:
     """One worker process and its two pipes."""
 
     def __init__(self) -> None:
+        # The worker imports this very package, wherever it was imported from (an install or a source checkout).
+        root = str(Path(__file__).resolve().parents[2])
+        path = os.pathsep.join(p for p in (root, os.environ.get("PYTHONPATH", "")) if p)
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "scanner.extract.worker"],
+            env={**os.environ, "PYTHONPATH": path},
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.DEVNULL,
