@@ -167,3 +167,17 @@ def _running(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def test_callers_beyond_the_worker_cap_wait_instead_of_starting_more(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(worker, "MAX_WORKERS", 2)
+    pool = worker.Pool()
+    threads = [threading.Thread(target=pool.call, args=("time:sleep", (0.5,), Limits())) for _ in range(4)]
+    started = time.monotonic()
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert time.monotonic() - started >= 1.0  # two rounds of two
+    assert len(pool.idle) == 2
+    pool.shutdown()

@@ -32,6 +32,9 @@ _GRACE_SECONDS = 2.0
 # A worker is retired after this many files, so a slow leak in a parser library cannot build up.
 _JOBS_PER_WORKER = 500
 _MAX_IDLE = max(2, os.cpu_count() or 2)
+# Files parsed at once by one scanner process; more callers (the threads of a web server) wait their turn, since each
+# worker may grow to memory_mb.
+MAX_WORKERS = 2 * (os.cpu_count() or 2)
 
 
 class WorkerFailed(Exception):
@@ -142,9 +145,14 @@ class Pool:
     def __init__(self) -> None:
         self.pid = os.getpid()
         self.lock = threading.Lock()
+        self.slots = threading.BoundedSemaphore(MAX_WORKERS)
         self.idle: list[Worker] = []
 
     def call(self, function: str, args: tuple[Any, ...], limits: Limits) -> Any:
+        with self.slots:
+            return self._call(function, args, limits)
+
+    def _call(self, function: str, args: tuple[Any, ...], limits: Limits) -> Any:
         worker = self._take()
         try:
             result = worker.call(function, args, limits)
@@ -204,7 +212,7 @@ def _after_fork_in_child() -> None:
     global _POOL, _POOL_LOCK
     _POOL_LOCK = threading.Lock()
     if _POOL is not None:
-        _POOL.lock = threading.Lock()
+        _POOL.lock = threading.Lock()  # another thread may have held it at the fork
         _POOL.forget()
         _POOL = None
 
