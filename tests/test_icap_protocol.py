@@ -417,3 +417,9 @@ def test_service_tells_systemd_it_is_ready(tmp_path: Path) -> None:
             assert systemd.recv(100) == b"READY=1"
         finally:
             running.stop()
+
+
+def test_service_exits_cleanly_on_sigterm(tmp_path: Path) -> None:
+    running = IcapService(tmp_path)
+    running.stop()  # SIGTERM
+    assert running.process.returncode == 0

@@ -396,18 +396,23 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-body, --timeout and --workers take positive numbers")
     audit = AuditLog(args.audit or default_audit_path(scanner.config.doors))
     service = IcapService(scanner, audit, settings)
+    # Set before the port opens, so that a SIGTERM as soon as it is open stops the service. The kernel may hand the
+    # signal to any thread, and a Python handler runs only once the main thread wakes up, which a signal taken by
+    # another thread does not make it do; the wakeup fd is written by whichever thread takes it.
+    stop_reading, stop_writing = os.pipe()
+    os.set_blocking(stop_writing, False)
+    signal.set_wakeup_fd(stop_writing)
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: None)
     try:
         server = _Server((settings.host, settings.port), service)
     except OSError as exc:
         raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     threading.Thread(target=server.serve_forever, name="icap", daemon=True).start()
     host, port = server.server_address[:2]
     log.warning("listening on icap://%s:%s%s", host, port, SERVICE_PATH)
     _notify_systemd()
-    stop.wait()
+    os.read(stop_reading, 1)
     server.shutdown()
     server.server_close()
     audit.close()
