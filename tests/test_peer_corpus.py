@@ -33,6 +33,13 @@ READABLE_DESPITE_GROUP = {
     "tika/tika-parser-xml-module/testXXE.xml": "an external DTD that nothing in the body refers to",
     "tika/tika-core/undeclared_entity.xml": "a reference to an undeclared entity: nothing is expanded, nothing missing",
 }
+# Files the manifest calls Chinese whose Chinese is not text a reader sees, and where it is.
+CHINESE_OUTSIDE_THE_TEXT = {
+    "poi-tl/template/sdt.docx": "shape names (矩形, 组), style and font names",
+    "poi-tl/template/template_textbox.docx": "shape names (文本框, 椭圆形标注) and font names",
+    "mineru/demo/office_docs/xlsx_01.xlsx": "drawing shape names (文本框) and font names; the cells are English",
+    "pdfjs/file_pdfjs_test.pdf": "nowhere in the text layer (pdfium reads the same English)",
+}
 HAN = re.compile(r"[\u4e00-\u9fff]")
 
 
@@ -115,6 +122,10 @@ def test_poi_tl_nested_table_cells_are_read(outcomes: dict[str, Outcome]) -> Non
 
 
 def test_chinese_files_read_without_problems_yield_chinese(outcomes: dict[str, Outcome]) -> None:
-    chinese = [row["path"] for row in _manifest() if row["notes"].startswith("chinese")]
+    chinese = [
+        row["path"]
+        for row in _manifest()
+        if row["notes"].startswith("chinese") and row["path"] not in CHINESE_OUTSIDE_THE_TEXT
+    ]
     silent = sorted(path for path in chinese if not outcomes[path].errors and not HAN.search(outcomes[path].text))
     assert silent == []
