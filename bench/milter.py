@@ -9,6 +9,7 @@ Runs as root (a private Postfix, as in tests/test_milter.py); everything binds 1
 from __future__ import annotations
 
 import argparse
+import collections
 import io
 import os
 import random
@@ -26,6 +27,7 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
+from scanner.audit import AuditLog  # noqa: E402
 from tests.postfix_fixture import Milter, PrivatePostfix, Sink, free_port, wait_for_port  # noqa: E402
 
 # Common characters, so the attachment's text compresses about as well as real prose.
@@ -123,6 +125,12 @@ def bench_gateway(count: int, concurrency: int, size: int, workers: int) -> None
             rate, sessions = run_through(milter.port, messages, concurrency)
         finally:
             log = milter.stop()
+            verdicts = collections.Counter(re.findall(r"verdict=(\w+) action=\w+ rules=(\S+)", log))
+            print("verdicts:", ", ".join(f"{v} {r}: {n}" for (v, r), n in verdicts.most_common()))
+            if any(v != "pass" for v, _ in verdicts):
+                audit = AuditLog(Path(folder) / "audit.db")
+                for d in audit.query(verdict="flag") + audit.query(verdict="block"):
+                    print(" ", d.source, d.verdict, d.rules, d.context, d.extra)
     scans = [float(ms) / 1000 for ms in re.findall(r"(\d+) ms$", log, re.M)][concurrency:]  # past the warm-up
     print(
         f"messages: {count} x {wire / 1024:.0f} KB (docx attachment {len(attachment) / 1024:.0f} KB), "

@@ -187,7 +187,7 @@ class PrivatePostfix:
     """
 
     def __init__(self, sink_port: int, milter_port: int, spare_milter_port: int | None = None) -> None:
-        self.root = Path(tempfile.mkdtemp(prefix="baomi-postfix-"))
+        self.root = Path(tempfile.mkdtemp(prefix="baomi-postfix-", dir="/tmp"))  # not $TMPDIR: postfix must reach it
         self.root.chmod(0o755)  # the postfix user walks into its queue below it
         self.config = self.root / "etc"
         self.queue = self.root / "queue"

@@ -161,7 +161,7 @@ class Gateway:
             ref = self._record(
                 Decision.of(report, CHANNEL, message_id, action, attachments=attachments, internal=internal, **facts)
             )
-            outcome = self._act(report, message, attachments, ref)
+            outcome = self._act(report, message, ref)
         except FutureTimeout:
             why = f"scan took more than {self.mail.scan_seconds:g} s"
             return self._failure(message, name, message_id, facts, why, self.mail.on_error)
@@ -197,7 +197,7 @@ class Gateway:
                 if time.monotonic() < deadline:
                     progress()
 
-    def _act(self, report: FileReport, message: Message, attachments: list[str], ref: int) -> Outcome:
+    def _act(self, report: FileReport, message: Message, ref: int) -> Outcome:
         cleanup: list[Modification] = _forged_verdicts(message.headers)
         if report.verdict == Verdict.BLOCK:
             return Outcome(Reply.smtp(550, "5.7.1", f"{refusal(report)} (ref {ref})"))
@@ -273,14 +273,14 @@ def _forged_verdicts(headers: list[tuple[str, str]]) -> list[Modification]:
 
 def attachment_names(raw: bytes) -> list[str]:
     """The file names of the message's attachments, nested messages included, as the sender named them."""
-    parsed = BytesParser(policy=email_policy.default).parsebytes(raw)
     names = []
-    for part in parsed.walk():
-        if part.is_multipart():
-            continue
-        filename = part.get_filename()
-        if filename:
-            names.append(str(filename))
+    try:
+        for part in BytesParser(policy=email_policy.default).parsebytes(raw).walk():
+            filename = None if part.is_multipart() else part.get_filename()
+            if filename:
+                names.append(str(filename))
+    except Exception:  # the list is for the log; the verdict came from the engine's own reading
+        log.warning("cannot list the attachments of a malformed message")
     return names
 
 
@@ -310,7 +310,7 @@ class MailHandler(Handler):
         try:
             return self.gateway.decide(self.message, self.macros, progress)
         finally:
-            self.message = Message(sender=self.message.sender, recipients=[])
+            self.message = Message()
 
     def abort(self) -> None:
         self.message = Message()
