@@ -66,6 +66,17 @@ def test_mark_at_the_top_of_page_two_is_the_first_line_of_part_page2() -> None:
     assert (page2.role, page2.text.split("\n")[0]) == (Role.BODY, MARK)
 
 
+def test_mark_stamped_on_top_after_the_page_was_drawn_is_its_first_line() -> None:
+    def stamp_last(canvas: Canvas) -> None:
+        canvas.setFont("STSong-Light", 14)
+        for row in range(3):
+            canvas.drawString(72, 700 - 24 * row, f"正文第{row + 1}行")
+        canvas.drawString(72, 800, MARK)  # drawn last, seen first
+
+    [page] = [s for s in segments_of(read_pdf, pdf([], draw=stamp_last)) if s.role is Role.BODY]
+    assert page.text.split("\n") == [MARK, "正文第1行", "正文第2行", "正文第3行"]
+
+
 def test_traditional_chinese_font_is_read() -> None:
     [page] = find(segments_of(read_pdf, pdf(["機密★5年"], font="MSung-Light")), "機密")
     assert (page.part, page.text.strip()) == ("page1", "機密★5年")

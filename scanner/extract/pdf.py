@@ -31,6 +31,7 @@ _WATERMARK_SUBTYPES = frozenset({pdfium_c.FPDF_ANNOT_WATERMARK, pdfium_c.FPDF_AN
 # Annotations whose text is drawn by their appearance stream rather than stored as a value.
 _DRAWN_SUBTYPES = _WATERMARK_SUBTYPES | {pdfium_c.FPDF_ANNOT_FREETEXT}
 _OCR_DPI = 300
+_STAMP_MARGIN = 2.0  # points: a line drawn later must be this much above all before it to count as stamped on top
 _SCAN_COVERAGE = 0.9  # of the page's area under pictures, for a page with a few words to count as a scan
 _STAMPED_TEXT = 20  # characters: fewer than this on a scan are stamped on it, not its content
 _BOOKMARK_DEPTH = 8
@@ -118,11 +119,53 @@ def _page(document: pdfium.PdfDocument, index: int, prefix: str, ctx: Context, p
 
 
 def _page_text(page: pdfium.PdfPage) -> str:
+    """The page's text in drawing order, with any lines stamped above it afterwards moved to the top."""
     textpage = page.get_textpage()
     try:
-        return clean_page_text(textpage.get_text_range())
+        text = clean_page_text(textpage.get_text_range())
+        stamped = _stamped_on_top(page, textpage)
     finally:
         textpage.close()
+    lines = text.split("\n")
+    for line in stamped:
+        # Moved where it is a line of its own; a piece of a line stays where it is and is only repeated on top.
+        at = next((i for i in range(len(lines) - 1, -1, -1) if lines[i].strip() == line), None)
+        if at is not None:
+            del lines[at]
+    return "\n".join([*stamped, *lines])
+
+
+def _stamped_on_top(page: pdfium.PdfPage, textpage: pdfium.PdfTextPage) -> list[str]:
+    """Lines drawn after others but above all of them: a mark stamped onto a finished PDF (机密★5年 at the top of
+    the page, drawn last). In drawing order it would be the page's last line although it is the first one seen."""
+    lines: list[tuple[float, str]] = []
+    highest = None
+    for item in page.get_objects(filter=[pdfium_c.FPDF_PAGEOBJ_TEXT, pdfium_c.FPDF_PAGEOBJ_FORM], max_depth=1):
+        top = item.get_bounds()[3]
+        if highest is not None and top > highest + _STAMP_MARGIN:
+            text = _object_text(item.raw, textpage).strip()
+            if text:
+                if lines and abs(lines[-1][0] - top) < _STAMP_MARGIN:
+                    lines[-1] = (top, lines[-1][1] + text)  # one line drawn in pieces
+                else:
+                    lines.append((top, text))
+        highest = top if highest is None else max(highest, top)
+    return [text for _, text in sorted(lines, key=lambda line: -line[0])]
+
+
+def _object_text(item: Any, textpage: pdfium.PdfTextPage) -> str:
+    """The text of a text object, or of the text objects of a form (a stamp is often a form XObject)."""
+    if pdfium_c.FPDFPageObj_GetType(item) == pdfium_c.FPDF_PAGEOBJ_FORM:
+        count = pdfium_c.FPDFFormObj_CountObjects(item)
+        return "".join(_object_text(pdfium_c.FPDFFormObj_GetObject(item, i), textpage) for i in range(count))
+    if pdfium_c.FPDFPageObj_GetType(item) != pdfium_c.FPDF_PAGEOBJ_TEXT:
+        return ""
+    size = pdfium_c.FPDFTextObj_GetText(item, textpage.raw, None, 0)
+    if size <= 2:
+        return ""
+    buffer = ctypes.create_string_buffer(size)
+    pdfium_c.FPDFTextObj_GetText(item, textpage.raw, ctypes.cast(buffer, ctypes.POINTER(pdfium_c.FPDF_WCHAR)), size)
+    return buffer.raw[: size - 2].decode("utf-16-le", errors="replace")
 
 
 def _checked(segment: Segment, ctx: Context) -> Segment:
