@@ -53,6 +53,15 @@ def test_slide_title_and_text_are_lines_of_the_slide() -> None:
     assert slide.text.split("\n") == [MARK, "内部资料"]
 
 
+def test_text_box_added_last_at_the_top_of_the_slide_is_its_first_line() -> None:
+    presentation = deck(1)
+    slide = presentation.slides[0]
+    slide.shapes.add_textbox(Inches(1), Inches(5), Inches(3), Inches(1)).text_frame.text = "正文"
+    slide.shapes.add_textbox(Inches(1), Inches(0.05), Inches(3), Inches(0.3)).text_frame.text = MARK
+    [page] = [s for s in segments_of(read_pptx, saved(presentation)) if s.part == "slide1"]
+    assert page.text.split("\n") == [MARK, "第1页", "正文"]
+
+
 def test_table_cell_on_a_slide_is_slide_text() -> None:
     presentation = deck(1)
     table = presentation.slides[0].shapes.add_table(2, 2, Inches(1), Inches(2), Inches(4), Inches(1)).table

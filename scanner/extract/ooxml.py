@@ -379,19 +379,61 @@ def _comments(root: etree._Element, prefix: str) -> Iterator[Segment]:
 # ---------------------------------------------------------------- PowerPoint
 
 _FOOTER_PLACEHOLDERS = frozenset({"ftr", "dt", "sldNum", "hdr"})
+_TITLES = frozenset({"title", "ctrTitle"})
 
 
-def _slide_text(root: etree._Element) -> tuple[list[str], list[str]]:
-    """A slide's lines, and separately its footer placeholders (footer, date, slide number)."""
-    body: list[str] = []
-    footer: list[str] = []
-    for shape in root.iter():
-        if local(shape.tag) not in ("sp", "graphicFrame"):
-            continue
+def _slide_text(root: etree._Element, layout: dict[str, int] | None = None) -> tuple[list[str], list[str]]:
+    """A slide's lines, shapes from the top down, and separately its footer placeholders (footer, date, number).
+
+    Shapes are stored in the order they were added: a mark put at the top of a finished slide comes last.
+    Placeholders without a position of their own take it from the layout (`layout`, see _placeholder_tops).
+    """
+    shapes: list[tuple[int, int, bool, list[str]]] = []
+    top = -1
+    for order, shape in enumerate(node for node in root.iter() if local(node.tag) in ("sp", "graphicFrame")):
         placeholder = next((node for node in shape.iter() if local(node.tag) == "ph"), None)
         kind = placeholder.get("type") if placeholder is not None else None
-        (footer if kind in _FOOTER_PLACEHOLDERS else body).extend(paragraphs(shape))
+        offset = _top(shape)
+        if offset is None and placeholder is not None:
+            known = [(layout or {}).get(key) for key in _placeholder_keys(placeholder)]
+            offset = next((y for y in known if y is not None), -1 if kind in _TITLES else None)
+        top = top if offset is None else offset
+        shapes.append((top, order, kind in _FOOTER_PLACEHOLDERS, paragraphs(shape)))
+    shapes.sort(key=lambda shape: shape[:2])
+    body = [line for _, _, footer, lines in shapes if not footer for line in lines]
+    footer = [line for _, _, footer, lines in shapes if footer for line in lines]
     return body, footer
+
+
+def _top(shape: etree._Element) -> int | None:
+    """A shape's distance from the top of the slide (a:off y, in EMU), if it has a position of its own."""
+    offset = next((node for node in shape.iter() if local(node.tag) == "off"), None)
+    try:
+        return int(offset.get("y") or "") if offset is not None else None
+    except ValueError:
+        return None
+
+
+def _placeholder_keys(placeholder: etree._Element) -> list[str]:
+    """How a placeholder is matched with its layout's and master's: by index, then by type (body by default)."""
+    kind = placeholder.get("type") or "body"
+    idx = placeholder.get("idx")
+    return ([f"idx:{idx}"] if idx is not None else []) + [f"type:{'body' if kind == 'obj' else kind}"]
+
+
+def _placeholder_tops(package: Package, slide: str) -> dict[str, int]:
+    """Where the slide's layout, or failing that its master, puts each placeholder, by index and by type."""
+    tops: dict[str, int] = {}
+    layouts = package.related(slide, "slideLayout")[:1]
+    for source in layouts + [m for layout in layouts for m in package.related(layout, "slideMaster")[:1]]:
+        root = package.optional_xml(source)
+        for shape in root.iter() if root is not None else ():
+            placeholder = next((node for node in shape.iter() if local(node.tag) == "ph"), None)
+            offset = _top(shape) if local(shape.tag) == "sp" and placeholder is not None else None
+            if placeholder is not None and offset is not None:
+                for key in _placeholder_keys(placeholder):
+                    tops.setdefault(key, offset)
+    return tops
 
 
 def read_pptx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -408,7 +450,8 @@ def read_pptx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         tree = package.optional_xml(found)
         if found is None or tree is None:
             continue
-        yield from _slide_segments(tree, prefix + f"slide{number}", Role.BODY, number)
+        layout = _placeholder_tops(package, found)
+        yield from _slide_segments(tree, prefix + f"slide{number}", Role.BODY, number, layout)
         for notes in package.related(found, "notesSlide"):
             notes_root = package.optional_xml(notes)
             if notes_root is not None:
@@ -438,8 +481,10 @@ def read_pptx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     yield from _embedded(package, folder)
 
 
-def _slide_segments(root: etree._Element, part: str, role: Role, page: int | None) -> Iterator[Segment]:
-    body, footer = _slide_text(root)
+def _slide_segments(
+    root: etree._Element, part: str, role: Role, page: int | None, layout: dict[str, int] | None = None
+) -> Iterator[Segment]:
+    body, footer = _slide_text(root, layout)
     if body:
         yield Segment("\n".join(body), part, role, page)
     if footer:
