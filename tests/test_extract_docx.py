@@ -11,11 +11,11 @@ import pytest
 from docx.enum.text import WD_BREAK
 
 from scanner.extract import extract
-from scanner.extract.base import Unscannable
+from scanner.extract.base import Limits, Unscannable
 from scanner.extract.ooxml import read_docx
 from scanner.model import Role
 from tests.conftest import SHARED, require
-from tests.extract_fixtures import MARK
+from tests.extract_fixtures import MARK, zip_of
 from tests.reader_context import context, find, segments_of
 from tests.test_extract_pdf import grey_png
 
@@ -35,7 +35,7 @@ CONTENT_TYPES = (
 )
 
 
-def raw_docx(body: str, **parts: str) -> bytes:
+def raw_docx(body: str, **parts: str | bytes) -> bytes:
     """A .docx written by hand: `body` is the content of w:body, `parts` maps part names to whole XML parts."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as z:
@@ -259,6 +259,21 @@ def test_dtd_in_a_part_is_refused_as_an_entity_bomb() -> None:
     with pytest.raises(Unscannable) as caught:
         segments_of(read_docx, out.getvalue())
     assert caught.value.reason == "xml_entities"
+
+
+def test_part_that_inflates_past_the_ratio_limit_is_unscannable() -> None:
+    bomb = f"<w:document {W}><w:body>{para(MARK)}</w:body></w:document>" + " " * (4 * 1024 * 1024)
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_docx, zip_of({"word/document.xml": bomb.encode()}))
+    assert caught.value.reason == "max_ratio"
+
+
+def test_package_with_more_parts_than_the_limit_is_unscannable() -> None:
+    parts = {f"word/media/image{n}.png": b"" for n in range(20)}
+    data = raw_docx(para(MARK), **parts)
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_docx, data, context(Limits(max_members=10)))
+    assert caught.value.reason == "max_members"
 
 
 def test_bytes_that_are_not_a_zip_are_corrupt() -> None:
