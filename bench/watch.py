@@ -24,6 +24,12 @@ from pathlib import Path
 
 import docx
 
+# A paragraph of a regulation: it mentions 国家秘密 and 工作秘密 without being marked, as most office text does.
+PARAGRAPH = (
+    "为切实加强办公室内部保密工作，确保国家秘密的安全，根据《中华人民共和国保守国家秘密法》及相关规定，制定本制度。"
+    "严格管理网际网路上传信息，实行谁主管谁负责、谁上传谁负责的原则，确保国家秘密、工作秘密与敏感信息不违规上传。"
+    "定期开展机关保密工作检查活动，认真做好记录，发现问题和隐患及时落实整改措施，切实解决好保密工作中的相关问题。\n"
+)
 TEXTS = [
     "关于召开二〇二六年度工作会议的通知\n各部门：现将有关事项通知如下。会议时间另行通知。\n",
     "今天天气很好，下午三点在三楼会议室开会，请准时参加。\n",
@@ -31,8 +37,12 @@ TEXTS = [
 ]
 
 
-def documents(count: int) -> list[tuple[str, bytes]]:
-    """`count` small documents: four in five plain text, one in five docx; every tenth is flagged."""
+def documents(count: int, kind: str = "small") -> list[tuple[str, bytes]]:
+    """`count` documents. small: four in five plain text of ~300 characters, one in five docx; every tenth is
+    flagged. text: plain-text reports of ~9,000 characters (26 KB), whose scanning is CPU-bound Python."""
+    if kind == "text":
+        body = PARAGRAPH * 55
+        return [(f"{n:05d}.txt", f"{body}第{n}号\n".encode()) for n in range(count)]
     out = []
     for n in range(count):
         text = TEXTS[2] if n % 10 == 9 else TEXTS[n % 2] + f"第{n}号\n" * 10
@@ -48,7 +58,7 @@ def documents(count: int) -> list[tuple[str, bytes]]:
     return out
 
 
-def start_watcher(root: Path, jobs: int | None) -> subprocess.Popen[bytes]:
+def start_watcher(root: Path, jobs: int | None, threads: bool) -> subprocess.Popen[bytes]:
     folders = {k: root / k for k in ("outbox", "released", "review", "quarantine")}
     for folder in folders.values():
         folder.mkdir()
@@ -57,6 +67,8 @@ def start_watcher(root: Path, jobs: int | None) -> subprocess.Popen[bytes]:
         command += [f"--{k}", str(folders[k])]
     if jobs:
         command += ["--jobs", str(jobs)]
+    if threads:
+        command.append("--threads")
     log = open(root / "watch.log", "wb")  # noqa: SIM115 - the child owns it
     proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=log)
     deadline = time.monotonic() + 30
@@ -85,11 +97,11 @@ def wait_for_decisions(db: Path, count: int, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def run(count: int, jobs: int | None, rate: float | None) -> dict[str, float]:
+def run(count: int, jobs: int | None, rate: float | None, kind: str, threads: bool) -> dict[str, float]:
     with tempfile.TemporaryDirectory(prefix="baomi-bench-watch-") as tmp:
         root = Path(tmp)
-        proc = start_watcher(root, jobs)
-        files = documents(count)
+        proc = start_watcher(root, jobs, threads)
+        files = documents(count, kind)
         closed: dict[str, float] = {}
         start = time.time()
         for n, (name, data) in enumerate(files):
@@ -121,11 +133,14 @@ def main() -> None:
     parser.add_argument("--files", type=int, default=1000)
     parser.add_argument("--jobs", type=int, help="the watcher's --jobs (default: its own, the number of cores)")
     parser.add_argument("--rate", type=float, help="files per second to drop (default: as fast as possible)")
+    parser.add_argument("--kind", choices=("small", "text"), default="small", help="the documents (see documents())")
+    parser.add_argument("--threads", action="store_true", help="the watcher's --threads")
     args = parser.parse_args()
-    result = run(args.files, args.jobs, args.rate)
+    result = run(args.files, args.jobs, args.rate, args.kind, args.threads)
     mode = f"{args.rate:g} files/s arriving" if args.rate else "burst"
     print(
-        f"{mode}, jobs {args.jobs or os.cpu_count()}: {result['files']} files in {result['seconds']:.1f} s = "
+        f"{args.kind}, {mode}, jobs {args.jobs or os.cpu_count()} {'threads' if args.threads else 'processes'}: "
+        f"{result['files']} files in {result['seconds']:.1f} s = "
         f"{result['files_per_s']:.0f} files/s; close-to-release latency median {result['median_ms']:.0f} ms, "
         f"p95 {result['p95_ms']:.0f} ms, max {result['max_ms']:.0f} ms"
     )

@@ -12,7 +12,7 @@ import pytest
 
 from scanner.audit import AuditLog, Decision
 from scanner.outbox import Journal, Mover, identity_of
-from tests.watch_rig import FLAG_TEXT, PASS_TEXT, ROUTES, TEXTS, Gateway, baomi_watch, wait_for
+from tests.watch_rig import FLAG_TEXT, PASS_TEXT, ROUTES, TEXTS, Gateway, baomi_watch, descendants, wait_for
 
 
 @pytest.fixture
@@ -44,9 +44,12 @@ def test_a_watcher_killed_mid_batch_and_restarted_accounts_for_every_file(gatewa
         watcher = baomi_watch(gateway, "--jobs", "2")
         enough = fraction * len(expected)
         wait_for(lambda: delivered_count(gateway) >= enough, timeout=60, what="some deliveries")  # noqa: B023
+        helpers = descendants(watcher.pid)
+        assert helpers, "the watcher scans in processes of its own"
         watcher.send_signal(signal.SIGKILL)
         assert watcher.wait(timeout=10) == -signal.SIGKILL
         assert delivered_count(gateway) < len(expected), "killed before the batch was done"
+        wait_for(lambda: not any(Path(f"/proc/{p}").exists() for p in helpers), timeout=10, what="helpers to exit")  # noqa: B023
     finishing = baomi_watch(gateway, "--once")
     assert finishing.wait(timeout=60) == 0
     assert_each_file_once(gateway, expected)

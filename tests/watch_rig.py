@@ -114,6 +114,27 @@ def watching(gateway: Gateway, scanner: Scanner, settle: float = 0.5, jobs: int 
         assert not thread.is_alive(), "the watcher did not stop"
 
 
+def descendants(pid: int) -> set[int]:
+    """The processes started by `pid`, and by them, from /proc."""
+    children: dict[int, list[int]] = {}
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat.rsplit(")", 1)[1].split()[1])
+            children.setdefault(parent, []).append(int(entry.name))
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def baomi_watch(gateway: Gateway, *extra: str) -> subprocess.Popen[bytes]:
     """`baomi watch` as a real process, logging to gateway/watch.log."""
     return subprocess.Popen(

@@ -11,7 +11,9 @@ import fcntl
 import fnmatch
 import hashlib
 import logging
+import multiprocessing
 import os
+import select
 import signal
 import sqlite3
 import stat
@@ -19,7 +21,8 @@ import threading
 import time
 from collections import deque
 from collections.abc import Iterable
-from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -121,6 +124,7 @@ class Settings:
     # Seconds between walks of the outboxes: for events the kernel dropped (a queue overflow), for network file
     # systems whose remote writers inotify cannot see, and instead of events when inotify cannot be had at all.
     rescan: float = 60.0
+    processes: bool = False  # scan in processes (the command's default) rather than threads of this process
 
 
 @dataclass
@@ -333,6 +337,7 @@ class Watcher:
         self.once = False
         self.failures = 0
         self.delivered = 0
+        self._pool_in_use: Executor | None = None
 
     def stop(self) -> None:
         """Finish the files in hand, start no others."""
@@ -346,8 +351,7 @@ class Watcher:
         observer = None if once else self._observe()  # before the walk: a file dropped meanwhile is not missed
         self._walk()
         try:
-            with ThreadPoolExecutor(self.settings.jobs, thread_name_prefix="baomi-scan") as pool:
-                self._loop(pool)
+            self._loop()
         finally:
             if observer is not None:
                 observer.stop()
@@ -357,14 +361,53 @@ class Watcher:
             log.warning("left %s in the outbox: still being written", display_name(path))
         return 1 if once and self.failures else 0
 
-    def _loop(self, pool: ThreadPoolExecutor) -> None:
+    def _loop(self) -> None:
+        pool = self._pool()
+        try:
+            self._run_pool(pool)
+        finally:
+            if self._pool_in_use is not None:
+                self._pool_in_use.shutdown(wait=True, cancel_futures=True)
+
+    def _pool(self) -> Executor:
+        """Scanning processes (each with its own Scanner: text scans are CPU-bound Python, which threads cannot run
+        side by side), or threads in this process (for tests that hook the scanner)."""
+        if self.settings.processes:
+            context = multiprocessing.get_context("forkserver")  # not fork: this process runs watchdog's threads
+            pool: Executor = ProcessPoolExecutor(
+                self.settings.jobs,
+                mp_context=context,
+                initializer=_start_worker,
+                initargs=(self.scanner.config, os.getpid()),
+            )
+        else:
+            pool = ThreadPoolExecutor(self.settings.jobs, thread_name_prefix="baomi-scan")
+        self._pool_in_use = pool
+        return pool
+
+    def _submit(self, pool: Executor, candidate: Candidate) -> Future[FileReport | None]:
+        name = display_name(candidate.path.relative_to(candidate.outbox.path))
+        if self.settings.processes:
+            return pool.submit(_scan_in_worker, candidate.path, name, candidate.outbox.channel)
+        return pool.submit(scan_file, self.scanner, candidate.path, name, candidate.outbox.channel)
+
+    def _run_pool(self, pool: Executor) -> None:
         in_flight: dict[Future[FileReport | None], Candidate] = {}
         since_sync = 0
         last_walk = last_progress = time.monotonic()
         while True:
             if not self.stopping:
-                for candidate in self.tracker.take(2 * self.settings.jobs - len(in_flight)):
-                    in_flight[pool.submit(self._scan, candidate)] = candidate
+                taken = self.tracker.take(2 * self.settings.jobs - len(in_flight))
+                for index, candidate in enumerate(taken):
+                    try:
+                        in_flight[self._submit(pool, candidate)] = candidate
+                    except BrokenExecutor:  # a scanning process was killed (the OOM killer): start afresh
+                        log.error("a scanning process died; starting new ones")
+                        for left in taken[index:]:
+                            self.tracker.again(left, _RETRY[0])
+                        pool.shutdown(wait=False, cancel_futures=True)
+                        pool = self._pool()
+                        break
             if in_flight:
                 finished, _ = wait(in_flight, timeout=_TICK, return_when=FIRST_COMPLETED)
                 for future in finished:
@@ -425,23 +468,6 @@ class Watcher:
     def _walk(self) -> None:
         for outbox in self.outboxes:
             self.tracker.note_folder(outbox.path, outbox, closed=False, event=False)
-
-    def _scan(self, candidate: Candidate) -> FileReport | None:
-        """The file's report, or None if it vanished before it could be read."""
-        name = display_name(candidate.path.relative_to(candidate.outbox.path))
-        channel = candidate.outbox.channel
-        try:
-            data, whole = _read(candidate.path, self.scanner.config.limits.max_bytes + 1)
-        except FileNotFoundError:
-            return None
-        except OSError:
-            report = self.scanner.scan_path(candidate.path, channel)  # the engine words an unreadable file's finding
-            report.path = name
-            return report
-        report = self.scanner.scan_bytes(data, name, channel)
-        if whole is not None:  # too big: the engine blocked it by its beginning; the record names the whole file
-            report.size, report.sha256 = whole
-        return report
 
     def _deliver(self, candidate: Candidate, report: FileReport | None) -> None:
         shown = display_name(candidate.path)
@@ -550,6 +576,56 @@ def verdict_record(report: FileReport, outbox: Outbox, action: str) -> dict[str,
     }
 
 
+def scan_file(scanner: Scanner, path: Path, name: str, channel: str) -> FileReport | None:
+    """The report of the file at `path` (called `name`), or None if it vanished before it could be read."""
+    try:
+        data, whole = _read(path, scanner.config.limits.max_bytes + 1)
+    except FileNotFoundError:
+        return None
+    except OSError:
+        report = scanner.scan_path(path, channel)  # the engine words an unreadable file's finding
+        report.path = name
+        return report
+    report = scanner.scan_bytes(data, name, channel)
+    if whole is not None:  # too big: the engine blocked it by its beginning; the record names the whole file
+        report.size, report.sha256 = whole
+    return report
+
+
+_worker_scanner: Scanner | None = None
+
+
+def _start_worker(config: Config, watcher: int) -> None:
+    """In each scanning process: the watcher decides when to stop; its scanner is built once."""
+    global _worker_scanner
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    threading.Thread(target=_exit_with, args=(watcher,), name="baomi-exit-with-watcher", daemon=True).start()
+    _worker_scanner = Scanner(config)
+
+
+def _exit_with(watcher: int) -> None:
+    """A watcher killed with SIGKILL cannot tell its scanning processes to stop, and their queue's pipe never reaches
+    end of file (each holds both ends): each process waits for the watcher's end itself."""
+    try:
+        pidfd = os.pidfd_open(watcher)
+    except OSError:  # gone already, or a kernel before 5.3
+        while True:
+            try:
+                os.kill(watcher, 0)
+            except ProcessLookupError:
+                break
+            time.sleep(1.0)
+    else:
+        select.select([pidfd], [], [])
+    os._exit(0)
+
+
+def _scan_in_worker(path: Path, name: str, channel: str) -> FileReport | None:
+    assert _worker_scanner is not None
+    return scan_file(_worker_scanner, path, name, channel)
+
+
 def _read(path: Path, limit: int) -> tuple[bytes, tuple[int, str] | None]:
     """Up to `limit` bytes of the file; when there is more, also the whole file's size and SHA-256 (read in chunks,
     so a file of any size costs `limit` bytes of memory at most)."""
@@ -586,6 +662,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser.add_argument("--jobs", type=int, metavar="N", help="files scanned at once (default: [watch] jobs, cores)")
     parser.add_argument("--settle", type=float, metavar="SECONDS", help="quiet time for files never closed (2)")
     parser.add_argument("--quiet", "-q", action="store_true", help="log problems only, not every file")
+    parser.add_argument("--threads", action="store_true", help="scan in threads of one process, not in processes")
     parser.set_defaults(run=run_watch)
 
 
@@ -662,7 +739,7 @@ def prepare(outboxes: list[Outbox]) -> None:
         os.chmod(outbox.quarantine, PRIVATE_MODE)
 
 
-WATCH_KEYS = frozenset({"outbox", "settle", "jobs", "temporary", "rescan", "journal", "log"})
+WATCH_KEYS = frozenset({"outbox", "settle", "jobs", "temporary", "rescan", "journal", "log", "processes"})
 
 
 def settings_of(args: argparse.Namespace, table: dict[str, Any]) -> Settings:
@@ -674,6 +751,7 @@ def settings_of(args: argparse.Namespace, table: dict[str, Any]) -> Settings:
     settings.settle = float(args.settle if args.settle is not None else table.get("settle", settings.settle))
     settings.temporary = (*TEMPORARY, *table.get("temporary", ()))
     settings.rescan = float(table.get("rescan", settings.rescan))
+    settings.processes = not args.threads and bool(table.get("processes", True))
     if settings.jobs < 1 or settings.settle < 0:
         raise UsageError("--jobs takes 1 or more, --settle 0 or more seconds")
     return settings
