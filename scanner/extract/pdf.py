@@ -100,7 +100,11 @@ def _page(document: pdfium.PdfDocument, index: int, prefix: str, ctx: Context, p
         ctx.problem("corrupt", f"page {number} cannot be loaded: {exc}", part)
         return
     try:
-        text = _page_text(page)
+        try:
+            text = _page_text(page)
+        except pdfium.PdfiumError as exc:
+            ctx.problem("corrupt", f"the text of page {number} cannot be read: {exc}", part)
+            return
         ctx.charge(len(text), part)
         notes, drawn = _annotations(page)
         if text.strip():
