@@ -177,6 +177,17 @@ def test_vml_watermark_in_header_is_a_watermark() -> None:
     assert (watermark.role, watermark.part) == (Role.WATERMARK, "header1.watermark")
 
 
+def test_drawingml_watermark_text_box_in_header_is_a_watermark() -> None:
+    header = (
+        f'<w:hdr {NAMESPACES} xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing">'
+        '<w:p><w:r><w:drawing><wp:anchor behindDoc="1"><wp:docPr id="1" name="PowerPlusWaterMarkObject1"/>'
+        f"<wps:wsp><wps:txbx><w:txbxContent>{para(MARK)}</w:txbxContent></wps:txbx></wps:wsp>"
+        "</wp:anchor></w:drawing></w:r></w:p></w:hdr>"
+    )
+    [watermark] = find(segments_of(read_docx, raw_docx(para("正文"), **{"word/header1.xml": header})), MARK)
+    assert (watermark.role, watermark.part) == (Role.WATERMARK, "header1.watermark")
+
+
 @pytest.mark.parametrize("char", ["F0AB", "F0B6", "AB"])
 def test_wingdings_star_symbol_is_a_star(char: str) -> None:
     star = f'<w:r><w:sym w:font="Wingdings" w:char="{char}"/></w:r>'

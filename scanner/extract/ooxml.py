@@ -91,6 +91,8 @@ class _Story:
                     self.deleted.append("\n")
             elif name == "tbl":
                 self.table(child)
+            elif name == "txbxContent" and _in_watermark(child):
+                self.doc.story(child, self.part + ".watermark", Role.WATERMARK)
             elif name == "txbxContent":
                 self.doc.story(child, self.doc.numbered("textbox"), Role.TEXTBOX)
             elif name == "textpath":
@@ -119,6 +121,21 @@ class _Story:
         fields = "\n".join(field.strip() for field in self.fields if field.strip())
         if fields:
             yield Segment(fields, self.part + ".fields", Role.METADATA)
+
+
+def _in_watermark(box: etree._Element) -> bool:
+    """Whether a text box is a watermark: Word and WPS name the shape PowerPlusWaterMarkObject (VML id, or the
+    drawing's wp:docPr name)."""
+    for ancestor in box.iterancestors():
+        name = local(ancestor.tag)
+        if name == "p":
+            return False
+        labels = [ancestor.get("id") or ""] if name == "shape" else []
+        if name in ("anchor", "inline"):
+            labels += [child.get("name") or "" for child in ancestor if local(child.tag) == "docPr"]
+        if any("watermark" in label.lower() for label in labels):
+            return True
+    return False
 
 
 def _owner_row(cell: etree._Element) -> etree._Element | None:
