@@ -602,6 +602,7 @@ def _start_worker(config: Config, watcher: int) -> None:
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(watcher,), name="baomi-exit-with-watcher", daemon=True).start()
     _worker_scanner = Scanner(config)
+    _worker_scanner.scan_bytes("预热".encode(), "warm-up.txt")  # loads the dictionaries now, not on a user's file
 
 
 def _exit_with(watcher: int) -> None:
