@@ -29,6 +29,8 @@ MARK_KEYWORDS = (
     "公司机密",
     "公司秘密",
     "商密",
+    "保密资料",
+    "保密文件",
 )
 _FORMAT = "baomi-automaton-3"  # bump when the way keys are built changes
 

@@ -98,6 +98,14 @@ def test_internal_material_mark_flags(scan_text) -> None:
     assert str(report.verdict) == "flag"
 
 
+def test_confidential_material_watermark_flags() -> None:
+    assert marks.stands_where_marks_stand(_candidate("保密资料", role=Role.WATERMARK, rank=30))
+
+
+def test_confidential_material_on_the_first_line_flags(scan_text) -> None:
+    assert mark_rules(scan_text("保密资料\n会议记录")) == ["mark.internal"]
+
+
 def test_bare_internal_on_the_first_line_flags(scan_text) -> None:
     assert mark_rules(scan_text("内部\n情况通报")) == ["mark.internal"]
 

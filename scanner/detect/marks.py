@@ -33,7 +33,7 @@ _KINDS = (
     ("work-secret", "工作秘密", True),
     ("commercial-secret", "商业秘密|公司机密|公司秘密|核心商密|普通商密|商密", True),
     ("state-secret", "绝密|机密|秘密", True),
-    ("internal", "内部资料|内部文件|内部材料|内部刊物|内部", False),
+    ("internal", "内部资料|内部文件|内部材料|内部刊物|保密资料|保密文件|内部", False),
 )
 _FORMS = [
     (
