@@ -200,9 +200,10 @@ def run_keep(args: argparse.Namespace) -> int:
         }
         record.setdefault("move", "")
         record.setdefault("verdict", "?")
-        temp = sidecar_of(h.path).with_name("." + sidecar_of(h.path).name + ".new")
+        sidecar = sidecar_of(h.path)
+        temp = sidecar.with_name(f".{sidecar.name}.baomi-part")  # a temporary name: listings skip it
         temp.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
-        os.replace(temp, sidecar_of(h.path))  # our own record, rewritten whole
+        os.replace(temp, sidecar)  # our own record, rewritten whole
         print(f"kept {display_name(h.path)}")
     audit.close()
     return 0
