@@ -19,7 +19,7 @@ def gateway(tmp_path: Path) -> Gateway:
     gw.drop("纪要.txt", FLAG_TEXT)
     gw.drop("部门/密件.txt", BLOCK_TEXT)
     gw.drop("通知.txt", PASS_TEXT)
-    assert main(["watch", str(gw.outbox), *gw.args(), "--once", "--settle", "0", "--quiet"]) == 0
+    assert main(["watch", str(gw.outbox), *gw.args(), "--once", "--settle", "0", "--quiet", "--threads"]) == 0
     return gw
 
 
