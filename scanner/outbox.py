@@ -447,9 +447,15 @@ class Mover:
         self.journal.update(move, method="copy", temp=temp)
         try:
             with open(move.source, "rb") as src, open(temp, "xb") as dst:
-                shutil.copyfileobj(src, dst, 1 << 20)
+                before = os.fstat(src.fileno())
+                digest = hashlib.sha256()
+                for chunk in iter(lambda: src.read(1 << 20), b""):
+                    digest.update(chunk)
+                    dst.write(chunk)
                 dst.flush()
                 os.fsync(dst.fileno())
+            if move.decision.sha256 and digest.hexdigest() != move.decision.sha256:
+                raise ContentChanged(errno.EAGAIN, "changed while it was being copied", str(move.source))
             shutil.copystat(move.source, temp, follow_symlinks=False)
             self.journal.update(move, state="copied")
             self.checkpoint("copied")
@@ -460,7 +466,12 @@ class Mover:
             raise
         fsync_dir(move.target.parent)
         self.checkpoint("renamed")
-        os.unlink(move.source)
+        if _stamp(move.source) == _stamp_of(before):
+            os.unlink(move.source)
+        else:  # written to after the copy: the new content stays and goes through the outbox again
+            log.warning(
+                "%s changed after it was copied; the new version stays in the outbox", display_name(move.source)
+            )
 
     def _undo(self, move: Move) -> None:
         self._undo_files(move)
@@ -481,7 +492,9 @@ class Mover:
         elif source_is_ours and identity_of(move.target) != move.identity:
             self._undo_files(move)  # the atomic rename never happened
             return False
-        if source_is_ours:  # the copy (or hard link) is in place; the source's name was not yet removed
+        # The copy (or hard link) is in place and the source's name was not yet removed; a source changed since its
+        # copy keeps its new content and goes through the outbox again.
+        if source_is_ours and (move.method != "copy" or _content_is(move.source, move.decision.sha256)):
             os.unlink(move.source)
         if move.temp is not None:
             with contextlib.suppress(FileNotFoundError):
@@ -499,6 +512,30 @@ class Mover:
         since = move.started
         decisions = self.audit.query(channel=move.decision.channel, since=since, limit=None)
         return any(d.extra.get("move") == move.token for d in decisions)
+
+
+class ContentChanged(OSError):
+    """The file changed between its last check and its copy to another file system; it stays and is scanned again."""
+
+
+def _stamp_of(st: os.stat_result) -> tuple[int, int, int]:
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _stamp(path: Path) -> tuple[int, int, int] | None:
+    try:
+        return _stamp_of(os.lstat(path))
+    except OSError:
+        return None
+
+
+def _content_is(path: Path, sha256: str) -> bool:
+    if not sha256:
+        return True
+    try:
+        return fingerprint(path)[1] == sha256
+    except OSError:
+        return False
 
 
 def _write_new(path: Path, record: dict[str, Any]) -> None:

@@ -3,6 +3,7 @@ place and its decision in the audit log exactly once; SIGTERM finishes the file 
 
 from __future__ import annotations
 
+import hashlib
 import os
 import signal
 import sqlite3
@@ -11,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from scanner.audit import AuditLog, Decision
-from scanner.outbox import Journal, Mover, identity_of
+from scanner.outbox import ContentChanged, Journal, Mover, identity_of
 from tests.watch_rig import FLAG_TEXT, PASS_TEXT, ROUTES, TEXTS, Gateway, baomi_watch, descendants, wait_for
 
 
@@ -81,7 +82,7 @@ def deliver_and_die(gateway: Gateway, source: Path, folder: Path, step: str, hel
                 AuditLog(gateway.audit_path),
                 checkpoint=lambda s: os._exit(9) if s == step else None,
             )
-            decision = Decision("watch", "outbox", source.name, 1, "0" * 64, "flag", folder.name)
+            decision = Decision("watch", "outbox", source.name, 1, sha256_of(source), "flag", folder.name)
             identity = identity_of(source)
             assert identity is not None
             sidecar = {"verdict": "flag"} if held else None
@@ -92,6 +93,10 @@ def deliver_and_die(gateway: Gateway, source: Path, folder: Path, step: str, hel
     assert os.waitstatus_to_exitcode(status) in (0, 9)
 
 
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
 def recover_and_finish(gateway: Gateway, source: Path, folder: Path, held: bool = False) -> list[Decision]:
     mover = gateway.mover()
     mover.recover()
@@ -99,7 +104,7 @@ def recover_and_finish(gateway: Gateway, source: Path, folder: Path, held: bool 
     if source.exists():  # undone: the next pass of the watcher delivers it
         identity = identity_of(source)
         assert identity is not None
-        decision = Decision("watch", "outbox", source.name, 1, "0" * 64, "flag", folder.name)
+        decision = Decision("watch", "outbox", source.name, 1, sha256_of(source), "flag", folder.name)
         mover.deliver(source, folder, Path(source.name), identity, decision, {"verdict": "flag"} if held else None)
     return gateway.decisions()
 
@@ -185,3 +190,26 @@ def test_a_decision_the_audit_log_refused_is_recorded_by_the_next_recovery(gatew
     assert len(mover.recover()) == 1
     assert [d.name for d in gateway.decisions()] == ["锁.txt"]
     assert mover.recover() == []
+
+
+def test_a_file_changed_before_its_copy_to_another_file_system_stays_in_the_outbox(gateway: Gateway) -> None:
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    folder = shm / f"baomi-test-{os.getpid()}-changed"
+    folder.mkdir()
+    try:
+        source = gateway.drop("改.txt", PASS_TEXT)
+        checked = hashlib.sha256(b"the content that was scanned").hexdigest()
+        identity = identity_of(source)
+        assert identity is not None
+        decision = Decision("watch", "outbox", "改.txt", 1, checked, "pass", "released")
+        with pytest.raises(ContentChanged):
+            gateway.mover().deliver(source, folder, Path("改.txt"), identity, decision)
+        assert list(folder.iterdir()) == []
+        assert source.read_text(encoding="utf-8") == PASS_TEXT
+        assert gateway.decisions() == []
+    finally:
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        folder.rmdir()

@@ -49,6 +49,7 @@ from scanner.model import FileReport
 from scanner.outbox import (
     PRIVATE_MODE,
     ROUTES,
+    ContentChanged,
     Identity,
     Journal,
     Mover,
@@ -515,6 +516,10 @@ class Watcher:
         except FileNotFoundError:
             log.warning("%s vanished before it could be moved", display_name(candidate.path))
             self.tracker.done(candidate)
+            return
+        except ContentChanged:
+            log.info("%s changed while it was copied out; scanning it again", display_name(candidate.path))
+            self.tracker.again(candidate)
             return
         except OSError as exc:
             self._failed(candidate, f"cannot move it to {display_name(outbox.folder(action))}: {exc.strerror or exc}")
