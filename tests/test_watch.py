@@ -26,6 +26,7 @@ from tests.watch_rig import (
     ROUTES,
     TEXTS,
     Gateway,
+    folder_elsewhere,
     random_bytes,
     wait_for,
     watching,
@@ -313,18 +314,10 @@ def test_once_delivers_what_is_there_and_logs_to_the_file_given(gateway: Gateway
 
 
 def test_a_release_folder_on_another_file_system_gets_a_complete_copy_and_the_outbox_none(gateway: Gateway) -> None:
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
-        pytest.skip("needs /dev/shm on a file system of its own")
-    released = shm / f"baomi-released-{os.getpid()}"
-    try:
+    with folder_elsewhere(gateway, "released") as released:
         gateway.drop("跨盘.txt", PASS_TEXT)
         argv = ["watch", str(gateway.outbox), *gateway.args(), "--released", str(released), "--once", "--settle", "0"]
         assert main(argv) == 0
         assert [p.name for p in released.iterdir()] == ["跨盘.txt"]
         assert (released / "跨盘.txt").read_text(encoding="utf-8") == PASS_TEXT
         assert gateway.places("跨盘.txt") == []
-    finally:
-        for leftover in released.glob("*"):
-            leftover.unlink()
-        released.rmdir()

@@ -13,7 +13,17 @@ import pytest
 
 from scanner.audit import AuditLog, Decision
 from scanner.outbox import ContentChanged, Journal, Mover, identity_of
-from tests.watch_rig import FLAG_TEXT, PASS_TEXT, ROUTES, TEXTS, Gateway, baomi_watch, descendants, wait_for
+from tests.watch_rig import (
+    FLAG_TEXT,
+    PASS_TEXT,
+    ROUTES,
+    TEXTS,
+    Gateway,
+    baomi_watch,
+    descendants,
+    folder_elsewhere,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -126,12 +136,7 @@ def test_a_move_killed_at_any_step_ends_in_one_place_with_one_decision(gateway: 
 
 @pytest.mark.parametrize("step", ["begun", "copied", "renamed", "moved", "recorded"])
 def test_a_copy_across_file_systems_killed_at_any_step_ends_in_one_place(gateway: Gateway, step: str) -> None:
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
-        pytest.skip("needs /dev/shm on a file system of its own")
-    folder = shm / f"baomi-test-{os.getpid()}-{step}"
-    folder.mkdir()
-    try:
+    with folder_elsewhere(gateway, step) as folder:
         source = gateway.drop("跨盘.txt", PASS_TEXT)
         deliver_and_die(gateway, source, folder, step, held=False)
         decisions = recover_and_finish(gateway, source, folder)
@@ -139,10 +144,6 @@ def test_a_copy_across_file_systems_killed_at_any_step_ends_in_one_place(gateway
         assert (folder / "跨盘.txt").read_text(encoding="utf-8") == PASS_TEXT
         assert not source.exists()
         assert len(decisions) == 1
-    finally:
-        for leftover in folder.iterdir():
-            leftover.unlink()
-        folder.rmdir()
 
 
 def test_an_undone_move_leaves_another_writers_record_alone(gateway: Gateway) -> None:
@@ -193,12 +194,7 @@ def test_a_decision_the_audit_log_refused_is_recorded_by_the_next_recovery(gatew
 
 
 def test_a_file_changed_before_its_copy_to_another_file_system_stays_in_the_outbox(gateway: Gateway) -> None:
-    shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
-        pytest.skip("needs /dev/shm on a file system of its own")
-    folder = shm / f"baomi-test-{os.getpid()}-changed"
-    folder.mkdir()
-    try:
+    with folder_elsewhere(gateway, "changed") as folder:
         source = gateway.drop("改.txt", PASS_TEXT)
         checked = hashlib.sha256(b"the content that was scanned").hexdigest()
         identity = identity_of(source)
@@ -209,7 +205,3 @@ def test_a_file_changed_before_its_copy_to_another_file_system_stays_in_the_outb
         assert list(folder.iterdir()) == []
         assert source.read_text(encoding="utf-8") == PASS_TEXT
         assert gateway.decisions() == []
-    finally:
-        for leftover in folder.iterdir():
-            leftover.unlink()
-        folder.rmdir()

@@ -13,6 +13,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from scanner.audit import AuditLog, Decision
 from scanner.doors.watch import Settings, Watcher
 from scanner.engine import Scanner
@@ -112,6 +114,22 @@ def watching(gateway: Gateway, scanner: Scanner, settle: float = 0.5, jobs: int 
         watcher.stop()
         thread.join(timeout=10)
         assert not thread.is_alive(), "the watcher did not stop"
+
+
+@contextmanager
+def folder_elsewhere(gateway: Gateway, name: str) -> Iterator[Path]:
+    """An empty folder on another file system than the outbox's (/dev/shm), removed afterwards; skips without one."""
+    shm = Path("/dev/shm")
+    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
+        pytest.skip("needs /dev/shm on a file system of its own")
+    folder = shm / f"baomi-test-{os.getpid()}-{name}"
+    folder.mkdir()
+    try:
+        yield folder
+    finally:
+        for leftover in folder.iterdir():
+            leftover.unlink()
+        folder.rmdir()
 
 
 def descendants(pid: int) -> set[int]:
