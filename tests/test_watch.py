@@ -321,3 +321,14 @@ def test_a_release_folder_on_another_file_system_gets_a_complete_copy_and_the_ou
         assert [p.name for p in released.iterdir()] == ["跨盘.txt"]
         assert (released / "跨盘.txt").read_text(encoding="utf-8") == PASS_TEXT
         assert gateway.places("跨盘.txt") == []
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads a file of mode 000 anyway")
+def test_a_file_nobody_may_read_goes_to_quarantine_as_unscannable(gateway: Gateway, scanner: Scanner) -> None:
+    path = gateway.drop("锁住.txt", PASS_TEXT)
+    path.chmod(0)
+    with watching(gateway, scanner):
+        wait_for(lambda: delivered(gateway, "锁住.txt"))
+    assert gateway.places("锁住.txt") == ["quarantine"]
+    [decision] = gateway.decisions()
+    assert (decision.verdict, decision.rules) == ("block", ["unscannable.unreadable"])
