@@ -98,3 +98,9 @@ def test_keep_records_the_decision_and_marks_the_file_kept(
 def test_a_file_outside_the_held_folders_is_refused(gateway: Gateway, capsys: pytest.CaptureFixture[str]) -> None:
     assert review(gateway, "release", str(gateway.folder("released") / "通知.txt"), "--reason", "x") == 2
     assert "not a file held" in capsys.readouterr().err
+
+
+def test_a_name_held_in_two_folders_must_be_given_in_full(gateway: Gateway, capsys: pytest.CaptureFixture[str]) -> None:
+    (gateway.folder("quarantine") / "纪要.txt").write_text(BLOCK_TEXT, encoding="utf-8")
+    assert review(gateway, "show", "纪要.txt") == 2
+    assert "give the full path" in capsys.readouterr().err

@@ -55,15 +55,20 @@ def held_files(outboxes: list[Outbox]) -> Iterator[Held]:
 
 
 def find_held(outboxes: list[Outbox], name: Path) -> Held:
-    """The held file `name` (a path, or a path relative to a review or quarantine folder)."""
+    """The held file `name`: a path, or a path relative to a review or quarantine folder (which must say which)."""
     wanted = name.absolute()
+    found: dict[Path, Held] = {}
     for outbox in outboxes:
         for route in HELD:
             folder = outbox.folder(route)
             for path in (wanted, folder / name):
                 if folder in path.parents and path.is_file() and not is_sidecar(path):
-                    return Held(outbox, route, path, read_record(sidecar_of(path)))
-    raise UsageError(f"{name} is not a file held in a review or quarantine folder")
+                    found.setdefault(path, Held(outbox, route, path, read_record(sidecar_of(path))))
+    if len(found) > 1:
+        raise UsageError(f"{name} is held in several folders ({', '.join(map(str, found))}): give the full path")
+    if not found:
+        raise UsageError(f"{name} is not a file held in a review or quarantine folder")
+    return next(iter(found.values()))
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
