@@ -6,6 +6,7 @@ import bz2
 import gzip
 import io
 import lzma
+import time
 
 import docx
 import py7zr
@@ -129,3 +130,12 @@ def test_through_the_engine_an_unreadable_file_never_passes(scanner: Scanner) ->
     report = scanner.scan_bytes(_7z({"a.txt": b"x"})[:40], "truncated.7z")
     assert str(report.verdict) == "block"
     assert [f.category for f in report.findings] == ["unscannable"]
+
+
+@pytest.mark.parametrize(
+    "head", [b"<!-- -->" * 128 + b"x", b"<!--" * 256, b"<meta" * 800, b"%\n" * 500 + b"x", b"From: x\n" * 200]
+)
+def test_detection_of_a_hostile_head_ends_at_once(head: bytes) -> None:
+    started = time.monotonic()
+    extract(head, "head.html")
+    assert time.monotonic() - started < 1

@@ -36,7 +36,7 @@ _MAIL_HEADERS = re.compile(
 _FIELD = re.compile(rb"^[!-9;-~]+:")
 # A PDF that lost its header still opens with its objects or its trailer; readers recover such files.
 _PDF_OBJECT = re.compile(rb"^\s*(%[^\n]*\n\s*)*(\d+\s+\d+\s+obj\s*<<|trailer\s*<<)")
-_HTML = re.compile(rb"^\s*(<!--.*?-->\s*)*<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE | re.DOTALL)
+_HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
 
 def detect(data: bytes, name: str = "") -> str:
@@ -62,9 +62,20 @@ def detect(data: bytes, name: str = "") -> str:
         return "mbox" if _MAIL_HEADERS.match(head.split(b"\n", 1)[1]) else "text"
     if _looks_like_mail(head):
         return "eml"
-    if _HTML.match(head.lstrip(b"\xef\xbb\xbf")):
+    if _looks_like_html(head):
         return "html"
     return "text"
+
+
+def _looks_like_html(head: bytes) -> bool:
+    """An html, head or body tag or an HTML doctype first, after any byte-order mark, blanks and comments."""
+    rest = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    while rest.startswith(b"<!--"):
+        end = rest.find(b"-->")
+        if end < 0:
+            return False
+        rest = rest[end + 3 :].lstrip()
+    return _HTML.match(rest) is not None
 
 
 def _looks_like_mail(head: bytes) -> bool:

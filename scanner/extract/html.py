@@ -26,7 +26,7 @@ _WIDER = {
     "cp950": "big5hkscs",
     "x-x-big5": "big5hkscs",
 }
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_META_CHARSET = re.compile(rb"""<meta[^>]{0,300}?charset\s*=\s*["']?([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
 _BLOCKS = frozenset(
     {"p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "section"}
     | {"article", "header", "footer", "blockquote", "pre", "title"}
