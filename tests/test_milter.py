@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from samples.make_samples import docx_bytes, pdf_bytes
 from scanner.audit import AuditLog, Decision
 from tests.conftest import require
 from tests.postfix_fixture import Milter, PrivatePostfix, Sink, mail_gateway, postfix_missing_reason
@@ -73,29 +74,8 @@ def message(body: str = "您好，会议改到周三下午三点。", subject: s
 
 
 def docx_with(text: str) -> bytes:
-    import docx
-
-    document = docx.Document()
-    for line in text.split("\n"):
-        document.add_paragraph(line)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
-
-
-def pdf_with(lines: list[str]) -> bytes:
-    from reportlab.pdfbase import pdfmetrics
-    from reportlab.pdfbase.cidfonts import UnicodeCIDFont
-    from reportlab.pdfgen import canvas
-
-    pdfmetrics.registerFont(UnicodeCIDFont("STSong-Light"))
-    out = io.BytesIO()
-    page = canvas.Canvas(out)
-    page.setFont("STSong-Light", 14)
-    for number, line in enumerate(lines):
-        page.drawString(72, 760 - 24 * number, line)
-    page.save()
-    return out.getvalue()
+    """A Word document with one paragraph per line of `text` (python-docx, as samples/make_samples.py builds them)."""
+    return docx_bytes(text.split("\n"))
 
 
 def refused(gateway: Gateway, msg: EmailMessage | bytes, to: str = "someone@example.org") -> smtplib.SMTPDataError:
@@ -136,8 +116,8 @@ def test_refusal_quotes_no_secret_text(gateway: Gateway) -> None:
 
 def test_zip_holding_a_pdf_with_a_mark_is_refused(gateway: Gateway) -> None:
     archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:
-        zf.writestr("材料/情况说明.pdf", pdf_with([MARK, "关于某项目情况的说明"]))
+    with zipfile.ZipFile(archive, "w", zipfile.ZIP_DEFLATED) as zf:  # a PDF in STSong-Light (reportlab CID font)
+        zf.writestr("材料/情况说明.pdf", pdf_bytes([MARK, "关于某项目情况的说明"]))
     msg = message("材料已打包。")
     msg.add_attachment(archive.getvalue(), maintype="application", subtype="zip", filename="materials.zip")
     error = refused(gateway, msg)

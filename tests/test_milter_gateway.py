@@ -85,6 +85,13 @@ def test_a_clean_message_is_accepted_with_the_pass_header(door: Door) -> None:
     assert mta.end() == [(mp.R_ADDHEADER, b"X-Baomi-Verdict\0 pass\0"), (mp.R_ACCEPT, b"")]
 
 
+def test_a_queue_id_that_looks_like_a_mobile_number_is_not_personal_data(door: Door) -> None:
+    mta, audit = door()
+    mta.message(HEADERS, "您好，会议改到周三。\r\n".encode(), macros={"i": "17173219174"})  # Postfix IDs are hex
+    assert mta.end()[-1] == (mp.R_ACCEPT, b"")
+    assert (audit.query()[0].name, audit.query()[0].verdict) == ("17173219174.eml", "pass")
+
+
 def test_the_pass_header_can_be_turned_off(door: Door) -> None:
     mta, _ = door(pass_header=False)
     mta.message(HEADERS, "您好。\r\n".encode())
