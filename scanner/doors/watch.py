@@ -102,16 +102,19 @@ def is_temporary(name: str, patterns: Iterable[str] = TEMPORARY) -> bool:
 def someone_writing(path: Path) -> bool | None:
     """Whether another process has `path` open for writing: a read lease is refused exactly then. None when the
     kernel cannot say (a file we do not own, a network file system): the stability check alone decides."""
+    set_lease = getattr(fcntl, "F_SETLEASE", None)  # Linux only
+    if set_lease is None:
+        return None
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError:
         return None
     try:
-        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_RDLCK)
+        fcntl.fcntl(fd, set_lease, fcntl.F_RDLCK)
     except OSError as exc:
         return True if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK) else None
     else:
-        fcntl.fcntl(fd, fcntl.F_SETLEASE, fcntl.F_UNLCK)
+        fcntl.fcntl(fd, set_lease, fcntl.F_UNLCK)
         return False
     finally:
         os.close(fd)
@@ -615,7 +618,7 @@ def _exit_with(watcher: int) -> None:
     end of file (each holds both ends): each process waits for the watcher's end itself."""
     try:
         pidfd = os.pidfd_open(watcher)
-    except OSError:  # gone already, or a kernel before 5.3
+    except (OSError, AttributeError):  # gone already, or no pidfds (a kernel before 5.3, not Linux)
         while True:
             try:
                 os.kill(watcher, 0)
