@@ -326,10 +326,9 @@ class Handler(FileSystemEventHandler):
 
 
 class Watcher:
-    """Scans what the tracker hands out on a bounded pool of threads and delivers each file by its verdict.
-
-    Threads suffice: text is scanned in well under a millisecond, and the binary formats are parsed in the engine's
-    own worker processes, which a thread merely waits for. At most 2 × jobs files are in memory at once."""
+    """Scans what the tracker hands out on a bounded pool (of processes, or threads) and delivers each file by its
+    verdict, one at a time, in this thread. At most 2 × jobs files are in flight, so memory stays bounded however many
+    files wait."""
 
     def __init__(self, scanner: Scanner, outboxes: list[Outbox], mover: Mover, settings: Settings) -> None:
         self.scanner = scanner
