@@ -17,7 +17,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -29,6 +29,7 @@ from aiosmtpd.controller import Controller
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
 POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
 POSTSUPER = shutil.which("postsuper") or "/usr/sbin/postsuper"
+SENDMAIL = "/usr/sbin/sendmail"  # Postfix's, by its fixed path: another MTA's sendmail may come first on PATH
 # The queue folders Postfix expects (as post-install creates them): name, owner group, mode.
 _POSTFIX_ONLY = ("active", "bounce", "corrupt", "defer", "deferred", "flush", "hold", "incoming", "private", "saved")
 QUEUE_FOLDERS = [(name, None, 0o700) for name in (*_POSTFIX_ONLY, "trace")]
@@ -108,11 +109,15 @@ class Sink:
 
     def wait_for(self, marker: str, seconds: float = 15.0) -> Delivered | None:
         """The delivered message whose Subject contains `marker`, waiting up to `seconds` for it."""
+        return self.wait_until(lambda item: marker in str(item.message.get("Subject", "")), seconds)
+
+    def wait_until(self, wanted: Callable[[Delivered], bool], seconds: float = 15.0) -> Delivered | None:
+        """The first delivered message that is `wanted`, waiting up to `seconds` for it."""
         deadline = time.monotonic() + seconds
         with self.handler.arrived:
             while True:
                 for item in self.handler.received:
-                    if marker in str(item.message.get("Subject", "")):
+                    if wanted(item):
                         return item
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -144,6 +149,7 @@ message_size_limit = 52428800
 maillog_file = {queue}/maillog
 maillog_file_prefixes = {queue}
 smtpd_milters = inet:127.0.0.1:{milter_port}
+non_smtpd_milters = $smtpd_milters
 milter_default_action = tempfail
 milter_protocol = 6
 milter_connect_timeout = 5s
@@ -246,6 +252,18 @@ class PrivatePostfix:
     def queue_entries(self) -> list[dict[str, Any]]:
         """`postqueue -j`: one JSON object per queued message (queue_name is hold for held mail)."""
         return [json.loads(line) for line in self.run(POSTQUEUE, "-j").splitlines() if line.strip()]
+
+    def sendmail(self, sender: str, recipients: Sequence[str], data: bytes) -> None:
+        """Submit a message the way local programs do: the sendmail command, postdrop, pickup, cleanup."""
+        done = subprocess.run(
+            [SENDMAIL, "-C", str(self.config), "-f", sender, "--", *recipients],
+            input=data,
+            capture_output=True,
+            timeout=60,
+            check=False,
+        )
+        if done.returncode:
+            raise RuntimeError(f"sendmail: {done.stderr.decode(errors='replace').strip()}")
 
     def release(self, queue_id: str) -> None:
         """What an administrator does with held mail: `postsuper -H` moves it to the deferred queue, `postqueue -i`

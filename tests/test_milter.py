@@ -170,6 +170,17 @@ def test_disclaimer_mentioning_commercial_secrets_does_not_block_ordinary_mail(g
     assert delivered is not None and delivered.message["X-Baomi-Verdict"] == "pass"
 
 
+def test_mail_from_the_sendmail_command_is_refused_and_bounced_with_its_headers_only(gateway: Gateway) -> None:
+    subject = f"test {uuid.uuid4().hex[:12]}"
+    data = f"Subject: {subject}\n\n{MARK}\n\n新型装备试验数据如下。\n".encode()
+    gateway.postfix.sendmail("author@baomi.example", ["someone@example.org"], data)
+    bounce = gateway.sink.wait_until(lambda item: item.sender == "<>" and subject.encode() in item.data)
+    assert bounce is not None and bounce.recipients == ["author@baomi.example"]
+    assert b"mark.state-secret" in bounce.data
+    assert MARK.encode() not in bounce.data and "试验数据".encode() not in bounce.data
+    assert gateway.sink.wait_for(subject, seconds=1) is None
+
+
 def test_every_verdict_is_in_the_audit_log_with_envelope_and_attachments(gateway: Gateway) -> None:
     msg = message("请查收附件。")
     msg.add_attachment(docx_with(MARK), maintype="application", subtype="octet-stream", filename="附件一.docx")
