@@ -139,3 +139,11 @@ def test_detection_of_a_hostile_head_ends_at_once(head: bytes) -> None:
     started = time.monotonic()
     extract(head, "head.html")
     assert time.monotonic() - started < 1
+
+
+def test_html_with_an_unclosed_comment_is_read_quickly_and_the_text_after_it_counts() -> None:
+    page = ("<html><body>" + "<!--" * 100_000 + MARK).encode()
+    started = time.monotonic()
+    extraction = extract(page, "hostile.html")
+    assert time.monotonic() - started < 2
+    assert the_one(extraction, MARK).role == Role.BODY

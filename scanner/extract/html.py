@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
-from html.parser import HTMLParser
+from html import unescape
 
 from scanner.extract.base import Context
 from scanner.extract.text import decode_text
@@ -31,7 +31,10 @@ _BLOCKS = frozenset(
     {"p", "div", "br", "li", "tr", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "section"}
     | {"article", "header", "footer", "blockquote", "pre", "title"}
 )
-_SKIPPED = frozenset({"script", "style", "noscript", "template"})
+_SKIPPED = ("script", "style", "noscript", "template")
+# A tag, a declaration or a processing instruction; [^<>]* keeps each attempt within one tag (linear time).
+_TAG = re.compile(r"</?([A-Za-z][A-Za-z0-9:-]*)[^<>]*>|<[!?][^<>]*>")
+_ALT = re.compile(r"""\balt\s*=\s*["']?([^"'>]*)""", re.IGNORECASE)
 
 
 def codec_for(charset: str | None) -> str | None:
@@ -58,13 +61,49 @@ def decode_declared(data: bytes, charset: str | None) -> str:
 
 
 def html_to_text(html: str) -> tuple[str, str]:
-    """(title, text) of an HTML document."""
-    parser = _TextParser()
-    parser.feed(html)
-    parser.close()
-    text = re.sub(r"[ \t\r\f\v]+", " ", "".join(parser.out))
+    """(title, text) of an HTML document: comments, scripts and styles dropped, block elements on their own lines.
+
+    Hand-rolled rather than html.parser, whose handling of unclosed comments is quadratic (400 kB of '<!--' takes
+    over a minute): every step here is one pass over the text."""
+    html = _drop_between(html, "<!--", "-->")
+    for tag in _SKIPPED:
+        html = _drop_between(html, f"<{tag}", f"</{tag}>")
+    lowered = html.lower()
+    title = ""
+    start = lowered.find("<title")
+    if start >= 0:
+        end = lowered.find("</title", start)
+        if end >= 0:
+            title = _TAG.sub("", html[start:end])
+            html = html[:start] + html[end:]
+    text = unescape(_TAG.sub(_tag_to_text, html))
+    text = re.sub(r"[ \t\r\f\v\xa0]+", " ", text)
     text = re.sub(r" ?\n[ \n]*", "\n", text).strip()
-    return " ".join("".join(parser.title).split()), text
+    return " ".join(unescape(title).split()), text
+
+
+def _drop_between(html: str, opener: str, closer: str) -> str:
+    """`html` without each run from `opener` to `closer` (case-insensitive); an unclosed run is kept, so that a stray
+    opener cannot hide the rest of the text from the scan."""
+    lowered = html.lower()
+    kept = []
+    pos = 0
+    while (start := lowered.find(opener, pos)) >= 0:
+        end = lowered.find(closer, start + len(opener))
+        if end < 0:
+            break
+        kept.append(html[pos:start])
+        pos = end + len(closer)
+    kept.append(html[pos:])
+    return "".join(kept)
+
+
+def _tag_to_text(match: re.Match[str]) -> str:
+    name = (match.group(1) or "").lower()
+    if name == "img":
+        alt = _ALT.search(match.group(0))
+        return f" {alt.group(1)} " if alt else " "
+    return "\n" if name in _BLOCKS else ""
 
 
 def read_html(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -74,40 +113,3 @@ def read_html(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     if title:
         yield Segment(title, f"{prefix}title", Role.TITLE)
     yield Segment(text, f"{prefix}body")
-
-
-class _TextParser(HTMLParser):
-    def __init__(self) -> None:
-        super().__init__(convert_charrefs=True)
-        self.out: list[str] = []
-        self.title: list[str] = []
-        self.skipping = 0
-        self.in_title = False
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag in _SKIPPED:
-            self.skipping += 1
-        elif tag == "title":
-            self.in_title = True
-        if tag in _BLOCKS:
-            self.out.append("\n")
-        if tag == "img":
-            alt = dict(attrs).get("alt")
-            if alt:
-                self.out.append(f" {alt} ")
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag in _SKIPPED and self.skipping:
-            self.skipping -= 1
-        elif tag == "title":
-            self.in_title = False
-        if tag in _BLOCKS:
-            self.out.append("\n")
-
-    def handle_data(self, data: str) -> None:
-        if self.skipping:
-            return
-        if self.in_title:
-            self.title.append(data)
-        else:
-            self.out.append(data)
