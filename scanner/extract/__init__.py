@@ -48,9 +48,9 @@ READERS: dict[str, str] = {
     "msg": "scanner.extract.mail:read_msg",
     **{fmt: "scanner.extract.image:read_image" for fmt in ("png", "jpeg", "gif", "tiff", "bmp", "webp")},
 }
-# Read in the scanning process itself: pure-Python, linear and bounded by the input's size. Everything else runs in
-# a worker process that a parser library's crash, hang or memory blow-up cannot take down.
-IN_PROCESS = frozenset({"text", "html", "eml", "mbox"})
+# Read in the scanning process itself: our own code, one pass over the input. Everything else (mail too: the email
+# package and the attachments) runs in a worker process that a parser's crash, hang or memory blow-up cannot take down.
+IN_PROCESS = frozenset({"text", "html"})
 
 
 def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False) -> Extraction:
@@ -61,7 +61,7 @@ def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool =
         problem = Problem("max_bytes", f"{len(data)} bytes, over the limit of {limits.max_bytes}")
         return Extraction("unknown", [filename], [problem])
     fmt = detect(data, name)
-    if fmt in IN_PROCESS and not _may_contain_binaries(fmt, data):
+    if fmt in IN_PROCESS:
         result = read_file(data, name, limits, ocr, fmt)
     else:
         from scanner.extract.worker import run_isolated
@@ -175,14 +175,6 @@ def _reader(fmt: str) -> Reader:
         raise Unscannable("unsupported", f"{fmt} files cannot be read yet") from None
     reader: Reader = getattr(module, function)
     return reader
-
-
-def _may_contain_binaries(fmt: str, data: bytes) -> bool:
-    """Mail is read in-process unless it carries attachments, whose parsers belong in the worker."""
-    if fmt not in ("eml", "mbox"):
-        return False
-    lowered = data.lower()
-    return b"content-disposition:" in lowered or b"name=" in lowered or b"message/rfc822" in lowered
 
 
 def _basename(name: str) -> str:
