@@ -11,6 +11,8 @@ import time
 import docx
 import py7zr
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from scanner.engine import Scanner
@@ -147,3 +149,13 @@ def test_html_with_an_unclosed_comment_is_read_quickly_and_the_text_after_it_cou
     extraction = extract(page, "hostile.html")
     assert time.monotonic() - started < 2
     assert the_one(extraction, MARK).role == Role.BODY
+
+
+MAGICS = [b"", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"7z\xbc\xaf\x27\x1c", b"%PDF-1.4\n", b"\x1f\x8b"]
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.binary(max_size=2048), st.sampled_from(MAGICS))
+def test_any_bytes_come_back_as_an_extraction_never_an_exception(tail: bytes, magic: bytes) -> None:
+    extraction = extract(magic + tail, "fuzz.bin")
+    assert extraction.segments[0].role == Role.FILENAME
