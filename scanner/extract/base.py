@@ -101,3 +101,9 @@ def decode_name(raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return raw.decode("latin-1")
+
+
+def time_left(ctx: Context) -> float:
+    """Seconds the file being read has left, for an external tool's timeout."""
+    remaining = getattr(ctx, "remaining", None)
+    return float(remaining()) if callable(remaining) else ctx.limits.seconds

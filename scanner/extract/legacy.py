@@ -15,12 +15,9 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.extract.base import Context, Unscannable
+from scanner.extract.base import Context, Unscannable, time_left
 from scanner.extract.html import codec_for
 from scanner.model import Role, Segment
-
-_TOOL_TIMEOUT_SHARE = 0.9  # of the file's time limit, leaving the rest to report
-
 
 def read_encrypted_ooxml(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     """An OOXML document with a password: an OLE container holding EncryptionInfo and EncryptedPackage."""
@@ -160,11 +157,11 @@ def _run_tool(command: list[str], data: bytes, prefix: str, ctx: Context) -> str
             done = subprocess.run(
                 [*command, path],
                 capture_output=True,
-                timeout=ctx.limits.seconds * _TOOL_TIMEOUT_SHARE,
+                timeout=time_left(ctx),
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise Unscannable("seconds", f"{command[0]} took more than {ctx.limits.seconds:g} s", where) from None
+            raise Unscannable("seconds", f"{command[0]} ran out of the file's {ctx.limits.seconds:g} s", where) from None
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip()[:200]
         raise Unscannable("corrupt", f"{command[0]} could not read it: {detail or done.returncode}", where)
