@@ -19,6 +19,7 @@ from scanner.extract.base import Context, Unscannable, time_left
 from scanner.extract.html import codec_for
 from scanner.model import Role, Segment
 
+
 def read_encrypted_ooxml(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     """An OOXML document with a password: an OLE container holding EncryptionInfo and EncryptedPackage."""
     raise Unscannable("encrypted", "a password-protected Office document (EncryptedPackage)", prefix.rstrip("!"))
@@ -161,7 +162,7 @@ def _run_tool(command: list[str], data: bytes, prefix: str, ctx: Context) -> str
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise Unscannable("seconds", f"{command[0]} ran out of the file's {ctx.limits.seconds:g} s", where) from None
+            raise Unscannable("seconds", f"{command[0]} ran out of the file's time", where) from None
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip()[:200]
         raise Unscannable("corrupt", f"{command[0]} could not read it: {detail or done.returncode}", where)
