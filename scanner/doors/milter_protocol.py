@@ -24,23 +24,8 @@ log = logging.getLogger("baomi.milter")
 
 VERSION = 6
 # Commands from the MTA.
-ABORT, BODY, CONNECT, MACRO, BODYEOB, HELO, QUIT_NC, HEADER, MAIL, EOH, OPTNEG, QUIT, RCPT, DATA, UNKNOWN = (
-    b"A",
-    b"B",
-    b"C",
-    b"D",
-    b"E",
-    b"H",
-    b"K",
-    b"L",
-    b"M",
-    b"N",
-    b"O",
-    b"Q",
-    b"R",
-    b"T",
-    b"U",
-)
+ABORT, BODY, CONNECT, MACRO, BODYEOB, HELO = b"A", b"B", b"C", b"D", b"E", b"H"
+QUIT_NC, HEADER, MAIL, EOH, OPTNEG, QUIT, RCPT, DATA, UNKNOWN = b"K", b"L", b"M", b"N", b"O", b"Q", b"R", b"T", b"U"
 # Replies and modifications from the milter.
 R_ACCEPT, R_CONTINUE, R_REJECT, R_TEMPFAIL, R_REPLYCODE = b"a", b"c", b"r", b"t", b"y"
 R_ADDHEADER, R_CHGHEADER, R_QUARANTINE, R_PROGRESS, R_OPTNEG = b"h", b"m", b"q", b"p", b"O"
@@ -53,8 +38,8 @@ P_NR_HDR, P_NOUNKNOWN, P_NODATA, P_NR_CONN, P_NR_HELO = 0x80, 0x100, 0x200, 0x10
 P_NR_MAIL, P_NR_RCPT, P_NR_DATA, P_NR_UNKN, P_NR_EOH, P_NR_BODY = 0x4000, 0x8000, 0x10000, 0x20000, 0x40000, 0x80000
 P_HDR_LEADSPC = 0x100000
 
-# The steps baomi needs answered: none before the end of the message, so every other step is skipped or unanswered
-# when the MTA allows it (fewer round trips per message).
+# A content filter decides only at the end of the message, so every earlier step is skipped or left unanswered when
+# the MTA allows it: a message then costs one round trip plus its packets.
 WANTED_PROTOCOL = (
     P_NOHELO
     | P_NOUNKNOWN
