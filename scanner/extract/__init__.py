@@ -73,7 +73,7 @@ def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool =
 
 def read_file(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str) -> Extraction:
     """Read one top-level file in this process (the worker calls this too): its segments and its problems."""
-    reading = Reading(limits, ocr, name)
+    reading = Reading(limits, ocr, name, ancestry=[hashlib.sha256(data).hexdigest()])
     try:
         for segment in reading.read(data, "", fmt):
             reading.segments.append(segment)
@@ -105,7 +105,7 @@ class Reading:
     segments: list[Segment] = field(default_factory=list)
     encoding: str | None = None
     total: int = 0
-    ancestry: list[str] = field(default_factory=list)  # digests of the containers being read, outermost first
+    ancestry: list[str] = field(default_factory=list)  # digests of the file and the containers being read in it
     deadline: float = 0.0
 
     def __post_init__(self) -> None:
@@ -135,7 +135,7 @@ class Reading:
         if digest in self.ancestry:
             self.problem("max_depth", "a container that contains itself (droste.zip, quine.gz)", part)
             return
-        if len(self.ancestry) >= self.limits.max_depth:
+        if len(self.ancestry) > self.limits.max_depth:
             self.problem("max_depth", f"nested more than {self.limits.max_depth} containers deep", part)
             return
         self.ancestry.append(digest)
