@@ -105,3 +105,19 @@ def test_an_outlook_msg_in_big5_without_a_code_page_is_decoded() -> None:
     subject = extraction.segments[1]
     assert (subject.role, subject.text) == (Role.TITLE, "Alfresco MSG format testing ( MSG 格式測試 )")
     assert "保全課" in the_one(extraction, "模範勞工").text
+
+
+def test_an_attachment_name_in_rfc2047_gb2312_as_chinese_clients_write_it() -> None:
+    encoded = base64.b64encode(f"{MARK}-名单.txt".encode("gb18030")).decode()
+    raw = (
+        "From: office@example.cn\r\nSubject: 名单\r\nMIME-Version: 1.0\r\n"
+        'Content-Type: multipart/mixed; boundary="b"\r\n\r\n'
+        "--b\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n见附件\r\n"
+        f'--b\r\nContent-Type: text/plain; name="=?GB2312?B?{encoded}?="\r\n'
+        f'Content-Disposition: attachment; filename="=?GB2312?B?{encoded}?="\r\n\r\n名单正文\r\n--b--\r\n'
+    ).encode()
+    extraction = extract(raw, "mail.eml")
+    assert (the_one(extraction, MARK).role, the_one(extraction, "名单正文").part) == (
+        Role.FILENAME,
+        f"{MARK}-名单.txt!body",
+    )
