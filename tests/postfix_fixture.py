@@ -320,6 +320,7 @@ class Milter:
             *extra,
         ]
         self.process: subprocess.Popen[bytes] | None = None
+        self.returncode: int | None = None
         self.log = audit.parent / f"milter-{self.port}.log"  # a file, not a pipe nobody drains while it runs
 
     def start(self) -> Milter:
@@ -343,6 +344,7 @@ class Milter:
             except subprocess.TimeoutExpired:
                 self.process.kill()
                 self.process.wait()
+        self.returncode = self.process.returncode
         self.process = None
         return self.log.read_text(errors="replace")
 

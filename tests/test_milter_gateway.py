@@ -17,6 +17,7 @@ from scanner.engine import Scanner
 from scanner.model import Finding, Location, Verdict
 from scanner.policy import ConfigError, load_config
 from tests.conftest import ROOT
+from tests.postfix_fixture import Milter
 from tests.test_milter_protocol import ScriptedMTA
 
 HEADERS = [("From", " author@example.cn"), ("To", " reader@example.org"), ("Message-ID", " <m1@example.cn>")]
@@ -166,3 +167,10 @@ def test_the_administrators_example_configuration_is_valid() -> None:
     policy = MailPolicy.from_table(config.doors["mail"])
     assert policy.internal_domains == ("example.gov.cn",)
     assert policy.on_error == "tempfail"
+
+
+def test_sigterm_stops_the_milter_in_order(tmp_path: Path) -> None:
+    milter = Milter(tmp_path / "audit.db").start()
+    log = milter.stop()  # SIGTERM
+    assert milter.returncode == 0
+    assert log.splitlines()[-1] == "baomi milter: stopped"

@@ -353,6 +353,10 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UsageError("--workers takes a number, 1 or more")
+    # Set first, so that a SIGTERM while the scanner loads still ends in an orderly stop (exit status 0).
+    stop = threading.Event()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, lambda *_: stop.set())
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="baomi milter: %(message)s")
     scanner = build_scanner(args)
     mail = MailPolicy.from_table(scanner.config.doors.get("mail", {}))
@@ -363,14 +367,13 @@ def run(args: argparse.Namespace) -> int:
         server = MilterServer(listen, lambda: MailHandler(gateway))
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot listen on {listen}: {exc}") from None
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
     server.serve_in_thread()
     log.info("listening on %s", listen)
     stop.wait()
+    # Sessions still in progress end with the process; Postfix answers them per milter_default_action (tempfail).
     server.shutdown()
     server.server_close()
     gateway.close()
     audit.close()
+    log.info("stopped")
     return 0
