@@ -132,6 +132,23 @@ def test_bracketed_mark_opening_a_file_name_is_a_mark(scan_text) -> None:
     assert mark_rules(scan_text("正文", name="【秘密】会议纪要.txt")) == ["mark.state-secret"]
 
 
+def test_full_mark_opening_a_longer_title_is_a_mark() -> None:
+    c = _candidate("机密★5年关于新型装备试验进度的报告", "机密★5年", role=Role.TITLE)
+    assert not marks.not_opening_a_name_or_title(c) and not marks.running_prose(c)
+
+
+def test_mark_after_a_reply_prefix_still_opens_the_title() -> None:
+    assert not marks.not_opening_a_name_or_title(_candidate("Re:【机密】进度报告", "【机密】", role=Role.TITLE))
+
+
+def test_title_that_mentions_a_level_is_a_mention() -> None:
+    assert marks.not_opening_a_name_or_title(_candidate("关于加强机密文件管理的通知", "机密", role=Role.TITLE))
+
+
+def test_title_opening_with_a_bare_level_word_is_a_mention() -> None:
+    assert marks.not_opening_a_name_or_title(_candidate("机密文件管理办法", "机密", role=Role.TITLE))
+
+
 def test_level_word_inside_a_file_name_is_a_mention(scan_text) -> None:
     assert mark_rules(scan_text("正文", name="关于加强机密文件管理的通知.txt")) == []
 

@@ -144,7 +144,6 @@ def test_mark_in_an_rfc2047_subject_is_refused(gateway: Gateway) -> None:
     assert "the subject" in error.smtp_error.decode()
 
 
-@pytest.mark.xfail(reason="engine: a full mark that leads a title with more words is judged a mention (running_prose)")
 def test_mark_leading_a_longer_rfc2047_subject_is_refused(gateway: Gateway) -> None:
     subject = Header(f"{MARK} 关于新型装备试验进度的报告", "utf-8").encode()
     raw = f"From: author@baomi.example\r\nTo: someone@example.org\r\nSubject: {subject}\r\n\r\nhello\r\n".encode()

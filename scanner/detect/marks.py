@@ -47,6 +47,8 @@ _FORMS = [
     for category, levels, dated in _KINDS
 ]
 _TOP_LINES = 8  # a bare mark (no star, no period) counts only this near the top of its page or part
+_NAMED_ROLES = {Role.FILENAME, Role.TITLE}  # judged by how they open, not as lines of prose
+_REPLY_PREFIXES = r"(?i)^(?:(?:re|fw|fwd|aw|回复|答复|转发)[:：])+"
 _STRONG_ROLES = {Role.HEADER, Role.FOOTER, Role.WATERMARK, Role.TITLE, Role.CELL, Role.TEXTBOX, Role.METADATA}
 
 
@@ -115,15 +117,17 @@ def table_of_contents_entry(c: Candidate) -> bool:
 
 def running_prose(c: Candidate) -> bool:
     """国家秘密的密级分为绝密、机密、秘密三级: the words inside a sentence, with other text on the line."""
-    return bool(c.before or c.after) and c.role != Role.FILENAME
+    return bool(c.before or c.after) and c.role not in _NAMED_ROLES
 
 
-def not_at_start_of_name(c: Candidate) -> bool:
-    """关于加强机密文件管理的通知.docx: a file name that mentions a level instead of opening with its mark."""
-    if c.role != Role.FILENAME:
+def not_opening_a_name_or_title(c: Candidate) -> bool:
+    """关于加强机密文件管理的通知.docx, 机密文件管理办法 (a title): a name or title that mentions a level instead of
+    opening with its mark. 机密★5年-预算.docx and 【机密】会议纪要 open with theirs; so does 机密★5年 关于…的报告 as
+    an e-mail subject, after any Re:/Fw: the mail client added."""
+    if c.role not in _NAMED_ROLES:
         return False
-    opens = not c.before or re.fullmatch(r"[【\[(（〔]", c.before)
-    closes = not c.after or c.form[-1] in "】])）〕" or re.match(r"[-_.、】\])）〕~+]", c.after)
+    opens = not re.sub(_REPLY_PREFIXES, "", c.before) or re.fullmatch(r"[【\[(（〔]", c.before)
+    closes = not c.after or c.full or c.form[-1] in "】])）〕" or re.match(r"[-_.、:：】\])）〕~+]", c.after)
     return not (opens and closes)
 
 
@@ -134,7 +138,7 @@ MENTIONS: tuple[Callable[[Candidate], bool], ...] = (
     contract_clause,
     email_disclaimer,
     table_of_contents_entry,
-    not_at_start_of_name,
+    not_opening_a_name_or_title,
     running_prose,
 )
 

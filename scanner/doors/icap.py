@@ -10,7 +10,6 @@ import hashlib
 import html
 import logging
 import os
-import signal
 import socket
 import socketserver
 import threading
@@ -26,6 +25,7 @@ from scanner.audit import AuditLog, Decision, default_audit_path
 from scanner.detect import unscannable_finding
 from scanner.doors import icap_protocol as wire
 from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
+from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
 from scanner.model import FileReport, Finding, Verdict
@@ -396,14 +396,7 @@ def run(args: argparse.Namespace) -> int:
         raise UsageError("--max-body, --timeout and --workers take positive numbers")
     audit = AuditLog(args.audit or default_audit_path(scanner.config.doors))
     service = IcapService(scanner, audit, settings)
-    # Set before the port opens, so that a SIGTERM as soon as it is open stops the service. The kernel may hand the
-    # signal to any thread, and a Python handler runs only once the main thread wakes up, which a signal taken by
-    # another thread does not make it do; the wakeup fd is written by whichever thread takes it.
-    stop_reading, stop_writing = os.pipe()
-    os.set_blocking(stop_writing, False)
-    signal.set_wakeup_fd(stop_writing)
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: None)
+    stop = StopSignal()  # before the port opens, so that a SIGTERM as soon as it is open stops the service
     try:
         server = _Server((settings.host, settings.port), service)
     except OSError as exc:
@@ -412,7 +405,7 @@ def run(args: argparse.Namespace) -> int:
     host, port = server.server_address[:2]
     log.warning("listening on icap://%s:%s%s", host, port, SERVICE_PATH)
     _notify_systemd()
-    os.read(stop_reading, 1)
+    stop.wait()
     server.shutdown()
     server.server_close()
     audit.close()

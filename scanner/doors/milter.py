@@ -10,7 +10,6 @@ import argparse
 import logging
 import os
 import re
-import signal
 import threading
 import time
 from collections.abc import Callable, Iterable
@@ -34,6 +33,7 @@ from scanner.doors.milter_protocol import (
     Quarantine,
     Reply,
 )
+from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
 from scanner.model import FileReport, Finding, Verdict
 from scanner.policy import ConfigError, verdict_of
@@ -353,10 +353,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.workers < 1:
         raise UsageError("--workers takes a number, 1 or more")
-    # Set first, so that a SIGTERM while the scanner loads still ends in an orderly stop (exit status 0).
-    stop = threading.Event()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        signal.signal(signum, lambda *_: stop.set())
+    stop = StopSignal()  # first, so that a SIGTERM while the scanner loads still ends in an orderly stop (status 0)
     logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="baomi milter: %(message)s")
     scanner = build_scanner(args)
     mail = MailPolicy.from_table(scanner.config.doors.get("mail", {}))
