@@ -34,6 +34,13 @@ def test_a_zip_members_name_is_a_filename_segment() -> None:
     assert (segment.role, segment.part) == (Role.FILENAME, f"{MARK}-预算.txt")
 
 
+def test_each_folder_on_a_members_path_is_a_filename_segment_of_its_own() -> None:
+    extraction = extract(zip_of({f"资料/{MARK}/预算.txt": b"1", f"资料/{MARK}/名单.txt": b"2"}), "资料.zip")
+    segment = the_one(extraction, MARK)
+    assert (segment.text, segment.part, segment.role) == (MARK, f"资料/{MARK}/", Role.FILENAME)
+    assert names(extraction) == ["资料.zip", "资料", MARK, "预算.txt", "名单.txt"]
+
+
 def test_gbk_member_names_without_the_utf8_flag_are_read_as_gbk() -> None:
     # Chinese Windows (and WinRAR there) writes names in GBK and leaves the UTF-8 flag unset. zipfile cannot,
     # so write an ASCII placeholder of the same length and put the GBK bytes in its place.

@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from scanner.extract.base import Context, Extraction, Limits, Problem, Unscannable
+from scanner.extract.base import Context, Extraction, Limits, Problem, Unscannable, basename
 from scanner.extract.detect import detect
 from scanner.extract.text import decode_text
 from scanner.model import Role, Segment
@@ -56,7 +56,7 @@ IN_PROCESS = frozenset({"text", "html"})
 def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False) -> Extraction:
     """Read every part of `data` (a file called `name`) into segments; what cannot be read becomes a problem."""
     limits = limits or Limits()
-    filename = Segment(text=_basename(name), part="filename", role=Role.FILENAME)
+    filename = Segment(text=basename(name), part="filename", role=Role.FILENAME)
     if len(data) > limits.max_bytes:
         problem = Problem("max_bytes", f"{len(data)} bytes, over the limit of {limits.max_bytes}")
         return Extraction("unknown", [filename], [problem])
@@ -107,6 +107,7 @@ class Reading:
     total: int = 0
     ancestry: list[str] = field(default_factory=list)  # digests of the file and the containers being read in it
     deadline: float = 0.0
+    seen_folders: set[str] = field(default_factory=set)  # archive folders already given as segments
 
     def __post_init__(self) -> None:
         self.deadline = time.monotonic() + self.limits.seconds
@@ -130,7 +131,7 @@ class Reading:
 
     def descend(self, data: bytes, name: str, prefix: str) -> Iterator[Segment]:
         part = prefix + name
-        yield Segment(name, part, Role.FILENAME)
+        yield Segment(basename(name), part, Role.FILENAME)  # its name opens the segment, as a mark would open it
         digest = hashlib.sha256(data).hexdigest()
         if digest in self.ancestry:
             self.problem("max_depth", "a container that contains itself (droste.zip, quine.gz)", part)
@@ -175,7 +176,3 @@ def _reader(fmt: str) -> Reader:
         raise Unscannable("unsupported", f"{fmt} files cannot be read yet") from None
     reader: Reader = getattr(module, function)
     return reader
-
-
-def _basename(name: str) -> str:
-    return name.replace("\\", "/").rsplit("/", 1)[-1]

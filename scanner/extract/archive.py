@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from scanner.extract.base import Context, Unscannable, decode_name
+from scanner.extract.base import Context, Unscannable, basename, decode_name, folder_segments
 from scanner.model import Role, Segment
 
 _CHUNK = 1 << 20
@@ -47,25 +47,25 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         for info in infos:
             name = _zip_name(info)
             if info.is_dir():
-                yield _named(name, prefix)
+                yield from _folders(name, prefix, ctx)
                 continue
             if info.flag_bits & 0x1:
-                yield _unread(name, prefix, ctx, "encrypted", "a password-protected member")
+                yield from _unread(name, prefix, ctx, "encrypted", "a password-protected member")
                 continue
             try:
                 content = read_member(zf, info, ctx, prefix + name)
             except Unscannable as exc:
-                yield _unread(name, prefix, ctx, exc.reason, exc.detail)
+                yield from _unread(name, prefix, ctx, exc.reason, exc.detail)
                 if exc.reason in ("max_total_bytes", "seconds"):
                     return
                 continue
             except NotImplementedError as exc:
-                yield _unread(name, prefix, ctx, "unsupported", str(exc))
+                yield from _unread(name, prefix, ctx, "unsupported", str(exc))
                 continue
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
-                yield _unread(name, prefix, ctx, "corrupt", f"{type(exc).__name__}: {exc}")
+                yield from _unread(name, prefix, ctx, "corrupt", f"{type(exc).__name__}: {exc}")
                 continue
-            yield from ctx.descend(content, name, prefix)
+            yield from _member(content, name, prefix, ctx)
 
 
 def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: Context, part: str) -> bytes:
@@ -89,12 +89,12 @@ def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 name = _tar_name(member.name)
                 if not member.isfile():
                     if member.isdir():
-                        yield _named(name, prefix)
+                        yield from _folders(name.rstrip("/") + "/", prefix, ctx)
                     continue
                 ctx.charge(member.size, prefix + name)
                 handle = tf.extractfile(member)
                 content = handle.read() if handle is not None else b""
-                yield from ctx.descend(content, name, prefix)
+                yield from _member(content, name, prefix, ctx)
         except tarfile.TarError as exc:
             raise Unscannable("corrupt", f"a damaged tar archive: {exc}", where) from None
 
@@ -144,10 +144,12 @@ def read_7z(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         raise Unscannable("corrupt", f"not a readable 7z archive: {type(exc).__name__}: {exc}", where) from None
     for name, is_dir in names:
         product = factory.products.get(name)
-        if is_dir or product is None:
-            yield _named(name, prefix)
+        if is_dir:
+            yield from _folders(name + "/", prefix, ctx)
+        elif product is None:
+            yield from _name_only(name, prefix, ctx)
         else:
-            yield from ctx.descend(product.getvalue(), name, prefix)
+            yield from _member(product.getvalue(), name, prefix, ctx)
     if encrypted:
         raise Unscannable("encrypted", "a password-protected 7z archive", where)
 
@@ -169,13 +171,13 @@ def read_rar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 for info in infos:
                     name = info.filename
                     if info.is_dir():
-                        yield _named(name, prefix)
+                        yield from _folders(name.rstrip("/") + "/", prefix, ctx)
                         continue
                     if info.needs_password():
-                        yield _unread(name, prefix, ctx, "encrypted", "a password-protected member")
+                        yield from _unread(name, prefix, ctx, "encrypted", "a password-protected member")
                         continue
                     content = _read_bounded(rf.open(info), info.compress_size, ctx, prefix + name, info.file_size)
-                    yield from ctx.descend(content, name, prefix)
+                    yield from _member(content, name, prefix, ctx)
         except rarfile.RarCannotExec:
             raise Unscannable("unsupported", "no unrar, unar or 7z to decompress rar members", where) from None
         except rarfile.NeedFirstVolume:
@@ -348,12 +350,24 @@ def _inner_name(prefix: str, ctx: Context, suffixes: tuple[str, ...]) -> str:
     return outer + ".content" if outer else "content"
 
 
-def _named(name: str, prefix: str) -> Segment:
-    """The member's name as a segment of its own: a member called 机密★5年-预算.docx is marked by its name."""
-    return Segment(name, prefix + name, Role.FILENAME)
+def _folders(name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """The folders on a member's path, as names of their own."""
+    return folder_segments(name, prefix, getattr(ctx, "seen_folders", set()))
 
 
-def _unread(name: str, prefix: str, ctx: Context, reason: str, detail: str) -> Segment:
+def _member(content: bytes, name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """A member read by content through the dispatcher, after the folders on its path."""
+    yield from _folders(name, prefix, ctx)
+    yield from ctx.descend(content, name, prefix)
+
+
+def _name_only(name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """A member whose content is not read: its name and its folders' still count."""
+    yield from _folders(name, prefix, ctx)
+    yield Segment(basename(name), prefix + name, Role.FILENAME)
+
+
+def _unread(name: str, prefix: str, ctx: Context, reason: str, detail: str) -> Iterator[Segment]:
     """A member that could not be read: its name still counts, and the problem is recorded."""
     ctx.problem(reason, detail, prefix + name)
-    return _named(name, prefix)
+    return _name_only(name, prefix, ctx)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from scanner.model import Segment
+from scanner.model import Role, Segment
 
 
 class Unscannable(Exception):
@@ -107,3 +107,19 @@ def time_left(ctx: Context) -> float:
     """Seconds the file being read has left, for an external tool's timeout."""
     remaining = getattr(ctx, "remaining", None)
     return float(remaining()) if callable(remaining) else ctx.limits.seconds
+
+
+def folder_segments(path: str, prefix: str, seen: set[str]) -> Iterator[Segment]:
+    """The folders on an archive member's path as FILENAME segments, each once per archive (by `seen`), so that a
+    mark opening a folder's name opens a segment (机密★5年/预算.txt). A path ending in / is all folders."""
+    names = [n for n in path.replace("\\", "/").split("/") if n]
+    folders = len(names) if path.endswith(("/", "\\")) else len(names) - 1
+    for depth in range(1, folders + 1):
+        folder = prefix + "/".join(names[:depth]) + "/"
+        if folder not in seen:
+            seen.add(folder)
+            yield Segment(names[depth - 1], folder, Role.FILENAME)
+
+
+def basename(path: str) -> str:
+    return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
