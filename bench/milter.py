@@ -28,7 +28,8 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from scanner.audit import AuditLog  # noqa: E402
-from tests.postfix_fixture import Milter, PrivatePostfix, Sink, free_port, wait_for_port  # noqa: E402
+from tests.common import free_port, wait_for_port  # noqa: E402
+from tests.postfix_fixture import Milter, PrivatePostfix, Sink  # noqa: E402
 
 # Common characters, so the attachment's text compresses about as well as real prose.
 HANZI = (
@@ -188,7 +189,7 @@ def compare_protocols(count: int, concurrency: int, size: int) -> None:
         port = free_port()
         server = subprocess.Popen([sys.executable, __file__, "--serve-noop", kind, "--port", str(port)], cwd=REPO)
         try:
-            wait_for_port(port, 30, server)
+            wait_for_port(port, server, seconds=30)
             rate, sessions = run_through(port, messages, concurrency)
         finally:
             server.terminate()

@@ -4,37 +4,23 @@ what reaches it, and a throwaway Squid with its own squid.conf, pid file and log
 
 from __future__ import annotations
 
-import io
 import os
 import pwd
 import random
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
-import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
+from tests.common import docx_of, free_port, stop, wait_for_port
+
 ROOT = Path(__file__).resolve().parent.parent
 BAOMI = Path(sys.executable).parent / "baomi"
 SQUID = shutil.which("squid") or shutil.which("squid", path="/usr/sbin:/sbin")
-
-
-def docx_of(*paragraphs: str) -> bytes:
-    """A Word document with these paragraphs, built with python-docx."""
-    import docx
-
-    document = docx.Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
 
 
 def filler_docx(size: int, first_line: str = "会议纪要", seed: int = 6) -> bytes:
@@ -45,38 +31,6 @@ def filler_docx(size: int, first_line: str = "会议纪要", seed: int = 6) -> b
     while len(paragraphs) * 550 * 2.5 < size:  # a random CJK character costs about 2.5 bytes in the package
         paragraphs.append("".join(chr(chars.randint(0x4E00, 0x9FA5)) for _ in range(550)))
     return docx_of(*paragraphs)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-    assert port != 3128  # never the system Squid's port
-    return port
-
-
-def wait_for_port(port: int, process: subprocess.Popen[bytes] | None = None, seconds: float = 30.0) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with {process.returncode} before opening port {port}")
-        try:
-            socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
-            return
-        except OSError:
-            time.sleep(0.05)
-    raise TimeoutError(f"nothing listening on 127.0.0.1:{port} after {seconds} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    """SIGTERM to that one PID, then SIGKILL if it lingers."""
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=15)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
 
 
 class IcapService:

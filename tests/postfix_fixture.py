@@ -11,7 +11,6 @@ import json
 import os
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -26,6 +25,8 @@ from typing import Any
 
 from aiosmtpd.controller import Controller
 
+from tests.common import free_port, wait_for_port
+
 POSTCONF = shutil.which("postconf") or "/usr/sbin/postconf"
 POSTQUEUE = shutil.which("postqueue") or "/usr/sbin/postqueue"
 POSTSUPER = shutil.which("postsuper") or "/usr/sbin/postsuper"
@@ -35,24 +36,6 @@ _POSTFIX_ONLY = ("active", "bounce", "corrupt", "defer", "deferred", "flush", "h
 QUEUE_FOLDERS = [(name, None, 0o700) for name in (*_POSTFIX_ONLY, "trace")]
 QUEUE_FOLDERS += [("maildrop", "postdrop", 0o730), ("public", "postdrop", 0o710)]
 REPO = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
-
-
-def wait_for_port(port: int, seconds: float = 20.0, process: subprocess.Popen[bytes] | None = None) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process is not None and process.poll() is not None:
-            raise RuntimeError(f"process exited with status {process.returncode} before listening on {port}")
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=1):
-            return
-        time.sleep(0.05)
-    raise TimeoutError(f"nothing listens on 127.0.0.1:{port} after {seconds:g} s")
 
 
 def postfix_missing_reason() -> str | None:
@@ -230,7 +213,7 @@ class PrivatePostfix:
                 start_new_session=True,
             )
         try:
-            wait_for_port(self.smtp_port, 30, self.master)
+            wait_for_port(self.smtp_port, self.master, seconds=30)
         except Exception as exc:
             err = (self.root / "master.err").read_text(errors="replace")
             self.stop()
@@ -327,7 +310,7 @@ class Milter:
         with self.log.open("ab") as log:
             self.process = subprocess.Popen(self.args, cwd=REPO, stdout=subprocess.DEVNULL, stderr=log)
         try:
-            wait_for_port(self.port, 60, self.process)
+            wait_for_port(self.port, self.process, seconds=60)
         except Exception as exc:
             err = self.stop()
             raise RuntimeError(f"baomi milter did not start: {exc}\n{err}") from exc

@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 import pytest
 
 from scanner.audit import AuditLog
-from tests.icap_rig import IcapService, docx_of
+from tests.common import docx_of
+from tests.icap_rig import IcapService
 
 MAX_BODY = 200_000
 MARKED = "机密★5年\n关于某项目的通知\n内容第二行\n".encode()

@@ -9,8 +9,9 @@ import httpx
 import pytest
 
 from scanner.audit import AuditLog
+from tests.common import docx_of, free_port
 from tests.conftest import require
-from tests.icap_rig import SQUID, IcapService, Squid, Upstream, docx_of, filler_docx, free_port
+from tests.icap_rig import SQUID, IcapService, Squid, Upstream, filler_docx
 
 MAX_BODY = 1_000_000
 MARKED_TXT = "机密★5年\n关于某项目的通知\n".encode()

@@ -16,11 +16,11 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import docx
 import httpx
 import pytest
 
 from scanner.audit import AuditLog
+from tests.common import docx_of
 from tests.web_service import REPO, Service, serve
 
 MARKED = "机密★5年\n关于调整工作安排的通知\n".encode()
@@ -73,15 +73,6 @@ def audited(service: Service, name: str) -> list[str]:
         log.close()
 
 
-def docx_bytes(*paragraphs: str) -> bytes:
-    document = docx.Document()
-    for text in paragraphs:
-        document.add_paragraph(text)
-    out = io.BytesIO()
-    document.save(out)
-    return out.getvalue()
-
-
 def test_clean_file_gets_the_json_of_baomi_scan_with_a_pass(service: Service) -> None:
     response = post(service, ("通知.txt", CLEAN))
     assert response.status_code == 200
@@ -104,7 +95,7 @@ def test_marked_file_is_blocked_with_the_mark_and_its_place(service: Service) ->
 
 
 def test_marked_docx_is_blocked(service: Service) -> None:
-    report = post(service, ("通知.docx", docx_bytes("机密★5年", "关于调整工作安排的通知"))).json()["files"][0]
+    report = post(service, ("通知.docx", docx_of("机密★5年", "关于调整工作安排的通知"))).json()["files"][0]
     assert report["format"] == "docx"
     assert [f["category"] for f in report["findings"]] == ["state-secret"]
 
@@ -113,7 +104,7 @@ def test_password_protected_docx_is_blocked_as_unscannable(service: Service) -> 
     from msoffcrypto.format.ooxml import OOXMLFile
 
     encrypted = io.BytesIO()
-    OOXMLFile(io.BytesIO(docx_bytes("关于调整工作安排的通知"))).encrypt("mima123", encrypted)
+    OOXMLFile(io.BytesIO(docx_of("关于调整工作安排的通知"))).encrypt("mima123", encrypted)
     report = post(service, ("加密.docx", encrypted.getvalue())).json()["files"][0]
     assert report["verdict"] == "block"
     assert [f["rule"] for f in report["findings"]] == ["unscannable.encrypted"]

@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from tests.common import free_port, stop
 
 REPO = Path(__file__).resolve().parent.parent
 
@@ -29,13 +29,6 @@ class Service:
     audit: Path
     log: Path
     process: subprocess.Popen[bytes]
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-        return port
 
 
 @contextlib.contextmanager
@@ -68,16 +61,6 @@ def _wait_healthy(service: Service, seconds: float = 30.0) -> None:
                 return
         time.sleep(0.1)
     raise TimeoutError(f"baomi serve did not answer on {service.url} in {seconds:g} s")
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 CHROMIUM = Path("/usr/bin/chromium")
