@@ -79,3 +79,15 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path, text: str, message: 
 def test_unknown_channel_is_a_clear_error() -> None:
     with pytest.raises(ConfigError, match="unknown channel"):
         load_config().channel("fax")
+
+
+def test_an_image_not_examined_flags_and_is_never_a_pass(scanner) -> None:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(out, "PNG")
+    report = scanner.scan_bytes(out.getvalue(), "扫描件.png")
+    assert str(report.verdict) == "flag"
+    assert [(f.category, f.rule) for f in report.findings] == [("image", "image.not-examined")]

@@ -58,11 +58,17 @@ class Detectors:
         return evidence, _dedupe(findings)
 
 
+# Problems that are not "could not read": an image nobody looked into, a damaged file read only after repair. Each
+# has a category of its own, so the policy can weigh it apart from unreadable files; neither is ever a pass.
+_PROBLEM_CATEGORIES = {"image": "image", "repaired": "damaged"}
+
+
 def unscannable_finding(problem: Problem) -> Finding:
+    category = _PROBLEM_CATEGORIES.get(problem.reason, "unscannable")
     return Finding(
-        category="unscannable",
-        rule=f"unscannable.{problem.reason}",
-        action=Verdict.BLOCK,
+        category=category,
+        rule=f"{category}.{problem.reason}" if category != problem.reason else f"{category}.not-examined",
+        action=Verdict.BLOCK if category == "unscannable" else Verdict.FLAG,
         text="",
         location=Location(problem.part or "file", 0, 0),
         explanation=problem.detail,
