@@ -55,23 +55,33 @@ class TermChecker:
         term = text[start:end]
         if _ASCII_WORD.match(term[0]) or _ASCII_WORD.match(term[-1]):
             return _ascii_bounded(text, start, end)
-        lo = max(0, start - _WINDOW)
-        lo = max(lo, text.rfind("\n", 0, start) + 1)
+        lo = max(0, start - _WINDOW, text.rfind("\n", 0, start) + 1)
         hi = min(len(text), end + _WINDOW)
         newline = text.find("\n", end, hi)
         hi = newline if newline != -1 else hi
-        cuts = self._cuts(text[lo:hi], term)
+        freq = self._dictionary_with(term)
+        # Without HMM every token jieba can choose is a dictionary word or a single character, so where no word of
+        # its dictionary crosses either end of the hit, every segmentation cuts there and the dynamic programme
+        # need not run. It runs for the ambiguous ones only (有机密封圈: 有机 crosses the start of 机密).
+        if not _crossed(freq, text, lo, hi, start) and not _crossed(freq, text, lo, hi, end):
+            return True
+        cuts = self._cuts(text[lo:hi])
         return (start - lo) in cuts and (end - lo) in cuts
 
-    def _cuts(self, window: str, term: str) -> set[int]:
+    def _dictionary_with(self, term: str) -> dict[str, int]:
+        """jieba's word frequencies, with `term` added as a word if jieba did not know it."""
         tokenizer = self._load()
         if term not in self._known:
             self._known.add(term)
             if tokenizer.FREQ.get(term, 0) == 0:
                 tokenizer.add_word(term)
+        freq: dict[str, int] = tokenizer.FREQ
+        return freq
+
+    def _cuts(self, window: str) -> set[int]:
         cuts = {0}
         pos = 0
-        for word in tokenizer.cut(window, HMM=False):
+        for word in self._load().cut(window, HMM=False):
             pos += len(word)
             cuts.add(pos)
         return cuts
@@ -84,6 +94,20 @@ class TermChecker:
             self._tokenizer = jieba.Tokenizer()
             self._tokenizer.initialize()
         return self._tokenizer
+
+
+def _crossed(freq: dict[str, int], text: str, lo: int, hi: int, pos: int) -> bool:
+    """Whether a word of the dictionary, inside [lo, hi), starts before `pos` and ends after it. jieba's FREQ holds
+    every prefix of every word (with frequency 0), so a walk stops as soon as no word can go on."""
+    for i in range(max(lo, pos - _WINDOW), pos):
+        k = pos + 1
+        if text[i:pos] not in freq:
+            continue
+        while k <= hi and (fragment := text[i:k]) in freq:
+            if freq[fragment]:
+                return True
+            k += 1
+    return False
 
 
 def _ascii_bounded(text: str, start: int, end: int) -> bool:
