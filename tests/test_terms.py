@@ -6,15 +6,17 @@ from pathlib import Path
 
 import pytest
 
+from scanner.detect.segmenter import PythonJieba, RustJieba
 from scanner.detect.terms import TermChecker
 from scanner.dictionaries import load_dictionaries, parse_dictionary
 from scanner.engine import Scanner
 from scanner.policy import ConfigError, load_config
 
 
-@pytest.fixture(scope="module")
-def checker() -> TermChecker:
-    return TermChecker()
+@pytest.fixture(scope="module", params=[RustJieba, PythonJieba], ids=["jieba-rs", "jieba"])
+def checker(request: pytest.FixtureRequest) -> TermChecker:
+    """Every boundary rule holds with both segmenters: jieba-rs where installed, jieba itself elsewhere."""
+    return TermChecker(request.param)
 
 
 @pytest.mark.parametrize(
@@ -88,3 +90,18 @@ def test_the_automaton_is_cached_by_content(tmp_path: Path) -> None:
     assert len(first) == len(second)
     path.write_text("甲乙丙丁\n戊己庚辛\n", encoding="utf-8")
     assert len(load_dictionaries(config)) == len(first) + 1
+
+
+def test_both_segmenters_cut_the_laws_alike() -> None:
+    """jieba-rs stands in for jieba only because it cuts the same: checked on real prose."""
+    from tests.conftest import SHARED
+
+    laws = sorted((SHARED / "corpora" / "laws").rglob("*.md"))[:40]
+    if not laws:
+        pytest.skip("the laws corpus is not there")
+    rust, python = RustJieba(), PythonJieba()
+    for path in laws:
+        for line in path.read_text(encoding="utf-8").splitlines()[:30]:
+            for start in range(0, len(line), 17):
+                window = line[start : start + 20]
+                assert rust.cut(window) == python.cut(window), window

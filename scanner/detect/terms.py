@@ -1,31 +1,29 @@
 """Dictionary terms: an automaton hit counts only where jieba agrees the term is a word there.
 
-有机密封圈 holds no 机密 and 便秘密切 no 秘密; jieba segments a small window around each hit, never a whole document.
+有机密封圈 holds no 机密 and 便秘密切 no 秘密; jieba (scanner/detect/segmenter.py) segments a small window around each
+hit, never a whole document.
 """
 
 from __future__ import annotations
 
-import logging
 import re
-from collections.abc import Iterable, Iterator
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Iterable, Iterator
 
+from scanner.detect.segmenter import Segmenter, load_segmenter
 from scanner.detect.view import Judged, SegmentView
 from scanner.dictionaries import Term
 from scanner.model import Finding
-
-if TYPE_CHECKING:
-    import jieba
 
 _WINDOW = 8  # characters of context on each side that jieba sees
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 
 
 class TermChecker:
-    """Owns its own jieba tokenizer, loaded on the first hit, so a file without hits never pays for it."""
+    """Owns its own segmenter, loaded on the first hit, so a file without hits never pays for it."""
 
-    def __init__(self) -> None:
-        self._tokenizer: jieba.Tokenizer | None = None
+    def __init__(self, segmenter: Callable[[], Segmenter] = load_segmenter) -> None:
+        self._new_segmenter = segmenter
+        self._segmenter: Segmenter | None = None
         self._known: set[str] = set()
 
     def judge(self, view: SegmentView, hits: Iterable[tuple[int, int, tuple[Term, ...]]]) -> Iterator[Judged]:
@@ -59,55 +57,21 @@ class TermChecker:
         hi = min(len(text), end + _WINDOW)
         newline = text.find("\n", end, hi)
         hi = newline if newline != -1 else hi
-        freq = self._dictionary_with(term)
-        # Without HMM every token jieba can choose is a dictionary word or a single character, so where no word of
-        # its dictionary crosses either end of the hit, every segmentation cuts there and the dynamic programme
-        # need not run. It runs for the ambiguous ones only (有机密封圈: 有机 crosses the start of 机密).
-        if not _crossed(freq, text, lo, hi, start) and not _crossed(freq, text, lo, hi, end):
-            return True
-        cuts = self._cuts(text[lo:hi])
+        cuts = self._cuts(text[lo:hi], term)
         return (start - lo) in cuts and (end - lo) in cuts
 
-    def _dictionary_with(self, term: str) -> dict[str, int]:
-        """jieba's word frequencies, with `term` added as a word if jieba did not know it."""
-        tokenizer = self._load()
+    def _cuts(self, window: str, term: str) -> set[int]:
+        if self._segmenter is None:
+            self._segmenter = self._new_segmenter()
         if term not in self._known:
             self._known.add(term)
-            if tokenizer.FREQ.get(term, 0) == 0:
-                tokenizer.add_word(term)
-        freq: dict[str, int] = tokenizer.FREQ
-        return freq
-
-    def _cuts(self, window: str) -> set[int]:
+            self._segmenter.know(term)
         cuts = {0}
         pos = 0
-        for word in self._load().cut(window, HMM=False):
+        for word in self._segmenter.cut(window):
             pos += len(word)
             cuts.add(pos)
         return cuts
-
-    def _load(self) -> jieba.Tokenizer:
-        if self._tokenizer is None:
-            import jieba  # 0.1 s of imports and 0.6 s of dictionary: paid on the first hit, not at start-up
-
-            jieba.setLogLevel(logging.WARNING)
-            self._tokenizer = jieba.Tokenizer()
-            self._tokenizer.initialize()
-        return self._tokenizer
-
-
-def _crossed(freq: dict[str, int], text: str, lo: int, hi: int, pos: int) -> bool:
-    """Whether a word of the dictionary, inside [lo, hi), starts before `pos` and ends after it. jieba's FREQ holds
-    every prefix of every word (with frequency 0), so a walk stops as soon as no word can go on."""
-    for i in range(max(lo, pos - _WINDOW), pos):
-        k = pos + 1
-        if text[i:pos] not in freq:
-            continue
-        while k <= hi and (fragment := text[i:k]) in freq:
-            if freq[fragment]:
-                return True
-            k += 1
-    return False
 
 
 def _ascii_bounded(text: str, start: int, end: int) -> bool:

@@ -1,0 +1,60 @@
+"""Word segmentation for the term check: jieba's dictionary and algorithm (no HMM), run by jieba-rs where its
+binding (rjieba) is installed, by jieba itself otherwise. Both are loaded only when first asked.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Protocol
+
+
+class Segmenter(Protocol):
+    def cut(self, text: str) -> list[str]:
+        """`text` cut into words by the dictionary alone (no HMM guesses for unknown words)."""
+        ...
+
+    def know(self, word: str) -> None:
+        """Make `word` a word of the dictionary if it is not one, with the frequency jieba would suggest."""
+        ...
+
+
+class RustJieba:
+    """jieba-rs: the same dictionary and dynamic programme, 13 times faster on the windows baomi cuts."""
+
+    def __init__(self) -> None:
+        import rjieba
+
+        self._jieba = rjieba.Jieba()
+
+    def cut(self, text: str) -> list[str]:
+        words: list[str] = self._jieba.cut(text, False)
+        return words
+
+    def know(self, word: str) -> None:
+        if not self._jieba.has_word(word):
+            self._jieba.add_word(word, None, None)
+
+
+class PythonJieba:
+    """jieba itself: the reference, and what runs where no rjieba wheel can be installed."""
+
+    def __init__(self) -> None:
+        import jieba
+
+        jieba.setLogLevel(logging.WARNING)
+        self._tokenizer = jieba.Tokenizer()
+        self._tokenizer.initialize()
+
+    def cut(self, text: str) -> list[str]:
+        return list(self._tokenizer.cut(text, HMM=False))
+
+    def know(self, word: str) -> None:
+        if self._tokenizer.FREQ.get(word, 0) == 0:
+            self._tokenizer.add_word(word)
+
+
+def load_segmenter() -> Segmenter:
+    try:
+        return RustJieba()
+    except ImportError:
+        return PythonJieba()
