@@ -150,7 +150,7 @@ def _scan_path_in_worker(job: tuple[Path, str]) -> FileReport:
 def _explain(scanner: Scanner, args: argparse.Namespace) -> int:
     worst = Verdict.PASS
     for path in walk(args.paths):
-        scanned = scanner.examine(path.read_bytes(), str(path), args.channel)
+        scanned = scanner.examine(path.read_bytes(), str(path), args.channel, explain=True)
         _out(
             f"== {path}: {scanned.extraction.format}"
             + (f" ({scanned.report.encoding})\n" if scanned.report.encoding else "\n")

@@ -45,12 +45,13 @@ class Scanner:
             return self._unreadable(str(path), f"cannot read the file: {exc.strerror or exc}", channel)
         return self.scan_bytes(data, str(path), channel)
 
-    def examine(self, data: bytes, name: str, channel: str = "scan") -> Scanned:
+    def examine(self, data: bytes, name: str, channel: str = "scan", explain: bool = False) -> Scanned:
+        """The report and what lies behind it: the extraction, and with `explain` every candidate set aside."""
         policy = self.config.channel(channel)
         sha256 = hashlib.sha256(data).hexdigest()
         try:
             extraction = extract(data, name, self.config.limits, ocr=self.config.ocr)
-            evidence, findings = self.detectors.run(extraction.segments, policy)
+            evidence, findings = self.detectors.run(extraction.segments, policy, explain)
         except Exception as exc:  # fail closed: a fault in any step is a finding, never a pass
             extraction = Extraction("unknown", problems=[Problem("internal-error", f"{type(exc).__name__}: {exc}")])
             evidence, findings = [], []

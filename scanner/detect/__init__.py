@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
+from itertools import chain
 
 from scanner.detect import identifiers, marks, terms
 from scanner.detect.view import SegmentView
@@ -33,7 +34,10 @@ class Detectors:
         self.dictionary = dictionary
         self.terms = terms.TermChecker()
 
-    def run(self, segments: Iterable[Segment], policy: ChannelPolicy) -> tuple[list[Evidence], list[Finding]]:
+    def run(
+        self, segments: Iterable[Segment], policy: ChannelPolicy, explain: bool = False
+    ) -> tuple[list[Evidence], list[Finding]]:
+        """Findings for these segments; with `explain`, also the evidence for every candidate set aside."""
         evidence: list[Evidence] = []
         findings: list[Finding] = []
         ids: set[str] = set()
@@ -42,14 +46,13 @@ class Detectors:
             hits = self.dictionary.hits(view.normal.text)
             mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
             term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
-            for judged in marks.judge(view, mark_hits):
-                evidence.append(Evidence(judged.rule, judged.text, judged.location, judged.outcome))
+            for judged in chain(marks.judge(view, mark_hits), self.terms.judge(view, term_hits)):
                 if judged.finding:
                     findings.append(judged.finding)
-            for judged in self.terms.judge(view, term_hits):
-                evidence.append(Evidence(judged.rule, judged.text, judged.location, judged.outcome))
-                if judged.finding:
-                    findings.append(judged.finding)
+                if explain:
+                    evidence.append(
+                        Evidence(judged.rule, view.text(*judged.span), view.location(*judged.span), judged.outcome)
+                    )
             for found in identifiers.find(view):
                 ids.add(found.value)
                 findings.append(found.finding)

@@ -171,8 +171,6 @@ def _judge_line(view: SegmentView, line_start: int, line_end: int) -> Iterator[J
         candidate = Candidate(category, line, start, end, full, view.segment.role, rank=0)
         span = (line_start + keep[start], line_start + keep[end - 1] + 1)
         rule = f"mark.{category}"
-        location = view.location(*span)
-        text = view.text(*span)
         mention = next((p.__name__ for p in MENTIONS if p(candidate)), None)
         if mention is None:
             # Counting the lines above is the costly part: only for what is left after the mentions.
@@ -180,18 +178,19 @@ def _judge_line(view: SegmentView, line_start: int, line_end: int) -> Iterator[J
             if not stands_where_marks_stand(candidate):
                 mention = "not_where_marks_stand"
         if mention:
-            yield Judged(rule, text, location, f"mention ({mention})", None)
+            yield Judged(rule, span, f"mention ({mention})", None)
             continue
+        text = view.text(*span)
         finding = Finding(
             category=category,
             rule=rule,
             action=Verdict.BLOCK,
             text=text,
-            location=location,
+            location=view.location(*span),
             context=view.context(*span),
             explanation=_explain(candidate, text),
         )
-        yield Judged(rule, text, location, "finding", finding)
+        yield Judged(rule, span, "finding", finding)
 
 
 def _forms(line: str) -> Iterator[tuple[str, tuple[int, int, bool]]]:

@@ -30,12 +30,11 @@ class TermChecker:
         text = view.normal.text
         for start, end, terms in hits:
             term = terms[0]
-            rule = f"term.{term.category}"
+            if not self.is_word_here(text, start, end):
+                yield Judged(f"term.{term.category}", (start, end), "mention (not_a_word_here)", None)
+                continue
             location = view.location(start, end)
             original = view.text(start, end)
-            if not self.is_word_here(text, start, end):
-                yield Judged(rule, original, location, "mention (not_a_word_here)", None)
-                continue
             for each in terms:
                 finding = Finding(
                     category=each.category,
@@ -46,7 +45,7 @@ class TermChecker:
                     context=view.context(start, end),
                     explanation=f"dictionary term {each.text!r} ({each.source})",
                 )
-                yield Judged(finding.rule, original, location, "finding", finding)
+                yield Judged(finding.rule, (start, end), "finding", finding)
 
     def is_word_here(self, text: str, start: int, end: int) -> bool:
         """True when segmenting the window around [start, end) cuts at both ends of the hit."""

@@ -21,11 +21,11 @@ def mask(value: str, head: int, tail: int) -> str:
 
 @dataclass(frozen=True)
 class Judged:
-    """What a detector decided about one candidate: a finding, or the rule that set it aside."""
+    """What a detector decided about one candidate (its normalised span): a finding, or the rule that set it
+    aside. Where and what it was in the original is worked out only when someone asks (--explain)."""
 
     rule: str
-    text: str
-    location: Location
+    span: tuple[int, int]
     outcome: str
     finding: Finding | None
 
