@@ -22,7 +22,8 @@ _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # filler class so the regex engine can skip ahead to it; a fixed-width lookbehind then checks the CJK before.
 _FILLER_CLASS = rf" \t\u3000\u00a0·•・_\-~|/\\.'\"`^{INVISIBLE}"
 _FILLER = re.compile(rf"[{_FILLER_CLASS}](?<=[{_CJK}].)[{_FILLER_CLASS}]{{0,3}}(?=[{_CJK}])")
-_INVISIBLE = re.compile(f"[{INVISIBLE}]+")
+# One character a match (runs are merged after): sre skips ahead to a lone character class ~4x faster than to `[…]+`.
+_INVISIBLE = re.compile(f"[{INVISIBLE}]")
 # Full-width characters folded to ASCII: letters, digits and the star. Full-width punctuation is left as it is: it
 # is how Chinese is written, and folding it would mean rewriting every document.
 _FULL_WIDTH = [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF0A]
