@@ -8,7 +8,7 @@ line near the top of a page).
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 
 from scanner.detect.view import Judged, SegmentView
@@ -46,6 +46,7 @@ _FORMS = [
     )
     for category, levels, dated in _KINDS
 ]
+_SPACE = re.compile(r"\s")
 _TOP_LINES = 8  # a bare mark (no star, no period) counts only this near the top of its page or part
 _NAMED_ROLES = {Role.FILENAME, Role.TITLE}  # judged by how they open, not as lines of prose
 _REPLY_PREFIXES = r"(?i)^(?:(?:re|fw|fwd|aw|回复|答复|转发)[:：])+"
@@ -165,8 +166,11 @@ def judge(view: SegmentView, hits: Iterable[tuple[int, int]]) -> Iterator[Judged
 
 def _judge_line(view: SegmentView, line_start: int, line_end: int) -> Iterator[Judged]:
     raw = view.normal.text[line_start:line_end]
-    keep = [i for i, ch in enumerate(raw) if not ch.isspace()]
-    line = "".join(raw[i] for i in keep)
+    keep: Sequence[int] = range(len(raw))  # where each character of the squeezed line stands in the raw one
+    line = raw
+    if _SPACE.search(raw):
+        keep = [i for i, ch in enumerate(raw) if not ch.isspace()]
+        line = "".join(raw[i] for i in keep)
     for category, (start, end, full) in _forms(line):
         candidate = Candidate(category, line, start, end, full, view.segment.role, rank=0)
         span = (line_start + keep[start], line_start + keep[end - 1] + 1)
