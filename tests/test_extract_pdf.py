@@ -3,6 +3,7 @@ annotations, metadata, bookmarks and attachments, and says when a page's text di
 
 from __future__ import annotations
 
+import base64
 import ctypes
 import io
 import shutil
@@ -275,3 +276,82 @@ def test_pdf_is_read_by_the_dispatcher() -> None:
 def test_encrypted_pdf_is_a_problem_of_the_file_through_the_dispatcher() -> None:
     extraction = extract(pdf([MARK], encrypt="secret"), "报告.pdf")
     assert [p.reason for p in extraction.problems] == ["encrypted"]
+
+
+# ---------------------------------------------------------------- damage repaired silently: flagged, never a pass
+
+
+def repairs(data: bytes) -> list[str]:
+    """The repairs the reader reports on `data`, after checking that the page's text still came out."""
+    ctx = context()
+    assert find(segments_of(read_pdf, data, ctx), "机密") != []
+    assert {p.reason for p in ctx.problems} <= {"repaired"}
+    return [p.detail for p in ctx.problems]
+
+
+def test_well_formed_pdf_needs_no_repair() -> None:
+    assert repairs(pdf([MARK], pageCompression=1)) == []
+    assert repairs(pdf([MARK], pageCompression=0)) == []
+
+
+def test_pdf_whose_cross_reference_table_was_rebuilt_is_repaired() -> None:
+    data = pdf([MARK])
+    header_end = data.index(b"\n") + 1
+    shifted = data[:header_end] + b"%" + b"x" * 40 + b"\n" + data[header_end:]  # every offset in the table is off
+    assert repairs(shifted) == ["the cross-reference table is damaged (rebuilt by scanning the file)"]
+
+
+def test_junk_before_the_header_is_repaired() -> None:
+    [detail] = repairs(b"HTTP/1.1 200 OK\r\n\r\n" + pdf([MARK]))
+    assert "19 bytes of junk before the %PDF- header" in detail
+
+
+def test_trailer_that_is_not_a_dictionary_is_repaired() -> None:
+    data = pdf([MARK])
+    at = data.rindex(b"/Size")
+    [detail] = repairs(data[:at] + b"/Something {\n" + data[at:])
+    assert "the trailer" in detail and "'{" in detail
+
+
+def test_trailer_with_a_key_twice_is_repaired() -> None:
+    data = pdf([MARK])
+    at = data.rindex(b"/Size")
+    [detail] = repairs(data[:at] + b"/K 1 /K 2\n" + data[at:])
+    assert "the key /K appears twice" in detail
+
+
+def test_stream_whose_length_misses_its_endstream_is_repaired() -> None:
+    data = pdf([MARK], pageCompression=0)
+    content = data.rindex(b"/Length ")
+    stated = data[content + 8 : data.index(b"\n", content)]
+    wrong = (
+        data[:content]
+        + b"/Length "
+        + str(int(stated) // 2).rjust(len(stated)).encode()
+        + data[content + 8 + len(stated) :]
+    )
+    [detail] = repairs(wrong)
+    assert "says /Length" in detail
+
+
+def test_stream_whose_compressed_data_is_broken_is_repaired() -> None:
+    data = pdf([MARK], pageCompression=1)  # reportlab writes the content as ASCII85 of Flate
+    start = data.index(b"stream\n", data.index(b"/ASCII85Decode /FlateDecode")) + 7
+    end = data.index(b"~>", start)
+    deflated = bytearray(base64.a85decode(data[start:end].replace(b"\n", b"")))
+    deflated[-1] ^= 0xFF  # the last byte of the zlib checksum: PDFium still shows the text
+    encoded = base64.a85encode(bytes(deflated), wrapcol=0)
+    assert len(encoded) == end - start  # so every offset stays right
+    [detail] = repairs(data[:start] + encoded + data[end:])
+    assert "does not decode (FlateDecode: Error -3" in detail
+
+
+def test_pdf_pdfium_refuses_and_pdfminer_rebuilds_is_repaired() -> None:
+    data = pdf([MARK])
+    headless = data[data.index(b"\n") + 1 :]  # no %PDF- line, and every offset off by its length
+    ctx = context()
+    assert find(segments_of(read_pdf, headless, ctx), MARK) != []
+    assert [p.detail for p in ctx.problems] == [
+        "no %PDF- header",
+        "the cross-reference table is damaged (rebuilt by scanning the file)",
+    ]

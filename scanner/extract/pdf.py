@@ -7,9 +7,13 @@ fonts pdfminer.six turns into (cid:N) or Latin-1 mojibake); pdfminer.six reads w
 
 from __future__ import annotations
 
+import base64
+import binascii
 import ctypes
 import io
 import logging
+import re
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -43,16 +47,24 @@ def clean_page_text(text: str) -> str:
 
 
 def read_pdf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
-    """Every page, its annotations, the document's metadata, bookmarks and attached files."""
+    """Every page, its annotations, the document's metadata, bookmarks and attached files.
+
+    Damage the readers repair silently (a rebuilt cross-reference table, junk before the header, a broken trailer or
+    stream) is a "repaired" problem: what was read is all there is to read, but the file is not what it claims."""
     try:
         document = pdfium.PdfDocument(data)  # no password: PDFium tries the empty user password itself
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             raise Unscannable("encrypted", "the PDF needs a password to open") from None
         # PDFium gives up on some damaged files that pdfminer.six still reads.
+        _report_damage(damage(data), prefix, ctx)
         yield from read_pdf_with_pdfminer(data, prefix, ctx)
         return
     try:
+        repairs = damage(data)
+        if not pdfium_c.FPDF_DocumentHasValidCrossReferenceTable(document.raw):
+            repairs.insert(0, _REBUILT)
+        _report_damage(repairs, prefix, ctx)
         yield from _metadata(document.get_metadata_dict(skip_empty=True), prefix)
         pages = _Pages()
         for index in range(len(document)):
@@ -62,6 +74,169 @@ def read_pdf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         yield from _attachments(document, prefix, ctx)
     finally:
         document.close()
+
+
+# ---------------------------------------------------------------- damage the readers repair silently
+
+_HEADER_WINDOW = 1024  # readers look this far for %PDF- (the spec's implementation note)
+_STREAM = re.compile(rb"(?<![A-Za-z])stream(?:\r\n|\n|\r)")
+_LENGTH = re.compile(rb"/Length\s+(\d+)(\s+\d+\s+R)?")
+_FILTERS = re.compile(rb"/Filter\s*(\[[^\]]*\]|/\w+)")
+_TRAILER = re.compile(rb"(?<![A-Za-z])trailer\s*(?=<<)")
+_LENGTH_SLACK = 2  # bytes a stream's /Length may be off by (line ends counted or not) before it is wrong
+_CHECKED_BYTES = 64 * 1024 * 1024  # of stream data decoded to check it: beyond that the rest is left unchecked
+_SHOWN = 3  # damaged streams named in the problem
+_REBUILT = "the cross-reference table is damaged (rebuilt by scanning the file)"
+
+
+def damage(data: bytes) -> list[str]:
+    """What is wrong with a PDF's bytes that readers repair without a word: junk before the header, a trailer that
+    is not a dictionary, streams whose /Length is wrong or whose compressed data is broken."""
+    found = []
+    header = data.find(b"%PDF-", 0, _HEADER_WINDOW)
+    if header < 0:
+        found.append("no %PDF- header")
+    elif header > 0:
+        found.append(f"{header} bytes of junk before the %PDF- header")
+    for match in _TRAILER.finditer(data):
+        error = _dictionary_error(data, match.end())
+        if error:
+            found.append(f"the trailer at byte {match.start()} is not a valid dictionary: {error}")
+    streams = _damaged_streams(data, encrypted=b"/Encrypt" in data)
+    if streams:
+        shown = "; ".join(streams[:_SHOWN]) + ("; ..." if len(streams) > _SHOWN else "")
+        found.append(f"{len(streams)} damaged stream{'s' if len(streams) > 1 else ''}: {shown}")
+    return found
+
+
+def _report_damage(repairs: list[str], prefix: str, ctx: Context) -> None:
+    for repair in repairs:
+        ctx.problem("repaired", repair, prefix.rstrip("!"))
+
+
+def _damaged_streams(data: bytes, encrypted: bool) -> list[str]:
+    """Streams whose /Length does not reach their endstream, that have none, or whose Flate/ASCII85/ASCIIHex data
+    does not decode (unless encrypted: then it cannot be checked without decrypting)."""
+    out: list[str] = []
+    budget = _CHECKED_BYTES
+    position = 0
+    while (match := _STREAM.search(data, position)) is not None:
+        start = match.end()
+        end = data.find(b"endstream", start)
+        if end < 0:
+            out.append(f"the stream at byte {match.start()} has no endstream (truncated)")
+            break
+        position = end + len(b"endstream")
+        head = data[max(0, match.start() - 2048) : match.start()]
+        head = head[head.rfind(b"obj") + 1 :]  # the stream's own dictionary, after its "N G obj"
+        length = _LENGTH.search(head)
+        if length and not length.group(2):
+            stated = int(length.group(1))
+            gap = end - start - stated  # only line ends may lie between the stated end and endstream
+            if gap < -_LENGTH_SLACK or data[start + max(stated, 0) : end].strip(b"\r\n \t\x00"):
+                out.append(f"the stream at byte {match.start()} says /Length {stated} but holds {end - start}")
+                continue
+        filters = _FILTERS.search(head)
+        if encrypted or filters is None or budget <= 0:
+            continue
+        budget -= end - start
+        error = _decode_error(re.findall(rb"/(\w+)", filters.group(1)), data[start:end])
+        if error:
+            out.append(f"the stream at byte {match.start()} does not decode ({error})")
+    return out
+
+
+def _decode_error(filters: list[bytes], body: bytes) -> str | None:
+    """Why a stream's data does not decode through its filters, or None. ASCII85 and ASCIIHex are decoded, Flate
+    is inflated to its end (the output dropped); the check stops there or at any other filter."""
+    for name in filters:
+        try:
+            if name in (b"FlateDecode", b"Fl"):
+                inflater = zlib.decompressobj()
+                while body and not inflater.eof:
+                    inflater.decompress(body, 1 << 20)
+                    body = inflater.unconsumed_tail
+                return None if inflater.eof else "FlateDecode: the compressed data ends early"
+            if name in (b"ASCII85Decode", b"A85"):
+                text = re.sub(rb"\s", b"", body).removeprefix(b"<~")
+                body = base64.a85decode(text.split(b"~>")[0])
+            elif name in (b"ASCIIHexDecode", b"AHx"):
+                text = re.sub(rb"\s", b"", body.split(b">")[0])
+                body = binascii.unhexlify(text + b"0" * (len(text) % 2))
+            else:
+                return None
+        except (zlib.error, ValueError, binascii.Error) as exc:
+            return f"{name.decode()}: {exc}"
+    return None
+
+
+_DICT_TOKEN = re.compile(
+    rb"\s+|%[^\r\n]*|(<<|>>|\[|\]|/[^\s/\[\]<>(){}%]*|<[0-9A-Fa-f\s]*>|\d+\s+\d+\s+R(?![A-Za-z])"
+    rb"|[+-]?(?:\d+\.?\d*|\.\d+)|true|false|null)"
+)
+
+
+def _dictionary_error(data: bytes, at: int) -> str | None:
+    """Why the PDF object at `at` is not a well-formed dictionary (an unbalanced bracket, a key without a value, a
+    key twice, a token that is not PDF), or None."""
+    tokens = _tokens(data, at)
+    try:
+        if next(tokens) != b"<<":
+            return "it does not open with <<"
+        _dictionary(tokens)
+    except (StopIteration, ValueError) as exc:
+        return str(exc) or "it ends before it is closed"
+    return None
+
+
+def _tokens(data: bytes, at: int) -> Iterator[bytes]:
+    while at < len(data):
+        if data[at : at + 1] == b"(":
+            at = _string_end(data, at)
+            yield b"()"
+            continue
+        match = _DICT_TOKEN.match(data, at)
+        if match is None:
+            raise ValueError(f"{data[at : at + 8]!r} is not a PDF token")
+        at = match.end()
+        if match.group(1) is not None:
+            yield match.group(1)
+
+
+def _string_end(data: bytes, at: int) -> int:
+    """The offset after the literal string opening at `at` (nested parentheses, backslash escapes)."""
+    depth, at = 0, at
+    while at < len(data):
+        char = data[at : at + 1]
+        if char == b"\\":
+            at += 2
+            continue
+        depth += {b"(": 1, b")": -1}.get(char, 0)
+        at += 1
+        if depth == 0:
+            return at
+    raise ValueError("a string is not closed")
+
+
+def _dictionary(tokens: Iterator[bytes]) -> None:
+    keys: set[bytes] = set()
+    while (token := next(tokens)) != b">>":
+        if not token.startswith(b"/"):
+            raise ValueError(f"{token[:12]!r} where a key should be")
+        if token in keys:
+            raise ValueError(f"the key {token.decode('latin-1')} appears twice")
+        keys.add(token)
+        _value(next(tokens), tokens)
+
+
+def _value(token: bytes, tokens: Iterator[bytes]) -> None:
+    if token == b"<<":
+        _dictionary(tokens)
+    elif token == b"[":
+        while (item := next(tokens)) != b"]":
+            _value(item, tokens)
+    elif token in (b">>", b"]"):
+        raise ValueError(f"{token.decode()} where a value should be")
 
 
 class _Pages:
@@ -297,7 +472,7 @@ def _attachments(document: pdfium.PdfDocument, prefix: str, ctx: Context) -> Ite
 
 def read_pdf_with_pdfminer(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     """The pages and title through pdfminer.six: for what PDFium cannot open, and to compare the two."""
-    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect
+    from pdfminer.pdfdocument import PDFEncryptionError, PDFPasswordIncorrect, PDFXRefFallback
 
     try:
         document, pages = _pdfminer_open(data)
@@ -307,6 +482,8 @@ def read_pdf_with_pdfminer(data: bytes, prefix: str, ctx: Context) -> Iterator[S
         raise
     except Exception as exc:  # pdfminer.six raises any Python error on a broken file (RecursionError, IndexError)
         raise Unscannable("corrupt", f"not a readable PDF: {type(exc).__name__}: {exc}"[:300]) from None
+    if any(isinstance(xref, PDFXRefFallback) for xref in document.xrefs):
+        _report_damage([_REBUILT], prefix, ctx)
     for info in document.info:
         yield from _metadata({key: _pdf_string(value) for key, value in info.items()}, prefix)
     counted = _Pages()
