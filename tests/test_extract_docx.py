@@ -315,3 +315,42 @@ def test_docx_named_as_text_is_read_as_docx_by_the_dispatcher() -> None:
     extraction = extract(saved(document), "通知.txt")
     assert extraction.format == "docx"
     assert [(s.role, s.part) for s in find(extraction.segments, MARK)] == [(Role.HEADER, "header1")]
+
+
+def test_document_as_python_docx_writes_it_has_no_problems() -> None:
+    document = docx.Document()
+    document.add_paragraph(MARK)
+    document.sections[0].header.paragraphs[0].text = "页眉"
+    ctx = context()
+    segments_of(read_docx, saved(document), ctx)
+    assert ctx.problems == []
+
+
+def test_part_whose_checksum_fails_is_corrupt_though_no_text_is_read_from_it() -> None:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w") as z:  # stored, so the theme's bytes can be changed in place
+        z.writestr("[Content_Types].xml", CONTENT_TYPES)
+        z.writestr("word/document.xml", f"<w:document {W}><w:body>{para(MARK)}</w:body></w:document>")
+        z.writestr("word/theme/theme1.xml", "<theme>THEME</theme>")
+    ctx = context()
+    segments = segments_of(read_docx, out.getvalue().replace(b"THEME<", b"THEMX<"), ctx)
+    assert find(segments, MARK) != []
+    assert [(p.reason, p.part) for p in ctx.problems] == [("corrupt", "word/theme/theme1.xml")]
+
+
+def test_part_a_relationship_names_that_is_not_in_the_package_is_corrupt() -> None:
+    rels = (
+        '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+        '<Relationship Id="rId1" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" '
+        'Target="media/image1.gif"/></Relationships>'
+    )
+    ctx = context()
+    segments_of(read_docx, raw_docx(para(MARK), **{"word/_rels/document.xml.rels": rels}), ctx)
+    assert [(p.reason, p.part) for p in ctx.problems] == [("corrupt", "word/media/image1.gif")]
+
+
+def test_dtd_in_a_part_no_text_is_read_from_is_refused() -> None:
+    settings = '<?xml version="1.0"?><!DOCTYPE s [<!ENTITY x SYSTEM "file:///etc/passwd">]><w:settings>&x;</w:settings>'
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_docx, raw_docx(para(MARK), **{"word/settings.xml": settings}))
+    assert (caught.value.reason, caught.value.part) == ("xml_entities", "word/settings.xml")

@@ -13,7 +13,7 @@ from scanner.extract import extract
 from scanner.extract.ooxml import read_pptx
 from scanner.model import Role
 from tests.extract_fixtures import MARK
-from tests.reader_context import find, segments_of
+from tests.reader_context import context, find, segments_of
 
 P = "{http://schemas.openxmlformats.org/presentationml/2006/main}"
 
@@ -115,3 +115,9 @@ def test_presentation_is_read_by_the_dispatcher() -> None:
     text_box(presentation.slides[1], MARK)
     extraction = extract(saved(presentation), "汇报.pptx")
     assert (extraction.format, [s.part for s in find(extraction.segments, MARK)]) == ("pptx", ["slide2"])
+
+
+def test_presentation_as_python_pptx_writes_it_has_no_problems() -> None:
+    ctx = context()
+    segments_of(read_pptx, saved(deck()), ctx)
+    assert ctx.problems == []

@@ -3,18 +3,19 @@
 from __future__ import annotations
 
 import io
+import zipfile
 
 import openpyxl
 import pytest
 from openpyxl.comments import Comment
 
 from scanner.extract import extract
-from scanner.extract.base import Unscannable
+from scanner.extract.base import Limits, Unscannable
 from scanner.extract.ooxml import header_footer_text, read_xlsx
 from scanner.model import Role
 from tests.conftest import SHARED
 from tests.extract_fixtures import MARK, zip_of
-from tests.reader_context import find, segments_of
+from tests.reader_context import context, find, segments_of
 
 PEER = SHARED / "corpora" / "peer"
 
@@ -139,3 +140,38 @@ def test_workbook_is_read_by_the_dispatcher() -> None:
     sheet["B2"] = MARK
     extraction = extract(saved(book), "预算.xlsx")
     assert (extraction.format, [s.part for s in find(extraction.segments, MARK)]) == ("xlsx", ["sheet:预算!B2"])
+
+
+def members(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as z:
+        return {name: z.read(name) for name in z.namelist()}
+
+
+def test_workbook_as_openpyxl_writes_it_has_no_problems() -> None:
+    book, sheet = one_sheet()
+    sheet["B2"] = MARK
+    ctx = context()
+    segments_of(read_xlsx, saved(book), ctx)
+    assert ctx.problems == []
+
+
+def test_xml_map_whose_schema_pulls_in_one_from_outside_is_refused() -> None:
+    book, _ = one_sheet()
+    maps = (
+        '<MapInfo xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main"><Schema ID="Schema1">'
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:redefine schemaLocation="http://localhost/"/>'
+        "</xs:schema></Schema></MapInfo>"
+    )
+    data = zip_of({**members(saved(book)), "xl/xmlMaps.xml": maps.encode()})
+    with pytest.raises(Unscannable) as caught:
+        segments_of(read_xlsx, data)
+    assert (caught.value.reason, caught.value.part) == ("xml_entities", "xl/xmlMaps.xml")
+
+
+def test_long_string_repeated_past_the_limit_is_a_text_bomb_read_once() -> None:
+    cells = "".join(f'<row r="{r}"><c r="B{r}" t="s"><v>0</v></c></row>' for r in range(1, 31))
+    data = raw_xlsx(cells, ["保密" * 5000])  # 10000 characters, shown 30 times: 300000
+    ctx = context(Limits(max_total_bytes=200_000))
+    segments = segments_of(read_xlsx, data, ctx)
+    assert len(find(segments, "保密保密")) == 1
+    assert [(p.reason, p.part) for p in ctx.problems] == [("max_total_bytes", "sharedStrings")]

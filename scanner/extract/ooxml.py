@@ -202,6 +202,7 @@ def read_docx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         yield from doc.out
     yield from _drawings_text(package, folder)
     yield from _embedded(package, folder)
+    package.check_unread()
 
 
 def _word_stories(package: Package, main: str) -> list[tuple[str, Role]]:
@@ -319,7 +320,7 @@ def read_xlsx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     yield from office_properties(package)
     shared = _shared_strings(package, workbook)
     targets = _targets(package, workbook)
-    said: set[int] = set()
+    said: dict[int, int] = {}  # long shared strings already yielded, with how many cells repeat each
     for sheet in (node for node in book.iter() if local(node.tag) == "sheet"):
         name = attr(sheet, "name") or ""
         yield Segment(name, prefix + f"sheet:{name}", Role.TITLE)
@@ -335,6 +336,18 @@ def read_xlsx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                     yield from _comments(root, prefix + f"sheet:{name}!")
     yield from _drawings_text(package, posixpath.dirname(workbook))
     yield from _embedded(package, posixpath.dirname(workbook))
+    package.check_unread()
+    _check_repeats(package, shared, said)
+
+
+def _check_repeats(package: Package, shared: list[str], said: dict[int, int]) -> None:
+    """Long strings repeated by many cells are read once, but a workbook that would expand past the file's limit
+    if they were read as often as they are shown is a text bomb (quadratic blow-up), whatever we made of it."""
+    expanded = sum(len(shared[index]) * repeats for index, repeats in said.items())
+    limit = package.ctx.limits.max_total_bytes
+    if expanded > limit:
+        detail = f"{sum(said.values())} cells repeat long shared strings: {expanded} characters shown, over {limit}"
+        package.ctx.problem("max_total_bytes", detail, package.prefix + "sharedStrings")
 
 
 def _rel_id(element: etree._Element) -> str:
@@ -347,7 +360,7 @@ def _targets(package: Package, source: str) -> dict[str, str]:
     return {rel.id: rel.target for rel in package.relationships(source) if not rel.external}
 
 
-def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: set[int]) -> Iterator[Segment]:
+def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: dict[int, int]) -> Iterator[Segment]:
     """The cells of one sheet, streamed; `said` holds the long shared strings already yielded by any sheet."""
     prefix = package.prefix + f"sheet:{sheet}!"
     for node in iter_xml(package.read(name), package.prefix + name, ("c", "row", *_HEADER_KINDS)):
@@ -363,8 +376,9 @@ def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: set
         if index is not None and len(value) > _LONG_STRING:
             # One long string referenced by a million cells is a text bomb: read it once.
             if index in said:
+                said[index] += 1
                 continue
-            said.add(index)
+            said[index] = 0
         if value.strip():
             package.ctx.charge(len(value), prefix + (node.get("r") or "?"))
             yield Segment(value, prefix + (node.get("r") or "?"), Role.CELL)
@@ -496,6 +510,7 @@ def read_pptx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                     yield from _slide_segments(tree, prefix + f"{part}{digits}", Role.HEADER, None)
     yield from _drawings_text(package, folder)
     yield from _embedded(package, folder)
+    package.check_unread()
 
 
 def _slide_segments(

@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import io
 import posixpath
+import re
 import zipfile
 import zlib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -25,6 +27,10 @@ _DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", 
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError)
 
 OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+# Parts of XML that hold no text for us but are still checked (see Package.check_unread); media are not.
+_XML_PARTS = (".xml", ".rels", ".vml")
+# A schema in an Excel XML map that pulls in another from a URL (xs:import/include/redefine): XXE by schema.
+_EXTERNAL_SCHEMA = re.compile(rb"""schemaLocation\s*=\s*["'][A-Za-z][A-Za-z0-9+.-]*:""")
 
 
 def local(tag: object) -> str:
@@ -104,6 +110,7 @@ class Package:
         self._infos = {info.filename.replace("\\", "/").lstrip("/").lower(): info for info in infos}
         self.names = [info.filename.replace("\\", "/").lstrip("/") for info in infos if not info.is_dir()]
         self._relationships: dict[str, list[Relationship]] = {}
+        self._read: set[str] = set()  # lower-cased names of the parts read so far
         content_types = self.find("[Content_Types].xml")
         if content_types is not None:
             _refuse_dtd(self.read(content_types), prefix + content_types)
@@ -123,6 +130,7 @@ class Package:
         if info.file_size > _RATIO_FLOOR and ratio > self.ctx.limits.max_ratio:
             raise Unscannable("max_ratio", f"part {name} inflates {ratio:.0f} times", part)
         self.ctx.charge(info.file_size, part)
+        self._read.add(info.filename.replace("\\", "/").lstrip("/").lower())
         try:
             return self._zip.read(info)
         except _ZIP_ERRORS as exc:
@@ -178,6 +186,30 @@ class Package:
             if (found := self.find(rel.target)) is not None
         ]
 
+    def check_unread(self) -> None:
+        """What the text did not need is still part of the file: every XML part must inflate (its CRC holds) and
+        carry no DTD, an XML map may not pull a schema from outside, and every part a relationship names must exist.
+        A part that cannot be read or is missing is a problem; a DTD or external schema makes the file unscannable."""
+        for name in self.names:
+            lower = name.lower()
+            if lower in self._read or not lower.endswith(_XML_PARTS):
+                continue
+            data = self._read_or_report(name)
+            if data is None:
+                continue
+            _refuse_dtd(data, self.prefix + name)
+            if lower.endswith("xmlmaps.xml") and _EXTERNAL_SCHEMA.search(data):
+                detail = "an XML map's schema pulls in another from outside the file"
+                raise Unscannable("xml_entities", detail, self.prefix + name)
+        for name in [n for n in self.names if n.lower().endswith(".rels")]:
+            folder, _, base = name.rpartition("/")
+            source = posixpath.join(posixpath.dirname(folder), base.removesuffix(".rels"))
+            for rel in self.relationships(source.lstrip("/")):
+                target = rel.target.partition("#")[0]
+                if not rel.external and target and self.find(target) is None and self.find(unquote(target)) is None:
+                    detail = f"{name} names a part {rel.target} ({rel.type}) that is not in the package"
+                    self.ctx.problem("corrupt", detail, self.prefix + rel.target)
+
     def descend_folder(self, folder: str) -> Iterator[Segment]:
         """Read every embedded file under `folder` (documents inside documents) through the dispatcher."""
         folder = folder.rstrip("/").lower() + "/"
@@ -187,14 +219,19 @@ class Package:
 
     def descend(self, name: str, called: str | None = None) -> Iterator[Segment]:
         """Read part `name` as a file of its own (`called` that, if it has a better name) through the dispatcher."""
+        data = self._read_or_report(name)
+        if data is not None:
+            yield from self.ctx.descend(data, called or name, self.prefix)
+
+    def _read_or_report(self, name: str) -> bytes | None:
+        """Part `name`, or None when it is damaged or encrypted (a problem of its own; over a limit still raises)."""
         try:
-            data = self.read(name)
+            return self.read(name)
         except Unscannable as exc:
             if exc.reason not in ("corrupt", "encrypted"):
                 raise
             self.ctx.problem(exc.reason, exc.detail, exc.part)
-            return
-        yield from self.ctx.descend(data, called or name, self.prefix)
+            return None
 
 
 def resolve(folder: str, target: str) -> str:
