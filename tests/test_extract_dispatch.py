@@ -159,3 +159,13 @@ MAGICS = [b"", b"PK\x03\x04", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", b"7z\xbc\xaf\
 def test_any_bytes_come_back_as_an_extraction_never_an_exception(tail: bytes, magic: bytes) -> None:
     extraction = extract(magic + tail, "fuzz.bin")
     assert extraction.segments[0].role == Role.FILENAME
+
+
+@pytest.mark.parametrize("name", ["报告.docx", "scan.pdf", "归档.zip"])
+def test_an_empty_file_named_as_a_binary_format_is_a_broken_file_of_it(name: str) -> None:
+    assert reasons(extract(b"", name)) == {"corrupt"}
+    assert reasons(extract(b"\x00" * 4096, name)) == {"corrupt"}  # a download that never arrived
+
+
+def test_an_empty_text_file_is_just_empty() -> None:
+    assert reasons(extract(b"", "notes.txt")) == set()

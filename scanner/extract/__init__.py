@@ -51,6 +51,12 @@ READERS: dict[str, str] = {
 # Read in the scanning process itself: our own code, one pass over the input. Everything else (mail too: the email
 # package and the attachments) runs in a worker process that a parser's crash, hang or memory blow-up cannot take down.
 IN_PROCESS = frozenset({"text", "html"})
+# Extensions of formats that are never empty: a file of nothing (or of NUL bytes, a download that never came) named
+# like one is a broken file of that format, not an empty text.
+BINARY_SUFFIXES = frozenset(
+    "pdf ofd docx docm dotx dotm xlsx xlsm xltx pptx pptm potx doc dot xls ppt wps et dps odt ods odp "  # noqa: SIM905
+    "zip 7z rar gz tgz tar bz2 xz msg png jpg jpeg gif tif tiff bmp webp".split()
+)
 
 
 def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False) -> Extraction:
@@ -114,10 +120,14 @@ class Reading:
 
     def read(self, data: bytes, prefix: str, fmt: str | None = None) -> Iterator[Segment]:
         """The segments of `data` by its format's reader; a reader's failure becomes a problem of that part."""
-        fmt = fmt or detect(data, prefix.rstrip("!").rsplit("!", 1)[-1])
+        name = prefix.rstrip("!").rsplit("!", 1)[-1] if prefix else self.name
+        fmt = fmt or detect(data, name)
         where = prefix.rstrip("!")
         try:
             self.check_time(where)
+            suffix = name.rpartition(".")[2].lower() if "." in basename(name) else ""
+            if suffix in BINARY_SUFFIXES and not data.strip(b"\x00"):
+                raise Unscannable("corrupt", f"{len(data)} bytes of nothing in a file named as .{suffix}")
             reader = _reader(fmt)
             yield from reader(data, prefix, self)
         except Unscannable as exc:
