@@ -32,6 +32,36 @@ READABLE_DESPITE_GROUP = {
     "defusedxml/dtd.xml": "XHTML naming the W3C DTD; nothing in it is an entity",
     "tika/tika-parser-xml-module/testXXE.xml": "an external DTD that nothing in the body refers to",
     "tika/tika-core/undeclared_entity.xml": "a reference to an undeclared entity: nothing is expanded, nothing missing",
+    # Encrypted with an owner password only ("no extract" permissions): the text is all there to a reader.
+    **dict.fromkeys(
+        (
+            "pdfjs/issue7665.pdf",
+            "pdfminer/nonfree/kampo.pdf",
+            "qpdf/V4-aes.pdf",
+            "qpdf/V4-aes-clearmeta.pdf",
+            "qpdf/metadata-crypt-filter.pdf",
+            "tika/tika-parser-pdf-module/testPDF_no_extract_no_accessibility_owner_empty.pdf",
+            "tika/tika-parser-pdf-module/testPDF_protected.pdf",
+        ),
+        "opens with the empty user password; all text read (every page, as pdfminer.six reads it too)",
+    ),
+    # Traps for renderers or for other parsers, in parts that hold no text; every byte of text is read.
+    "pdfjs/ContentStreamCycleType3insideType3.pdf": "Type 3 glyphs that draw each other in a loop; ab is read",
+    "pdfjs/bomb_giant.pdf": "a 100000x100000 JBIG2 image bomb: images are not decoded, the page's text is read",
+    "pdfjs/franz_2.pdf": "a form's /BBox holds an object reference (a rendering trap); the page's line is read",
+    "pdfjs/pdfjsbad1586.pdf": "the page dictionary lacks its closing >>; PDFium reads the page and its line of text",
+    "pdfminer/contrib/issue-886-xref-stream-widths.pdf": "xref stream /W widths pdfminer.six misread; PDFium reads it",
+    "qpdf/damaged-stream.pdf": "the damaged LZW stream is one the page names as /Other, not its content",
+    "qpdf/direct-pages.pdf": "page dictionaries written inline in /Kids instead of by reference; both pages read",
+    "qpdf/obj0.pdf": "an object numbered 0 (the free list's head) that nothing uses; the page is read",
+    "qpdf/outlines-with-loop.pdf": "bookmarks in a loop, read once round; all 30 pages read",
+    "qpdf/pages-loop.pdf": "a page tree that lists itself among its kids; the one page is read",
+    "poi/document/51921-Word-Crash067.docx": "a blank document (one empty paragraph); every part parses",
+    "poi/document/55733.docx": "a minimal package without styles or fonts (POI bug 55733); its one line, TEST, is read",
+    "poi/document/zero-length.docx": "a blank page with a picture in its header; no part is empty or missing",
+    "poi/slideshow/OverlappingRelations.pptx": "a slide related to another slide (POI could not read it); all 4 read",
+    "poi/spreadsheet/MalformedSSTCount.xlsx": "a shared-string count of 8876876876876 for 8 strings; all 8 are read",
+    "poi/spreadsheet/style-alternate-content.xlsx": "styles in mc:AlternateContent (POI failed on them); cells read",
 }
 # Files the manifest calls Chinese whose Chinese is not text a reader sees, and where it is.
 CHINESE_OUTSIDE_THE_TEXT = {
