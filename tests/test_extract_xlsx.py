@@ -175,3 +175,10 @@ def test_long_string_repeated_past_the_limit_is_a_text_bomb_read_once() -> None:
     segments = segments_of(read_xlsx, data, ctx)
     assert len(find(segments, "保密保密")) == 1
     assert [(p.reason, p.part) for p in ctx.problems] == [("max_total_bytes", "sharedStrings")]
+
+
+def test_cell_naming_a_shared_string_the_table_lacks_is_corrupt() -> None:
+    data = raw_xlsx('<row r="1"><c r="A1" t="s"><v>0</v></c><c r="B1" t="s"><v>7</v></c></row>', [MARK])
+    ctx = context()
+    assert find(segments_of(read_xlsx, data, ctx), MARK) != []
+    assert [(p.reason, p.part) for p in ctx.problems] == [("corrupt", "sheet:表一")]

@@ -363,6 +363,7 @@ def _targets(package: Package, source: str) -> dict[str, str]:
 def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: dict[int, int]) -> Iterator[Segment]:
     """The cells of one sheet, streamed; `said` holds the long shared strings already yielded by any sheet."""
     prefix = package.prefix + f"sheet:{sheet}!"
+    missing = 0  # cells naming a shared string the table does not have: their text is lost
     for node in iter_xml(package.read(name), package.prefix + name, ("c", "row", *_HEADER_KINDS)):
         kind = local(node.tag)
         if kind == "row":
@@ -373,6 +374,9 @@ def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: dic
                 yield Segment(text, prefix + kind, _HEADER_KINDS[kind])
             continue
         value, index = _cell_value(node, shared)
+        if value is None:
+            missing += 1
+            continue
         if index is not None and len(value) > _LONG_STRING:
             # One long string referenced by a million cells is a text bomb: read it once.
             if index in said:
@@ -382,19 +386,22 @@ def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: dic
         if value.strip():
             package.ctx.charge(len(value), prefix + (node.get("r") or "?"))
             yield Segment(value, prefix + (node.get("r") or "?"), Role.CELL)
+    if missing:
+        detail = f"{missing} cells name shared strings the table of {len(shared)} does not have"
+        package.ctx.problem("corrupt", detail, prefix.rstrip("!"))
 
 
-def _cell_value(cell: etree._Element, shared: list[str]) -> tuple[str, int | None]:
-    """The text of a cell, and the index of its shared string if it has one."""
+def _cell_value(cell: etree._Element, shared: list[str]) -> tuple[str | None, int | None]:
+    """The text of a cell (None if it names a shared string that does not exist), and the string's index."""
     kind = cell.get("t")
     if kind == "inlineStr":
         return "".join(_string_item(child) for child in cell if local(child.tag) == "is"), None
     value = next((child.text or "" for child in cell if local(child.tag) == "v"), "")
-    if kind == "s":
+    if kind == "s" and value.strip():
         try:
             return shared[int(value)], int(value)
         except (ValueError, IndexError):
-            return "", None
+            return None, None
     return value, None
 
 
