@@ -93,8 +93,10 @@ def _utf16_without_bom(data: bytes) -> str | None:
 
 
 def _checked(text: str, encoding: str) -> DecodedText:
-    if text:
+    if text and _JUNK.search(text):
         junk = len(_JUNK.findall(text))
         if junk / len(text) > _MAX_JUNK:
             raise Unscannable("garbled", f"{junk} undecodable or control characters as {encoding}")
-    return DecodedText(text.replace("\r\n", "\n").replace("\r", "\n"), encoding)
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return DecodedText(text, encoding)
