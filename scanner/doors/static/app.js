@@ -82,27 +82,13 @@ function whereText(location) {
   return bits.join(" · ");
 }
 
-// Where `match` is in `context`: [start, end], or null. Numbers are masked with * in both, but not always at the same
-// places (an ID keeps six digits in the match and three in the context), so a * on either side matches anything.
-function locate(context, match) {
-  if (!match) return null;
-  const at = context.indexOf(match);
-  if (at >= 0) return [at, at + match.length];
-  if (!match.includes("*")) return null;
-  const escape = (ch) => ch.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-  const pattern = Array.from(match, (ch) => (ch === "*" ? "[0-9A-Za-z*]" : `(?:${escape(ch)}|\\*)`)).join("");
-  const found = new RegExp(pattern).exec(context);
-  return found ? [found.index, found.index + found[0].length] : null;
-}
-
 function contextNode(finding) {
   const box = el("div", "context");
   const context = finding.context || "";
   const match = finding.text || "";
-  const span = locate(context, match);
-  if (span) {
-    const [start, end] = span;
-    box.append(context.slice(0, start), el("mark", null, context.slice(start, end)), context.slice(end));
+  const at = match ? context.indexOf(match) : -1;
+  if (at >= 0) {
+    box.append(context.slice(0, at), el("mark", null, match), context.slice(at + match.length));
   } else if (context) {
     box.append(context);
     if (match) box.append(" ", el("mark", null, match));
