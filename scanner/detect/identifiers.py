@@ -77,6 +77,13 @@ KINDS = (
 _RUN = re.compile(r"[0-9A-Za-z][0-9A-Za-z +\-]{9,}[0-9A-Za-z]")
 
 
+def part_of_a_decimal(text: str, start: int, end: int) -> bool:
+    """1981.1963643646 in a spreadsheet: digits after (or before) a decimal point are a fraction, not a number."""
+    before = text[max(0, start - 2) : start]
+    after = text[end : end + 2]
+    return bool(re.fullmatch(r"\d[.,]", before) or re.fullmatch(r"[.,]\d", after))
+
+
 @dataclass(frozen=True)
 class Identifier:
     value: str  # the identifier in canonical form (digits only, upper case)
@@ -90,7 +97,7 @@ def find(view: SegmentView) -> Iterator[Identifier]:
     for kind, (run_start, run_end) in ((k, r) for r in runs for k in KINDS):
         for match in kind.pattern.finditer(text, run_start, run_end):
             start, end = match.span()
-            if any(s < end and start < e for s, e in taken):
+            if any(s < end and start < e for s, e in taken) or part_of_a_decimal(text, start, end):
                 continue
             value = re.sub(r"[^0-9A-Z]", "", match.group().upper())
             if kind.name == "mobile":
