@@ -16,8 +16,8 @@ demo: $(STAMP)
 	$(BIN)/baomi scan samples/documents; test $$? -le 1
 
 lint: $(STAMP)
-	$(BIN)/ruff check scanner tests bench samples
-	$(BIN)/ruff format --check scanner tests bench samples
+	$(BIN)/ruff check scanner tests bench samples docs
+	$(BIN)/ruff format --check scanner tests bench samples docs
 	$(BIN)/mypy
 
 unit: $(STAMP)
