@@ -51,6 +51,10 @@ def test_digits_of_a_decimal_fraction_are_not_a_mobile_number(scan_text) -> None
     assert str(scan_text("<v>1981.1963643646</v> 合计 13912345678.5").verdict) == "pass"
 
 
+def test_identifier_after_a_comma_in_a_csv_row_counts(scan_text) -> None:
+    assert "id.resident-id" in scan_text("员工0,11010519491231002X").rules
+
+
 def test_card_number_written_in_groups_is_found(scan_text) -> None:
     assert "id.bank-card" in scan_text("卡号 4111 1111 1111 1111").rules
 

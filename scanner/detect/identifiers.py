@@ -81,7 +81,7 @@ def part_of_a_decimal(text: str, start: int, end: int) -> bool:
     """1981.1963643646 in a spreadsheet: digits after (or before) a decimal point are a fraction, not a number."""
     before = text[max(0, start - 2) : start]
     after = text[end : end + 2]
-    return bool(re.fullmatch(r"\d[.,]", before) or re.fullmatch(r"[.,]\d", after))
+    return bool(re.fullmatch(r"\d\.", before) or re.fullmatch(r"\.\d", after))
 
 
 @dataclass(frozen=True)
