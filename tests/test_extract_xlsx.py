@@ -182,3 +182,13 @@ def test_cell_naming_a_shared_string_the_table_lacks_is_corrupt() -> None:
     ctx = context()
     assert find(segments_of(read_xlsx, data, ctx), MARK) != []
     assert [(p.reason, p.part) for p in ctx.problems] == [("corrupt", "sheet:表一")]
+
+
+def test_workbook_whose_part_names_use_backslashes_and_lower_case_is_read() -> None:
+    """Some generators write xl\\worksheets\\sheet1.xml and [content_types].xml (POI 49609); Excel opens them."""
+    book, sheet = one_sheet()
+    sheet["B2"] = MARK
+    renamed = zip_of({name.replace("/", "\\").lower(): data for name, data in members(saved(book)).items()})
+    extraction = extract(renamed, "预算.xlsx")
+    assert (extraction.format, [s.part for s in find(extraction.segments, MARK)]) == ("xlsx", ["sheet:预算!B2"])
+    assert extraction.problems == []

@@ -100,15 +100,17 @@ def _looks_like_mail(head: bytes) -> bool:
 def _zip_format(data: bytes) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as zf:
-            names = set(zf.namelist())
-            mimetype = zf.read("mimetype")[:100] if "mimetype" in names else b""
+            listed = zf.namelist()
+            mimetype = zf.read("mimetype")[:100] if "mimetype" in listed else b""
     except (zipfile.BadZipFile, OSError, EOFError, ValueError, NotImplementedError, RuntimeError):
         return _broken_zip_format(data)
-    if "[Content_Types].xml" in names:
+    # Some generators write part names with backslashes and in lower case (POI 49609); Office opens them anyway.
+    names = {n.replace("\\", "/").lower() for n in listed}
+    if "[content_types].xml" in names:
         for folder, fmt in (("word/", "docx"), ("xl/", "xlsx"), ("ppt/", "pptx")):
             if any(n.startswith(folder) for n in names):
                 return fmt
-    if "OFD.xml" in names:
+    if "ofd.xml" in names:
         return "ofd"
     if mimetype.startswith(b"application/vnd.oasis.opendocument."):
         return "odf"

@@ -116,9 +116,10 @@ class Package:
             _refuse_dtd(self.read(content_types), prefix + content_types)
 
     def find(self, name: str) -> str | None:
-        """The package's own spelling of part `name`, or None."""
+        """The package's own spelling of part `name` (with / for any \\ it wrote: paths are worked out from it), or
+        None."""
         info = self._infos.get(name.replace("\\", "/").lstrip("/").lower())
-        return None if info is None or info.is_dir() else info.filename
+        return None if info is None or info.is_dir() else info.filename.replace("\\", "/").lstrip("/")
 
     def read(self, name: str) -> bytes:
         """The bytes of part `name` (which must exist), charged to the limits; Unscannable if it cannot be read."""
