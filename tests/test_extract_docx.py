@@ -354,3 +354,14 @@ def test_dtd_in_a_part_no_text_is_read_from_is_refused() -> None:
     with pytest.raises(Unscannable) as caught:
         segments_of(read_docx, raw_docx(para(MARK), **{"word/settings.xml": settings}))
     assert (caught.value.reason, caught.value.part) == ("xml_entities", "word/settings.xml")
+
+
+def test_text_in_a_part_nothing_refers_to_is_still_read() -> None:
+    """An orphaned part leaves the office with the file: its text is read though no relationship leads to it."""
+    document = docx.Document()
+    document.add_paragraph("正文")
+    with zipfile.ZipFile(io.BytesIO(saved(document))) as source:
+        parts = {name: source.read(name) for name in source.namelist()}
+    parts["word/orphan.xml"] = f'<?xml version="1.0"?><note><p>{MARK}</p><p>旧稿</p></note>'.encode()
+    [segment] = find(extract(zip_of(parts), "通知.docx").segments, MARK)
+    assert (segment.part, segment.role) == ("word/orphan.xml", Role.BODY)

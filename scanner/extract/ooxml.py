@@ -202,7 +202,7 @@ def read_docx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         yield from doc.out
     yield from _drawings_text(package, folder)
     yield from _embedded(package, folder)
-    package.check_unread()
+    yield from package.check_unread()
 
 
 def _word_stories(package: Package, main: str) -> list[tuple[str, Role]]:
@@ -336,7 +336,7 @@ def read_xlsx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                     yield from _comments(root, prefix + f"sheet:{name}!")
     yield from _drawings_text(package, posixpath.dirname(workbook))
     yield from _embedded(package, posixpath.dirname(workbook))
-    package.check_unread()
+    yield from package.check_unread()
     _check_repeats(package, shared, said)
 
 
@@ -517,7 +517,7 @@ def read_pptx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                     yield from _slide_segments(tree, prefix + f"{part}{digits}", Role.HEADER, None)
     yield from _drawings_text(package, folder)
     yield from _embedded(package, folder)
-    package.check_unread()
+    yield from package.check_unread()
 
 
 def _slide_segments(

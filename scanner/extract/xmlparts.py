@@ -29,6 +29,11 @@ _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplemented
 OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 # Parts of XML that hold no text for us but are still checked (see Package.check_unread); media are not.
 _XML_PARTS = (".xml", ".rels", ".vml")
+# Parts that hold formatting and bookkeeping, never text a person wrote: not read for text when nothing led to them.
+_NO_TEXT_PARTS = re.compile(
+    r"(^|/)(\[content_types\]\.xml|_rels/|styles|theme|settings|fonttable|websettings|calcchain|presprops|"
+    r"viewprops|tablestyles|commentauthors|people|numbering|printersettings|customxml/itemprops|docprops/)"
+)
 # A schema in an Excel XML map that pulls in another from a URL (xs:import/include/redefine): XXE by schema.
 _EXTERNAL_SCHEMA = re.compile(rb"""schemaLocation\s*=\s*["'][A-Za-z][A-Za-z0-9+.-]*:""")
 
@@ -187,10 +192,12 @@ class Package:
             if (found := self.find(rel.target)) is not None
         ]
 
-    def check_unread(self) -> None:
+    def check_unread(self) -> Iterator[Segment]:
         """What the text did not need is still part of the file: every XML part must inflate (its CRC holds) and
         carry no DTD, an XML map may not pull a schema from outside, and every part a relationship names must exist.
-        A part that cannot be read or is missing is a problem; a DTD or external schema makes the file unscannable."""
+        A part that cannot be read or is missing is a problem; a DTD or external schema makes the file unscannable.
+        A part nothing led the reader to (an orphaned slide or sheet, a part named in a way it did not expect)
+        still leaves the office with the file: its text is yielded, as plain lines."""
         for name in self.names:
             lower = name.lower()
             if lower in self._read or not lower.endswith(_XML_PARTS):
@@ -202,6 +209,8 @@ class Package:
             if lower.endswith("xmlmaps.xml") and _EXTERNAL_SCHEMA.search(data):
                 detail = "an XML map's schema pulls in another from outside the file"
                 raise Unscannable("xml_entities", detail, self.prefix + name)
+            if not _NO_TEXT_PARTS.search(lower):
+                yield from self._plain_text(data, name)
         for name in [n for n in self.names if n.lower().endswith(".rels")]:
             folder, _, base = name.rpartition("/")
             source = posixpath.join(posixpath.dirname(folder), base.removesuffix(".rels"))
@@ -210,6 +219,16 @@ class Package:
                 if not rel.external and target and self.find(target) is None and self.find(unquote(target)) is None:
                     detail = f"{name} names a part {rel.target} ({rel.type}) that is not in the package"
                     self.ctx.problem("corrupt", detail, self.prefix + rel.target)
+
+    def _plain_text(self, data: bytes, name: str) -> Iterator[Segment]:
+        try:
+            root = parse_xml(data, self.prefix + name)
+        except Unscannable as exc:
+            self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + name)
+            return
+        lines = [text.strip() for text in root.itertext() if text.strip()]
+        if lines:
+            yield Segment("\n".join(lines), self.prefix + name, Role.BODY)
 
     def descend_folder(self, folder: str) -> Iterator[Segment]:
         """Read every embedded file under `folder` (documents inside documents) through the dispatcher."""
