@@ -26,7 +26,6 @@ _RATIO_FLOOR = 1024 * 1024
 _DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError)
 
-OFFICE_RELS = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
 # Parts of XML that hold no text for us but are still checked (see Package.check_unread); media are not.
 _XML_PARTS = (".xml", ".rels", ".vml")
 # Parts that hold formatting and bookkeeping, never text a person wrote: not read for text when nothing led to them.
