@@ -111,14 +111,15 @@ def run_scan(args: argparse.Namespace) -> int:
 
 
 def walk(paths: Sequence[Path]) -> Iterator[Path]:
-    """Files named, and files below folders named, in a stable order; links below folders are not followed."""
+    """Files named, and the regular files below folders named, in a stable order; links below folders are not
+    followed, and pipes, sockets and devices below them are left alone."""
     for path in paths:
         if path.is_dir():
             for root, dirs, names in os.walk(path):
                 dirs.sort()
                 for name in sorted(names):
                     candidate = Path(root) / name
-                    if not candidate.is_symlink():
+                    if not candidate.is_symlink() and candidate.is_file():
                         yield candidate
         else:
             yield path

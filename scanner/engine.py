@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +41,8 @@ class Scanner:
     def scan_path(self, path: str | os.PathLike[str], channel: str = "scan") -> FileReport:
         """Scan a file on disk; a file that cannot be read gets an unscannable finding, never an exception."""
         try:
+            if not stat.S_ISREG(os.stat(path).st_mode):
+                return self._unreadable(str(path), "not a regular file (a pipe, socket or device)", channel)
             data = Path(path).read_bytes()
         except OSError as exc:
             return self._unreadable(str(path), f"cannot read the file: {exc.strerror or exc}", channel)
