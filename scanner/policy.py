@@ -17,6 +17,8 @@ from scanner.model import Finding, Verdict
 
 DEFAULTS = Path(__file__).parent / "data" / "default.toml"
 CHANNELS = ("scan", "watch", "mail", "web")
+# What was not read, or not read for sure: whatever the configuration says, a person looks before it leaves.
+NEVER_PASS = frozenset({"unscannable", "image", "damaged"})
 
 
 class ConfigError(ValueError):
@@ -85,6 +87,8 @@ def apply_policy(findings: list[Finding], channel: ChannelPolicy, config: Config
         if _allowed_phrase(finding, config.allowed_phrases):
             continue
         action = channel.actions.get(finding.category, finding.action)
+        if finding.category in NEVER_PASS:
+            action = max(action, Verdict.FLAG)  # fail closed: a policy may lower these to flag, never to pass
         kept.append(replace(finding, action=action) if action != finding.action else finding)
     return kept
 

@@ -58,8 +58,13 @@ def test_allowed_file_hash_passes_a_known_file_but_never_an_unscannable_one(tmp_
     assert str(Scanner(config).scan_bytes(MARKED, "a.txt").verdict) == "pass"
 
 
-def test_unscannable_can_be_lowered_to_flag_but_not_to_pass_by_default(tmp_path: Path) -> None:
+def test_unscannable_can_be_lowered_to_flag(tmp_path: Path) -> None:
     config = load_config(write(tmp_path, '[actions]\nunscannable = "flag"\n'))
+    assert str(Scanner(config).scan_bytes(b"\x00\x01\x02\x03" * 100, "x.bin").verdict) == "flag"
+
+
+def test_unscannable_is_never_lowered_to_pass(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[actions]\nunscannable = "pass"\n'))
     assert str(Scanner(config).scan_bytes(b"\x00\x01\x02\x03" * 100, "x.bin").verdict) == "flag"
 
 
