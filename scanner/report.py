@@ -16,13 +16,13 @@ _VERDICT_COLOURS = {Verdict.PASS: "32", Verdict.FLAG: "33", Verdict.BLOCK: "31"}
 _SARIF_LEVELS = {Verdict.PASS: "note", Verdict.FLAG: "warning", Verdict.BLOCK: "error"}
 
 
-def summary(reports: Iterable[FileReport]) -> dict[str, Any]:
-    counts = Counter(str(r.verdict) for r in reports)
+def summary(verdicts: Iterable[Verdict]) -> dict[str, Any]:
+    counts = Counter(str(v) for v in verdicts)
     return {"files": sum(counts.values()), **{v: counts.get(v, 0) for v in ("pass", "flag", "block")}}
 
 
 def to_json(reports: list[FileReport]) -> dict[str, Any]:
-    return {"files": [r.to_dict() for r in reports], "summary": summary(reports)}
+    return {"files": [r.to_dict() for r in reports], "summary": summary(r.verdict for r in reports)}
 
 
 def render_json(reports: list[FileReport]) -> str:
@@ -48,8 +48,8 @@ def render_text(report: FileReport, colour: bool = False) -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_summary(reports: list[FileReport]) -> str:
-    s = summary(reports)
+def render_summary(verdicts: list[Verdict]) -> str:
+    s = summary(verdicts)
     return f"{s['files']} files: {s['pass']} pass, {s['flag']} flag, {s['block']} block\n"
 
 
