@@ -5,14 +5,12 @@ Aho-Corasick automaton, cached on disk by the content hash of everything that we
 from __future__ import annotations
 
 import hashlib
-import os
-import pickle
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import ahocorasick
 
+from scanner import cache
 from scanner.model import Verdict
 from scanner.normalize import normalize_term
 from scanner.policy import Config, ConfigError
@@ -103,10 +101,11 @@ def load_dictionaries(config: Config) -> Dictionary:
         digest.update(text.encode("utf-8"))
     for word in MARK_KEYWORDS:
         digest.update(f"\0mark\0{word}".encode())
-    cache = _cache_dir() / f"{digest.hexdigest()[:32]}.pickle"
-    cached = _load_cache(cache)
+    # pickle, not the automaton's own save(): it loads ten times faster (0.09 s against 0.9 s for 100,000 terms).
+    cache_name = f"{digest.hexdigest()[:32]}.pickle"
+    cached = cache.load(cache_name)
     if cached is not None:
-        return cached
+        return Dictionary(*cached)
     groups = _group(_marks() + [t for path, text in contents for t in parse_dictionary(text, path)])
     automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
     keys = [normalize_term(group[0].text).encode("utf-8") for group in groups]
@@ -116,7 +115,7 @@ def load_dictionaries(config: Config) -> Dictionary:
         automaton.make_automaton()
     entries = [tuple((t.text, t.category, int(t.action), t.source) for t in group) for group in groups]
     dictionary = Dictionary(entries, [len(key) for key in keys], automaton)
-    _save_cache(cache, dictionary)
+    cache.save(cache_name, (dictionary.entries, dictionary.key_bytes, dictionary.automaton))
     return dictionary
 
 
@@ -158,32 +157,3 @@ def _read(path: Path) -> str:
         raise ConfigError(f"cannot read dictionary {path}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise ConfigError(f"dictionary {path} is not UTF-8") from None
-
-
-def _cache_dir() -> Path:
-    """$BAOMI_CACHE, else baomi/ in the user's cache folder."""
-    if os.environ.get("BAOMI_CACHE"):
-        return Path(os.environ["BAOMI_CACHE"])
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "baomi"
-
-
-def _load_cache(path: Path) -> Dictionary | None:
-    try:
-        with open(path, "rb") as fh:
-            entries, key_bytes, automaton = pickle.load(fh)
-    except (OSError, EOFError, ValueError, TypeError, pickle.UnpicklingError):
-        return None
-    return Dictionary(entries, key_bytes, automaton)
-
-
-def _save_cache(path: Path, dictionary: Dictionary) -> None:
-    """Written to a temporary name and renamed, so a concurrent reader sees the old cache or the new, never half.
-    pickle, not the automaton's own save(): it loads ten times faster (0.09 s against 0.9 s for 100,000 terms)."""
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-")
-        with os.fdopen(fd, "wb") as fh:
-            pickle.dump((dictionary.entries, dictionary.key_bytes, dictionary.automaton), fh, protocol=5)
-        os.replace(tmp, path)
-    except OSError:
-        pass  # a read-only home only costs start-up time
