@@ -30,7 +30,7 @@ MARK_KEYWORDS = (
     "保密资料",
     "保密文件",
 )
-_FORMAT = "baomi-automaton-3"  # bump when the way keys are built changes
+_FORMAT = "baomi-automaton-4"  # bump when the way keys are built changes
 
 
 # A term as the cache stores it: plain tuples unpickle many times faster than objects (100,000 terms).
@@ -56,7 +56,7 @@ class Dictionary:
     """
 
     entries: list[tuple[Entry, ...]]  # the automaton's value indexes this: all terms that fold to one key
-    key_bytes: list[int]  # the length in UTF-8 bytes of each key
+    key_chars: list[int]  # the length in characters of each key
     automaton: ahocorasick.Automaton
     _terms: dict[int, tuple[Term, ...]] = field(default_factory=dict, repr=False)
 
@@ -78,17 +78,16 @@ class Dictionary:
             return []
         data = folded.encode("utf-8")
         raw = list(self.automaton.iter(data.decode("latin-1")))  # list() drains it a fifth faster than a loop
-        if not raw:
-            return []
-        found = [(end + 1 - self.key_bytes[value], end + 1, value) for end, value in raw]
-        # Byte offsets to character offsets: one walk forward over the text, decoding only the gaps.
-        to_char: dict[int, int] = {}
+        found = []
+        # Byte offsets to characters: the matches come in order of their end, so one walk forward over the text,
+        # decoding only the gaps between ends; a key's start is its length in characters before its end.
         byte_pos = char_pos = 0
-        for target in sorted({b for start, end, _ in found for b in (start, end)}):
-            char_pos += len(data[byte_pos:target].decode("utf-8"))
-            to_char[target] = char_pos
-            byte_pos = target
-        return [(to_char[start], to_char[end], self.terms(value)) for start, end, value in found]
+        for end, value in raw:
+            if end + 1 != byte_pos:
+                char_pos += len(data[byte_pos : end + 1].decode("utf-8"))
+                byte_pos = end + 1
+            found.append((char_pos - self.key_chars[value], char_pos, self.terms(value)))
+        return found
 
 
 def load_dictionaries(config: Config) -> Dictionary:
@@ -108,14 +107,14 @@ def load_dictionaries(config: Config) -> Dictionary:
         return Dictionary(*cached)
     groups = _group(_marks() + [t for path, text in contents for t in parse_dictionary(text, path)])
     automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-    keys = [normalize_term(group[0].text).encode("utf-8") for group in groups]
+    keys = [normalize_term(group[0].text) for group in groups]
     for index, key in enumerate(keys):
-        automaton.add_word(key.decode("latin-1"), index)
+        automaton.add_word(key.encode("utf-8").decode("latin-1"), index)
     if groups:
         automaton.make_automaton()
     entries = [tuple((t.text, t.category, int(t.action), t.source) for t in group) for group in groups]
     dictionary = Dictionary(entries, [len(key) for key in keys], automaton)
-    cache.save(cache_name, (dictionary.entries, dictionary.key_bytes, dictionary.automaton))
+    cache.save(cache_name, (dictionary.entries, dictionary.key_chars, dictionary.automaton))
     return dictionary
 
 
