@@ -19,20 +19,24 @@ class Segmenter(Protocol):
 
 
 class RustJieba:
-    """jieba-rs: the same dictionary and dynamic programme, 13 times faster on the windows baomi cuts."""
+    """jieba-rs: the same dictionary and dynamic programme, 13 times faster on the windows baomi cuts.
+
+    It uses the tokenizer rjieba builds when imported (its module functions) rather than a second one: building the
+    dictionary costs 0.09 s. Words made known are so for the whole process; a term only ever adds a word boundary.
+    """
 
     def __init__(self) -> None:
         import rjieba
 
-        self._jieba = rjieba.Jieba()
+        self._rjieba = rjieba
 
     def cut(self, text: str) -> list[str]:
-        words: list[str] = self._jieba.cut(text, False)
+        words: list[str] = self._rjieba.cut(text, False)
         return words
 
     def know(self, word: str) -> None:
-        if not self._jieba.has_word(word):
-            self._jieba.add_word(word, None, None)
+        if not self._rjieba.has_word(word):
+            self._rjieba.add_word(word, None, None)
 
 
 class PythonJieba:
