@@ -150,5 +150,13 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
         builtin_dictionaries=bool(dicts.get("builtin", True)),
         dictionary_files=[(base / p) for p in dicts.get("files", [])],
         limits=Limits(**raw.get("limits", {})),
-        doors={k: v for k, v in raw.items() if k not in known and isinstance(v, dict)},
+        doors=_with_audit_path(base, {k: v for k, v in raw.items() if k not in known and isinstance(v, dict)}),
     )
+
+
+def _with_audit_path(base: Path, doors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """A relative [audit] path is relative to the configuration file that names it, as dictionary files are."""
+    path = doors.get("audit", {}).get("path")
+    if isinstance(path, str) and not Path(path).is_absolute():
+        doors = {**doors, "audit": {**doors["audit"], "path": str(base / path)}}
+    return doors

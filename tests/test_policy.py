@@ -96,3 +96,10 @@ def test_an_image_not_examined_flags_and_is_never_a_pass(scanner) -> None:
     report = scanner.scan_bytes(out.getvalue(), "扫描件.png")
     assert str(report.verdict) == "flag"
     assert [(f.category, f.rule) for f in report.findings] == [("image", "image.not-examined")]
+
+
+def test_a_relative_audit_path_is_relative_to_the_configuration_file(tmp_path: Path) -> None:
+    from scanner.audit import default_audit_path
+
+    config = load_config(write(tmp_path, '[audit]\npath = "logs/audit.db"\n'))
+    assert default_audit_path(config.doors) == tmp_path / "logs" / "audit.db"
