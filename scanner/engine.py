@@ -8,10 +8,10 @@ from __future__ import annotations
 import hashlib
 import os
 import stat
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
-from scanner.detect import Detectors, Evidence, unscannable_finding
+from scanner.detect import Deadline, Detectors, Evidence, unscannable_finding
 from scanner.dictionaries import load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
@@ -34,9 +34,12 @@ class Scanner:
         self.config = config or load_config()
         self.detectors = Detectors(load_dictionaries(self.config))
 
-    def scan_bytes(self, data: bytes, name: str, channel: str = "scan") -> FileReport:
-        """Scan the content `data` of a file called `name` under `channel`'s policy."""
-        return self.examine(data, name, channel).report
+    def scan_bytes(
+        self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None
+    ) -> FileReport:
+        """Scan the content `data` of a file called `name` under `channel`'s policy, by `deadline` (by default
+        `[limits] seconds` from now) for extraction and detection together."""
+        return self.examine(data, name, channel, deadline=deadline).report
 
     def scan_path(self, path: str | os.PathLike[str], channel: str = "scan") -> FileReport:
         """Scan a file on disk; a file that cannot be read gets an unscannable finding, never an exception."""
@@ -48,13 +51,18 @@ class Scanner:
             return self._unreadable(str(path), f"cannot read the file: {exc.strerror or exc}", channel)
         return self.scan_bytes(data, str(path), channel)
 
-    def examine(self, data: bytes, name: str, channel: str = "scan", explain: bool = False) -> Scanned:
-        """The report and what lies behind it: the extraction, and with `explain` every candidate set aside."""
+    def examine(
+        self, data: bytes, name: str, channel: str = "scan", explain: bool = False, *, deadline: Deadline | None = None
+    ) -> Scanned:
+        """The report and what lies behind it: the extraction, and with `explain` every candidate set aside. One
+        deadline covers both steps: extraction gets what is left of it, detection what extraction left."""
         policy = self.config.channel(channel)
+        deadline = deadline or Deadline.after(self.config.limits.seconds)
         sha256 = hashlib.sha256(data).hexdigest()
         try:
-            extraction = extract(data, name, self.config.limits, ocr=self.config.ocr)
-            evidence, findings = self.detectors.run(extraction.segments, policy, explain)
+            limits = replace(self.config.limits, seconds=max(0.0, deadline.left()))
+            extraction = extract(data, name, limits, ocr=self.config.ocr)
+            evidence, findings = self.detectors.run(extraction.segments, policy, explain, deadline=deadline)
         except Exception as exc:  # fail closed: a fault in any step is a finding, never a pass
             extraction = Extraction("unknown", problems=[Problem("internal-error", f"{type(exc).__name__}: {exc}")])
             evidence, findings = [], []

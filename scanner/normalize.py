@@ -4,32 +4,60 @@ characters, dodging spaces) with an offset map, so every match is reported as it
 
 from __future__ import annotations
 
+import hashlib
 import re
 import unicodedata
 from bisect import bisect_right
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
+from pathlib import Path
 
 import opencc
 
 from scanner import cache as disk_cache
 
-# Invisible characters people paste into words to slip them past filters: zero-width, joiners, bidi controls.
-INVISIBLE = (
-    "\u200b\u200c\u200d\u2060\ufeff\u00ad\u180e\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+# Characters that show nothing, which people paste into words to slip them past filters: Unicode's default-ignorable
+# code points (DerivedCoreProperties.txt: zero-width characters, joiners, bidi controls, variation selectors, tags,
+# fillers), and the combining marks drawn over the character before them (机̶密̶ struck through, accents stacked on a
+# character). Ranges, as a regular expression's class holds them.
+_INVISIBLE_RANGES = (
+    "\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e\u2060-\u206f\u3164"
+    "\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3\U0001d173-\U0001d17a\U000e0000-\U000e0fff"
+    "\u0300-\u036f\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f"
 )
+INVISIBLE = "".join(
+    chr(cp)
+    for first, _, last in re.findall(r"(.)(-(.))?", _INVISIBLE_RANGES, re.S)
+    for cp in range(ord(first), ord(last or first) + 1)
+)
+# Strike-through drawn with combining overlays: a struck mark is a withdrawn one (see detect/marks.py).
+STRIKE = "\u0335\u0336\u0338"
 _CJK = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
 # Spaces and filler punctuation people put between CJK characters ("机 密", "机.密", "天河_七号"). Ordinary
 # sentence punctuation (，。、) is not filler, and the stars are part of a mark's grammar. The pattern opens with the
 # filler class so the regex engine can skip ahead to it; a fixed-width lookbehind then checks the CJK before.
-_FILLER_CLASS = rf" \t\u3000\u00a0·•・_\-~|/\\.'\"`^{INVISIBLE}"
+_FILLER_CLASS = rf" \t\u3000\u00a0·•・_\-~|/\\.'\"`^{_INVISIBLE_RANGES}"
 _FILLER = re.compile(rf"[{_FILLER_CLASS}](?<=[{_CJK}].)[{_FILLER_CLASS}]{{0,3}}(?=[{_CJK}])")
 # One character a match (runs are merged after): sre skips ahead to a lone character class ~4x faster than to `[…]+`.
-_INVISIBLE = re.compile(f"[{INVISIBLE}]")
+_INVISIBLE = re.compile(f"[{_INVISIBLE_RANGES}]")
+# Line breaks that are not where a line of text ends: one inside a mark's level word (机 at the end of a line, 密★5年
+# on the next: a w:br in a narrow header), and those of text written one character per line (a narrow text box:
+# 机/密/★/5/年). Two single characters that are both Latin letters or digits stay apart (a column of numbers).
+_BROKEN_WORDS = ("绝密", "机密", "秘密", "工作秘密", "商业秘密", "内部")
+_ONE = r"[^\s]"
+_NOT_ALNUM = r"[^\s0-9A-Za-z]"
+_JOINED_BREAK = re.compile(
+    "\n(?:"
+    + "|".join(f"(?<={w[:i]}\n)(?={w[i:]})" for w in _BROKEN_WORDS for i in range(1, len(w)))
+    + rf"|(?:(?<=\n{_NOT_ALNUM}\n)|(?<=\A{_NOT_ALNUM}\n))(?={_ONE}(?:\n|\Z))"
+    + rf"|(?:(?<=\n{_ONE}\n)|(?<=\A{_ONE}\n))(?={_NOT_ALNUM}(?:\n|\Z))"
+    + ")"
+)
+VARIANTS = Path(__file__).parent / "data" / "mark-variants.txt"
 # Full-width characters folded to ASCII: letters, digits and the star. Full-width punctuation is left as it is: it
 # is how Chinese is written, and folding it would mean rewriting every document.
-_FOLD_FORMAT = 1  # bump when the way the table is built changes
+_FOLD_FORMAT = 2  # bump when the way the table is built changes
 _FULL_WIDTH = [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF0A]
 
 
@@ -61,6 +89,7 @@ def normalize(text: str, squeeze: bool = True) -> NormalText:
     spans = [m.span() for m in _INVISIBLE.finditer(folded)]
     if squeeze:
         spans += [m.span() for m in _FILLER.finditer(folded)]
+        spans += [m.span() for m in _JOINED_BREAK.finditer(folded)]
     if not spans:
         return NormalText(folded)
     return _cut(folded, _merged(spans))
@@ -101,7 +130,8 @@ def _fold() -> tuple[dict[int, str], re.Pattern[str]]:
     """One character for one: NFKC where it yields a single character, then Traditional → Simplified; and a
     pattern that finds whether a text has anything to fold at all (most Simplified text has not). Built from
     OpenCC's tables once (0.08 s) and kept in the cache after."""
-    name = f"fold-{_FOLD_FORMAT}-opencc-{version('opencc')}.pickle"
+    variants = hashlib.sha256(VARIANTS.read_bytes()).hexdigest()[:12]
+    name = f"fold-{_FOLD_FORMAT}-opencc-{version('opencc')}-{variants}.pickle"
     table: dict[int, str] | None = disk_cache.load(name)
     if table is None:
         table = _fold_table()
@@ -116,4 +146,44 @@ def _fold_table() -> dict[int, str]:
     table.update({cp: to_simplified.convert(chr(cp)) for cp in range(0x3400, 0xA000)})
     # A Kangxi radical or compatibility ideograph may fold to a Traditional character (⾺ → 馬 → 马).
     table = {cp: to_simplified.convert(folded) for cp, folded in table.items()}
+    table.update({ord(v.char): v.stands_for for v in mark_variants() if v.kind == "variant"})
     return {cp: folded for cp, folded in table.items() if len(folded) == 1 and folded != chr(cp)}
+
+
+@dataclass(frozen=True)
+class Variant:
+    """A character written for one of a mark word's characters: a true variant, or a look-alike."""
+
+    char: str
+    stands_for: str
+    kind: str  # "variant" or "look-alike"
+    source: str
+
+
+@cache
+def mark_variants() -> tuple[Variant, ...]:
+    """The table in scanner/data/mark-variants.txt (its header says where each pair comes from)."""
+    out = []
+    for line in VARIANTS.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            char, stands_for, kind, source = line.split("\t")
+            out.append(Variant(char, stands_for, kind, source))
+    return tuple(out)
+
+
+@cache
+def lookalikes() -> dict[str, str]:
+    """Character → its look-alikes in the table (true variants are folded before anyone looks)."""
+    out: dict[str, str] = {}
+    for variant in mark_variants():
+        if variant.kind == "look-alike":
+            out[variant.stands_for] = out.get(variant.stands_for, "") + variant.char
+    return out
+
+
+def spellings(word: str) -> list[str]:
+    """`word` and every way of writing it with look-alikes of its characters (机密, 杌密, 柝密)."""
+    out = [""]
+    for ch in word:
+        out = [done + each for done in out for each in ch + lookalikes().get(ch, "")]
+    return out

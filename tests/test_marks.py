@@ -166,10 +166,22 @@ def test_bare_level_far_down_the_body_does_not_stand_where_marks_stand() -> None
 
 
 def _candidate(line: str, form: str | None = None, role: Role = Role.BODY, rank: int = 0) -> Candidate:
+    """The candidate the detector would see for `form` on `line` (no wide gaps on it)."""
     form = form or line
     start = line.index(form)
-    full = any(ch in form for ch in "★*") or form[-1] in "年月前"
-    return Candidate("state-secret", line, start, start + len(form), full, role, rank)
+    end = start + len(form)
+    full = any(ch in form for ch in "★*【") or form[-1] in "年月前"
+    return Candidate(
+        category="state-secret",
+        form=form,
+        before=line[max(0, start - 16) : start],
+        after=line[end : end + 16],
+        opens=start == 0,
+        closes=end == len(line),
+        full=full,
+        role=role,
+        rank=rank,
+    )
 
 
 def test_mark_inside_quotation_is_a_mention() -> None:

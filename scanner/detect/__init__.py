@@ -1,19 +1,22 @@
 """Detectors: from a segment's normalised text to findings. One automaton pass finds every keyword and term; marks,
-terms and identifiers each judge their own hits; the roster rule looks at the file as a whole.
+terms and identifiers each judge their own hits; the roster and level-table rules look at the file as a whole.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from itertools import chain
 
 from scanner.detect import identifiers, marks, terms
-from scanner.detect.view import SegmentView
+from scanner.detect.budget import Budget, Deadline, Overrun, Work
+from scanner.detect.view import Judged, SegmentView
 from scanner.dictionaries import Dictionary
 from scanner.extract.base import Problem
 from scanner.model import Finding, Location, Segment, Verdict
 from scanner.policy import ChannelPolicy
+
+__all__ = ["Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
 
 
 @dataclass(frozen=True)
@@ -35,30 +38,94 @@ class Detectors:
         self.terms = terms.TermChecker()
 
     def run(
-        self, segments: Iterable[Segment], policy: ChannelPolicy, explain: bool = False
+        self,
+        segments: Iterable[Segment],
+        policy: ChannelPolicy,
+        explain: bool = False,
+        *,
+        deadline: Deadline | None = None,
+        work: Work | None = None,
     ) -> tuple[list[Evidence], list[Finding]]:
-        """Findings for these segments; with `explain`, also the evidence for every candidate set aside."""
-        evidence: list[Evidence] = []
-        findings: list[Finding] = []
-        ids: set[str] = set()
-        for segment in segments:
-            view = SegmentView(segment, policy.context_chars)
-            hits = self.dictionary.hits(view.normal.text)
-            mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
-            term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
-            for judged in chain(marks.judge(view, mark_hits), self.terms.judge(view, term_hits)):
-                if judged.finding:
-                    findings.append(judged.finding)
-                if explain:
-                    evidence.append(
-                        Evidence(judged.rule, view.text(*judged.span), view.location(*judged.span), judged.outcome)
+        """Findings for these segments; with `explain`, also the evidence for every candidate set aside. Past the
+        `deadline`, detection stops and says so with an unscannable finding; `work` counts what it cost."""
+        budget = Budget(deadline, work if work is not None else Work())
+        found = _Found(explain)
+        try:
+            for segment in segments:
+                budget.check(segment.part)
+                self._detect(SegmentView(segment, policy.context_chars, budget.work), budget, found)
+        except Overrun as overrun:
+            seconds = deadline.seconds if deadline else 0
+            detail = f"the scan did not finish within {seconds:g} s; what it had found until then is reported"
+            found.findings.append(unscannable_finding(Problem("timeout", detail, overrun.part)))
+        if len(found.ids) >= policy.roster:
+            found.findings.append(roster_finding(len(found.ids), policy.roster))
+        found.set_aside_level_tables()
+        found.count_unlisted(budget.unlisted())
+        return found.evidence, _dedupe(found.findings)
+
+    def _detect(self, view: SegmentView, budget: Budget, found: _Found) -> None:
+        hits = self.dictionary.hits(view.normal.text)
+        mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
+        term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
+        marked = False
+        for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
+            marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
+            found.add(view, judged)
+        level = marks.lone_level(view.segment)
+        if marked and level is not None:
+            found.level_cells.append((view.segment.part, level))
+        for identifier in identifiers.find(view, budget):
+            found.ids.add(identifier.value)
+            found.add(view, identifier.judged)
+
+
+@dataclass
+class _Found:
+    """What detection found in one file so far, and what the file-wide rules need to know of it."""
+
+    explain: bool
+    findings: list[Finding] = field(default_factory=list)
+    evidence: list[Evidence] = field(default_factory=list)
+    ids: set[str] = field(default_factory=set)  # distinct valid identifiers, for the roster rule
+    level_cells: list[tuple[str, str]] = field(default_factory=list)  # (part, level) of cells holding only a level
+    last_listed: dict[tuple[str, str], Finding] = field(default_factory=dict)  # (rule, key) → its last finding
+
+    def add(self, view: SegmentView, judged: Judged) -> None:
+        if judged.finding is not None:
+            self.last_listed[(judged.rule, judged.key)] = judged.finding
+            self.findings.append(judged.finding)
+        if self.explain:
+            location = view.location(*judged.span)
+            self.evidence.append(Evidence(judged.rule, view.text(*judged.span), location, judged.outcome))
+
+    def set_aside_level_tables(self) -> None:
+        """Drop the marks found in cells of tables that list the levels (marks.table_of_levels)."""
+        mentions = marks.table_of_levels(self.level_cells)
+        if not mentions:
+            return
+        kept = []
+        for finding in self.findings:
+            if finding.rule.startswith("mark.") and finding.location.part in mentions:
+                if self.explain:
+                    self.evidence.append(
+                        Evidence(finding.rule, finding.text, finding.location, "mention (table_of_levels)")
                     )
-            for found in identifiers.find(view):
-                ids.add(found.value)
-                findings.append(found.finding)
-        if len(ids) >= policy.roster:
-            findings.append(roster_finding(len(ids), policy.roster))
-        return evidence, _dedupe(findings)
+            else:
+                kept.append(finding)
+        self.findings = kept
+
+    def count_unlisted(self, unlisted: dict[tuple[str, str], int]) -> None:
+        """The last listed finding of a rule and text seen more often than are listed says how many more."""
+        if not unlisted:
+            return
+        where = {id(finding): i for i, finding in enumerate(self.findings)}
+        for key, more in unlisted.items():
+            index = where.get(id(self.last_listed.get(key)))
+            if index is not None:
+                finding = self.findings[index]
+                explanation = f"{finding.explanation}; {more} more like it in this file are not listed"
+                self.findings[index] = replace(finding, explanation=explanation)
 
 
 # Problems that are not "could not read": an image nobody looked into, a damaged file read only after repair. Each
@@ -82,7 +149,7 @@ def roster_finding(count: int, threshold: int) -> Finding:
     return Finding(
         category="roster",
         rule="id.roster",
-        action=Verdict.BLOCK,
+        action=marks.PENDING,
         text="",
         location=Location("file", 0, 0),
         explanation=f"{count} distinct valid personal identifiers (a roster: {threshold} or more)",

@@ -1,21 +1,80 @@
-"""Dictionary terms: an automaton hit counts only where jieba agrees the term is a word there.
+"""Dictionary terms: an automaton hit counts only where jieba agrees the term is a word there, and where it is not
+only named (a list of examples, a definition, a record cited, a law's prohibition).
 
 有机密封圈 holds no 机密 and 便秘密切 no 秘密; jieba (scanner/detect/segmenter.py) segments a small window around each
-hit, never a whole document.
+hit, never a whole document. The mention predicates, like the marks', look only at the characters next to the term.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 
+from scanner.detect.budget import Budget
 from scanner.detect.segmenter import Segmenter, load_segmenter
 from scanner.detect.view import Judged, SegmentView
 from scanner.dictionaries import Term
 from scanner.model import Finding
 
 _WINDOW = 8  # characters of context on each side that jieba sees
+_NEAR = 24  # characters on each side that the mention predicates see
 _ASCII_WORD = re.compile(r"[A-Za-z0-9]")
+_CLAUSE_END = re.compile(r"[，。；;！？!?：:\n]")
+_JOINER = r"(?:、|和|及|或者|或|以及|与)"
+
+
+@dataclass(frozen=True)
+class TermCandidate:
+    """A dictionary term where jieba found it a word, with what stands next to it on its line."""
+
+    term: str  # as normalised
+    before: str  # up to _NEAR characters before it on its line
+    after: str  # up to _NEAR characters after it
+
+
+# --- Mentions: each predicate names one shape of text that names a term without being what it names. ---
+
+
+def listed_among_examples(c: TermCandidate) -> bool:
+    """商业秘密包括技术方案、工艺参数、客户名单等 / 提供工资表、财务报表等资料 / 披露源代码等专有信息: one item of a
+    list of examples, as a contract's definition of 商业秘密 or a law names them; the records themselves are not
+    there. A list of the records themselves (附件：客户名单、报价底线) has no 等 and no 包括 and still counts."""
+    item = re.search(f"{_JOINER}$", c.before) or re.match(rf"{_JOINER}|等(?!级|待|候|到)", c.after)
+    if not item:
+        return False
+    clause_after = _CLAUSE_END.split(c.after, maxsplit=1)[0]
+    clause_before = _CLAUSE_END.split(c.before)[-1]
+    return "等" in clause_after or bool(re.search(r"包括|包含|例如|诸如|比如|是指|涉及", clause_before))
+
+
+def defined_term(c: TermCandidate) -> bool:
+    """商业秘密中的客户名单，一般是指… / 本条例所称工资表: a law or contract defining the word, not the record."""
+    return bool(re.match(r"[，,]?(?:一般|通常)?(?:是指|系指|指的是)", c.after) or re.search(r"所称的?$", c.before))
+
+
+def cited_as_a_source(c: TermCandidate) -> bool:
+    """人民政府常务会议纪要中指出 / 调取的工资表上的考勤记录 / 该工资表显示: a record a judgment or report cites."""
+    return bool(re.match(r"(?:中|上)?(?:指出|显示|载明|记载|写明|表明|所载)|上的|中的", c.after))
+
+
+def prohibition_naming_its_object(c: TermCandidate) -> bool:
+    """不得复制音像制品 / 禁止复制、下载、汇编、摘抄绝密级文件: a law's prohibition names what it covers. A handling
+    instruction on a document ends its clause where it stands (此件不得复制。严禁复制、外传) or names the document
+    itself (不得复制本文件), and still counts."""
+    if not re.match(r"不得|禁止|严禁|请勿", c.term):
+        return False
+    rest = _CLAUSE_END.split(c.after, maxsplit=1)[0]
+    rest = re.sub(rf"^(?:{_JOINER}[\u4e00-\u9fff]{{2}})+", "", rest)  # other acts forbidden with it
+    return bool(re.match(r"[\u4e00-\u9fff]", rest)) and not re.match(r"[本此该这给向于至到]", rest)
+
+
+MENTIONS: tuple[Callable[[TermCandidate], bool], ...] = (
+    listed_among_examples,
+    defined_term,
+    cited_as_a_source,
+    prohibition_naming_its_object,
+)
 
 
 class TermChecker:
@@ -26,15 +85,33 @@ class TermChecker:
         self._segmenter: Segmenter | None = None
         self._known: set[str] = set()
 
-    def judge(self, view: SegmentView, hits: Iterable[tuple[int, int, tuple[Term, ...]]]) -> Iterator[Judged]:
+    def judge(
+        self,
+        view: SegmentView,
+        hits: Iterable[tuple[int, int, tuple[Term, ...]]],
+        budget: Budget | None = None,
+    ) -> Iterator[Judged]:
+        budget = budget or Budget(work=view.work)
         text = view.normal.text
         for start, end, terms in hits:
-            term = terms[0]
-            if not self.is_word_here(text, start, end):
-                yield Judged(f"term.{term.category}", (start, end), "mention (not_a_word_here)", None)
+            key, rule = text[start:end], f"term.{terms[0].category}"
+            if budget.full(rule, key):  # listed often enough: what comes after is only counted
+                budget.admit(rule, key)
+                yield Judged(rule, (start, end), "not examined (repeats of it are counted)", None, key)
                 continue
+            budget.judging(view.segment.part)
+            mention = None if self.is_word_here(text, start, end) else "not_a_word_here"
+            if mention is None:
+                view.work.characters += 2 * _NEAR
+                candidate = _candidate(text, start, end)
+                mention = next((p.__name__ for p in MENTIONS if p(candidate)), None)
+            if mention:
+                yield Judged(rule, (start, end), f"mention ({mention})", None, key)
+                continue
+            budget.admit(rule, key)
             location = view.location(start, end)
             original = view.text(start, end)
+            context = view.context(start, end)
             for each in terms:
                 finding = Finding(
                     category=each.category,
@@ -42,17 +119,17 @@ class TermChecker:
                     action=each.action,
                     text=original,
                     location=location,
-                    context=view.context(start, end),
-                    explanation=f"dictionary term {each.text!r} ({each.source})",
+                    context=context,
+                    explanation=explain(each.text, each.source),
                 )
-                yield Judged(finding.rule, (start, end), "finding", finding)
+                yield Judged(finding.rule, (start, end), "finding", finding, key)
 
     def is_word_here(self, text: str, start: int, end: int) -> bool:
         """True when segmenting the window around [start, end) cuts at both ends of the hit."""
         term = text[start:end]
         if _ASCII_WORD.match(term[0]) or _ASCII_WORD.match(term[-1]):
             return _ascii_bounded(text, start, end)
-        lo = max(0, start - _WINDOW, text.rfind("\n", 0, start) + 1)
+        lo = max(0, start - _WINDOW, text.rfind("\n", max(0, start - _WINDOW), start) + 1)
         hi = min(len(text), end + _WINDOW)
         newline = text.find("\n", end, hi)
         hi = newline if newline != -1 else hi
@@ -71,6 +148,19 @@ class TermChecker:
             pos += len(word)
             cuts.add(pos)
         return cuts
+
+
+def _candidate(text: str, start: int, end: int) -> TermCandidate:
+    lo = max(0, start - _NEAR)
+    lo = max(lo, text.rfind("\n", lo, start) + 1)
+    hi = min(len(text), end + _NEAR)
+    newline = text.find("\n", end, hi)
+    return TermCandidate(text[start:end], text[lo:start], text[end : newline if newline != -1 else hi])
+
+
+def explain(term: str, source: str) -> str:
+    """The sentence a report gives for a term: which term, from which dictionary line."""
+    return f"dictionary term {term!r} ({source})"
 
 
 def _ascii_bounded(text: str, start: int, end: int) -> bool:

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from dataclasses import dataclass
 
+from scanner.detect.budget import Work
 from scanner.model import Finding, Location, Role, Segment
 from scanner.normalize import NormalText, normalize
 
-# Runs of digits as long as a phone number or longer: whatever they are, reports show them masked.
-_LONG_NUMBER = re.compile(r"\d[\d -]{9,}[\dXx]")
+# An identifier-shaped run: letters and digits, single spaces or dashes between them. Reports and logs never show
+# the digits of one that holds six or more, whole or cut by the context's window.
+_ID_SHAPED = re.compile(r"[\dA-Za-zＡ-Ｚａ-ｚ](?:[ \-\u3000－]?[\dA-Za-zＡ-Ｚａ-ｚ])*")
+_SECRET_DIGITS = 6
+# How far past a context's window to look for the rest of an identifier the window cuts.
+_ID_REACH = 40
+_BREAKS = re.compile(r"[\n\f]")
 
 
 def mask(value: str, head: int, tail: int) -> str:
@@ -28,15 +35,17 @@ class Judged:
     span: tuple[int, int]
     outcome: str
     finding: Finding | None
+    key: str = ""  # what repeats of it are counted by (a mark's form, a term): see Budget.admit
 
 
 class SegmentView:
-    def __init__(self, segment: Segment, context_chars: int) -> None:
+    def __init__(self, segment: Segment, context_chars: int, work: Work | None = None) -> None:
         self.segment = segment
         self.normal: NormalText = normalize(segment.text, squeeze=segment.role != Role.FILENAME)
         self.context_chars = context_chars
-        self._counted_to = 0  # a place in the original, and the newlines before it
-        self._lines_before = 0
+        self.work = work if work is not None else Work()
+        self._breaks: list[int] | None = None  # where lines and pages end in the normalised text
+        self._newlines: list[int] | None = None  # where lines end in the original
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the normalised span [start, end)."""
@@ -44,32 +53,78 @@ class SegmentView:
 
     def location(self, start: int, end: int) -> Location:
         begin, _ = self.original(start, end)
-        text = self.segment.text
-        # Hits mostly come in order: count the newlines from the last place asked about, in C, not from the top.
-        if begin < self._counted_to:
-            self._counted_to, self._lines_before = 0, 0
-        self._lines_before += text.count("\n", self._counted_to, begin)
-        self._counted_to = begin
-        column = begin - (text.rfind("\n", 0, begin) + 1) + 1
-        return Location(self.segment.part, self._lines_before + 1, column, self.segment.page)
+        if self._newlines is None:
+            self._newlines = [m.start() for m in re.finditer("\n", self.segment.text)]
+            self.work.characters += len(self.segment.text)
+        above = bisect_left(self._newlines, begin)
+        line_start = self._newlines[above - 1] + 1 if above else 0
+        return Location(self.segment.part, above + 1, begin - line_start + 1, self.segment.page)
 
     def text(self, start: int, end: int) -> str:
         begin, finish = self.original(start, end)
         return self.segment.text[begin:finish]
 
+    def gap_before(self, index: int) -> str:
+        """What stood in the original between normalised characters index-1 and index (cut spaces, tabs, ...)."""
+        if index <= 0:
+            return ""
+        return self.segment.text[self.normal.original(index - 1) + 1 : self.normal.original(index)]
+
     def context(self, start: int, end: int, shown: str | None = None) -> str:
-        """A short window of the original around the match, on one line, with long numbers masked; `shown` replaces
-        the match itself (a masked identifier), so the finding's text is found in its context."""
+        """A short window of the original around the match, on one line, with the digits of identifiers masked;
+        `shown` replaces the match itself (a masked identifier), so the finding's text is found in its context."""
         begin, finish = self.original(start, end)
         text = self.segment.text
+        lo, hi = max(0, begin - self.context_chars), min(len(text), finish + self.context_chars)
         match = text[begin:finish] if shown is None else shown
-        window = text[max(0, begin - self.context_chars) : begin] + match + text[finish : finish + self.context_chars]
-        return _LONG_NUMBER.sub(lambda m: mask(m.group(), 3, 4), " ".join(window.split()))
+        window = _masked(text, lo, begin) + match + _masked(text, finish, hi)
+        return " ".join(window.split())
 
     def line_of(self, start: int) -> tuple[int, int]:
         """The normalised line around normalised index `start`: (line start, line end). A form feed (a page
         break) ends a line too."""
-        text = self.normal.text
-        begin = max(text.rfind("\n", 0, start), text.rfind("\f", 0, start)) + 1
-        ends = [i for i in (text.find("\n", start), text.find("\f", start)) if i != -1]
-        return begin, min(ends, default=len(text))
+        breaks = self.breaks()
+        k = bisect_left(breaks, start)
+        begin = breaks[k - 1] + 1 if k else 0
+        return begin, breaks[k] if k < len(breaks) else len(self.normal.text)
+
+    def breaks(self) -> list[int]:
+        """Where each line or page of the normalised text ends (the index of its \\n or \\f), found once."""
+        if self._breaks is None:
+            self._breaks = [m.start() for m in _BREAKS.finditer(self.normal.text)]
+            self.work.characters += len(self.normal.text)
+        return self._breaks
+
+    def lines_above(self, line_start: int, enough: int) -> int:
+        """Non-blank lines above the line starting at `line_start` on its page, counted up to `enough`. Walking up
+        stops there, so each blank line is walked past by at most `enough` lines below it."""
+        if line_start == 0:
+            return 0
+        text, breaks = self.normal.text, self.breaks()
+        k = bisect_left(breaks, line_start - 1)  # the break that ends the line above
+        count = 0
+        while count < enough and k >= 0 and text[breaks[k]] != "\f":
+            begin = breaks[k - 1] + 1 if k else 0
+            self.work.characters += breaks[k] - begin
+            if text[begin : breaks[k]].strip():
+                count += 1
+            k -= 1
+        return count
+
+
+def _masked(text: str, lo: int, hi: int) -> str:
+    """text[lo:hi] with every digit of an identifier-shaped run of six or more digits starred. The run is
+    recognised in the text around the window, so one the window cuts in half is masked all the same."""
+    piece = text[lo:hi]
+    if sum(ch.isdigit() for ch in piece) == 0:
+        return piece
+    reach_lo = max(0, lo - _ID_REACH)
+    around = text[reach_lo : hi + _ID_REACH]
+    chars = list(piece)
+    for run in _ID_SHAPED.finditer(around):
+        if sum(ch.isdigit() for ch in run.group()) < _SECRET_DIGITS:
+            continue
+        for i in range(max(run.start() + reach_lo, lo), min(run.end() + reach_lo, hi)):
+            if chars[i - lo].isdigit():
+                chars[i - lo] = "*"
+    return "".join(chars)
