@@ -57,8 +57,8 @@ _NAMED_ROLES = {Role.FILENAME, Role.TITLE}  # judged by how they open, not as li
 _REPLY_PREFIXES = r"(?i)^(?:(?:re|fw|fwd|aw|回复|答复|转发)[:：])+"
 _STRONG_ROLES = {Role.HEADER, Role.FOOTER, Role.WATERMARK, Role.TITLE, Role.CELL, Role.TEXTBOX, Role.METADATA}
 # What may stand between a mark and the edge of its field without making it part of a sentence: markdown and HTML
-# emphasis, list and quote markers, CSV separators of empty fields, closing brackets and full stops.
-_LEAD = re.compile(r"(?:[#>*_~=|+\-]|<[A-Za-z][^<>]{0,40}>)*")
+# emphasis, list and quote markers, a 解密 stamp, CSV separators of empty fields, closing brackets and full stops.
+_LEAD = re.compile(r"(?:[#>*_~=|+\-]|<[A-Za-z][^<>]{0,40}>|(?:已经?)?解密[:：]?)*")
 _TRAIL = re.compile(r"(?:[*_~=|+\-,;，；:：。.!！】\])）〕]|</?[A-Za-z][^<>]{0,40}>)*")
 _SPACE = re.compile(r"\s")
 

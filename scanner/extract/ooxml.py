@@ -89,6 +89,14 @@ class _Story:
                 self.text.append("\n")
                 if self.deleted and self.deleted[-1] != "\n":
                     self.deleted.append("\n")
+            elif name == "r" and _struck(child):
+                # A run struck through (a declassified mark crossed out) is read with a combining stroke on
+                # each character, the way plain text writes it; folding drops the strokes, the mark detector sees them.
+                begin = len(self.text)
+                self.walk(child, deleted)
+                self.text[begin:] = [
+                    "".join(ch if ch.isspace() else ch + "\u0336" for ch in t) for t in self.text[begin:]
+                ]
             elif name == "tbl":
                 self.table(child)
             elif name == "txbxContent" and _in_watermark(child):
@@ -121,6 +129,15 @@ class _Story:
         fields = "\n".join(field.strip() for field in self.fields if field.strip())
         if fields:
             yield Segment(fields, self.part + ".fields", Role.METADATA)
+
+
+def _struck(run: etree._Element) -> bool:
+    """Whether a w:r is formatted struck through (w:strike or w:dstrike, not switched off)."""
+    return any(
+        local(prop.tag) == "rPr"
+        and any(local(c.tag) in ("strike", "dstrike") and attr(c, "val") not in ("0", "false", "off") for c in prop)
+        for prop in run
+    )
 
 
 def _in_watermark(box: etree._Element) -> bool:

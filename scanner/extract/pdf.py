@@ -385,9 +385,9 @@ def _image_page(page: pdfium.PdfPage, number: int, part: str, ctx: Context) -> I
     if not ctx.ocr:
         ctx.problem("image", f"page {number} is an image without a text layer; not examined without --ocr", part)
         return
-    from scanner.extract.image import ocr
+    from scanner.extract.image import ocr_text
 
-    text = ocr(_grey_pgm(page), part, ctx.limits.seconds)
+    text = ocr_text(_grey_pgm(page), part, ctx)
     if text.strip():
         yield Segment(text, part + ".ocr", Role.BODY, number)
 
