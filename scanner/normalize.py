@@ -74,6 +74,10 @@ class NormalText:
         k = bisect_right(self._cuts_at, index) - 1
         return index + (self._cut_total[k] if k >= 0 else 0)
 
+    def cut_within(self, start: int, end: int) -> bool:
+        """Whether anything was cut between normalised characters `start` and `end` (start < end)."""
+        return bool(self._cuts_at) and bisect_right(self._cuts_at, end) > bisect_right(self._cuts_at, start)
+
     def original_span(self, start: int, end: int) -> tuple[int, int]:
         """The original span of normalised [start, end): from the first to just past the last character."""
         if end <= start:

@@ -1,6 +1,6 @@
 """Precision on real prose: regulations and laws discuss secrets on every page and carry no mark.
 
-None may be blocked, and only a few per cent flagged (a handling phrase or a tender term quoted in a law).
+None may be blocked, and at most half a per cent flagged (a handling phrase or a record named in a case or a law).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ def test_no_law_is_blocked_and_few_are_flagged(scanner: Scanner) -> None:
         elif str(report.verdict) == "flag":
             flagged.append(path)
     assert blocked == []
-    assert len(flagged) / len(files) < 0.03, [str(p.relative_to(LAWS)) for p in flagged]
+    assert len(flagged) / len(files) <= 0.005, [str(p.relative_to(LAWS)) for p in flagged]
 
 
 @pytest.mark.slow

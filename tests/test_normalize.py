@@ -54,7 +54,9 @@ def test_offsets_point_back_into_the_original() -> None:
     assert original[begin:end] == "机\u200b 密"
 
 
-_alphabet = st.sampled_from(list("机密绝秘内部 \t\u3000·_-.ａＺ１9★機絕⽅") + list(INVISIBLE) + ["\n"])
+_alphabet = st.sampled_from(
+    list("机密绝秘内部 \t\u3000·_-.ａＺ１9★機絕⽅宻") + list(INVISIBLE[:40] + INVISIBLE[-8:]) + ["\n"]
+)
 
 
 @given(st.text(alphabet=_alphabet, max_size=60))
@@ -88,3 +90,49 @@ def test_a_span_maps_back_to_a_span_of_the_original_that_folds_to_it(a: str, b: 
         return
     begin, end = normal.original_span(start, start + 2)
     assert normalize(text[begin:end]).text == "机密"
+
+
+def test_variation_selectors_and_tags_are_removed() -> None:
+    assert normalize("机\ufe0f密\U000e0101文\U000e0041件").text == "机密文件"
+
+
+def test_every_default_ignorable_code_point_is_removed_between_cjk() -> None:
+    for ch in ("\u00ad", "\u034f", "\u061c", "\u115f", "\u17b4", "\u180b", "\u2064", "\u3164", "\uffa0", "\U0001d173"):
+        assert normalize(f"机{ch}密").text == "机密", hex(ord(ch))
+
+
+def test_combining_strokes_are_removed_and_mapped_back() -> None:
+    original = "机̶密̶"
+    normal = normalize(original)
+    assert normal.text == "机密"
+    assert normal.original_span(0, 2) == (0, 3)
+
+
+def test_true_variants_of_mark_characters_fold_and_look_alikes_do_not() -> None:
+    assert normalize("宻").text == "密"
+    assert normalize("杌").text == "杌"
+
+
+def test_the_variant_table_names_a_source_for_every_pair() -> None:
+    from scanner.normalize import mark_variants
+
+    variants = mark_variants()
+    assert variants and all(v.kind in ("variant", "look-alike") and v.source for v in variants)
+    assert all(len(v.char) == 1 and len(v.stands_for) == 1 for v in variants)
+
+
+def test_a_line_break_inside_a_level_word_is_removed() -> None:
+    assert normalize("机\n密★5年\n正文").text == "机密★5年\n正文"
+    assert normalize("工作\n秘密").text == "工作秘密"
+
+
+def test_text_written_one_character_per_line_is_joined() -> None:
+    assert normalize("机\n密\n★\n5\n年\n正文").text == "机密★5年\n正文"
+
+
+def test_ordinary_line_breaks_stay() -> None:
+    assert normalize("关于\n通知\n1\n2").text == "关于\n通知\n1\n2"
+
+
+def test_file_names_keep_their_line_breaks_as_they_are() -> None:
+    assert normalize("机\n密", squeeze=False).text == "机\n密"

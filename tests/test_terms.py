@@ -8,7 +8,7 @@ import pytest
 
 from scanner.detect.segmenter import PythonJieba, RustJieba
 from scanner.detect.terms import TermChecker
-from scanner.dictionaries import load_dictionaries, parse_dictionary
+from scanner.dictionaries import parse_dictionary
 from scanner.engine import Scanner
 from scanner.policy import ConfigError, load_config
 
@@ -81,17 +81,6 @@ def test_traditional_text_matches_simplified_terms(scan_text) -> None:
     assert "term.leak-phrases" in scan_text("本件嚴禁外傳").rules
 
 
-def test_the_automaton_is_cached_by_content(tmp_path: Path) -> None:
-    path = tmp_path / "extra.txt"
-    path.write_text("甲乙丙丁\n", encoding="utf-8")
-    config = load_config().with_dictionaries([path])
-    first = load_dictionaries(config)
-    second = load_dictionaries(config)
-    assert len(first) == len(second)
-    path.write_text("甲乙丙丁\n戊己庚辛\n", encoding="utf-8")
-    assert len(load_dictionaries(config)) == len(first) + 1
-
-
 def test_both_segmenters_cut_the_laws_alike() -> None:
     """jieba-rs stands in for jieba only because it cuts the same: checked on real prose."""
     from tests.conftest import SHARED
@@ -105,3 +94,64 @@ def test_both_segmenters_cut_the_laws_alike() -> None:
             for start in range(0, len(line), 17):
                 window = line[start : start + 20]
                 assert rust.cut(window) == python.cut(window), window
+
+
+# --- Mentions of terms: each predicate with the false positive it removes, and a real term it must not hide ---
+
+
+def term_rules(report) -> list[str]:  # type: ignore[no-untyped-def]
+    return [f.rule for f in report.findings if f.rule.startswith("term.")]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "商业秘密包括但不限于：技术方案、工艺参数、客户名单、源代码等。",
+        "用人单位应当提供工资表、财务报表等资料，如实反映情况。",
+        "要求其披露源代码等密码相关专有信息。",
+        "可以采取不公开开庭、限制或者禁止复制、仅对代理律师展示等措施。",
+    ],
+)
+def test_a_term_listed_among_examples_is_a_mention(scan_text, text: str) -> None:
+    assert term_rules(scan_text(text)) == []
+
+
+def test_a_list_of_the_records_themselves_still_counts(scan_text) -> None:
+    assert term_rules(scan_text("附件：客户名单、报价底线")) == ["term.commercial", "term.commercial"]
+
+
+def test_a_term_being_defined_is_a_mention(scan_text) -> None:
+    assert term_rules(scan_text("商业秘密中的客户名单，一般是指客户的名称、地址、联系方式。")) == []
+
+
+def test_a_defined_term_elsewhere_on_the_line_does_not_hide_a_real_one(scan_text) -> None:
+    assert term_rules(scan_text("2025年客户名单（保密），本表所列是指重点客户")) == ["term.commercial"]
+
+
+def test_a_record_cited_in_a_judgment_is_a_mention(scan_text) -> None:
+    assert term_rules(scan_text("区人民政府常务会议纪要中指出：原则同意。根据调取的工资表上的考勤记录认定。")) == []
+
+
+def test_a_record_that_is_the_document_still_counts(scan_text) -> None:
+    assert term_rules(scan_text("2025年3月工资表\n姓名 应发 实发")) == ["term.personnel"]
+
+
+@pytest.mark.parametrize("text", ["不得复制音像制品、电子出版物。", "禁止复制、下载、汇编、摘抄绝密级文件信息资料。"])
+def test_a_laws_prohibition_naming_its_object_is_a_mention(scan_text, text: str) -> None:
+    assert term_rules(scan_text(text)) == []
+
+
+@pytest.mark.parametrize("text", ["此件不得复制，阅后收回。", "本资料严禁复制、外传。", "不得复制本文件。"])
+def test_a_handling_instruction_on_a_document_still_counts(scan_text, text: str) -> None:
+    assert "term.leak-phrases" in term_rules(scan_text(text))
+
+
+def test_term_mention_predicates_look_only_near_the_term(scan_text) -> None:
+    far = "本条例所称的资料包括下列各项等内容，" + "。" * 30
+    assert term_rules(scan_text(far + "客户名单")) == ["term.commercial"]
+
+
+def test_every_term_mention_rule_has_a_docstring_naming_its_false_positive() -> None:
+    from scanner.detect import terms
+
+    assert all(rule.__doc__ for rule in terms.MENTIONS)

@@ -54,11 +54,18 @@ class Budget:
     work: Work = field(default_factory=Work)
     listed: int = REPEATS_LISTED
     _seen: dict[tuple[str, str], int] = field(default_factory=dict, repr=False)
+    _steps: int = 0
 
     def judging(self, part: str) -> None:
-        """Count one candidate; every CHECK_EVERY of them, raise Overrun if the deadline has passed."""
+        """Count one candidate judged, and take a step."""
         self.work.candidates += 1
-        if self.work.candidates % CHECK_EVERY == 0:
+        self.step(part)
+
+    def step(self, part: str) -> None:
+        """One more hit looked at (judged or only counted); every CHECK_EVERY of them, raise Overrun if the deadline
+        has passed."""
+        self._steps += 1
+        if self._steps % CHECK_EVERY == 0:
             self.check(part)
 
     def check(self, part: str) -> None:

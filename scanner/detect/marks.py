@@ -8,6 +8,7 @@ marks stand (opening a line, a cell, a title or a name; in a header; alone near 
 from __future__ import annotations
 
 import re
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, replace
 from datetime import date
@@ -50,6 +51,7 @@ KINDS = (
 )
 STATE_LEVELS = ("绝密", "机密", "秘密")
 _LEVEL_WORDS = "|".join(("工作秘密", "商业秘密", *STATE_LEVELS, "内部"))
+_LISTED_LEVEL = rf"(?:{_LEVEL_WORDS})(?:{_STAR}|级)?[”\"」』’']?"
 
 _WINDOW = 16  # characters on each side of a form that the predicates see
 _TOP_LINES = 8  # a bare mark (no star, no period) counts only this near the top of its page or part
@@ -88,7 +90,7 @@ def _canonical() -> dict[str, tuple[str, str]]:
     return {written: (category, word) for category, words in KINDS for word in words for written in spellings(word)}
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Candidate:
     """A mark's form found on a line, with what stands right next to it."""
 
@@ -106,48 +108,58 @@ class Candidate:
 # --- Mentions: each predicate names one shape of text that carries mark words but is no mark. ---
 
 
+@cache
+def _compiled(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern)
+
+
+def _search(pattern: str, text: str) -> re.Match[str] | None:
+    return _compiled(pattern).search(text)
+
+
+def _match(pattern: str, text: str) -> re.Match[str] | None:
+    return _compiled(pattern).match(text)
+
+
 def in_quotation(c: Candidate) -> bool:
     """例如“机密★5年”, 标注「秘密」: a mark quoted is a mark talked about."""
-    return bool(re.search(r"[“\"「『‘'《]$", c.before)) and bool(re.match(r"[”\"」』’'》]", c.after))
+    return bool(_search(r"[“\"「『‘'《]$", c.before)) and bool(_match(r"[”\"」』’'》]", c.after))
 
 
 def introduced_as_example(c: Candidate) -> bool:
     """例如: 机密★5年 / 标注为秘密 / 应当标明机密★等字样: explanations of how to mark show the marks they explain."""
     return bool(
-        re.search(
-            r"(?:例如|比如|譬如|示例|如下|形如|格式|标注为?|标明|标识为?|标志为?|写明|注明|样式)[:：]?$", c.before
-        )
-        or re.match(r"[”\"」』’'》]?(?:等|的)?字样", c.after)
+        _search(r"(?:例如|比如|譬如|示例|如下|形如|格式|标注为?|标明|标识为?|标志为?|写明|注明|样式)[:：]?$", c.before)
+        or _match(r"[”\"」』’'》]?(?:等|的)?字样", c.after)
     )
 
 
 def listed_with_other_levels(c: Candidate) -> bool:
     """绝密、机密、秘密 / 绝密★、机密★和秘密★: the levels listed one after another are the levels talked about."""
-    level = rf"(?:{_LEVEL_WORDS})(?:{_STAR}|级)?[”\"」』’']?"
     return bool(
-        re.search(rf"{level}[、，,/和或及与～~]$", c.before)
-        or re.match(rf"[、，,/和或及与～~][“\"「『‘']?{level}", c.after)
+        _search(rf"{_LISTED_LEVEL}[、，,/和或及与～~]$", c.before)
+        or _match(rf"[、，,/和或及与～~][“\"「『‘']?{_LISTED_LEVEL}", c.after)
     )
 
 
 def quiz_option(c: Candidate) -> bool:
     """A.绝密 B.机密 C.秘密 / 答案：C: answer options and answers in a confidentiality quiz."""
-    return bool(re.search(r"(?:^|[^A-Za-z])[(（]?[A-Da-dＡ-Ｄ][.．、)）]$|答案[:：]?[A-D]?[.．、]?$", c.before))
+    return bool(_search(r"(?:^|[^A-Za-z])[(（]?[A-Da-dＡ-Ｄ][.．、)）]$|答案[:：]?[A-D]?[.．、]?$", c.before))
 
 
 def contract_clause(c: Candidate) -> bool:
     """乙方对甲方的商业秘密负有保密义务: a party's secrets, named in a contract's confidentiality clause."""
-    return bool(re.search(r"(?:甲方|乙方|丙方|双方|对方|本合同|本协议)(?:的|之|所有的|所属的?)?$", c.before))
+    return bool(_search(r"(?:甲方|乙方|丙方|双方|对方|本合同|本协议)(?:的|之|所有的|所属的?)?$", c.before))
 
 
 def email_disclaimer(c: Candidate) -> bool:
     """本邮件及其附件可能含有商业秘密: the footer every company mail carries."""
-    return bool(re.search(r"(?:邮件|附件|信息)[^，。]{0,6}?(?:含有|包含|载有|涉及|属于)$", c.before))
+    return bool(_search(r"(?:邮件|附件|信息)[^，。]{0,6}?(?:含有|包含|载有|涉及|属于)$", c.before))
 
 
 def table_of_contents_entry(c: Candidate) -> bool:
     """第三章 机密文件管理……12: a contents line, the level inside an entry's title, leader dots and a page."""
-    return not c.opens and bool(re.search(r"(?:\.{3,}|…+|·{3,}|-{3,}|_{3,})\d{1,4}$", c.after))
+    return not c.opens and bool(_search(r"(?:\.{3,}|…+|·{3,}|-{3,}|_{3,})\d{1,4}$", c.after))
 
 
 def not_opening_a_name_or_title(c: Candidate) -> bool:
@@ -157,8 +169,8 @@ def not_opening_a_name_or_title(c: Candidate) -> bool:
     if c.role not in _NAMED_ROLES:
         return False
     before = re.sub(_REPLY_PREFIXES, "", c.before) if len(c.before) < _WINDOW else c.before
-    opens = not before or re.fullmatch(_OPEN, before)
-    closes = not c.after or c.full or c.form[-1] in "】])）〕" or re.match(r"[-_.、:：】\])）〕~+]", c.after)
+    opens = not before or _match(f"{_OPEN}$", before)
+    closes = not c.after or c.full or c.form[-1] in "】])）〕" or _match(r"[-_.、:：】\])）〕~+]", c.after)
     return not (opens and closes)
 
 
@@ -254,20 +266,18 @@ class Line:
         """Whether characters a to b of the line stood side by side in the original, nothing between them."""
         if a >= b:
             return True
-        original = self.view.normal.original
-        return self.keep[b] - self.keep[a] == b - a and original(self.at(b)) - original(self.at(a)) == b - a
+        return self.keep[b] - self.keep[a] == b - a and not self.view.normal.cut_within(self.at(a), self.at(b))
 
 
 def judge(view: SegmentView, hits: Iterable[tuple[int, int]], budget: Budget | None = None) -> Iterator[Judged]:
     """Judge every line that holds a mark keyword, each line once; yield what was decided about each form there."""
     budget = budget or Budget(work=view.work)
-    last_line = -1
-    for start, _ in hits:
-        line_start, line_end = view.line_of(start)
-        if line_start == last_line:  # hits come in order: the line was judged at its first hit
-            continue
-        last_line = line_start
+    starts = [start for start, _ in hits]  # in order of their end, so of their lines
+    i = 0
+    while i < len(starts):
+        line_start, line_end = view.line_of(starts[i])
         yield from _judge_line(view, line_start, line_end, budget)
+        i = bisect_left(starts, line_end, i + 1)  # the other hits on this line were judged with it
 
 
 def _judge_line(view: SegmentView, line_start: int, line_end: int, budget: Budget) -> Iterator[Judged]:
@@ -289,7 +299,7 @@ def _judge_line(view: SegmentView, line_start: int, line_end: int, budget: Budge
             after=line.text[end : end + _WINDOW],
             opens=_opens(line, start),
             closes=_closes(line, end),
-            full=any(groups.get(g) for g in ("star", "term", "bare", "ocrterm", "label"))
+            full=bool(groups["star"] or groups["bare"] or groups["label"] or groups.get("ocrterm"))
             or bool(groups["open"] and groups["close"]),
             role=role,
         )

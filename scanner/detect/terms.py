@@ -96,6 +96,7 @@ class TermChecker:
         for start, end, terms in hits:
             key, rule = text[start:end], f"term.{terms[0].category}"
             if budget.full(rule, key):  # listed often enough: what comes after is only counted
+                budget.step(view.segment.part)
                 budget.admit(rule, key)
                 yield Judged(rule, (start, end), "not examined (repeats of it are counted)", None, key)
                 continue
