@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from array import array
 from bisect import bisect_left
 from dataclasses import dataclass
 
@@ -44,8 +45,10 @@ class SegmentView:
         self.normal: NormalText = normalize(segment.text, squeeze=segment.role != Role.FILENAME)
         self.context_chars = context_chars
         self.work = work if work is not None else Work()
-        self._breaks: list[int] | None = None  # where lines and pages end in the normalised text
-        self._newlines: list[int] | None = None  # where lines end in the original
+        self._breaks: array[int] | None = None  # where lines and pages end in the normalised text
+        self._counted_to = 0  # a place in the original, the newlines before it, and where its line starts
+        self._lines_before = 0
+        self._line_start = 0
 
     def original(self, start: int, end: int) -> tuple[int, int]:
         """The original span of the normalised span [start, end)."""
@@ -53,12 +56,17 @@ class SegmentView:
 
     def location(self, start: int, end: int) -> Location:
         begin, _ = self.original(start, end)
-        if self._newlines is None:
-            self._newlines = [m.start() for m in re.finditer("\n", self.segment.text)]
-            self.work.characters += len(self.segment.text)
-        above = bisect_left(self._newlines, begin)
-        line_start = self._newlines[above - 1] + 1 if above else 0
-        return Location(self.segment.part, above + 1, begin - line_start + 1, self.segment.page)
+        text = self.segment.text
+        # Hits mostly come in order: count the newlines from the last place asked about, in C, not from the top.
+        if begin < self._counted_to:
+            self._counted_to, self._lines_before, self._line_start = 0, 0, 0
+        newline = text.rfind("\n", self._counted_to, begin)
+        if newline != -1:
+            self._lines_before += text.count("\n", self._counted_to, begin)
+            self._line_start = newline + 1
+        self.work.characters += begin - self._counted_to
+        self._counted_to = begin
+        return Location(self.segment.part, self._lines_before + 1, begin - self._line_start + 1, self.segment.page)
 
     def text(self, start: int, end: int) -> str:
         begin, finish = self.original(start, end)
@@ -88,10 +96,11 @@ class SegmentView:
         begin = breaks[k - 1] + 1 if k else 0
         return begin, breaks[k] if k < len(breaks) else len(self.normal.text)
 
-    def breaks(self) -> list[int]:
-        """Where each line or page of the normalised text ends (the index of its \\n or \\f), found once."""
+    def breaks(self) -> array[int]:
+        """Where each line or page of the normalised text ends (the index of its \\n or \\f), found once and kept
+        as machine integers (8 bytes a line, not a Python object each)."""
         if self._breaks is None:
-            self._breaks = [m.start() for m in _BREAKS.finditer(self.normal.text)]
+            self._breaks = array("q", (m.start() for m in _BREAKS.finditer(self.normal.text)))
             self.work.characters += len(self.normal.text)
         return self._breaks
 
