@@ -9,14 +9,29 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from engine import LAWS, ROOT, corpus, rare_words, timed
+from engine import LAWS, ROOT, corpus, rare_words
+
+
+def timed(command: list[str], env: dict[str, str] | None = None) -> tuple[float, float]:
+    """Wall seconds and CPU seconds (user + system) of one run: CPU time wanders less on a machine others share."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    start = time.perf_counter()
+    done = subprocess.run(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, check=False)
+    wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{command[:4]} failed: {done.stderr[-2000:]!r}")
+    return wall, (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
 
 
 def main() -> None:
@@ -48,21 +63,24 @@ def main() -> None:
         rg = ["rg", "-j1", "-F", "-c", "-f", str(rg_terms), str(work / "corpus")]
         for env in envs.values():
             timed(scan, env)  # warm the caches
-        seconds: dict[str, list[float]] = {"rg": [], "before": [], "after": []}
+        runs: dict[str, list[tuple[float, float]]] = {"rg": [], "before": [], "after": []}
         for _ in range(args.rounds):
-            seconds["rg"].append(timed(rg)[0])
+            runs["rg"].append(timed(rg))
             for name, env in envs.items():
-                seconds[name].append(timed(scan, env)[0])
+                runs[name].append(timed(scan, env))
         mb = size / 1e6
-        rg_s = statistics.median(seconds["rg"])
+        rg_wall = statistics.median(w for w, _ in runs["rg"])
+        rg_cpu = statistics.median(c for _, c in runs["rg"])
         print(f"laws ×{args.copies}, {mb:.1f} MB, {args.rounds} interleaved rounds, medians:\n")
-        print("| command | seconds | MB/s | ratio to rg -j1 |\n|---|---:|---:|---:|")
-        for name, runs in seconds.items():
-            median = statistics.median(runs)
-            print(f"| {name} | {median:.2f} | {mb / median:.1f} | {rg_s / median:.2f} |")
-        pairs = [b / a for b, a in zip(seconds["before"], seconds["after"], strict=True)]
+        print("| command | wall s | CPU s | ratio to rg -j1 (wall) | ratio to rg -j1 (CPU) |")
+        print("|---|---:|---:|---:|---:|")
+        for name, measured in runs.items():
+            wall = statistics.median(w for w, _ in measured)
+            cpu = statistics.median(c for _, c in measured)
+            print(f"| {name} | {wall:.2f} | {cpu:.2f} | {rg_wall / wall:.2f} | {rg_cpu / cpu:.2f} |")
+        pairs = [b[1] / a[1] for b, a in zip(runs["before"], runs["after"], strict=True)]
         listed = ", ".join(f"{p:.2f}" for p in pairs)
-        print(f"\nbefore/after per round: {listed} (median {statistics.median(pairs):.2f})")
+        print(f"\nCPU before/after per round: {listed} (median {statistics.median(pairs):.2f})")
     finally:
         shutil.rmtree(work, ignore_errors=True)
 
