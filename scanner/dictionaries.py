@@ -15,7 +15,8 @@ from scanner.model import Verdict
 from scanner.normalize import normalize_term
 from scanner.policy import Config, ConfigError
 
-BUILTIN = Path(__file__).resolve().parent.parent / "dictionaries"
+# The repository's dictionaries/, through a link setuptools follows: installs carry them as package data.
+BUILTIN = Path(__file__).resolve().parent / "data" / "dictionaries"
 # Words whose every appearance the mark detector looks at: it decides by form and position whether it is a mark.
 MARK_KEYWORDS = (
     "绝密",
