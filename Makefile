@@ -30,3 +30,28 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Message catalogs (README, "Languages"): the messages marked in scanner/ (babel.cfg) → scanner/locale/baomi.pot →
+# each language's baomi.po, translated there → the compiled baomi.mo baomi loads. The .mo files are committed, so
+# a clone installs without Babel; tests/test_catalogs.py fails while a message lacks its zh_CN translation or a .mo
+# is older than its .po. `make catalogs` runs the three steps.
+.PHONY: catalogs extract-messages update-catalogs compile-catalogs
+LOCALES := scanner/locale
+POT := $(LOCALES)/baomi.pot
+PYBABEL ?= $(BIN)/pybabel
+
+catalogs: compile-catalogs
+
+# The template keeps its old date when no message changed, so a run that changes nothing changes no file.
+extract-messages: $(STAMP)
+	$(PYBABEL) -q extract -F babel.cfg --add-location=file --sort-by-file \
+	    --project=baomi --version=$$(sed -n 's/^version = //p' setup.cfg) --copyright-holder="the baomi authors" \
+	    -o $(POT).new scanner
+	if test -f $(POT) && diff -q -I '^"POT-Creation-Date' $(POT) $(POT).new >/dev/null; then rm $(POT).new; \
+	    else mv $(POT).new $(POT); fi
+
+update-catalogs: extract-messages
+	$(PYBABEL) -q update -i $(POT) -d $(LOCALES) -D baomi --ignore-obsolete
+
+compile-catalogs: update-catalogs
+	$(PYBABEL) compile -d $(LOCALES) -D baomi --statistics
