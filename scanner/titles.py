@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from scanner.i18n import N_, _, current, msg, render
 from scanner.model import Location, Verdict
 
-VERDICTS = {Verdict.PASS: N_("Pass"), Verdict.FLAG: N_("Needs review"), Verdict.BLOCK: N_("Blocked")}
+VERDICTS = {Verdict.PASS: N_("Passed"), Verdict.FLAG: N_("Needs review"), Verdict.BLOCK: N_("Blocked")}
 
 CATEGORIES = {
     "state-secret": N_("State-secret mark"),

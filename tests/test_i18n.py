@@ -124,6 +124,7 @@ def test_a_plural_message_takes_the_form_of_its_count() -> None:
     assert (
         render(msg_n("… and {count} more finding", "… and {count} more findings", 4), "en") == "… and 4 more findings"
     )
+    assert render(more, "zh_CN") == "……另有 1 处发现项"
 
 
 def test_values_that_are_messages_are_rendered_in_the_same_language() -> None:
