@@ -278,3 +278,11 @@ def test_the_report_on_the_peer_corpus_renders_in_chromium_and_opens_with_python
     document = docx.Document(str(word))
     assert len(document.inline_shapes) == 3 and len(document.tables) == 5
     assert len(document.tables[4].rows) > unscannable  # a row per problem, under its header
+
+
+def test_folders_are_named_from_the_checked_folders_own_name_down() -> None:
+    inspection = Inspection.begin(["/srv/共享文件夹", "outbox"], load_config())
+    finding = Finding("internal", "mark.internal", Verdict.FLAG, "内部", Location("body", 1, 1))
+    for path in ("/srv/共享文件夹/人事/名单.txt", "/srv/共享文件夹/人事/报名表.txt", "outbox/通知.txt"):
+        inspection.add(FileReport(path, Verdict.FLAG, [finding]))
+    assert inspection.folders == {"共享文件夹/人事": 2, "outbox": 1}

@@ -54,6 +54,7 @@ class FileEntry:
 @dataclass
 class Inspection:
     scope: Scope
+    roots: tuple[str, ...] = ()  # the paths as given, which the reports' paths start with
     verdicts: Counter[Verdict] = field(default_factory=Counter)
     categories: Counter[str] = field(default_factory=Counter)  # findings per category
     category_files: Counter[str] = field(default_factory=Counter)  # files with a finding of the category
@@ -64,7 +65,7 @@ class Inspection:
     @classmethod
     def begin(cls, paths: Sequence[Path | str], config: Config, channel: str = "scan") -> Inspection:
         checked = tuple(str(Path(p).resolve()) for p in paths)
-        return cls(Scope(checked, channel, operator(), times.now(), rule_set(config)))
+        return cls(Scope(checked, channel, operator(), times.now(), rule_set(config)), tuple(str(p) for p in paths))
 
     @property
     def total(self) -> int:
@@ -80,7 +81,7 @@ class Inspection:
         self.categories.update(f.category for f in report.findings)
         self.category_files.update({f.category for f in report.findings})
         if report.findings:
-            self.folders[os.path.dirname(report.path) or "."] += len(report.findings)
+            self.folders[self.folder(report.path)] += len(report.findings)
         if report.verdict == Verdict.PASS:
             return
         entry = FileEntry(report.path, report.verdict, report.format)
@@ -91,6 +92,14 @@ class Inspection:
             else:
                 entry.more += 1
         self.files.append(entry)
+
+    def folder(self, path: str) -> str:
+        """The folder of a file as a reader knows it: from the checked folder's own name down (共享文件夹/人事)."""
+        folder = os.path.dirname(path)
+        root = next((r for r in self.roots if folder == r or folder.startswith(r.rstrip("/") + "/")), None)
+        if root is None:
+            return folder or "."
+        return os.path.relpath(folder, os.path.dirname(os.path.abspath(root)) if root else ".")
 
     def write(self, path: Path) -> None:
         """Write the report to `path`, as HTML or Word by its suffix (checked first with check_report_path)."""
