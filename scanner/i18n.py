@@ -17,6 +17,7 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 DOMAIN = "baomi"
 LOCALE_DIR = Path(__file__).resolve().parent / "locale"
@@ -134,6 +135,16 @@ class Message:
 
     def __str__(self) -> str:
         return render(self)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The message as JSON data, for records read again later in another reader's language (.verdict.json)."""
+        params = {k: v.to_dict() if isinstance(v, Message) else v for k, v in self.params}
+        return {"id": self.id, "params": params, **({"plural": self.plural} if self.plural else {})}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Message:
+        params = {k: cls.from_dict(v) if isinstance(v, Mapping) else v for k, v in data.get("params", {}).items()}
+        return cls(str(data["id"]), tuple(sorted(params.items())), str(data.get("plural", "")))
 
 
 Param = str | int | float | Message

@@ -4,6 +4,7 @@ finding's reason) rendered in each reader's own."""
 from __future__ import annotations
 
 import gettext
+import json
 import threading
 from pathlib import Path
 
@@ -233,3 +234,11 @@ def test_a_dictionary_category_is_shown_by_its_title_in_the_readers_language() -
     with speaking("en"):
         assert category_title("tender", titles) == "Tendering and procurement"
         assert category_title("codenames", titles) == "项目代号"  # the only name its author gave
+
+
+def test_a_message_kept_in_a_record_reads_back_for_another_reader() -> None:
+    """A verdict file written by a service in one language is read by a reviewer in another."""
+    kept = msg_n("… and {count} more finding", "… and {count} more findings", 3, where=msg("header"))
+    data = json.loads(json.dumps(kept.to_dict()))
+    assert Message.from_dict(data) == kept
+    assert render(Message.from_dict(data), "zh_CN") == "……另有 3 处发现项"
