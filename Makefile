@@ -14,6 +14,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/baomi scan samples/documents; test $$? -le 1
+	@echo; echo "baomi is $(abspath $(BIN))/baomi. To run it as 'baomi': ln -s $(abspath $(BIN))/baomi ~/.local/bin/"; \
+	    echo "(~/.local/bin must be on PATH), or install it for good: 'pipx install .' (README.md, Installing)."
 
 lint: $(STAMP)
 	$(BIN)/ruff check scanner tests bench samples docs
