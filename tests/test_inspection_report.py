@@ -286,3 +286,19 @@ def test_folders_are_named_from_the_checked_folders_own_name_down() -> None:
     for path in ("/srv/共享文件夹/人事/名单.txt", "/srv/共享文件夹/人事/报名表.txt", "outbox/通知.txt"):
         inspection.add(FileReport(path, Verdict.FLAG, [finding]))
     assert inspection.folders == {"共享文件夹/人事": 2, "outbox": 1}
+
+
+def test_names_and_contexts_from_files_are_shown_as_text_never_as_markup(browser: Any, tmp_path: Path) -> None:
+    inspection = Inspection.begin([str(tmp_path)], load_config())
+    markup = '<img src=x onerror="document.title=1">'
+    finding = Finding(
+        "state-secret", "mark.state-secret", Verdict.BLOCK, "机密", Location("body", 1, 1), markup + "机密"
+    )
+    inspection.add(FileReport(f"{tmp_path}/{markup}.txt", Verdict.BLOCK, [finding]))
+    report = tmp_path / "report.html"
+    inspection.write(report)
+    page, errors = open_page(browser, report)
+    assert page.locator("section img").count() == 0
+    assert markup in page.locator("body").inner_text()
+    assert errors == []
+    page.close()

@@ -13,7 +13,7 @@ from docx.enum.text import WD_ALIGN_PARAGRAPH, WD_COLOR_INDEX
 from docx.oxml import OxmlElement
 from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
-from docx.table import _Cell
+from docx.table import _Cell, _Row
 
 from scanner.inspection import Inspection
 from scanner.inspection.charts import png
@@ -138,8 +138,8 @@ def _shade(cell: _Cell, colour: str) -> None:
     cell._tc.get_or_add_tcPr().append(shading)
 
 
-def _repeat_as_header(row: object) -> None:
+def _repeat_as_header(row: _Row) -> None:
     """The header row is repeated at the top of each page a long table runs over."""
     header = OxmlElement("w:tblHeader")
     header.set(qn("w:val"), "true")
-    row._tr.get_or_add_trPr().append(header)  # type: ignore[attr-defined]
+    row._tr.get_or_add_trPr().append(header)
