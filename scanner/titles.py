@@ -61,6 +61,10 @@ PROBLEMS = {
         N_("Reading the file took longer than the time limit."),
         N_("Scan it again when the machine is less busy, or raise [limits] seconds."),
     ),
+    "timeout": (
+        N_("Checking the text took longer than the time limit: only what was found until then is reported."),
+        N_("Scan it again when the machine is less busy, or raise [limits] seconds; until then a person checks it."),
+    ),
     "memory_mb": (
         N_("Reading the file needed more memory than the limit."),
         N_("Raise [limits] memory_mb if the file is expected to be this large, or have a person check it."),
