@@ -18,9 +18,11 @@ import scanner, sys
 from pathlib import Path
 assert Path(scanner.__file__).is_relative_to(sys.argv[1]), scanner.__file__
 from scanner.dictionaries import BUILTIN, dictionary_titles
+from scanner.engine import Scanner
 from scanner.i18n import msg, render
 from scanner.policy import load_config
 config = load_config()
+assert Scanner(config).scan_bytes("机密★5年\\n".encode(), "a.txt").verdict.name == "BLOCK"
 assert len(list(BUILTIN.glob("*.txt"))) >= 5, BUILTIN
 assert dictionary_titles(config)["tender"][""] == "招投标信息"
 assert render(msg("header"), "zh_CN") == "页眉"
@@ -85,7 +87,7 @@ def test_building_prints_no_setuptools_warnings(wheel: tuple[Path, str]) -> None
 def test_the_installed_package_finds_what_it_reads_at_run_time(wheel: tuple[Path, str], tmp_path: Path) -> None:
     installed = tmp_path / "site"
     zipfile.ZipFile(wheel[0]).extractall(installed)
-    env = {**os.environ, "PYTHONPATH": str(installed)}
+    env = {**os.environ, "PYTHONPATH": str(installed), "BAOMI_CACHE": str(tmp_path / "cache")}
     ran = subprocess.run(
         [sys.executable, "-c", CHECK, str(installed)], cwd=tmp_path, env=env, capture_output=True, text=True
     )
