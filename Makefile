@@ -33,7 +33,7 @@ bench: $(STAMP)
 clean:
 	rm -rf $(VENV) build *.egg-info
 
-# Message catalogs (README, "Languages"): the messages marked in scanner/ (babel.cfg) → scanner/locale/baomi.pot →
+# Message catalogs (README, "Languages and times"): the messages marked in scanner/ (babel.cfg) → scanner/locale/baomi.pot →
 # each language's baomi.po, translated there → the compiled baomi.mo baomi loads. The .mo files are committed, so
 # a clone installs without Babel; tests/test_catalogs.py fails while a message lacks its zh_CN translation or a .mo
 # is older than its .po. `make catalogs` runs the three steps.
