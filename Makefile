@@ -14,6 +14,8 @@ $(STAMP): setup.cfg pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/baomi scan samples/documents; test $$? -le 1
+	@echo; echo "baomi is $(abspath $(BIN))/baomi. To run it as 'baomi': ln -s $(abspath $(BIN))/baomi ~/.local/bin/"; \
+	    echo "(~/.local/bin must be on PATH), or install it for good: 'pipx install .' (README.md, Installing)."
 
 lint: $(STAMP)
 	$(BIN)/ruff check scanner tests bench samples docs
@@ -30,3 +32,28 @@ bench: $(STAMP)
 
 clean:
 	rm -rf $(VENV) build *.egg-info
+
+# Message catalogs (README, "Languages and times"): the messages marked in scanner/ (babel.cfg) → scanner/locale/baomi.pot →
+# each language's baomi.po, translated there → the compiled baomi.mo baomi loads. The .mo files are committed, so
+# a clone installs without Babel; tests/test_catalogs.py fails while a message lacks its zh_CN translation or a .mo
+# is older than its .po. `make catalogs` runs the three steps.
+.PHONY: catalogs extract-messages update-catalogs compile-catalogs
+LOCALES := scanner/locale
+POT := $(LOCALES)/baomi.pot
+PYBABEL ?= $(BIN)/pybabel
+
+catalogs: compile-catalogs
+
+# The template keeps its old date when no message changed, so a run that changes nothing changes no file.
+extract-messages: $(STAMP)
+	$(PYBABEL) -q extract -F babel.cfg --add-location=file --sort-by-file \
+	    --project=baomi --version=$$(sed -n 's/^version = //p' setup.cfg) --copyright-holder="the baomi authors" \
+	    -o $(POT).new scanner
+	if test -f $(POT) && diff -q -I '^"POT-Creation-Date' $(POT) $(POT).new >/dev/null; then rm $(POT).new; \
+	    else mv $(POT).new $(POT); fi
+
+update-catalogs: extract-messages
+	$(PYBABEL) -q update -i $(POT) -d $(LOCALES) -D baomi --ignore-obsolete
+
+compile-catalogs: update-catalogs
+	$(PYBABEL) compile -d $(LOCALES) -D baomi --statistics

@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from scanner.engine import Scanner
+from scanner.inspection import Inspection, check_report_path
 from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import ConfigError, load_config
@@ -64,6 +65,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     scan.add_argument("--ocr", action="store_true", help="read images and scanned pages with Tesseract")
     scan.add_argument("--explain", action="store_true", help="show the extracted text and why each rule fired")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+    scan.add_argument(
+        "--report", type=Path, action="append", default=[], metavar="FILE", help="write a report: .html, .docx"
+    )
     scan.set_defaults(run=run_scan)
     wanted = {DOORS[command]} if command in DOORS else set() if command == "scan" else set(DOORS.values())
     for module in sorted(wanted):
@@ -85,6 +89,11 @@ def run_scan(args: argparse.Namespace) -> int:
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
+    try:
+        for path in args.report:
+            check_report_path(path)
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     scanner = build_scanner(args)
     # The compiled dictionaries are long-lived: the garbage collector need not walk their objects again and again.
     gc.freeze()
@@ -97,8 +106,11 @@ def run_scan(args: argparse.Namespace) -> int:
     verdicts: list[Verdict] = []
     progress = _Progress(len(files)) if sys.stderr.isatty() and not args.no_progress else None
     colour = sys.stdout.isatty()
+    inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
     for report in _scan_all(scanner, files, args.jobs, args.channel):
         verdicts.append(report.verdict)
+        if inspection:
+            inspection.add(report)
         if args.format in ("json", "sarif"):
             reports.append(report)
         if progress:
@@ -115,6 +127,12 @@ def run_scan(args: argparse.Namespace) -> int:
         _out(render_sarif(reports))
     elif args.format == "text" and len(verdicts) > 1:
         _out(render_summary(verdicts))
+    if inspection:
+        try:
+            for path in args.report:
+                inspection.write(path)
+        except OSError as exc:
+            raise UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     return 0 if all(v == Verdict.PASS for v in verdicts) else 1
 
 

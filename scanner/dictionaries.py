@@ -15,7 +15,8 @@ from scanner.model import Verdict
 from scanner.normalize import normalize_term, spellings
 from scanner.policy import Config, ConfigError
 
-BUILTIN = Path(__file__).resolve().parent.parent / "dictionaries"
+# The repository's dictionaries/, through a link setuptools follows: installs carry them as package data.
+BUILTIN = Path(__file__).resolve().parent / "data" / "dictionaries"
 # Words whose every appearance the mark detector looks at: it decides by form and position whether it is a mark.
 MARK_KEYWORDS = (
     "绝密",
@@ -92,8 +93,7 @@ class Dictionary:
 
 def load_dictionaries(config: Config) -> Dictionary:
     """Read the configured dictionaries and return the automaton, from the cache when nothing changed."""
-    sources = [*(sorted(BUILTIN.glob("*.txt")) if config.builtin_dictionaries else []), *config.dictionary_files]
-    contents = [(path, _read(path)) for path in sources]
+    contents = dictionary_texts(config)
     digest = hashlib.sha256(_FORMAT.encode())
     for path, text in contents:
         digest.update(f"\0{path.stem}\0".encode())
@@ -116,6 +116,33 @@ def load_dictionaries(config: Config) -> Dictionary:
     dictionary = Dictionary(entries, [len(key) for key in keys], automaton)
     cache.save(cache_name, (dictionary.entries, dictionary.key_chars, dictionary.automaton))
     return dictionary
+
+
+def dictionary_texts(config: Config) -> list[tuple[Path, str]]:
+    """The dictionary files the configuration names, baomi's own (unless [dictionaries] builtin is off) then the
+    user's, each with its text."""
+    sources = [*(sorted(BUILTIN.glob("*.txt")) if config.builtin_dictionaries else []), *config.dictionary_files]
+    return [(path, _read(path)) for path in sources]
+
+
+def dictionary_titles(config: Config) -> dict[str, dict[str, str]]:
+    """Each dictionary category's display names, from the headers of the configured files."""
+    return {path.stem: parse_titles(text) for path, text in dictionary_texts(config)}
+
+
+def parse_titles(text: str) -> dict[str, str]:
+    """A dictionary's display names from the comments before its first term: `# title: 招投标信息` (key "") and,
+    for a language, `# title[en]: Tendering` (key "en")."""
+    titles = {}
+    for raw in text.splitlines():
+        line = raw.strip()
+        if line and not line.startswith("#"):
+            break
+        key, colon, value = line.lstrip("#").partition(":")
+        key = key.strip()
+        if colon and value.strip() and (key == "title" or (key.startswith("title[") and key.endswith("]"))):
+            titles[key.removeprefix("title").strip("[]")] = value.strip()
+    return titles
 
 
 def parse_dictionary(text: str, path: Path) -> list[Term]:

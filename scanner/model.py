@@ -9,6 +9,8 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
+from scanner.i18n import Message, render
+
 
 class Verdict(enum.IntEnum):
     """What a door does with a file. Ordered: the worst action of a file's findings is its verdict."""
@@ -78,7 +80,12 @@ class Location:
 
 @dataclass(frozen=True)
 class Finding:
-    """One reason a file may not leave: what matched, where, under which rule, and what to do."""
+    """One reason a file may not leave: what matched, where, under which rule, and what to do.
+
+    Why the rule fired is `reason`: a Message (scanner.i18n.msg) holding the sentence's id and its values, shown in
+    each reader's language as `message`. `explanation` is the same sentence in English, for logs and for tools that
+    read it; a detector not yet giving a reason sets `explanation` alone, and it is shown as it is.
+    """
 
     category: str  # state-secret, work-secret, a dictionary's name, personal-data, unscannable, ...
     rule: str  # the rule that fired, e.g. mark.state-secret, term.leak-phrases, id.resident-id
@@ -86,7 +93,17 @@ class Finding:
     text: str  # the matched text as it is in the original
     location: Location
     context: str = ""  # a short window around the match, never more
-    explanation: str = ""  # why the rule fired, in a sentence
+    explanation: str = ""  # why the rule fired, in an English sentence (from `reason` when there is one)
+    reason: Message | None = None  # why the rule fired, as data: rendered per language
+
+    def __post_init__(self) -> None:
+        if self.reason is not None and not self.explanation:
+            object.__setattr__(self, "explanation", render(self.reason, "en"))
+
+    @property
+    def message(self) -> str:
+        """Why the rule fired, in the current reader's language (scanner.i18n.speaking)."""
+        return render(self.reason) if self.reason is not None else self.explanation
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -97,6 +114,7 @@ class Finding:
             "location": self.location.to_dict(),
             "context": self.context,
             "explanation": self.explanation,
+            "message": self.message,
         }
 
 

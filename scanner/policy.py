@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
+from scanner import i18n
 from scanner.extract.base import Limits
 from scanner.model import Finding, Verdict
 
@@ -52,6 +53,7 @@ class Config:
     limits: Limits = field(default_factory=Limits)
     ocr: bool = False  # read images and image-only pages with Tesseract
     doors: dict[str, dict[str, Any]] = field(default_factory=dict)  # door-specific tables: [watch], [mail], ...
+    language: str | None = None  # [i18n] language: what services speak to a reader who says nothing (None: $LANG)
 
     def channel(self, name: str) -> ChannelPolicy:
         try:
@@ -142,7 +144,7 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
     if unknown:
         raise ValueError(f"unknown limits: {', '.join(sorted(unknown))}")
     dicts = raw.get("dictionaries", {})
-    known = {"actions", "thresholds", "allow", "dictionaries", "limits", "channels"}
+    known = {"actions", "thresholds", "allow", "dictionaries", "limits", "channels", "i18n"}
     return Config(
         channels=channels,
         allowed_phrases=[Allowance(str(a["text"]), str(a["reason"])) for a in allow.get("phrase", [])],
@@ -151,7 +153,17 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
         dictionary_files=[(base / p) for p in dicts.get("files", [])],
         limits=Limits(**raw.get("limits", {})),
         doors=_with_audit_path(base, {k: v for k, v in raw.items() if k not in known and isinstance(v, dict)}),
+        language=_language(raw.get("i18n", {}).get("language", "")),
     )
+
+
+def _language(configured: str) -> str | None:
+    if not configured:
+        return None
+    language = i18n.normalise(str(configured))
+    if language is None:
+        raise ValueError(f"[i18n] language {configured!r}: expected one of {', '.join(i18n.LANGUAGES)}")
+    return language
 
 
 def _with_audit_path(base: Path, doors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:

@@ -17,8 +17,7 @@ from typing import Any
 import docx
 import pytest
 
-from tests.conftest import require
-from tests.web_service import CHROMIUM, Service, launch_chromium, serve
+from tests.web_service import Service, chromium, serve
 
 try:
     from playwright import sync_api
@@ -53,13 +52,8 @@ def encrypted_zip(folder: Path) -> bytes:
 
 @pytest.fixture(scope="module")
 def browser() -> Iterator[Any]:
-    require(sync_api is not None, "playwright (pip install playwright)")
-    require(CHROMIUM.exists(), f"chromium at {CHROMIUM}")
-    assert sync_api is not None
-    with sync_api.sync_playwright() as playwright:
-        launched = launch_chromium(playwright)
+    with chromium() as launched:
         yield launched
-        launched.close()
 
 
 @pytest.fixture(scope="module")

@@ -77,3 +77,20 @@ CHROMIUM_ARGS = [
 def launch_chromium(playwright: Any) -> Any:
     """Debian's chromium, headless, driven by Playwright (never a downloaded browser)."""
     return playwright.chromium.launch(executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS)
+
+
+@contextlib.contextmanager
+def chromium() -> Iterator[Any]:
+    """A launched chromium for a test module, closed afterwards; without Playwright or chromium, a skip (in CI a
+    failure)."""
+    from tests.conftest import require
+
+    try:
+        from playwright import sync_api
+    except ImportError:
+        require(False, "playwright (pip install playwright)")
+    require(CHROMIUM.exists(), f"chromium at {CHROMIUM}")
+    with sync_api.sync_playwright() as playwright:
+        launched = launch_chromium(playwright)
+        yield launched
+        launched.close()

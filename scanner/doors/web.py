@@ -586,6 +586,7 @@ OPENAPI: dict[str, Any] = {
                     },
                     "context": {"type": "string"},
                     "explanation": {"type": "string"},
+                    "message": {"type": "string", "description": "why, in the reader's language"},
                 },
             },
         },

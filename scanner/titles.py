@@ -1,0 +1,187 @@
+"""The names a person reads for baomi's words, in the reader's language: verdicts, categories of finding, why a file
+could not be checked (and what to do about it), and where in a file a finding is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from scanner.i18n import N_, _, current, msg, render
+from scanner.model import Location, Verdict
+
+VERDICTS = {Verdict.PASS: N_("Passed"), Verdict.FLAG: N_("Needs review"), Verdict.BLOCK: N_("Blocked")}
+
+CATEGORIES = {
+    "state-secret": N_("State-secret mark"),
+    "work-secret": N_("Work-secret mark"),
+    "commercial-secret": N_("Commercial-secret mark"),
+    "internal": N_("Internal material"),
+    "personal-data": N_("Personal information"),
+    "roster": N_("Roster of personal information"),
+    "unscannable": N_("Could not be checked"),
+    "image": N_("Image not examined"),
+    "damaged": N_("Damaged file, read after repair"),
+}
+
+# Why a file's text did not (all) come out (the reasons of scanner/extract's Problems), and what a person does next.
+PROBLEMS = {
+    "encrypted": (
+        N_("The file is encrypted (protected by a password): its content cannot be checked."),
+        N_("Ask the sender for a copy without the password, or have a person check it."),
+    ),
+    "corrupt": (
+        N_("The file is damaged and could not be read completely."),
+        N_("Open it in the program that made it, save it again and check the new copy."),
+    ),
+    "unsupported": (
+        N_("baomi does not read this kind of file."),
+        N_("Save it as a format baomi reads (docx, xlsx, pdf, txt), or have a person check it."),
+    ),
+    "garbled": (
+        N_("The text came out garbled: what it says cannot be judged."),
+        N_("Check a scanned or image PDF with --ocr; otherwise have a person check it."),
+    ),
+    "no-text": (
+        N_("The file holds no text that can be read, such as a scan without a text layer."),
+        N_("Check it with --ocr (Tesseract with chi_sim), or have a person check it."),
+    ),
+    "image": (
+        N_("An image: its content was not examined."),
+        N_("Check it with --ocr (Tesseract with chi_sim), or have a person look at it."),
+    ),
+    "repaired": (
+        N_("The file is damaged and was read only after a repair."),
+        N_("Have a person check that nothing is missing, or save the file again and check the new copy."),
+    ),
+    "crash": (
+        N_("The program that reads this format failed on the file."),
+        N_("Have a person check it, and report the file to the administrator."),
+    ),
+    "seconds": (
+        N_("Reading the file took longer than the time limit."),
+        N_("Scan it again when the machine is less busy, or raise [limits] seconds."),
+    ),
+    "timeout": (
+        N_("Checking the text took longer than the time limit: only what was found until then is reported."),
+        N_("Scan it again when the machine is less busy, or raise [limits] seconds; until then a person checks it."),
+    ),
+    "memory_mb": (
+        N_("Reading the file needed more memory than the limit."),
+        N_("Raise [limits] memory_mb if the file is expected to be this large, or have a person check it."),
+    ),
+    "max_bytes": (
+        N_("The file is larger than the size limit."),
+        N_("Raise [limits] max_bytes, or split the file."),
+    ),
+    "max_total_bytes": (
+        N_("Unpacked, the archive holds more than the size limit."),
+        N_("Unpack it and check the files inside, or raise [limits] max_total_bytes."),
+    ),
+    "max_depth": (
+        N_("Archives are nested inside each other deeper than the limit."),
+        N_("Unpack it and check the files inside, or raise [limits] max_depth."),
+    ),
+    "max_ratio": (
+        N_("A member unpacks to far more than its packed size: possibly a zip bomb."),
+        N_("Do not unpack it. If it is expected, raise [limits] max_ratio."),
+    ),
+    "max_members": (
+        N_("The archive holds more files than the limit."),
+        N_("Unpack it and check the files inside, or raise [limits] max_members."),
+    ),
+    "xml_entities": (
+        N_("The file declares XML entities or refers to outside files, which baomi refuses to expand."),
+        N_("Have a person check it: office programs do not write such files."),
+    ),
+    "unreadable": (
+        N_("The file could not be read: its permissions, or it is not a regular file."),
+        N_("Give baomi read access to it and scan it again."),
+    ),
+    "internal-error": (
+        N_("baomi failed while checking the file."),
+        N_("Have a person check it, and report the file to baomi's maintainers."),
+    ),
+}
+_UNKNOWN_PROBLEM = (
+    N_("The file could not be read completely."),
+    N_("Have a person check it."),
+)
+
+# The parts of a file a location names (scanner/extract): whole names, then name prefixes (header1, sheet:预算!B2).
+PARTS = {
+    "body": N_("body"),
+    "file": N_("the whole file"),
+    "filename": N_("file name"),
+    "title": N_("title"),
+    "metadata": N_("document properties"),
+}
+PART_PREFIXES = {
+    "header": N_("header"),
+    "footer": N_("footer"),
+    "footnote": N_("footnote"),
+    "endnote": N_("endnote"),
+    "comment": N_("comment"),
+    "slide": N_("slide"),
+    "sheet": N_("worksheet"),
+    "notes": N_("speaker notes"),
+    "page": N_("page"),
+    "property": N_("document property"),
+}
+
+
+def verdict_title(verdict: Verdict) -> str:
+    return _(VERDICTS[verdict])
+
+
+def category_title(category: str, dictionaries: Mapping[str, Mapping[str, str]] | None = None) -> str:
+    """A category's name: baomi's own from the catalogs, a dictionary's from its `# title:` header, in the current
+    language where the header names one; the category itself otherwise."""
+    if category in CATEGORIES:
+        return _(CATEGORIES[category])
+    titles = (dictionaries or {}).get(category, {})
+    language = current()
+    return titles.get(language) or titles.get(language.split("_")[0]) or titles.get("") or category
+
+
+def problem_reason(rule: str) -> str:
+    """The Problem reason behind an unscannable, image or damaged finding's rule (unscannable.encrypted → encrypted)."""
+    category, _dot, reason = rule.partition(".")
+    return {"image": "image", "damaged": "repaired"}.get(category, reason)
+
+
+def problem_title(reason: str) -> str:
+    """What a Problem's reason means, in a sentence."""
+    return _(PROBLEMS.get(reason, _UNKNOWN_PROBLEM)[0])
+
+
+def problem_advice(reason: str) -> str:
+    """What a person does about a file with this Problem."""
+    return _(PROBLEMS.get(reason, _UNKNOWN_PROBLEM)[1])
+
+
+def part_title(part: str) -> str:
+    """A location's part for a reader: each step through containers (资料.zip!通知.docx!header1) named."""
+    return " › ".join(_piece_title(piece) for piece in part.split("!"))
+
+
+def where(location: Location) -> str:
+    """Where a finding is, for a reader: page, part, line and column, in the current language."""
+    bits = [render(msg("page {page}", page=location.page))] if location.page else []
+    bits.append(part_title(location.part))
+    if location.line > 0:
+        line = (
+            msg("line {line}, column {column}", line=location.line, column=location.column)
+            if location.column > 0
+            else msg("line {line}", line=location.line)
+        )
+        bits.append(render(line))
+    return " · ".join(bits)
+
+
+def _piece_title(piece: str) -> str:
+    if piece in PARTS:
+        return _(PARTS[piece])
+    prefix = next((p for p in PART_PREFIXES if piece.startswith(p)), None)
+    if prefix is None:
+        return piece  # a member's or attachment's own name
+    return render(msg("{part} ({name})", part=_(PART_PREFIXES[prefix]), name=piece))

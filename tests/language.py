@@ -1,0 +1,36 @@
+"""What "nothing a person reads is English" means in a test: the Latin-letter words left in a text once product
+names, rule IDs, options, configuration keys, part names, file names, zone names and digests are set aside; and
+whether a text has Chinese in it at all (under LANG=C nothing but data from files may)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Names that stay as they are in a Chinese sentence.
+PRODUCT_NAMES = frozenset(
+    "baomi Tesseract chi_sim SHA UTC PDF OCR ICAP SMTP HTTP XML HTML JSON CSV Word Excel PowerPoint WPS OFD zip "  # noqa: SIM905
+    "docx xlsx pptx pdf txt Postfix Squid Nextcloud Seafile LibreOffice Chromium SQLite KB MB GB".split()
+)
+# Machine words a reader types or quotes as they are.
+MACHINE = re.compile(
+    r"--[a-z][a-z-]*"  # options: --ocr
+    r"|\[[a-z_.]+\]\s+[a-z_]+"  # configuration keys: [limits] max_ratio
+    r"|\b[a-z]+(?:[.-][a-z0-9_]+)+\b"  # rule IDs and categories: mark.state-secret, id.resident-id
+    r"|\b[a-z]+\d+\b"  # part names: header1, page3
+    r"|\b[A-Z][A-Za-z_]+/[A-Za-z_]+\b"  # zone names: Asia/Shanghai
+    r"|[^\s（(]+\.[A-Za-z0-9]{2,5}\b"  # file names: 通知.docx
+    r"|\b[0-9a-f]{8,}\b"  # digests
+)
+WORD = re.compile(r"[A-Za-z]{2,}")
+
+
+def english_words(text: str, keep: Iterable[str] = ()) -> list[str]:
+    """The words of `text` a Chinese reader would find English, less `keep` (names from the data shown)."""
+    allowed = PRODUCT_NAMES | set(keep)
+    return [word for word in WORD.findall(MACHINE.sub(" ", text)) if word not in allowed]
+
+
+def has_han(text: str) -> bool:
+    return bool(HAN.search(text))
