@@ -335,7 +335,7 @@ def _gzip_name(data: bytes) -> str:
 
 def _current_name(prefix: str, ctx: Context) -> str:
     """The name of the file being read: the last member in the prefix, or the top-level file's."""
-    name = prefix.rstrip("!").rsplit("!", 1)[-1] or str(getattr(ctx, "name", ""))
+    name = prefix.rstrip("!").rsplit("!", 1)[-1] or ctx.name
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
@@ -352,7 +352,7 @@ def _inner_name(prefix: str, ctx: Context, suffixes: tuple[str, ...]) -> str:
 
 def _folders(name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
     """The folders on a member's path, as names of their own."""
-    return folder_segments(name, prefix, getattr(ctx, "seen_folders", set()))
+    return folder_segments(name, prefix, ctx.seen_folders)
 
 
 def _member(content: bytes, name: str, prefix: str, ctx: Context) -> Iterator[Segment]:

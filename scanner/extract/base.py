@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,6 +60,8 @@ class Context(Protocol):
 
     limits: Limits
     ocr: bool
+    name: str  # the top-level file's name, as given
+    seen_folders: set[str]  # archive folders already given as segments, so each is named once
 
     def descend(self, data: bytes, name: str, prefix: str) -> Iterator[Segment]:
         """The segments of an embedded file (archive member, attachment, embedded object), read by content,
@@ -73,6 +75,17 @@ class Context(Protocol):
     def charge(self, nbytes: int, part: str) -> None:
         """Count `nbytes` of decompressed content against the file's limits; raises Unscannable past them."""
         ...
+
+    def remaining(self) -> float:
+        """Seconds the file has left, for an external tool's timeout."""
+        ...
+
+    def encoding_found(self, encoding: str, part: str) -> None:
+        """Say which text encoding `part` was read in (the report names the top-level file's)."""
+        ...
+
+
+Reader = Callable[[bytes, str, Context], Iterator[Segment]]
 
 
 def parse_xml(data: bytes, part: str) -> Any:
@@ -101,12 +114,6 @@ def decode_name(raw: bytes) -> str:
         except UnicodeDecodeError:
             continue
     return raw.decode("latin-1")
-
-
-def time_left(ctx: Context) -> float:
-    """Seconds the file being read has left, for an external tool's timeout."""
-    remaining = getattr(ctx, "remaining", None)
-    return float(remaining()) if callable(remaining) else ctx.limits.seconds
 
 
 def folder_segments(path: str, prefix: str, seen: set[str]) -> Iterator[Segment]:

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 
-from scanner.extract.base import Context, Unscannable, time_left
+from scanner.extract.base import Context, Unscannable
 from scanner.model import Segment
 
 OCR_LANGUAGES = "chi_sim+eng"
@@ -19,7 +19,7 @@ def read_image(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     if not ctx.ocr:
         ctx.problem("image", "an image; its text is not examined without --ocr", where)
         return
-    text = ocr(data, where, time_left(ctx))
+    text = ocr(data, where, ctx.remaining())
     if text.strip():
         yield Segment(text, f"{prefix}ocr")
 

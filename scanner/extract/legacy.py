@@ -15,7 +15,7 @@ import tempfile
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.extract.base import Context, Unscannable, time_left
+from scanner.extract.base import Context, Unscannable
 from scanner.extract.html import codec_for
 from scanner.model import Role, Segment
 
@@ -158,7 +158,7 @@ def _run_tool(command: list[str], data: bytes, prefix: str, ctx: Context) -> str
             done = subprocess.run(
                 [*command, path],
                 capture_output=True,
-                timeout=time_left(ctx),
+                timeout=ctx.remaining(),
                 check=False,
             )
         except subprocess.TimeoutExpired:

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from lxml import etree
 
@@ -528,10 +528,3 @@ def _slide_segments(
         yield Segment("\n".join(body), part, role, page)
     if footer:
         yield Segment("\n".join(footer), part + ".footer", Role.FOOTER, page)
-
-
-READERS: dict[str, Callable[[bytes, str, Context], Iterator[Segment]]] = {
-    "docx": read_docx,
-    "xlsx": read_xlsx,
-    "pptx": read_pptx,
-}

@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import charset_normalizer
 
-from scanner.extract.base import Unscannable
+from scanner.extract.base import Context, Unscannable
+from scanner.model import Segment
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -56,6 +58,16 @@ def decode_text(data: bytes) -> DecodedText:
     if best is None:
         raise Unscannable("garbled", "no text encoding decodes this content")
     return _checked(str(best), best.encoding)
+
+
+def read_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Plain text in whichever encoding decode_text finds. XML that declares entities is read as it is written, but
+    what its references expand to (a billion laughs, an external file) is not there, so it is not complete."""
+    decoded = decode_text(data)
+    ctx.encoding_found(decoded.encoding, prefix)
+    yield Segment(decoded.text, f"{prefix}body")
+    if decoded.text.lstrip("\ufeff \t\r\n").startswith("<") and "<!ENTITY" in decoded.text[:65536]:
+        ctx.problem("xml_entities", "XML that declares entities: their expansions are not read", prefix.rstrip("!"))
 
 
 def _decodes(data: bytes, encoding: str) -> str | None:

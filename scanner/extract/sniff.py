@@ -39,7 +39,7 @@ _PDF_OBJECT = re.compile(rb"^\s*(%[^\n]*\n\s*)*(\d+\s+\d+\s+obj\s*<<|trailer\s*<
 _HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
 
-def detect(data: bytes, name: str = "") -> str:
+def sniff(data: bytes, name: str = "") -> str:
     """A format name: text, html, eml, mbox, docx, xlsx, pptx, ooxml-encrypted, ole-doc, ole-xls, ole-ppt, msg,
     wps, odf, ole, pdf, ofd, zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp."""
     head = data[:1024]

@@ -1,0 +1,35 @@
+"""The dispatcher's table: which reader reads each format. Imported where binary formats are parsed (the worker),
+so that the scanning process itself loads only the text and HTML readers."""
+
+from __future__ import annotations
+
+from scanner.extract import archive, html, image, legacy, mail, odf, ofd, ooxml, pdf, text
+from scanner.extract.base import Reader
+
+READERS: dict[str, Reader] = {
+    "text": text.read_text,
+    "html": html.read_html,
+    "docx": ooxml.read_docx,
+    "xlsx": ooxml.read_xlsx,
+    "pptx": ooxml.read_pptx,
+    "pdf": pdf.read_pdf,
+    "ofd": ofd.read_ofd,
+    "odf": odf.read_odf,
+    "ooxml-encrypted": legacy.read_encrypted_ooxml,
+    "ole-doc": legacy.read_ole,
+    "ole-xls": legacy.read_ole,
+    "ole-ppt": legacy.read_ole,
+    "wps": legacy.read_ole,
+    "zip": archive.read_zip,
+    "tar": archive.read_tar,
+    "gzip": archive.read_gzip,
+    "bzip2": archive.read_bzip2,
+    "xz": archive.read_xz,
+    "lzma": archive.read_lzma,
+    "7z": archive.read_7z,
+    "rar": archive.read_rar,
+    "eml": mail.read_eml,
+    "mbox": mail.read_mbox,
+    "msg": mail.read_msg,
+    **dict.fromkeys(("png", "jpeg", "gif", "tiff", "bmp", "webp"), image.read_image),
+}
