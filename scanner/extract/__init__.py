@@ -10,7 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from scanner.extract.base import Extraction, Limits, Problem, Reader, Unscannable, basename
+from scanner.extract.base import Extraction, Limits, Problem, Reader, Unscannable, basename, readable_name
 from scanner.extract.html import read_html
 from scanner.extract.sniff import sniff
 from scanner.extract.text import read_text
@@ -32,7 +32,7 @@ BINARY_SUFFIXES = frozenset(
 def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False) -> Extraction:
     """Read every part of `data` (a file called `name`) into segments; what cannot be read becomes a problem."""
     limits = limits or Limits()
-    filename = Segment(text=basename(name), part="filename", role=Role.FILENAME)
+    filename = Segment(text=readable_name(basename(name)), part="filename", role=Role.FILENAME)
     if len(data) > limits.max_bytes:
         problem = Problem("max_bytes", f"{len(data)} bytes, over the limit of {limits.max_bytes}")
         return Extraction("unknown", [filename], [problem])

@@ -17,7 +17,7 @@ import zipfile
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from scanner.extract.base import Context, Unscannable, basename, decode_name, folder_segments
+from scanner.extract.base import Context, Unscannable, basename, decode_name, folder_segments, readable_name
 from scanner.model import Role, Segment
 
 _CHUNK = 1 << 20
@@ -86,7 +86,7 @@ def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 count += 1
                 if count > ctx.limits.max_members:
                     raise Unscannable("max_members", f"more than {ctx.limits.max_members} members", where)
-                name = _tar_name(member.name)
+                name = readable_name(member.name)  # tarfile keeps undecodable bytes as surrogates
                 if not member.isfile():
                     if member.isdir():
                         yield from _folders(name.rstrip("/") + "/", prefix, ctx)
@@ -308,15 +308,6 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
         return decode_name(info.filename.encode("cp437"))
     except UnicodeEncodeError:
         return info.filename
-
-
-def _tar_name(name: str) -> str:
-    """tarfile keeps undecodable bytes as surrogates; GBK names are the usual reason."""
-    try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "surrogateescape").decode("gb18030", "replace")
 
 
 def _gzip_name(data: bytes) -> str:

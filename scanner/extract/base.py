@@ -128,5 +128,15 @@ def folder_segments(path: str, prefix: str, seen: set[str]) -> Iterator[Segment]
             yield Segment(names[depth - 1], folder, Role.FILENAME)
 
 
+def readable_name(name: str) -> str:
+    """A name as a person reads it: bytes that were not UTF-8 (which Python keeps as surrogates) decoded as
+    decode_name does, GBK names from Chinese Windows being the usual reason."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return decode_name(name.encode("utf-8", "surrogateescape"))
+    return name
+
+
 def basename(path: str) -> str:
     return path.replace("\\", "/").rstrip("/").rsplit("/", 1)[-1]
