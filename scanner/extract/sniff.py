@@ -36,6 +36,10 @@ _MAIL_HEADERS = re.compile(
 _FIELD = re.compile(rb"^[!-9;-~]+:")
 # A PDF that lost its header still opens with its objects or its trailer; readers recover such files.
 _PDF_OBJECT = re.compile(rb"^\s*(%[^\n]*\n\s*)*(\d+\s+\d+\s+obj\s*<<|trailer\s*<<)")
+_PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
+_PDF_OBJECT_ANYWHERE = re.compile(rb"\d+[ \t\r\n]+\d+[ \t\r\n]+obj\b")
+# How far into a file its header block is followed, at most (mail servers limit a header to far less).
+_MAIL_HEAD = 16 << 20
 _HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
 
@@ -50,7 +54,7 @@ def sniff(data: bytes, name: str = "") -> str:
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
-    if b"%PDF-" in head or _PDF_OBJECT.search(head):
+    if _looks_like_pdf(data):
         return "pdf"
     if len(data) > 262 and data[257:262] == b"ustar":
         return "tar"
@@ -60,7 +64,7 @@ def sniff(data: bytes, name: str = "") -> str:
         return "bmp"
     if data.startswith(b"From ") and b"\n" in head:
         return "mbox" if _MAIL_HEADERS.match(head.split(b"\n", 1)[1]) else "text"
-    if _looks_like_mail(head):
+    if _looks_like_mail(data):
         return "eml"
     if _looks_like_html(head):
         return "html"
@@ -78,16 +82,31 @@ def _looks_like_html(head: bytes) -> bool:
     return _HTML.match(rest) is not None
 
 
-def _looks_like_mail(head: bytes) -> bool:
-    """Header fields up to a blank line, two of them known ones (or one, when the whole block is in view)."""
-    lines = head.split(b"\n")[:-1]
-    if not lines or not _FIELD.match(lines[0]):
+def _looks_like_pdf(data: bytes) -> bool:
+    """A PDF header at the start; or further into the first KiB (readers skip what comes before it) of a file that has
+    PDF objects; or, with the header lost, objects or a trailer first. A text that only mentions %PDF- is a text."""
+    head = data[:1024]
+    if data.startswith(b"%PDF-") or _PDF_OBJECT.search(head):
+        return True
+    return _PDF_HEADER.search(head) is not None and _PDF_OBJECT_ANYWHERE.search(data) is not None
+
+
+def _looks_like_mail(data: bytes) -> bool:
+    """An RFC 5322 header block: fields (a name and a colon, continued on lines that open with a blank) up to an empty
+    line, one of them a field mail has; or two of them when the block goes on past what we look at. However long a
+    field is: a message whose Subject fills the first KiB is still a message."""
+    if not _FIELD.match(data):
         return False
     known = 0
-    for line in lines:
-        line = line.rstrip(b"\r")
+    start = 0
+    while start < min(len(data), _MAIL_HEAD):
+        end = data.find(b"\n", start)
+        if end < 0:
+            return False
+        line = data[start:end].rstrip(b"\r")
+        start = end + 1
         if not line:
-            return True
+            return known >= 1
         if line[:1] in (b" ", b"\t"):
             continue
         if _MAIL_HEADERS.match(line):

@@ -1,4 +1,4 @@
-"""Plain text in the encodings Chinese offices use: UTF-8 (BOM or not), UTF-16 with BOM, GB18030 and Big5.
+"""Plain text in the encodings Chinese offices use: UTF-8 (BOM or not), UTF-16 (BOM or not), GB18030 and Big5.
 
 Detection tries the strict decoders people actually use before asking charset-normalizer to guess.
 """
@@ -27,6 +27,14 @@ _JUNK = re.compile("[\ufffd\x00-\x08\x0e-\x1f]")
 _MAX_JUNK = 0.02
 
 
+# What Chinese text is made of: ideographs (and extension A), CJK and general punctuation, full-width forms, symbols
+# (★, ①), ASCII; and of its ideographs, most are everyday ones (Japanese Shift-JIS read as UTF-16 gives rare ones).
+_PLAUSIBLE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff00-\uffef\u2000-\u206f\u2460-\u27bf\t\n\r -~]")
+_PLAUSIBLE_SHARE = 0.9
+_IDEOGRAPH = re.compile("[\u4e00-\u9fff]")
+_COMMON_SHARE = 0.6
+
+
 @dataclass(frozen=True)
 class DecodedText:
     text: str
@@ -47,6 +55,9 @@ def decode_text(data: bytes) -> DecodedText:
         return _checked(data.decode("utf-8"), "utf-8")
     except (UnicodeDecodeError, Unscannable):
         pass
+    utf16 = _utf16_by_plausibility(data)
+    if utf16 is not None:
+        return _checked(data.decode(utf16, errors="replace"), utf16)
     decodings = [(enc, text) for enc in ("gb18030", "big5hkscs") if (text := _decodes(data, enc)) is not None]
     # Big5 bytes are often valid GB18030 too (and the reverse): keep the reading made of common characters.
     for encoding, text in sorted(decodings, key=lambda d: -_commonness(d[1], d[0])):
@@ -102,6 +113,26 @@ def _utf16_without_bom(data: bytes) -> str | None:
     if odd and not even:
         return "utf-16-le"
     return None
+
+
+def _utf16_by_plausibility(data: bytes) -> str | None:
+    """Chinese in UTF-16 without a BOM and without ASCII has no NUL bytes to show its byte order, and GB18030 decodes
+    it into nonsense. The text tells: in one order nearly every code unit is a character Chinese text is made of, in
+    the other few are (and GB18030 or Big5 bytes read as UTF-16 are neither)."""
+    if len(data) % 2 or len(data) < 4:
+        return None
+    head = data[:8192]
+    shares = {order: _plausible_share(head.decode(order, errors="replace")) for order in ("utf-16-le", "utf-16-be")}
+    best, other = sorted(shares, key=lambda order: -shares[order])
+    if shares[best] < _PLAUSIBLE_SHARE or shares[other] >= 0.5:
+        return None
+    text = head.decode(best, errors="replace")
+    everyday = max(_commonness(text, "gb18030"), _commonness(text, "big5hkscs"))
+    return best if everyday >= _COMMON_SHARE or not _IDEOGRAPH.search(text) else None
+
+
+def _plausible_share(text: str) -> float:
+    return len(_PLAUSIBLE.findall(text)) / len(text) if text else 0.0
 
 
 def _checked(text: str, encoding: str) -> DecodedText:

@@ -23,9 +23,10 @@ from scanner.model import Role, Segment
 _PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
 # Small members cannot be bombs whatever their ratio; only large ones are held to the ratio limit.
 _RATIO_FLOOR = 1024 * 1024
-_DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+_DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError)
 
+_DTD = "an XML part declares a DTD (entity expansion is refused)"
 # Parts of XML that hold no text for us but are still checked (see Package.check_unread); media are not.
 _XML_PARTS = (".xml", ".rels", ".vml")
 # Parts that hold formatting and bookkeeping, never text a person wrote: not read for text when nothing led to them.
@@ -56,9 +57,17 @@ def attr(element: etree._Element, name: str) -> str | None:
 
 
 def _refuse_dtd(data: bytes, part: str) -> None:
-    """OOXML and OFD parts never need a DTD; one is how entity bombs and external entities get in."""
+    """OOXML and OFD parts never need a DTD; one is how entity bombs and external entities get in. Looked for in the
+    bytes before parsing, in the encodings a part may be in, and again in what the parser found (_refuse_parsed_dtd),
+    whatever encoding the part declared."""
     if any(doctype in data for doctype in _DOCTYPES):
-        raise Unscannable("xml_entities", "an XML part declares a DTD (entity expansion is refused)", part)
+        raise Unscannable("xml_entities", _DTD, part)
+
+
+def _refuse_parsed_dtd(tree: etree._ElementTree, part: str) -> None:
+    docinfo = tree.docinfo
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
+        raise Unscannable("xml_entities", _DTD, part)
 
 
 def parse_xml(data: bytes, part: str) -> etree._Element:
@@ -70,6 +79,7 @@ def parse_xml(data: bytes, part: str) -> etree._Element:
         raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
     if root is None:
         raise Unscannable("corrupt", f"empty XML part {part}", part)
+    _refuse_parsed_dtd(root.getroottree(), part)
     return root
 
 
@@ -88,6 +98,8 @@ def iter_xml(data: bytes, part: str, tags: Iterable[str]) -> Iterator[etree._Ele
                 del parent[0]  # the elements read before this one are done with too
     except etree.XMLSyntaxError as exc:
         raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
+    if events.root is not None:
+        _refuse_parsed_dtd(events.root.getroottree(), part)
 
 
 @dataclass(frozen=True)
