@@ -3,7 +3,7 @@ so that the scanning process itself loads only the text and HTML readers."""
 
 from __future__ import annotations
 
-from scanner.extract import archive, html, image, legacy, mail, odf, ofd, ooxml, pdf, text
+from scanner.extract import archive, embedded, html, image, legacy, mail, odf, ofd, ooxml, pdf, rtf, text
 from scanner.extract.base import Reader
 
 READERS: dict[str, Reader] = {
@@ -20,6 +20,8 @@ READERS: dict[str, Reader] = {
     "ole-xls": legacy.read_ole,
     "ole-ppt": legacy.read_ole,
     "wps": legacy.read_ole,
+    "ole": embedded.read_ole_object,
+    "rtf": rtf.read_rtf,
     "zip": archive.read_zip,
     "tar": archive.read_tar,
     "gzip": archive.read_gzip,
@@ -32,4 +34,5 @@ READERS: dict[str, Reader] = {
     "mbox": mail.read_mbox,
     "msg": mail.read_msg,
     **dict.fromkeys(("png", "jpeg", "gif", "tiff", "bmp", "webp"), image.read_image),
+    **dict.fromkeys(("emf", "wmf", "jxr"), image.read_other_picture),
 }

@@ -24,6 +24,10 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "gif"),
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
+    (b"\xd7\xcd\xc6\x9a", "wmf"),  # a placeable metafile
+    (b"\x01\x00\x09\x00\x00\x03", "wmf"),
+    (b"\x02\x00\x09\x00\x00\x03", "wmf"),
+    (b"II\xbc\x01", "jxr"),
 )
 _WPS_SUFFIXES = (".wps", ".wpt", ".et", ".ett", ".dps", ".dpt")
 # A mail message opens with header fields; these are the ones that show it is one rather than a note with a colon.
@@ -45,7 +49,8 @@ _HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNO
 
 def sniff(data: bytes, name: str = "") -> str:
     """A format name: text, html, eml, mbox, docx, xlsx, pptx, ooxml-encrypted, ole-doc, ole-xls, ole-ppt, msg,
-    wps, odf, ole, pdf, ofd, zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp."""
+    wps, odf, ole, rtf, pdf, ofd,
+    zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp, emf, wmf, jxr."""
     head = data[:1024]
     if data.startswith(_OLE):
         return _ole_format(data, name)
@@ -54,10 +59,14 @@ def sniff(data: bytes, name: str = "") -> str:
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
+    if data[:16].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+        return "rtf"
     if _looks_like_pdf(data):
         return "pdf"
     if len(data) > 262 and data[257:262] == b"ustar":
         return "tar"
+    if data.startswith(b"\x01\x00\x00\x00") and data[40:44] == b" EMF":
+        return "emf"
     if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
         return "webp"
     if data.startswith(b"BM") and len(data) > 14 and int.from_bytes(data[2:6], "little") == len(data):

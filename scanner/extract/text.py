@@ -45,30 +45,30 @@ def decode_text(data: bytes) -> DecodedText:
     """Decode `data` as text, or raise Unscannable when it is not text in any encoding we can trust."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return _checked(data.decode(encoding, errors="replace"), encoding)
+            return checked(data.decode(encoding, errors="replace"), encoding)
     if b"\x00" in data[:4096]:
         utf16 = _utf16_without_bom(data)
         if utf16 is None:
             raise Unscannable("unsupported", "binary content (NUL bytes) of no known format")
-        return _checked(data.decode(utf16, errors="replace"), utf16)
+        return checked(data.decode(utf16, errors="replace"), utf16)
     try:
-        return _checked(data.decode("utf-8"), "utf-8")
+        return checked(data.decode("utf-8"), "utf-8")
     except (UnicodeDecodeError, Unscannable):
         pass
     utf16 = _utf16_by_plausibility(data)
     if utf16 is not None:
-        return _checked(data.decode(utf16, errors="replace"), utf16)
+        return checked(data.decode(utf16, errors="replace"), utf16)
     decodings = [(enc, text) for enc in ("gb18030", "big5hkscs") if (text := _decodes(data, enc)) is not None]
     # Big5 bytes are often valid GB18030 too (and the reverse): keep the reading made of common characters.
     for encoding, text in sorted(decodings, key=lambda d: -_commonness(d[1], d[0])):
         try:
-            return _checked(text, encoding)
+            return checked(text, encoding)
         except Unscannable:
             continue
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise Unscannable("garbled", "no text encoding decodes this content")
-    return _checked(str(best), best.encoding)
+    return checked(str(best), best.encoding)
 
 
 def read_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -135,7 +135,8 @@ def _plausible_share(text: str) -> float:
     return len(_PLAUSIBLE.findall(text)) / len(text) if text else 0.0
 
 
-def _checked(text: str, encoding: str) -> DecodedText:
+def checked(text: str, encoding: str) -> DecodedText:
+    """The text, unless more than a sliver of it is replacement marks or control characters (then garbled)."""
     if text and _JUNK.search(text):
         junk = len(_JUNK.findall(text))
         if junk / len(text) > _MAX_JUNK:

@@ -213,7 +213,7 @@ class Package:
             lower = name.lower()
             if lower in self._read or not lower.endswith(_XML_PARTS):
                 continue
-            data = self._read_or_report(name)
+            data = self.read_or_report(name)
             if data is None:
                 continue
             _refuse_dtd(data, self.prefix + name)
@@ -250,11 +250,11 @@ class Package:
 
     def descend(self, name: str, called: str | None = None) -> Iterator[Segment]:
         """Read part `name` as a file of its own (`called` that, if it has a better name) through the dispatcher."""
-        data = self._read_or_report(name)
+        data = self.read_or_report(name)
         if data is not None:
             yield from self.ctx.descend(data, called or name, self.prefix)
 
-    def _read_or_report(self, name: str) -> bytes | None:
+    def read_or_report(self, name: str) -> bytes | None:
         """Part `name`, or None when it is damaged or encrypted (a problem of its own; over a limit still raises)."""
         try:
             return self.read(name)
