@@ -20,12 +20,9 @@ from pptx.util import Inches
 from scanner.engine import Scanner
 from scanner.extract import extract
 from tests.extract_fixtures import MARK, libreoffice, ole_of, reasons, the_one
+from tests.test_extract_pdf import grey_png
 
 PACKAGE_CLSID = struct.pack("<IHH", 0x0003000C, 0, 0) + bytes.fromhex("c000000000000046")
-GREY_PNG = (
-    b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\x00\x00\x00\x01\x00\x00\x00\x01\x08\x00\x00\x00\x00:~\x9bU\x00\x00\x00\n"
-    b"IDATx\x9cc\xf8\x0f\x00\x01\x01\x01\x00\x18\xdd\x8d\xb4\x00\x00\x00\x00IEND\xaeB`\x82"
-)
 
 
 def saved(document: docx.document.Document) -> bytes:
@@ -111,7 +108,7 @@ def test_an_alt_chunk_named_by_its_relationship_is_read() -> None:
 
 def test_pictures_in_a_presentation_and_a_workbook_are_image_findings() -> None:
     deck = pptx.Presentation()
-    deck.slides.add_slide(deck.slide_layouts[6]).shapes.add_picture(io.BytesIO(GREY_PNG), Inches(1), Inches(1))
+    deck.slides.add_slide(deck.slide_layouts[6]).shapes.add_picture(io.BytesIO(grey_png()), Inches(1), Inches(1))
     out = io.BytesIO()
     deck.save(out)
     assert [(p.reason, p.part) for p in extract(out.getvalue(), "汇报.pptx").problems] == [
@@ -120,7 +117,7 @@ def test_pictures_in_a_presentation_and_a_workbook_are_image_findings() -> None:
     book = openpyxl.Workbook()
     from openpyxl.drawing.image import Image
 
-    book.active.add_image(Image(io.BytesIO(GREY_PNG)), "B2")
+    book.active.add_image(Image(io.BytesIO(grey_png())), "B2")
     out = io.BytesIO()
     book.save(out)
     assert [p.reason for p in extract(out.getvalue(), "表.xlsx").problems] == ["image"]

@@ -3,7 +3,7 @@ so that the scanning process itself loads only the text and HTML readers."""
 
 from __future__ import annotations
 
-from scanner.extract import archive, embedded, html, image, legacy, mail, odf, ofd, ooxml, pdf, rtf, text
+from scanner.extract import archive, embedded, html, image, legacy, mail, odf, ofd, ooxml, pdf, rtf, sqlite, text
 from scanner.extract.base import Reader
 
 READERS: dict[str, Reader] = {
@@ -22,6 +22,7 @@ READERS: dict[str, Reader] = {
     "wps": legacy.read_ole,
     "ole": embedded.read_ole_object,
     "rtf": rtf.read_rtf,
+    "sqlite": sqlite.read_sqlite,
     "zip": archive.read_zip,
     "tar": archive.read_tar,
     "gzip": archive.read_gzip,

@@ -28,6 +28,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"\x01\x00\x09\x00\x00\x03", "wmf"),
     (b"\x02\x00\x09\x00\x00\x03", "wmf"),
     (b"II\xbc\x01", "jxr"),
+    (b"SQLite format 3\x00", "sqlite"),
 )
 _WPS_SUFFIXES = (".wps", ".wpt", ".et", ".ett", ".dps", ".dpt")
 # A mail message opens with header fields; these are the ones that show it is one rather than a note with a colon.
@@ -50,7 +51,8 @@ _HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNO
 def sniff(data: bytes, name: str = "") -> str:
     """A format name: text, html, eml, mbox, docx, xlsx, pptx, ooxml-encrypted, ole-doc, ole-xls, ole-ppt, msg,
     wps, odf, ole, rtf, pdf, ofd,
-    zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp, emf, wmf, jxr."""
+    zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp, emf, wmf, jxr,
+    sqlite."""
     head = data[:1024]
     if data.startswith(_OLE):
         return _ole_format(data, name)
