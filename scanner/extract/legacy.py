@@ -1,8 +1,9 @@
 """Legacy Office and WPS (OLE compound files): .doc/.xls/.ppt and Kingsoft's .wps/.et/.dps, plus encrypted OOXML.
 
-Encryption is recognised in the OLE streams before any text is read. Text comes from catdoc (Word, WPS) and xls2csv
-(Excel, ET), which read Chinese; PowerPoint text is read from its text atoms here, since catppt loses Chinese
-(bench/extract-corpus.md has the measurements).
+Encryption is recognised in the OLE streams before any text is read, and the structures that locate the text are
+checked (office97.py). Word 97+ text is read from its piece table here, Word 6/95 through catdoc; Excel through
+xls2csv, which reads Chinese; PowerPoint from its text atoms here, since catppt loses Chinese (bench/extract-corpus.md
+has the measurements). Embedded objects are read through the dispatcher.
 """
 
 from __future__ import annotations
