@@ -206,3 +206,18 @@ def test_a_presentation_whose_edit_history_loops_is_damaged(converted: dict[str,
     extraction = extract(looped, "looped.ppt")
     assert reasons(extraction) == {"repaired"}
     assert the_one(extraction, MARK).part == "slides"
+
+
+def test_a_storage_written_out_as_a_compound_file_reads_as_the_original(converted: dict[str, Path]) -> None:
+    """How a 97 document embedded in another (an ObjectPool or MBD storage) is handed to the readers."""
+    import olefile
+
+    from scanner.extract.cfb import compound_file
+
+    original = converted["cell.xls"].read_bytes()
+    with olefile.OleFileIO(original) as ole:
+        streams = {tuple(entry): ole.openstream(entry).read() for entry in ole.listdir(streams=True, storages=False)}
+    rebuilt = compound_file(streams)
+    with olefile.OleFileIO(rebuilt) as ole:
+        assert {tuple(e): ole.openstream(e).read() for e in ole.listdir(streams=True, storages=False)} == streams
+    assert the_one(extract(rebuilt, "rebuilt.xls"), MARK).role == Role.CELL

@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from scanner.extract.base import Context, Unscannable
+from scanner.extract.cfb import TooLarge, compound_file
 from scanner.extract.embedded import open_ole, read_object_storage
 from scanner.extract.html import codec_for
 from scanner.extract.office97 import (
@@ -34,7 +35,6 @@ from scanner.model import Role, Segment
 _EX_OLE_OBJ_STG = 0x1011
 _EXCEL_OBJECT = re.compile(r"mbd[0-9a-f]{8}")
 _DOCUMENT_STREAMS = frozenset({"worddocument", "workbook", "book", "powerpoint document"})
-_OBJECT_DOCUMENT = "an embedded Word, Excel or PowerPoint 97 document inside a 97 file: not read"
 
 
 def read_encrypted_ooxml(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -87,7 +87,7 @@ def read_ole(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
 def _object_storages(ole: Any, prefix: str, ctx: Context) -> Iterator[Segment]:
     """Objects embedded in a Word 97 file (ObjectPool/_N storages) or an Excel 97 one (MBDxxxxxxxx storages): the
     file each holds, through the dispatcher. An embedded Word, Excel or PowerPoint 97 document is a storage of
-    streams that would have to be written out as a file of its own; that is not done yet, so it is a problem."""
+    streams; it is written out as the compound file it was before it was embedded, and read as one."""
     objects: dict[tuple[str, ...], dict[str, list[str]]] = {}
     for entry in ole.listdir(streams=True, storages=False):
         top = entry[0].lower()
@@ -96,13 +96,24 @@ def _object_storages(ole: Any, prefix: str, ctx: Context) -> Iterator[Segment]:
             objects.setdefault(tuple(entry[:depth]), {})["/".join(entry[depth:]).lower()] = entry
     for storage, streams in sorted(objects.items()):
         name = "/".join(storage)
-        yield Segment(name.rsplit("/", 1)[-1], prefix + name, Role.FILENAME)
         try:
             if _DOCUMENT_STREAMS & set(streams):
-                raise Unscannable("unsupported", _OBJECT_DOCUMENT, prefix + name)
-            yield from read_object_storage(ole, list(storage), streams, f"{prefix}{name}!", ctx)
+                yield from ctx.descend(_as_file(ole, storage, streams), name, prefix)
+            else:
+                yield Segment(storage[-1], prefix + name, Role.FILENAME)
+                yield from read_object_storage(ole, list(storage), streams, f"{prefix}{name}!", ctx)
         except Unscannable as exc:
             ctx.problem(exc.reason, exc.detail, exc.part or prefix + name)
+
+
+def _as_file(ole: Any, storage: tuple[str, ...], streams: dict[str, list[str]]) -> bytes:
+    contents = {tuple(entry[len(storage) :]): ole.openstream(entry).read() for entry in streams.values()}
+    try:
+        return compound_file(
+            contents, bytes.fromhex((ole.getclsid(list(storage)) or "").replace("-", "")[:32] or "00" * 16)
+        )
+    except (TooLarge, ValueError) as exc:
+        raise Unscannable("unsupported", f"an embedded document too large to write out: {exc}") from None
 
 
 def _properties(ole: Any, prefix: str) -> Iterator[Segment]:
