@@ -219,3 +219,19 @@ def test_a_7z_member_stored_under_an_absolute_path_is_read(tmp_path: Path) -> No
     )
     extraction = extract((tmp_path / "x.7z").read_bytes(), "x.7z")
     assert the_one(extraction, MARK).part == f"{tmp_path}/名单.txt!body"
+
+
+def test_a_zip_member_its_directory_does_not_list_is_not_passed_over() -> None:
+    # Readers that stream a zip from its start (Java's ZipInputStream, many uploaders) extract a member whose local
+    # header the central directory leaves out; zipfile and 7z, which read the directory, never see it.
+    hidden = zip_of({"机密名单.txt": MARK.encode()})
+    data = hidden[: hidden.index(b"PK\x01\x02")] + zip_of({"说明.txt": "正文".encode()})
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["说明.txt"]
+    assert reasons(extract(data, "资料.zip")) == {"corrupt"}
+
+
+def test_a_zip_stored_inside_a_zip_hides_nothing() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("inner.zip", zip_of({"a.txt": "正文".encode()}))
+    assert reasons(extract(buffer.getvalue(), "outer.zip")) == set()

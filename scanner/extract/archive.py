@@ -5,11 +5,14 @@ Each member's bytes are counted against the file's limits while they are decompr
 
 from __future__ import annotations
 
+import bisect
 import bz2
 import io
 import itertools
 import lzma
 import os
+import re
+import struct
 import tarfile
 import tempfile
 import zipfile
@@ -26,9 +29,12 @@ _CHUNK = 1 << 20
 _RATIO_FLOOR = 4 << 20
 # Documents that are zips inside: an empty zip by one of these names is a broken document, not an empty folder.
 _GZIP_MAGIC = b"\x1f\x8b"
+_LOCAL_HEADER = b"PK\x03\x04"
 _AFTER_GZIP = "(bytes after the gzip stream)"
 _PROBLEMS = {
     "7z_member": "a member that py7zr listed but did not extract",
+    "zip_hidden": "{count} members in the zip's local headers that its directory does not list (readers that stream "
+    "a zip extract them)",
     "tar_stray": "{blocks} blocks of 512 bytes belong to no member (a damaged header, or bytes hidden between members)",
 }
 _DOCUMENT_SUFFIXES = (".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt", ".ods", ".odp", ".ofd")
@@ -48,6 +54,9 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     with zf:
         infos = _checked_members(zf.infolist(), ctx, where)
         _refuse_overlaps(infos, where)
+        hidden = _unlisted_entries(data, infos)
+        if hidden:
+            ctx.problem("corrupt", _PROBLEMS["zip_hidden"].format(count=hidden), where)
         if not infos and _current_name(prefix, ctx).lower().endswith(_DOCUMENT_SUFFIXES):
             raise Unscannable("corrupt", "an empty zip where a document was expected", where)
         for info in infos:
@@ -298,6 +307,24 @@ def _refuse_overlaps(infos: list[zipfile.ZipInfo], where: str) -> None:
     for (_, end), (start, _) in itertools.pairwise(spans):
         if start < end:
             raise Unscannable("corrupt", "zip entries that overlap one another (a zip bomb)", where)
+
+
+def _unlisted_entries(data: bytes, infos: list[zipfile.ZipInfo]) -> int:
+    """Local file headers that the central directory does not list, outside every listed member's data: readers that
+    stream a zip from its start (Java's ZipInputStream, unzip's recovery, many web uploaders) extract them."""
+    spans = []
+    for info in infos:
+        start = info.header_offset
+        names, extra = struct.unpack_from("<HH", data, start + 26) if start + 30 <= len(data) else (0, 0)
+        spans.append((start, start + 30 + names + extra + info.compress_size))
+    spans.sort()
+    starts = [start for start, _ in spans]
+    hidden = 0
+    for match in re.finditer(re.escape(_LOCAL_HEADER), data):
+        at = match.start()
+        index = bisect.bisect_right(starts, at) - 1  # the listed member starting at or before it (none overlap)
+        hidden += index < 0 or at >= spans[index][1]
+    return hidden
 
 
 def _read_bounded(handle: _Stream, compressed: int, ctx: Context, part: str, declared: int = 0) -> bytes:
