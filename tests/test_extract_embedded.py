@@ -184,3 +184,17 @@ def test_a_broken_object_embedded_in_a_ppt_does_not_pass(ppt_with_word_object: b
     report = scanner.scan_bytes(bytes(data), "汇报.ppt")
     assert str(report.verdict) == "block"
     assert [f.location.part for f in report.findings] == ["object1"]
+
+
+def test_text_in_attributes_of_a_part_no_reader_is_led_to_is_read() -> None:
+    # A pivot cache keeps the values of its source rows in attributes (<s v="..."/>), in parts no sheet shows.
+    book = openpyxl.Workbook()
+    book.active["A1"] = "无标志"
+    out = io.BytesIO()
+    book.save(out)
+    records = (
+        '<pivotCacheRecords xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main" count="1">'
+        f'<r><s v="{MARK} 名单"/><n v="3"/></r></pivotCacheRecords>'
+    )
+    data = with_parts(out.getvalue(), {"xl/pivotCache/pivotCacheRecords1.xml": records.encode()})
+    assert the_one(extract(data, "表.xlsx"), MARK).part == "xl/pivotCache/pivotCacheRecords1.xml"

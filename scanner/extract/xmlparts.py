@@ -34,6 +34,7 @@ _NO_TEXT_PARTS = re.compile(
     r"(^|/)(\[content_types\]\.xml|_rels/|styles|theme|settings|fonttable|websettings|calcchain|presprops|"
     r"viewprops|tablestyles|commentauthors|people|numbering|printersettings|customxml/itemprops|docprops/)"
 )
+_TEXT_ATTRIBUTES = frozenset({"v", "val", "name", "caption", "title", "descr", "displayName", "uniqueName", "text"})
 # A schema in an Excel XML map that pulls in another from a URL (xs:import/include/redefine): XXE by schema.
 _EXTERNAL_SCHEMA = re.compile(rb"""schemaLocation\s*=\s*["'][A-Za-z][A-Za-z0-9+.-]*:""")
 
@@ -238,6 +239,7 @@ class Package:
             self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + name)
             return
         lines = [text.strip() for text in root.itertext() if text.strip()]
+        lines += [value.strip() for element in root.iter() for value in _text_attributes(element)]
         if lines:
             yield Segment("\n".join(lines), self.prefix + name, Role.BODY)
 
@@ -263,6 +265,14 @@ class Package:
                 raise
             self.ctx.problem(exc.reason, exc.detail, exc.part)
             return None
+
+
+def _text_attributes(element: etree._Element) -> Iterator[str]:
+    """Attribute values that hold text someone wrote: cached values (a pivot cache's <s v="...">), names, captions,
+    titles and descriptions, and any value with characters past ASCII. Identifiers and numbers are left out."""
+    for key, value in element.attrib.items():
+        if value.strip() and (local(key) in _TEXT_ATTRIBUTES or not value.isascii()):
+            yield value
 
 
 def resolve(folder: str, target: str) -> str:
