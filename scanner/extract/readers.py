@@ -3,8 +3,20 @@ so that the scanning process itself loads only the text and HTML readers."""
 
 from __future__ import annotations
 
-from scanner.extract import archive, embedded, html, image, legacy, mail, odf, ofd, ooxml, pdf, rtf, sqlite, text
-from scanner.extract.base import Reader
+from collections.abc import Iterator
+
+from scanner.extract import archive, embedded, html, image, legacy, mail, odf, ofd, ooxml, rtf, sqlite, text
+from scanner.extract.base import Context, Reader
+from scanner.model import Segment
+
+
+def read_pdf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """PDF, through pypdfium2: its import is half a worker's start-up (0.1 s), which one that never meets a PDF
+    should not pay."""
+    from scanner.extract import pdf
+
+    return pdf.read_pdf(data, prefix, ctx)
+
 
 READERS: dict[str, Reader] = {
     "text": text.read_text,
@@ -12,7 +24,7 @@ READERS: dict[str, Reader] = {
     "docx": ooxml.read_docx,
     "xlsx": ooxml.read_xlsx,
     "pptx": ooxml.read_pptx,
-    "pdf": pdf.read_pdf,
+    "pdf": read_pdf,
     "ofd": ofd.read_ofd,
     "odf": odf.read_odf,
     "ooxml-encrypted": legacy.read_encrypted_ooxml,
