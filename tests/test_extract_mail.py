@@ -139,3 +139,11 @@ def test_a_message_is_known_by_its_header_block_however_long_a_field_is(scanner:
 
 def test_a_note_that_opens_with_a_colon_is_no_message() -> None:
     assert extract("备注: 下周开会\n\n请准备材料。".encode(), "note.txt").format == "text"
+
+
+def test_an_mbox_whose_first_line_is_long_is_an_mbox() -> None:
+    message = _message(f"{MARK}\n预算")
+    data = b"From office@example.cn " + b"x" * 2000 + b"\n" + message.as_bytes()
+    extraction = extract(data, "inbox")
+    assert extraction.format == "mbox"
+    assert the_one(extraction, MARK).part == "message1.eml!body"

@@ -54,7 +54,7 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     with zf:
         infos = _checked_members(zf.infolist(), ctx, where)
         _refuse_overlaps(infos, where)
-        hidden = _unlisted_entries(data, infos)
+        hidden = _unlisted_entries(data, zf.infolist())
         if hidden:
             ctx.problem("corrupt", _PROBLEMS["zip_hidden"].format(count=hidden), where)
         if not infos and _current_name(prefix, ctx).lower().endswith(_DOCUMENT_SUFFIXES):

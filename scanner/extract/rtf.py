@@ -71,7 +71,6 @@ _PROBLEMS = {
     "codepage": "text in code page {codepage}, which has no decoder here",
     "unclosed": "the document ends inside {depth} open groups: it was cut short; what it holds was read",
     "picture": "a picture in the document ({kind}); its text is not examined",
-    "linked": "an object linked to a file outside the document ({kind}); only its picture is in the file",
 }
 
 
@@ -309,10 +308,9 @@ class _Document:
                     self.ctx.problem("image", _PROBLEMS["picture"].format(kind=kind), f"{self.prefix}picture{pictures}")
                 continue
             part = f"{self.prefix}object{number}"
-            class_name, name, native = ole1_object(content, part)
+            _, name, native = ole1_object(content, part)
             if native is None:
-                self.ctx.problem("unsupported", _PROBLEMS["linked"].format(kind=class_name), part)
-                continue
+                continue  # linked to a file that does not leave with this one; its picture (\result) is read here
             yield from self.ctx.descend(native, name or f"object{number}", self.prefix)
 
 

@@ -73,8 +73,8 @@ def sniff(data: bytes, name: str = "") -> str:
         return "webp"
     if data.startswith(b"BM") and len(data) > 14 and int.from_bytes(data[2:6], "little") == len(data):
         return "bmp"
-    if data.startswith(b"From ") and b"\n" in head:
-        return "mbox" if _MAIL_HEADERS.match(head.split(b"\n", 1)[1]) else "text"
+    if data.startswith(b"From ") and (newline := data.find(b"\n", 0, _MAIL_HEAD)) > 0:
+        return "mbox" if _MAIL_HEADERS.match(data[newline + 1 : newline + 256]) else "text"
     if _looks_like_mail(data):
         return "eml"
     if _looks_like_html(head):
