@@ -198,3 +198,11 @@ def test_text_in_attributes_of_a_part_no_reader_is_led_to_is_read() -> None:
     )
     data = with_parts(out.getvalue(), {"xl/pivotCache/pivotCacheRecords1.xml": records.encode()})
     assert the_one(extract(data, "表.xlsx"), MARK).part == "xl/pivotCache/pivotCacheRecords1.xml"
+
+
+def test_the_alternative_text_of_a_picture_is_read() -> None:
+    document = report_document()
+    document.add_picture(io.BytesIO(grey_png()))
+    document.inline_shapes[0]._inline.docPr.set("descr", f"{MARK} 组织机构图")
+    segment = the_one(extract(saved(document), "报告.docx"), MARK)
+    assert (segment.part, segment.text) == ("body.alt-text", f"{MARK} 组织机构图")

@@ -27,6 +27,9 @@ _WORD_STORIES = (
     (re.compile(r"footer\d*\.xml", re.IGNORECASE), Role.FOOTER),
     (re.compile(r"(footnotes|endnotes|comments)\.xml", re.IGNORECASE), Role.NOTE),
 )
+# Elements whose attributes hold the alternative text of a picture or shape (Format Picture > Alt Text), which
+# leaves with the document though the page does not show it.
+_ALT_TEXT_HOLDERS = frozenset({"docPr", "cNvPr", "shape"})
 _NOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continuationNotice"})
 # Elements whose content is formatting, never text (w:tab inside w:pPr is a tab stop, not a tab).
 _SKIPPED = frozenset({"pPr", "rPr", "sectPr", "tblPr", "tblGrid", "trPr", "tcPr", "tblPrEx", "docPr", "rubyPr"})
@@ -61,6 +64,9 @@ class _Story:
     def walk(self, element: etree._Element, deleted: bool = False) -> None:
         for child in element:
             name = local(child.tag)
+            if name in _ALT_TEXT_HOLDERS:
+                for key in ("descr", "title", "alt"):
+                    self.doc.side(attr(child, key) or "", self.part + ".alt-text", Role.METADATA)
             if name in _SKIPPED:
                 if name == "pPr" and any(
                     local(c.tag) == "pageBreakBefore" and attr(c, "val") not in ("0", "false") for c in child
