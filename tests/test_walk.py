@@ -139,3 +139,10 @@ def test_a_file_name_with_bytes_of_no_encoding_is_scanned(tmp_path: Path) -> Non
     status, files = scan_folder(tmp_path)
     assert status == 0
     assert [f["verdict"] for f in files.values()] == ["pass"]
+
+
+def test_a_link_to_a_device_is_unscannable(tmp_path: Path) -> None:
+    (tmp_path / "null").symlink_to("/dev/null")
+    status, files = scan_folder(tmp_path)
+    assert status == 1
+    assert "not a regular file" in files["null"]["errors"][0]
