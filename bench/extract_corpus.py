@@ -14,7 +14,7 @@ from collections import Counter
 from pathlib import Path
 
 from scanner.extract import IN_PROCESS, Limits, read_file
-from scanner.extract.detect import detect
+from scanner.extract.sniff import sniff
 from scanner.extract.worker import Worker, run_isolated
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -41,7 +41,7 @@ def binaries(corpus: Path) -> list[tuple[bytes, str, str]]:
     for path in sorted(corpus.rglob("*")):
         if path.is_file() and path.name not in ("MANIFEST.tsv", "README.md") and path.stat().st_size < 200_000:
             data = path.read_bytes()
-            fmt = detect(data, path.name)
+            fmt = sniff(data, path.name)
             if fmt not in IN_PROCESS:
                 out.append((data, path.name, fmt))
     return out

@@ -12,7 +12,7 @@ import io
 import re
 import signal
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,12 +26,11 @@ from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 from reportlab.pdfgen.canvas import Canvas
 
 from scanner.extract import Limits, Reading
-from scanner.extract.base import Context, Unscannable
+from scanner.extract.base import Context, Reader, Unscannable
 from scanner.extract.ooxml import read_docx
 from scanner.extract.pdf import read_pdf, read_pdf_with_pdfminer
 from scanner.model import Segment
 
-Reader = Callable[[bytes, str, Context], Iterator[Segment]]
 LINE = "关于进一步加强保密管理工作的通知要求各单位认真落实责任制度"  # 29 characters
 LINES_PER_PAGE = 36
 HAN = re.compile(r"[\u4e00-\u9fff]")

@@ -20,6 +20,7 @@ from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import ConfigError, load_config
 from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
+from scanner.walk import Entry, scan_entry, walk
 
 # Sub-command → the module under scanner.doors that registers it (register(subparsers, common)). A module is
 # imported only when its command is run (or for --help), so `baomi scan` does not pay for web frameworks.
@@ -136,33 +137,18 @@ def run_scan(args: argparse.Namespace) -> int:
     return 0 if all(v == Verdict.PASS for v in verdicts) else 1
 
 
-def walk(paths: Sequence[Path]) -> Iterator[Path]:
-    """Files named, and the regular files below folders named, in a stable order; links below folders are not
-    followed, and pipes, sockets and devices below them are left alone."""
-    for path in paths:
-        if path.is_dir():
-            for root, dirs, names in os.walk(path):
-                dirs.sort()
-                for name in sorted(names):
-                    candidate = Path(root) / name
-                    if not candidate.is_symlink() and candidate.is_file():
-                        yield candidate
-        else:
-            yield path
-
-
 _worker_scanner: Scanner | None = None
 
 
-def _scan_one(path: Path, channel: str) -> FileReport:
+def _scan_one(entry: Entry, channel: str) -> FileReport:
     assert _worker_scanner is not None
-    return _worker_scanner.scan_path(path, channel)
+    return scan_entry(_worker_scanner, entry, channel).report
 
 
-def _scan_all(scanner: Scanner, files: list[Path], jobs: int, channel: str) -> Iterator[FileReport]:
+def _scan_all(scanner: Scanner, files: list[Entry], jobs: int, channel: str) -> Iterator[FileReport]:
     global _worker_scanner
     if jobs == 1 or len(files) < 2:
-        yield from (scanner.scan_path(f, channel) for f in files)
+        yield from (scan_entry(scanner, f, channel).report for f in files)
         return
     # Forked workers inherit the compiled automaton instead of each loading it again.
     _worker_scanner = scanner
@@ -170,16 +156,16 @@ def _scan_all(scanner: Scanner, files: list[Path], jobs: int, channel: str) -> I
         yield from pool.imap(_scan_path_in_worker, [(f, channel) for f in files], chunksize=4)
 
 
-def _scan_path_in_worker(job: tuple[Path, str]) -> FileReport:
+def _scan_path_in_worker(job: tuple[Entry, str]) -> FileReport:
     return _scan_one(*job)
 
 
 def _explain(scanner: Scanner, args: argparse.Namespace) -> int:
     worst = Verdict.PASS
-    for path in walk(args.paths):
-        scanned = scanner.examine(path.read_bytes(), str(path), args.channel, explain=True)
+    for entry in walk(args.paths):
+        scanned = scan_entry(scanner, entry, args.channel, explain=True)
         _out(
-            f"== {path}: {scanned.extraction.format}"
+            f"== {entry.path}: {scanned.extraction.format}"
             + (f" ({scanned.report.encoding})\n" if scanned.report.encoding else "\n")
         )
         for segment in scanned.extraction.segments:

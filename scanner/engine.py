@@ -9,13 +9,15 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, replace
-from pathlib import Path
 
 from scanner.detect import Deadline, Detectors, Evidence, unscannable_finding
 from scanner.dictionaries import load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
+
+NOT_REGULAR = "not a regular file (a pipe, socket or device)"
+_CHUNK = 1 << 20
 
 
 @dataclass
@@ -43,13 +45,19 @@ class Scanner:
 
     def scan_path(self, path: str | os.PathLike[str], channel: str = "scan") -> FileReport:
         """Scan a file on disk; a file that cannot be read gets an unscannable finding, never an exception."""
+        return self.examine_path(path, channel).report
+
+    def examine_path(self, path: str | os.PathLike[str], channel: str = "scan", explain: bool = False) -> Scanned:
+        """`examine` for a file on disk, read within the limits: its size is checked before a byte is read, and it is
+        read in chunks that stop at the limit, so a file of any size costs at most the limit in memory."""
         try:
-            if not stat.S_ISREG(os.stat(path).st_mode):
-                return self._unreadable(str(path), "not a regular file (a pipe, socket or device)", channel)
-            data = Path(path).read_bytes()
+            data = read_regular_file(path, self.config.limits.max_bytes)
+        except Refused as exc:
+            return self.unreadable(str(path), exc.problem, channel, exc.size)
         except OSError as exc:
-            return self._unreadable(str(path), f"cannot read the file: {exc.strerror or exc}", channel)
-        return self.scan_bytes(data, str(path), channel)
+            problem = Problem("unreadable", f"cannot read the file: {exc.strerror or exc}")
+            return self.unreadable(str(path), problem, channel)
+        return self.examine(data, str(path), channel, explain)
 
     def examine(
         self, data: bytes, name: str, channel: str = "scan", explain: bool = False, *, deadline: Deadline | None = None
@@ -80,9 +88,48 @@ class Scanner:
         )
         return Scanned(report, extraction, evidence)
 
-    def _unreadable(self, name: str, why: str, channel: str) -> FileReport:
-        problem = Problem("unreadable", why)
+    def unreadable(self, name: str, problem: Problem, channel: str = "scan", size: int = 0) -> Scanned:
+        """The report on a file that was not read at all (a pipe, a folder that cannot be listed, a file too large)."""
         findings: list[Finding] = apply_policy(
             [unscannable_finding(problem)], self.config.channel(channel), self.config, ""
         )
-        return FileReport(path=name, verdict=verdict_of(findings), findings=findings, errors=[why])
+        report = FileReport(
+            path=name,
+            verdict=verdict_of(findings),
+            findings=findings,
+            errors=[f"{problem.reason}: {problem.detail}"],
+            size=size,
+        )
+        return Scanned(report, Extraction("unknown", problems=[problem]), [])
+
+
+class Refused(Exception):
+    """A path that is not read: not a regular file, or larger than the limit."""
+
+    def __init__(self, problem: Problem, size: int = 0) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+        self.size = size
+
+
+def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
+    """The bytes of the regular file at `path`, or Refused. Opened without blocking (a pipe put in its place after the
+    check has no writer to wait for) and checked again once open; read in chunks, never past `max_bytes` + one chunk
+    (the file may grow while it is read)."""
+    if not stat.S_ISREG(os.stat(path).st_mode):
+        raise Refused(Problem("unreadable", NOT_REGULAR))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
+    with os.fdopen(fd, "rb", buffering=0) as handle:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            raise Refused(Problem("unreadable", NOT_REGULAR))
+        if info.st_size > max_bytes:
+            raise Refused(Problem("max_bytes", f"{info.st_size} bytes, over the limit of {max_bytes}"), info.st_size)
+        chunks: list[bytes] = []
+        size = 0
+        while chunk := handle.read(_CHUNK):
+            size += len(chunk)
+            if size > max_bytes:
+                raise Refused(Problem("max_bytes", f"more than {max_bytes} bytes, over the limit"), size)
+            chunks.append(chunk)
+    return b"".join(chunks)

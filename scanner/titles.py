@@ -49,6 +49,10 @@ PROBLEMS = {
         N_("An image: its content was not examined."),
         N_("Check it with --ocr (Tesseract with chi_sim), or have a person look at it."),
     ),
+    "ocr": (
+        N_("An image whose text was read by OCR, which cannot see seals, handwriting or marks drawn as pictures."),
+        N_("Have a person look at the image before it leaves; a mark OCR read in it blocks the file anyway."),
+    ),
     "repaired": (
         N_("The file is damaged and was read only after a repair."),
         N_("Have a person check that nothing is missing, or save the file again and check the new copy."),
@@ -146,7 +150,7 @@ def category_title(category: str, dictionaries: Mapping[str, Mapping[str, str]] 
 def problem_reason(rule: str) -> str:
     """The Problem reason behind an unscannable, image or damaged finding's rule (unscannable.encrypted → encrypted)."""
     category, _dot, reason = rule.partition(".")
-    return {"image": "image", "damaged": "repaired"}.get(category, reason)
+    return category if reason == "not-examined" else reason
 
 
 def problem_title(reason: str) -> str:

@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-
 from scanner.extract import Reading
-from scanner.extract.base import Context, Limits
+from scanner.extract.base import Limits, Reader
 from scanner.model import Segment
-
-Reader = Callable[[bytes, str, Context], Iterator[Segment]]
 
 
 def context(limits: Limits | None = None, ocr: bool = False) -> Reading:

@@ -135,12 +135,3 @@ def test_user_dictionary_from_the_command_line(tmp_path: Path) -> None:
     doc.write_text("天河七号试验计划", encoding="utf-8")
     result = baomi("scan", "--dict", words, "--format", "json", doc)
     assert json.loads(result.stdout)["files"][0]["findings"][0]["rule"] == "term.codenames"
-
-
-def test_a_pipe_in_a_folder_is_left_alone_and_a_pipe_named_is_unscannable(tmp_path: Path) -> None:
-    (tmp_path / "a.txt").write_text("正文", encoding="utf-8")
-    os.mkfifo(tmp_path / "pipe")
-    folder = json.loads(baomi("scan", "--format", "json", tmp_path).stdout)
-    assert [Path(f["path"]).name for f in folder["files"]] == ["a.txt"]
-    named = json.loads(baomi("scan", "--format", "json", tmp_path / "pipe").stdout)
-    assert named["files"][0]["verdict"] == "block"

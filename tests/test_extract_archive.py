@@ -155,3 +155,83 @@ def test_a_document_inside_an_archive_has_its_parts_named_through_both() -> None
     document.save(buffer)
     segment = the_one(extract(zip_of({"内部/通知.docx": buffer.getvalue()}), "资料.zip"), MARK)
     assert (segment.part, segment.role) == ("内部/通知.docx!header1", Role.HEADER)
+
+
+def test_every_member_of_a_multi_member_gzip_is_read() -> None:
+    data = gzip.compress("第一部分\n".encode()) + gzip.compress(f"{MARK}\n第二部分".encode())
+    assert the_one(extract(data, "通知.txt.gz"), MARK).text == f"第一部分\n{MARK}\n第二部分"
+
+
+def test_bytes_after_a_gzip_stream_are_read_as_a_file_of_their_own() -> None:
+    data = gzip.compress("正文".encode()) + f"{MARK}\n藏在压缩流之后".encode()
+    extraction = extract(data, "通知.txt.gz")
+    assert the_one(extraction, MARK).part == "(bytes after the gzip stream)!body"
+    assert reasons(extraction) == set()
+
+
+def test_zeros_after_a_gzip_stream_are_padding() -> None:
+    extraction = extract(gzip.compress("正文".encode()) + bytes(1024), "通知.txt.gz")
+    assert reasons(extraction) == set() and len(extraction.segments) == 3
+
+
+def test_a_tar_is_read_past_its_end_marker(tmp_path: Path) -> None:
+    require(shutil.which("tar") is not None, "GNU tar")
+    data = tar_of({"正文.txt": "正文".encode()}) + tar_of({"附件.txt": MARK.encode()})
+    (tmp_path / "x.tar").write_bytes(data)
+    ignoring_zeros = subprocess.run(["tar", "-itf", "x.tar"], cwd=tmp_path, capture_output=True, text=True)
+    assert ignoring_zeros.stdout.split() == ["正文.txt", "附件.txt"]  # what `tar -i` and other readers extract
+    extraction = extract(data, "x.tar")
+    assert the_one(extraction, MARK).part == "附件.txt!body"
+    assert reasons(extraction) == set()
+
+
+def test_a_tar_with_a_damaged_header_is_read_as_gnu_tar_reads_it_and_is_unscannable(tmp_path: Path) -> None:
+    require(shutil.which("tar") is not None, "GNU tar")
+    for name, text in (("a.txt", "甲"), ("b.txt", "乙"), ("c.txt", MARK)):
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    subprocess.run(["tar", "-cf", "x.tar", "a.txt", "b.txt", "c.txt"], cwd=tmp_path, check=True)
+    data = bytearray((tmp_path / "x.tar").read_bytes())
+    data[1024 + 148 : 1024 + 156] = b"0000000\x00"  # b.txt's header checksum: wrong
+    (tmp_path / "x.tar").write_bytes(data)
+    gnu = subprocess.run(["tar", "-tf", "x.tar"], cwd=tmp_path, capture_output=True, text=True)
+    assert "Skipping to next header" in gnu.stderr and gnu.stdout.split() == ["a.txt", "c.txt"]
+    extraction = extract(bytes(data), "x.tar")
+    assert {"a.txt", "c.txt"} <= set(names(extraction))
+    assert the_one(extraction, MARK).part == "c.txt!body"
+    assert reasons(extraction) == {"corrupt"}  # what another reader makes of the damaged block is unknown
+
+
+def test_7z_members_of_one_name_are_each_read() -> None:
+    buffer = io.BytesIO()
+    with py7zr.SevenZipFile(buffer, "w") as archive:
+        archive.writestr("正文".encode(), "通知.txt")
+        archive.writestr(MARK.encode(), "通知.txt")
+    extraction = extract(buffer.getvalue(), "资料.7z")
+    assert the_one(extraction, MARK).part == "通知.txt!body"
+    assert reasons(extraction) == set()
+
+
+def test_a_7z_member_stored_under_an_absolute_path_is_read(tmp_path: Path) -> None:
+    require(shutil.which("7z") is not None, "7z (Debian p7zip-full)")
+    (tmp_path / "名单.txt").write_text(MARK, encoding="utf-8")
+    subprocess.run(
+        ["7z", "a", "-spf", "x.7z", str(tmp_path / "名单.txt")], cwd=tmp_path, check=True, capture_output=True
+    )
+    extraction = extract((tmp_path / "x.7z").read_bytes(), "x.7z")
+    assert the_one(extraction, MARK).part == f"{tmp_path}/名单.txt!body"
+
+
+def test_a_zip_member_its_directory_does_not_list_is_not_passed_over() -> None:
+    # Readers that stream a zip from its start (Java's ZipInputStream, many uploaders) extract a member whose local
+    # header the central directory leaves out; zipfile and 7z, which read the directory, never see it.
+    hidden = zip_of({"机密名单.txt": MARK.encode()})
+    data = hidden[: hidden.index(b"PK\x01\x02")] + zip_of({"说明.txt": "正文".encode()})
+    assert zipfile.ZipFile(io.BytesIO(data)).namelist() == ["说明.txt"]
+    assert reasons(extract(data, "资料.zip")) == {"corrupt"}
+
+
+def test_a_zip_stored_inside_a_zip_hides_nothing() -> None:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr("inner.zip", zip_of({"a.txt": "正文".encode()}))
+    assert reasons(extract(buffer.getvalue(), "outer.zip")) == set()

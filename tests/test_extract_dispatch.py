@@ -16,8 +16,8 @@ from hypothesis import strategies as st
 from msoffcrypto.format.ooxml import OOXMLFile
 
 from scanner.engine import Scanner
-from scanner.extract import Limits, extract
-from scanner.extract.detect import detect
+from scanner.extract import Limits, extract, read_file
+from scanner.extract.sniff import sniff
 from scanner.model import Role
 from tests.extract_fixtures import MARK, reasons, tar_of, the_one, zip_of
 
@@ -56,7 +56,7 @@ def _7z(members: dict[str, bytes]) -> bytes:
     ],
 )
 def test_format_is_detected_by_content(fmt: str, make) -> None:  # type: ignore[no-untyped-def]
-    assert detect(make(), "whatever.bin") == fmt
+    assert sniff(make(), "whatever.bin") == fmt
 
 
 def test_a_txt_that_is_a_docx_is_read_as_a_docx() -> None:
@@ -103,11 +103,13 @@ def test_html_is_decoded_in_its_declared_charset() -> None:
     assert the_one(extract(page, "page.html"), MARK).text == f"{MARK}：镕"
 
 
-def test_a_reader_that_is_not_installed_yet_is_unsupported_not_a_pass(monkeypatch) -> None:  # type: ignore[no-untyped-def]
-    from scanner.extract import READERS
+def test_a_format_without_a_reader_is_unsupported_not_a_pass(monkeypatch: pytest.MonkeyPatch) -> None:
+    from scanner.extract import IN_PROCESS
+    from scanner.extract.readers import READERS
 
-    monkeypatch.setitem(READERS, "text", "scanner.extract.no_such_module:read")
-    assert reasons(extract(b"plain", "a.txt")) == {"unsupported"}
+    monkeypatch.delitem(IN_PROCESS, "text")
+    monkeypatch.delitem(READERS, "text")
+    assert reasons(read_file(b"plain", "a.txt", Limits(), False, "text")) == {"unsupported"}
 
 
 def test_the_readable_parts_come_back_with_the_problems() -> None:

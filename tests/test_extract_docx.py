@@ -245,12 +245,32 @@ def test_embedded_document_is_read_through_the_context() -> None:
     assert [(s.role, s.part) for s in find(segments, MARK)] == [(Role.BODY, f"{name}!body")]
 
 
-def test_pictures_are_read_only_with_ocr_and_only_raster_ones() -> None:
+def test_pictures_are_image_findings_like_image_files() -> None:
+    emf = b"\x01\x00\x00\x00\x6c\x00\x00\x00" + bytes(32) + b" EMF" + bytes(64)
+    data = raw_docx(para("正文"), **{"word/media/image1.png": grey_png(), "word/media/image2.emf": emf})
+    ctx = context()
+    segments_of(read_docx, data, ctx)
+    assert [(p.reason, p.part) for p in ctx.problems] == [
+        ("image", "word/media/image1.png"),
+        ("image", "word/media/image2.emf"),
+    ]
+
+
+def test_with_ocr_raster_pictures_are_read_and_metafiles_still_flagged() -> None:
     require(shutil.which("tesseract") is not None, "Tesseract (tesseract-ocr, tesseract-ocr-chi-sim)")
-    data = raw_docx(para("正文"), **{"word/media/image1.png": grey_png(), "word/media/image2.emf": b"\x01\x00\x00\x00"})
-    assert [s for s in segments_of(read_docx, data) if s.role is Role.FILENAME] == []
-    with_ocr = [s.part for s in segments_of(read_docx, data, context(ocr=True)) if s.role is Role.FILENAME]
-    assert with_ocr == ["word/media/image1.png"]
+    emf = b"\x01\x00\x00\x00\x6c\x00\x00\x00" + bytes(32) + b" EMF" + bytes(64)
+    data = raw_docx(para("正文"), **{"word/media/image1.png": grey_png(), "word/media/image2.emf": emf})
+    ctx = context(ocr=True)
+    segments_of(read_docx, data, ctx)
+    assert [(p.reason, p.part) for p in ctx.problems] == [("image", "word/media/image2.emf")]
+
+
+def test_a_picture_added_by_python_docx_is_flagged_through_the_engine(scanner) -> None:  # type: ignore[no-untyped-def]
+    document = docx.Document()
+    document.add_paragraph("各单位：请按时报送材料。")
+    document.add_picture(io.BytesIO(grey_png()))
+    report = scanner.scan_bytes(saved(document), "通知.docx")
+    assert [(f.category, str(report.verdict)) for f in report.findings] == [("image", "flag")]
 
 
 def test_macro_enabled_document_is_read() -> None:

@@ -135,3 +135,89 @@ def test_a_word_stream_without_a_word_header_is_corrupt(converted: dict[str, Pat
         start = data.find(ole.openstream("WordDocument").read(64))
     data[start : start + 2] = b"\x00\x00"
     assert reasons(extract(bytes(data), "broken.doc")) == {"corrupt"}
+
+
+def _patched(data: bytes, stream: str, offset: int, new: bytes) -> bytes:
+    """The file with `new` written over the bytes at `offset` of one of its streams, found by the bytes around it."""
+    import olefile
+
+    with olefile.OleFileIO(data) as ole:
+        content = ole.openstream(stream).read()
+    context = content[max(0, offset - 16) : offset + 16]
+    at = data.find(context)
+    assert at >= 0 and data.count(context) == 1, f"the bytes around {offset} of {stream} are not unique"
+    at += offset - max(0, offset - 16)
+    return data[:at] + new + data[at + len(new) :]
+
+
+def _stream(data: bytes, name: str) -> bytes:
+    import olefile
+
+    with olefile.OleFileIO(data) as ole:
+        return bytes(ole.openstream(name).read())
+
+
+def test_word_text_is_read_by_its_piece_table_story_by_story(converted: dict[str, Path]) -> None:
+    extraction = _read(converted, "header.doc")
+    assert [(s.part, s.role) for s in holding(extraction, MARK)] == [("headers", Role.HEADER)]
+    assert the_one(extraction, "正文没有标志").role == Role.BODY
+
+
+def test_a_piece_table_that_promises_text_past_the_stream_is_corrupt(converted: dict[str, Path]) -> None:
+    import struct
+
+    data = converted["body.doc"].read_bytes()
+    document = _stream(data, "WordDocument")
+    pairs = 34 + 2 * 14 + 2 + 4 * 22 + 2
+    table_name = "1Table" if struct.unpack_from("<H", document, 0x0A)[0] & 0x0200 else "0Table"
+    fc_clx, lcb_clx = struct.unpack_from("<II", document, pairs + 8 * 33)
+    clx = _stream(data, table_name)[fc_clx : fc_clx + lcb_clx]
+    pieces_at = clx.index(b"\x02")
+    count = (struct.unpack_from("<I", clx, pieces_at + 1)[0] - 4) // 12
+    descriptor = fc_clx + pieces_at + 5 + 4 * (count + 1) + 2  # the first piece's file offset
+    broken = _patched(data, table_name, descriptor, struct.pack("<I", len(document) * 4))
+    assert reasons(extract(broken, "broken.doc")) == {"corrupt"}
+
+
+def test_a_word_header_of_an_unknown_layout_is_corrupt(converted: dict[str, Path]) -> None:
+    broken = _patched(converted["body.doc"].read_bytes(), "WordDocument", 32, b"\x07\x00")  # csw: 7 shorts, not 14
+    extraction = extract(broken, "broken.doc")
+    assert [p.detail.split(":")[0] for p in extraction.problems] == ["the Word header (FIB) is damaged"]
+
+
+def test_a_workbook_record_that_runs_past_the_stream_is_corrupt(converted: dict[str, Path]) -> None:
+    data = converted["cell.xls"].read_bytes()
+    broken = _patched(data, "Workbook", 2, b"\xff\x7f")  # the BOF record's length, past the stream's end
+    assert reasons(extract(broken, "broken.xls")) == {"corrupt"}
+
+
+def test_a_presentation_record_longer_than_its_container_is_corrupt(converted: dict[str, Path]) -> None:
+    data = converted["slide.ppt"].read_bytes()
+    broken = _patched(data, "PowerPoint Document", 4, b"\xff\xff\xff\x00")  # the first record's length
+    assert reasons(extract(broken, "broken.ppt")) == {"corrupt"}
+
+
+def test_a_presentation_whose_edit_history_loops_is_damaged(converted: dict[str, Path]) -> None:
+    import struct
+
+    data = converted["slide.ppt"].read_bytes()
+    edit = struct.unpack_from("<I", _stream(data, "Current User"), 16)[0]
+    looped = _patched(data, "PowerPoint Document", edit + 16, struct.pack("<I", edit))  # offsetLastEdit: itself
+    extraction = extract(looped, "looped.ppt")
+    assert reasons(extraction) == {"repaired"}
+    assert the_one(extraction, MARK).part == "slides"
+
+
+def test_a_storage_written_out_as_a_compound_file_reads_as_the_original(converted: dict[str, Path]) -> None:
+    """How a 97 document embedded in another (an ObjectPool or MBD storage) is handed to the readers."""
+    import olefile
+
+    from scanner.extract.cfb import compound_file
+
+    original = converted["cell.xls"].read_bytes()
+    with olefile.OleFileIO(original) as ole:
+        streams = {tuple(entry): ole.openstream(entry).read() for entry in ole.listdir(streams=True, storages=False)}
+    rebuilt = compound_file(streams)
+    with olefile.OleFileIO(rebuilt) as ole:
+        assert {tuple(e): ole.openstream(e).read() for e in ole.listdir(streams=True, storages=False)} == streams
+    assert the_one(extract(rebuilt, "rebuilt.xls"), MARK).role == Role.CELL

@@ -13,6 +13,7 @@ from email.mime.text import MIMEText
 
 import pytest
 
+from scanner.engine import Scanner
 from scanner.extract import extract
 from scanner.model import Role
 from tests.conftest import SHARED
@@ -121,3 +122,28 @@ def test_an_attachment_name_in_rfc2047_gb2312_as_chinese_clients_write_it() -> N
         Role.FILENAME,
         f"{MARK}-名单.txt!body",
     )
+
+
+def test_a_message_is_known_by_its_header_block_however_long_a_field_is(scanner: Scanner) -> None:
+    message = _message("请查收附件。")
+    message["X-Padding"] = "x" * 5000  # one field longer than any look at the first KiB would see past
+    attachment = MIMEApplication(f"{MARK}\n预算".encode(), Name="预算.txt")
+    attachment["Content-Disposition"] = 'attachment; filename="budget.txt"'
+    message.attach(attachment)
+    raw = message.as_bytes()
+    assert raw.index(b"\r\n\r\n" if b"\r\n" in raw else b"\n\n") > 1024
+    report = scanner.scan_bytes(raw, "message")
+    assert (report.format, str(report.verdict)) == ("eml", "block")
+    assert [f.location.part for f in report.findings] == ["budget.txt!body"]
+
+
+def test_a_note_that_opens_with_a_colon_is_no_message() -> None:
+    assert extract("备注: 下周开会\n\n请准备材料。".encode(), "note.txt").format == "text"
+
+
+def test_an_mbox_whose_first_line_is_long_is_an_mbox() -> None:
+    message = _message(f"{MARK}\n预算")
+    data = b"From office@example.cn " + b"x" * 2000 + b"\n" + message.as_bytes()
+    extraction = extract(data, "inbox")
+    assert extraction.format == "mbox"
+    assert the_one(extraction, MARK).part == "message1.eml!body"

@@ -7,7 +7,7 @@ import zlib
 
 import pytest
 
-from scanner.doors.icap_uploads import FIELDS_NAME, UnreadableBody, Upload, name_from_url, uploads_of
+from scanner.doors.icap_uploads import FIELDS_NAME, UnreadableBody, Upload, decode_content, name_from_url, uploads_of
 
 BOUNDARY = "xYzZy"
 FORM = f"multipart/form-data; boundary={BOUNDARY}"
@@ -96,3 +96,10 @@ def test_multipart_without_a_boundary_is_unreadable() -> None:
 def test_multipart_with_garbage_is_unreadable() -> None:
     with pytest.raises(UnreadableBody, match="malformed"):
         uploads_of("/up", FORM, None, b"this is not multipart\r\n", LIMIT)
+
+
+def test_a_gzip_body_of_several_members_is_read_to_the_end() -> None:
+    import gzip
+
+    body = gzip.compress("第一部分".encode()) + gzip.compress("机密★5年".encode())
+    assert decode_content(body, "gzip", 1 << 20).decode() == "第一部分机密★5年"

@@ -121,9 +121,11 @@ def test_an_image_whose_text_is_read_poorly_keeps_its_image_finding() -> None:
     assert str(report.verdict) == "flag"
 
 
-def test_a_clean_text_read_well_by_ocr_is_judged_by_its_text() -> None:
+def test_a_clean_text_read_well_by_ocr_is_still_flagged_for_a_person() -> None:
+    """A file flagged without --ocr is never passed with it: OCR cannot see a seal or a mark drawn as a picture."""
     report = _ocr_scanner().scan_bytes(_png("关于做好年度工作的通知\n各单位：请按时报送。"), "notice.png")
-    assert str(report.verdict) == "pass", report.findings
+    assert report.rules == ["image.ocr"], report.findings
+    assert str(report.verdict) == "flag"
 
 
 def test_a_secret_mark_in_an_image_blocks_with_ocr() -> None:

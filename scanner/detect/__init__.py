@@ -130,7 +130,7 @@ class _Found:
 
 # Problems that are not "could not read": an image nobody looked into, a damaged file read only after repair. Each
 # has a category of its own, so the policy can weigh it apart from unreadable files; neither is ever a pass.
-_PROBLEM_CATEGORIES = {"image": "image", "repaired": "damaged"}
+_PROBLEM_CATEGORIES = {"image": "image", "ocr": "image", "repaired": "damaged"}
 
 
 def unscannable_finding(problem: Problem) -> Finding:

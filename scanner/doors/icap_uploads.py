@@ -18,6 +18,7 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from scanner.extract.archive import GzipMembers
 from scanner.extract.base import decode_name
 
 FIELDS_NAME = "(表单内容)"  # the name under which a form's text fields are scanned and reported
@@ -76,7 +77,9 @@ def name_from_url(target: str) -> str:
 
 
 def _inflate(body: bytes, coding: str, max_bytes: int) -> bytes:
-    windows = [zlib.MAX_WBITS | 16] if coding != "deflate" else [zlib.MAX_WBITS, -zlib.MAX_WBITS]  # zlib or raw
+    if coding != "deflate":
+        return _gunzip(body, max_bytes)
+    windows = [zlib.MAX_WBITS, -zlib.MAX_WBITS]  # zlib or raw
     for wbits in windows:
         inflater = zlib.decompressobj(wbits)
         try:
@@ -89,6 +92,22 @@ def _inflate(body: bytes, coding: str, max_bytes: int) -> bytes:
             raise UnreadableBody(f"{coding} body is cut off")
         return out
     raise UnreadableBody(f"body is not valid {coding}")
+
+
+def _gunzip(body: bytes, max_bytes: int) -> bytes:
+    """Every member of a gzip body, as gunzip reads it; bytes after the last member are not a gzip body."""
+    stream = GzipMembers(body)
+    try:
+        out = stream.read(max_bytes + 1)
+        while len(out) <= max_bytes and (chunk := stream.read(max_bytes + 1 - len(out))):
+            out += chunk
+    except (zlib.error, EOFError):
+        raise UnreadableBody("body is not valid gzip") from None
+    if len(out) > max_bytes:
+        raise UnreadableBody(f"gzip body expands past {max_bytes} bytes")
+    if stream.trailing.strip(b"\x00"):
+        raise UnreadableBody("body is not valid gzip, or has bytes after its gzip stream")
+    return out
 
 
 def _multipart(body: bytes, boundary: bytes) -> list[Upload]:

@@ -6,51 +6,21 @@ The dispatcher detects the format by content (never by the name alone); containe
 from __future__ import annotations
 
 import hashlib
-import importlib
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from scanner.extract.base import Context, Extraction, Limits, Problem, Unscannable, basename
-from scanner.extract.detect import detect
-from scanner.extract.text import decode_text
+from scanner.extract.base import Extraction, Limits, Problem, Reader, Unscannable, basename, readable_name
+from scanner.extract.html import read_html
+from scanner.extract.sniff import sniff
+from scanner.extract.text import read_text
 from scanner.model import Role, Segment
 
-__all__ = ["Extraction", "Limits", "Problem", "Unscannable", "extract"]
+__all__ = ["Extraction", "Limits", "Problem", "Unscannable", "extract", "read_file"]
 
-Reader = Callable[[bytes, str, Context], Iterator[Segment]]
-
-# Format → "module:function" of its reader, imported when first needed.
-READERS: dict[str, str] = {
-    "text": "scanner.extract:read_text",
-    "html": "scanner.extract.html:read_html",
-    "docx": "scanner.extract.ooxml:read_docx",
-    "xlsx": "scanner.extract.ooxml:read_xlsx",
-    "pptx": "scanner.extract.ooxml:read_pptx",
-    "pdf": "scanner.extract.pdf:read_pdf",
-    "ofd": "scanner.extract.ofd:read_ofd",
-    "odf": "scanner.extract.odf:read_odf",
-    "ooxml-encrypted": "scanner.extract.legacy:read_encrypted_ooxml",
-    "ole-doc": "scanner.extract.legacy:read_ole",
-    "ole-xls": "scanner.extract.legacy:read_ole",
-    "ole-ppt": "scanner.extract.legacy:read_ole",
-    "wps": "scanner.extract.legacy:read_ole",
-    "zip": "scanner.extract.archive:read_zip",
-    "tar": "scanner.extract.archive:read_tar",
-    "gzip": "scanner.extract.archive:read_gzip",
-    "bzip2": "scanner.extract.archive:read_bzip2",
-    "xz": "scanner.extract.archive:read_xz",
-    "lzma": "scanner.extract.archive:read_lzma",
-    "7z": "scanner.extract.archive:read_7z",
-    "rar": "scanner.extract.archive:read_rar",
-    "eml": "scanner.extract.mail:read_eml",
-    "mbox": "scanner.extract.mail:read_mbox",
-    "msg": "scanner.extract.mail:read_msg",
-    **{fmt: "scanner.extract.image:read_image" for fmt in ("png", "jpeg", "gif", "tiff", "bmp", "webp")},
-}
 # Read in the scanning process itself: our own code, one pass over the input. Everything else (mail too: the email
 # package and the attachments) runs in a worker process that a parser's crash, hang or memory blow-up cannot take down.
-IN_PROCESS = frozenset({"text", "html"})
+IN_PROCESS: dict[str, Reader] = {"text": read_text, "html": read_html}
 # Extensions of formats that are never empty: a file of nothing (or of NUL bytes, a download that never came) named
 # like one is a broken file of that format, not an empty text.
 BINARY_SUFFIXES = frozenset(
@@ -62,11 +32,11 @@ BINARY_SUFFIXES = frozenset(
 def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False) -> Extraction:
     """Read every part of `data` (a file called `name`) into segments; what cannot be read becomes a problem."""
     limits = limits or Limits()
-    filename = Segment(text=basename(name), part="filename", role=Role.FILENAME)
+    filename = Segment(text=readable_name(basename(name)), part="filename", role=Role.FILENAME)
     if len(data) > limits.max_bytes:
         problem = Problem("max_bytes", f"{len(data)} bytes, over the limit of {limits.max_bytes}")
         return Extraction("unknown", [filename], [problem])
-    fmt = detect(data, name)
+    fmt = sniff(data, name)
     if fmt in IN_PROCESS:
         result = read_file(data, name, limits, ocr, fmt)
     else:
@@ -87,17 +57,6 @@ def read_file(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str) -> Ex
         reading.segments.clear()  # free what we can before saying why
         reading.problem("memory_mb", f"more than {limits.memory_mb} MB needed", "")
     return Extraction(fmt, reading.segments, reading.problems, reading.encoding)
-
-
-def read_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
-    """Plain text in whichever encoding decode_text finds. XML that declares entities is read as it is written, but
-    what its references expand to (a billion laughs, an external file) is not there, so it is not complete."""
-    decoded = decode_text(data)
-    if isinstance(ctx, Reading) and not prefix:
-        ctx.encoding = decoded.encoding
-    yield Segment(decoded.text, f"{prefix}body")
-    if decoded.text.lstrip("\ufeff \t\r\n").startswith("<") and "<!ENTITY" in decoded.text[:65536]:
-        ctx.problem("xml_entities", "XML that declares entities: their expansions are not read", prefix.rstrip("!"))
 
 
 @dataclass
@@ -121,7 +80,7 @@ class Reading:
     def read(self, data: bytes, prefix: str, fmt: str | None = None) -> Iterator[Segment]:
         """The segments of `data` by its format's reader; a reader's failure becomes a problem of that part."""
         name = prefix.rstrip("!").rsplit("!", 1)[-1] if prefix else self.name
-        fmt = fmt or detect(data, name)
+        fmt = fmt or sniff(data, name)
         where = prefix.rstrip("!")
         try:
             self.check_time(where)
@@ -155,6 +114,10 @@ class Reading:
         finally:
             self.ancestry.pop()
 
+    def encoding_found(self, encoding: str, part: str) -> None:
+        if not part:
+            self.encoding = encoding
+
     def problem(self, reason: str, detail: str, part: str) -> None:
         self.problems.append(Problem(reason, detail, part))
 
@@ -174,15 +137,11 @@ class Reading:
 
 
 def _reader(fmt: str) -> Reader:
-    target = READERS.get(fmt)
-    if target is None:
+    reader = IN_PROCESS.get(fmt)
+    if reader is None:
+        from scanner.extract.readers import READERS
+
+        reader = READERS.get(fmt)
+    if reader is None:
         raise Unscannable("unsupported", f"no reader for {fmt} content")
-    module_name, function = target.split(":")
-    try:
-        module = importlib.import_module(module_name)
-    except ModuleNotFoundError as exc:
-        if exc.name != module_name:
-            raise
-        raise Unscannable("unsupported", f"{fmt} files cannot be read yet") from None
-    reader: Reader = getattr(module, function)
     return reader

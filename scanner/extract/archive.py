@@ -5,19 +5,22 @@ Each member's bytes are counted against the file's limits while they are decompr
 
 from __future__ import annotations
 
+import bisect
 import bz2
-import gzip
 import io
 import itertools
 import lzma
 import os
+import re
+import struct
 import tarfile
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from scanner.extract.base import Context, Unscannable, basename, decode_name, folder_segments
+from scanner.extract.base import Context, Unscannable, basename, decode_name, folder_segments, readable_name
 from scanner.model import Role, Segment
 
 _CHUNK = 1 << 20
@@ -25,6 +28,15 @@ _CHUNK = 1 << 20
 # is for members that would grow large.
 _RATIO_FLOOR = 4 << 20
 # Documents that are zips inside: an empty zip by one of these names is a broken document, not an empty folder.
+_GZIP_MAGIC = b"\x1f\x8b"
+_LOCAL_HEADER = b"PK\x03\x04"
+_AFTER_GZIP = "(bytes after the gzip stream)"
+_PROBLEMS = {
+    "7z_member": "a member that py7zr listed but did not extract",
+    "zip_hidden": "{count} members in the zip's local headers that its directory does not list (readers that stream "
+    "a zip extract them)",
+    "tar_stray": "{blocks} blocks of 512 bytes belong to no member (a damaged header, or bytes hidden between members)",
+}
 _DOCUMENT_SUFFIXES = (".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt", ".ods", ".odp", ".ofd")
 
 
@@ -42,6 +54,9 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     with zf:
         infos = _checked_members(zf.infolist(), ctx, where)
         _refuse_overlaps(infos, where)
+        hidden = _unlisted_entries(data, zf.infolist())
+        if hidden:
+            ctx.problem("corrupt", _PROBLEMS["zip_hidden"].format(count=hidden), where)
         if not infos and _current_name(prefix, ctx).lower().endswith(_DOCUMENT_SUFFIXES):
             raise Unscannable("corrupt", "an empty zip where a document was expected", where)
         for info in infos:
@@ -74,19 +89,24 @@ def read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, ctx: Context, part: 
 
 
 def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Every member, as GNU tar reads them and further: past a damaged header (GNU tar skips to the next one) and past
+    the end-of-archive blocks (where `tar -i` and other extractors go on). Bytes that belong to no member are a
+    problem: what another extractor would make of them cannot be known."""
     where = prefix.rstrip("!")
     try:
-        tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:")  # noqa: SIM115 (closed by the with below)
+        tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:", ignore_zeros=True)  # noqa: SIM115 (closed below)
     except tarfile.TarError as exc:
         raise Unscannable("corrupt", f"not a readable tar archive: {exc}", where) from None
     count = 0
+    covered: list[tuple[int, int]] = []  # the bytes of each member: its headers and its data
     with tf:
         try:
             for member in tf:
+                covered.append((member.offset, tf.offset))
                 count += 1
                 if count > ctx.limits.max_members:
                     raise Unscannable("max_members", f"more than {ctx.limits.max_members} members", where)
-                name = _tar_name(member.name)
+                name = readable_name(member.name)  # tarfile keeps undecodable bytes as surrogates
                 if not member.isfile():
                     if member.isdir():
                         yield from _folders(name.rstrip("/") + "/", prefix, ctx)
@@ -97,11 +117,60 @@ def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 yield from _member(content, name, prefix, ctx)
         except tarfile.TarError as exc:
             raise Unscannable("corrupt", f"a damaged tar archive: {exc}", where) from None
+    stray = _stray_blocks(data, covered)
+    if stray:
+        ctx.problem("corrupt", _PROBLEMS["tar_stray"].format(blocks=stray), where)
+
+
+def _stray_blocks(data: bytes, covered: list[tuple[int, int]]) -> int:
+    """Blocks of 512 bytes, not all zero, outside every member: damaged headers, or bytes hidden between members."""
+    stray = 0
+    at = 0
+    for start, end in [*sorted(covered), (len(data), len(data))]:
+        for block in range(at, min(start, len(data)), 512):
+            stray += bool(data[block : block + 512].strip(b"\x00"))
+        at = max(at, end)
+    return stray
 
 
 def read_gzip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Every member of the stream, joined as gunzip writes them; bytes after the last member (which gunzip ignores
+    with a warning) leave with the file all the same, so they are read as a file of their own."""
     name = _gzip_name(data) or _inner_name(prefix, ctx, (".gz", ".tgz", ".z"))
-    yield from _read_stream(gzip.GzipFile(fileobj=io.BytesIO(data)), data, name, prefix, ctx)
+    stream = GzipMembers(data)
+    yield from _read_stream(stream, data, name, prefix, ctx)
+    if stream.trailing.strip(b"\x00"):
+        yield from ctx.descend(stream.trailing, _AFTER_GZIP, prefix)
+
+
+class GzipMembers:
+    """The members of a gzip stream one after another, as gunzip reads them (each one's CRC checked); what follows
+    the last member is kept in `trailing`. The ICAP door reads gzip bodies through it too."""
+
+    def __init__(self, data: bytes) -> None:
+        self.rest = data
+        self.inflater: Any = None
+        self.trailing = b""
+
+    def read(self, size: int = -1, /) -> bytes:
+        while True:
+            if self.inflater is None:
+                if self.rest[:2] != _GZIP_MAGIC:
+                    self.trailing, self.rest = self.rest, b""
+                    return b""
+                self.inflater = zlib.decompressobj(zlib.MAX_WBITS | 16)
+            before = self.rest
+            chunk = self.inflater.decompress(self.rest, max(size, 0))
+            self.rest = self.inflater.unconsumed_tail
+            if self.inflater.eof:
+                self.rest, self.inflater = self.inflater.unused_data, None
+            elif not chunk and self.rest == before:
+                raise EOFError("a gzip member is cut short")
+            if chunk:
+                return chunk
+
+    def close(self) -> None:
+        self.rest = b""
 
 
 def read_bzip2(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -142,16 +211,37 @@ def read_7z(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         raise Unscannable("unsupported", f"a 7z compression method py7zr cannot read: {exc}", where) from None
     except (Bad7zFile, EOFError, lzma.LZMAError, KeyError, IndexError, ValueError, OSError) as exc:
         raise Unscannable("corrupt", f"not a readable 7z archive: {type(exc).__name__}: {exc}", where) from None
-    for name, is_dir in names:
-        product = factory.products.get(name)
+    for (name, is_dir), written in zip(names, _py7zr_names([name for name, _ in names]), strict=True):
+        product = factory.products.get(written) if written is not None else None
         if is_dir:
             yield from _folders(name + "/", prefix, ctx)
+        elif product is None and not encrypted:
+            yield from _unread(name, prefix, ctx, "corrupt", _PROBLEMS["7z_member"])
         elif product is None:
             yield from _name_only(name, prefix, ctx)
         else:
             yield from _member(product.getvalue(), name, prefix, ctx)
     if encrypted:
         raise Unscannable("encrypted", "a password-protected 7z archive", where)
+
+
+def _py7zr_names(names: list[str]) -> Iterator[str | None]:
+    """The name py7zr hands its writer factory for each member: a repeated name gets _0, _1, ...; absolute paths
+    and ./ lose their prefix (py7zr's own sanitising). None where py7zr would refuse the name."""
+    from py7zr.exceptions import Bad7zFile
+    from py7zr.helpers import get_sanitized_output_path
+
+    repeats: dict[str, int] = {}
+    for name in names:
+        if name in repeats:
+            written = f"{name}_{repeats[name]}"
+            repeats[name] += 1
+        else:
+            written, repeats[name] = name, 0
+        try:
+            yield get_sanitized_output_path(written, None).as_posix()
+        except (Bad7zFile, ValueError):
+            yield None
 
 
 def read_rar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -219,6 +309,24 @@ def _refuse_overlaps(infos: list[zipfile.ZipInfo], where: str) -> None:
             raise Unscannable("corrupt", "zip entries that overlap one another (a zip bomb)", where)
 
 
+def _unlisted_entries(data: bytes, infos: list[zipfile.ZipInfo]) -> int:
+    """Local file headers that the central directory does not list, outside every listed member's data: readers that
+    stream a zip from its start (Java's ZipInputStream, unzip's recovery, many web uploaders) extract them."""
+    spans = []
+    for info in infos:
+        start = info.header_offset
+        names, extra = struct.unpack_from("<HH", data, start + 26) if start + 30 <= len(data) else (0, 0)
+        spans.append((start, start + 30 + names + extra + info.compress_size))
+    spans.sort()
+    starts = [start for start, _ in spans]
+    hidden = 0
+    for match in re.finditer(re.escape(_LOCAL_HEADER), data):
+        at = match.start()
+        index = bisect.bisect_right(starts, at) - 1  # the listed member starting at or before it (none overlap)
+        hidden += index < 0 or at >= spans[index][1]
+    return hidden
+
+
 def _read_bounded(handle: _Stream, compressed: int, ctx: Context, part: str, declared: int = 0) -> bytes:
     """A member's content, stopped as soon as it passes the ratio or the file's byte budget."""
     _check_ratio(declared, compressed, ctx, part)
@@ -239,7 +347,7 @@ def _read_stream(handle: _Stream, data: bytes, name: str, prefix: str, ctx: Cont
     where = prefix.rstrip("!")
     try:
         content = _read_bounded(handle, len(data), ctx, where)
-    except (OSError, EOFError, lzma.LZMAError, ValueError) as exc:
+    except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
         raise Unscannable("corrupt", f"a damaged compressed stream: {type(exc).__name__}: {exc}", where) from None
     yield from ctx.descend(content, name, prefix)
 
@@ -310,15 +418,6 @@ def _zip_name(info: zipfile.ZipInfo) -> str:
         return info.filename
 
 
-def _tar_name(name: str) -> str:
-    """tarfile keeps undecodable bytes as surrogates; GBK names are the usual reason."""
-    try:
-        name.encode("utf-8")
-        return name
-    except UnicodeEncodeError:
-        return name.encode("utf-8", "surrogateescape").decode("gb18030", "replace")
-
-
 def _gzip_name(data: bytes) -> str:
     """The original file name gzip stores in its header (FNAME), if any."""
     flags = data[3] if len(data) > 10 else 0
@@ -335,7 +434,7 @@ def _gzip_name(data: bytes) -> str:
 
 def _current_name(prefix: str, ctx: Context) -> str:
     """The name of the file being read: the last member in the prefix, or the top-level file's."""
-    name = prefix.rstrip("!").rsplit("!", 1)[-1] or str(getattr(ctx, "name", ""))
+    name = prefix.rstrip("!").rsplit("!", 1)[-1] or ctx.name
     return name.replace("\\", "/").rsplit("/", 1)[-1]
 
 
@@ -352,7 +451,7 @@ def _inner_name(prefix: str, ctx: Context, suffixes: tuple[str, ...]) -> str:
 
 def _folders(name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
     """The folders on a member's path, as names of their own."""
-    return folder_segments(name, prefix, getattr(ctx, "seen_folders", set()))
+    return folder_segments(name, prefix, ctx.seen_folders)
 
 
 def _member(content: bytes, name: str, prefix: str, ctx: Context) -> Iterator[Segment]:

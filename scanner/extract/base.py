@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -60,6 +60,8 @@ class Context(Protocol):
 
     limits: Limits
     ocr: bool
+    name: str  # the top-level file's name, as given
+    seen_folders: set[str]  # archive folders already given as segments, so each is named once
 
     def descend(self, data: bytes, name: str, prefix: str) -> Iterator[Segment]:
         """The segments of an embedded file (archive member, attachment, embedded object), read by content,
@@ -73,6 +75,17 @@ class Context(Protocol):
     def charge(self, nbytes: int, part: str) -> None:
         """Count `nbytes` of decompressed content against the file's limits; raises Unscannable past them."""
         ...
+
+    def remaining(self) -> float:
+        """Seconds the file has left, for an external tool's timeout."""
+        ...
+
+    def encoding_found(self, encoding: str, part: str) -> None:
+        """Say which text encoding `part` was read in (the report names the top-level file's)."""
+        ...
+
+
+Reader = Callable[[bytes, str, Context], Iterator[Segment]]
 
 
 def parse_xml(data: bytes, part: str) -> Any:
@@ -103,12 +116,6 @@ def decode_name(raw: bytes) -> str:
     return raw.decode("latin-1")
 
 
-def time_left(ctx: Context) -> float:
-    """Seconds the file being read has left, for an external tool's timeout."""
-    remaining = getattr(ctx, "remaining", None)
-    return float(remaining()) if callable(remaining) else ctx.limits.seconds
-
-
 def folder_segments(path: str, prefix: str, seen: set[str]) -> Iterator[Segment]:
     """The folders on an archive member's path as FILENAME segments, each once per archive (by `seen`), so that a
     mark opening a folder's name opens a segment (机密★5年/预算.txt). A path ending in / is all folders."""
@@ -119,6 +126,16 @@ def folder_segments(path: str, prefix: str, seen: set[str]) -> Iterator[Segment]
         if folder not in seen:
             seen.add(folder)
             yield Segment(names[depth - 1], folder, Role.FILENAME)
+
+
+def readable_name(name: str) -> str:
+    """A name as a person reads it: bytes that were not UTF-8 (which Python keeps as surrogates) decoded as
+    decode_name does, GBK names from Chinese Windows being the usual reason."""
+    try:
+        name.encode("utf-8")
+    except UnicodeEncodeError:
+        return decode_name(name.encode("utf-8", "surrogateescape"))
+    return name
 
 
 def basename(path: str) -> str:

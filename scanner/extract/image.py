@@ -10,8 +10,8 @@ import subprocess
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from scanner.extract.base import Context, Unscannable, time_left
-from scanner.model import Segment
+from scanner.extract.base import Context, Unscannable, basename
+from scanner.model import Role, Segment
 
 OCR_LANGUAGES = "chi_sim+eng"
 # OCR must never make a file less safe: an image whose text was read poorly keeps its "image" finding (flag), so a
@@ -29,10 +29,22 @@ class Recognised:
     doubt: str | None  # why the reading is poor, or None
 
 
+# Pictures as documents store them (raster images, Windows metafiles and their compressed forms, SVG, HD Photo).
+PICTURE_SUFFIXES = (
+    *(".png", ".jpg", ".jpeg", ".jpe", ".gif", ".tif", ".tiff", ".bmp", ".dib", ".webp", ".emf", ".wmf"),
+    *(".emz", ".wmz", ".svg", ".wdp", ".jxr", ".pct", ".pict", ".svm"),
+)
+_NOT_EXAMINED = {
+    "image": "an image; its text is not examined without --ocr",
+    "other": "a picture in a format OCR cannot read (EMF, WMF, JPEG XR); it is not examined",
+    "media": "a media file ({name}) in the document; it is not examined",
+}
+
+
 def read_image(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     where = prefix.rstrip("!")
     if not ctx.ocr:
-        ctx.problem("image", "an image; its text is not examined without --ocr", where)
+        ctx.problem("image", _NOT_EXAMINED["image"], where)
         return
     text = ocr_text(data, where, ctx)
     if text.strip():
@@ -40,10 +52,14 @@ def read_image(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
 
 
 def ocr_text(data: bytes, where: str, ctx: Context) -> str:
-    """The text Tesseract reads in the image `data`; a poor reading is also recorded as the image's problem."""
-    recognised = recognise(data, where, time_left(ctx))
+    """The text Tesseract reads in the image `data`. OCR never passes an image: read poorly, it keeps its `image`
+    problem; read well, it gets an `ocr` one, since OCR cannot see a seal, handwriting or a mark drawn as a picture.
+    Its text can only add findings (a mark read in a scan blocks)."""
+    recognised = recognise(data, where, ctx.remaining())
     if recognised.doubt:
         ctx.problem("image", f"its text was read poorly ({recognised.doubt}); a person should look at it", where)
+    else:
+        ctx.problem("ocr", "its text was read by OCR, which cannot see seals, handwriting or drawn marks", where)
     return recognised.text
 
 
@@ -100,3 +116,19 @@ def ocr(data: bytes, where: str, seconds: float, output: str = "txt") -> str:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
         raise Unscannable("corrupt", f"tesseract could not read the image: {detail[-1] if detail else ''}", where)
     return done.stdout.decode("utf-8", "replace")
+
+
+def read_other_picture(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """A Windows metafile (drawing records) or a JPEG XR photo: Tesseract reads neither, so never examined."""
+    ctx.problem("image", _NOT_EXAMINED["other"], prefix.rstrip("!"))
+    yield from ()
+
+
+def read_media(data: bytes, name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """A file from a document's media folder: a picture is read like any image file (an `image` finding, or OCR);
+    sound and video are named and not examined."""
+    if name.lower().endswith(PICTURE_SUFFIXES):
+        yield from ctx.descend(data, name, prefix)
+        return
+    yield Segment(basename(name), prefix + name, Role.FILENAME)
+    ctx.problem("image", _NOT_EXAMINED["media"].format(name=basename(name)), prefix + name)

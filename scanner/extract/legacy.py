@@ -1,23 +1,40 @@
 """Legacy Office and WPS (OLE compound files): .doc/.xls/.ppt and Kingsoft's .wps/.et/.dps, plus encrypted OOXML.
 
-Encryption is recognised in the OLE streams before any text is read. Text comes from catdoc (Word, WPS) and xls2csv
-(Excel, ET), which read Chinese; PowerPoint text is read from its text atoms here, since catppt loses Chinese
-(bench/extract-corpus.md has the measurements).
+Encryption is recognised in the OLE streams before any text is read, and the structures that locate the text are
+checked (office97.py). Word 97+ text is read from its piece table here, Word 6/95 through catdoc; Excel through
+xls2csv, which reads Chinese; PowerPoint from its text atoms here, since catppt loses Chinese (bench/extract-corpus.md
+has the measurements). Embedded objects are read through the dispatcher.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import struct
 import subprocess
 import tempfile
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
-from scanner.extract.base import Context, Unscannable, time_left
+from scanner.extract.base import Context, Unscannable
+from scanner.extract.cfb import TooLarge, compound_file
+from scanner.extract.embedded import open_ole, read_object_storage
 from scanner.extract.html import codec_for
+from scanner.extract.office97 import (
+    check_persist_directory,
+    check_record_tree,
+    sheet_names,
+    word_layout,
+    word_segments,
+    word_text,
+)
 from scanner.model import Role, Segment
+
+_EX_OLE_OBJ_STG = 0x1011
+_EXCEL_OBJECT = re.compile(r"mbd[0-9a-f]{8}")
+_DOCUMENT_STREAMS = frozenset({"worddocument", "workbook", "book", "powerpoint document"})
 
 
 def read_encrypted_ooxml(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -27,34 +44,76 @@ def read_encrypted_ooxml(data: bytes, prefix: str, ctx: Context) -> Iterator[Seg
 
 
 def read_ole(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
-    import olefile
-
     where = prefix.rstrip("!")
-    try:
-        ole = olefile.OleFileIO(data)
-    except Exception as exc:  # olefile raises assorted errors on damaged containers
-        raise Unscannable("corrupt", f"not a readable OLE file: {type(exc).__name__}: {exc}", where) from None
-    with ole:
+    with open_ole(data, where) as ole:
         streams = {"/".join(entry).lower(): entry for entry in ole.listdir(streams=True, storages=True)}
         if any(name.startswith("\x06dataspaces") for name in streams):
             raise Unscannable("encrypted", "rights-protected (IRM/DRM) content", where)
         yield from _properties(ole, prefix)
         if "worddocument" in streams:
-            expected = _word_text_length(ole.openstream("WordDocument").read(), where)
-            yield from _word_text(data, prefix, ctx, expected)
+            document = ole.openstream("WordDocument").read()
+            layout = word_layout(document, where)
+            if layout.encrypted:
+                raise Unscannable("encrypted", "a password-protected Word document", where)
+            if layout.table.lower() not in streams:
+                raise Unscannable("corrupt", f"the {layout.table} stream that locates the text is missing", where)
+            if layout.word97:
+                text = word_text(document, ole.openstream(layout.table).read(), layout, where)
+                ctx.charge(len(text), where)
+                yield from word_segments(text, layout, prefix)
+            else:
+                yield from _word_text(data, prefix, ctx, layout.stories[0])
         elif "workbook" in streams or "book" in streams:
             workbook = ole.openstream(streams.get("workbook") or streams["book"]).read()
-            sheets = _sheet_names(workbook, where)
+            sheets = sheet_names(workbook, where)
             if sheets:
                 yield Segment("\n".join(sheets), f"{prefix}sheet-names", Role.METADATA)
             yield from _excel_text(data, prefix, ctx)
         elif "powerpoint document" in streams:
-            current_user = ole.openstream("Current User").read(12) if "current user" in streams else b""
-            if "encryptedsummary" in streams or current_user[8:12] == b"\xdf\xc4\xd1\xf3":
+            current_user = ole.openstream("Current User").read() if "current user" in streams else b""
+            if "encryptedsummary" in streams or current_user[12:16] == b"\xdf\xc4\xd1\xf3":
                 raise Unscannable("encrypted", "a password-protected PowerPoint presentation", where)
-            yield from _slide_text(ole.openstream("PowerPoint Document").read(), prefix)
+            document = ole.openstream("PowerPoint Document").read()
+            check_record_tree(document, where)
+            history = check_persist_directory(document, current_user, where)
+            if history is not None:
+                ctx.problem("repaired", history, where)
+            yield from _slide_text(document, prefix, ctx)
         else:
             raise Unscannable("unsupported", "an OLE file of no known kind", where)
+        yield from _object_storages(ole, prefix, ctx)
+
+
+def _object_storages(ole: Any, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Objects embedded in a Word 97 file (ObjectPool/_N storages) or an Excel 97 one (MBDxxxxxxxx storages): the
+    file each holds, through the dispatcher. An embedded Word, Excel or PowerPoint 97 document is a storage of
+    streams; it is written out as the compound file it was before it was embedded, and read as one."""
+    objects: dict[tuple[str, ...], dict[str, list[str]]] = {}
+    for entry in ole.listdir(streams=True, storages=False):
+        top = entry[0].lower()
+        depth = 2 if top == "objectpool" else 1 if _EXCEL_OBJECT.fullmatch(top) else 0
+        if depth and len(entry) > depth:
+            objects.setdefault(tuple(entry[:depth]), {})["/".join(entry[depth:]).lower()] = entry
+    for storage, streams in sorted(objects.items()):
+        name = "/".join(storage)
+        try:
+            if _DOCUMENT_STREAMS & set(streams):
+                yield from ctx.descend(_as_file(ole, storage, streams), name, prefix)
+            else:
+                yield Segment(storage[-1], prefix + name, Role.FILENAME)
+                yield from read_object_storage(ole, list(storage), streams, f"{prefix}{name}!", ctx)
+        except Unscannable as exc:
+            ctx.problem(exc.reason, exc.detail, exc.part or prefix + name)
+
+
+def _as_file(ole: Any, storage: tuple[str, ...], streams: dict[str, list[str]]) -> bytes:
+    contents = {tuple(entry[len(storage) :]): ole.openstream(entry).read() for entry in streams.values()}
+    try:
+        return compound_file(
+            contents, bytes.fromhex((ole.getclsid(list(storage)) or "").replace("-", "")[:32] or "00" * 16)
+        )
+    except (TooLarge, ValueError) as exc:
+        raise Unscannable("unsupported", f"an embedded document too large to write out: {exc}") from None
 
 
 def _properties(ole: Any, prefix: str) -> Iterator[Segment]:
@@ -76,19 +135,6 @@ def _properties(ole: Any, prefix: str) -> Iterator[Segment]:
         yield Segment(comments.decode(codec, "replace").strip("\x00 "), f"{prefix}comments", Role.METADATA)
 
 
-def _word_text_length(fib: bytes, where: str) -> int:
-    """Check the File Information Block and return ccpText, the characters of main text it promises.
-
-    The fEncrypted bit (0x0100 of the flags at 0x0A) marks RC4 and XOR-obfuscated documents."""
-    if len(fib) < 0x50 or fib[:2] not in (b"\xec\xa5", b"\xdc\xa5"):
-        raise Unscannable("corrupt", "a WordDocument stream without a Word header", where)
-    (flags,) = struct.unpack_from("<H", fib, 0x0A)
-    if flags & 0x0100:
-        raise Unscannable("encrypted", "a password-protected Word document", where)
-    (length,) = struct.unpack_from("<i", fib, 0x4C)
-    return length
-
-
 def _word_text(data: bytes, prefix: str, ctx: Context, expected: int) -> Iterator[Segment]:
     text = _run_tool(["catdoc", "-d", "utf-8", "-w"], data, prefix, ctx)
     if text.strip():
@@ -104,29 +150,12 @@ def _excel_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
             yield Segment(sheet, f"{prefix}sheet{number}", Role.CELL)
 
 
-def _sheet_names(workbook: bytes, where: str) -> list[str]:
-    """BoundSheet8 records (0x0085) of the workbook globals; a FilePass record (0x002F) there means encryption."""
-    names = []
-    pos = 0
-    while pos + 4 <= len(workbook):
-        kind, size = struct.unpack_from("<HH", workbook, pos)
-        body = workbook[pos + 4 : pos + 4 + size]
-        pos += 4 + size
-        if kind == 0x002F:
-            raise Unscannable("encrypted", "a password-protected Excel workbook", where)
-        if kind == 0x000A:  # EOF of the globals substream
-            break
-        if kind == 0x0085 and len(body) >= 8:
-            length, high = body[6], body[7] & 0x01
-            raw = body[8 : 8 + length * (2 if high else 1)]
-            names.append(raw.decode("utf-16-le" if high else "latin-1", "replace"))
-    return names
-
-
-def _slide_text(stream: bytes, prefix: str) -> Iterator[Segment]:
+def _slide_text(stream: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     """Every TextCharsAtom (UTF-16), TextBytesAtom (8-bit) and CString of the PowerPoint Document stream: slides,
-    notes, masters and the text of earlier edits that is still in the file."""
+    notes, masters and the text of earlier edits that is still in the file; then every embedded object (ExOleObjStg:
+    an OLE storage, zlib-compressed when its instance is 1) through the dispatcher."""
     texts = []
+    objects = []
     pos = 0
     while pos + 8 <= len(stream):
         ver_instance, kind, size = struct.unpack_from("<HHI", stream, pos)
@@ -139,10 +168,40 @@ def _slide_text(stream: bytes, prefix: str) -> Iterator[Segment]:
             texts.append(body.decode("utf-16-le", "replace"))
         elif kind == 0x0FA8:
             texts.append(body.decode("latin-1"))
+        elif kind == _EX_OLE_OBJ_STG:
+            objects.append((ver_instance >> 4, body))
     text = "\n".join(t.replace("\r", "\n").replace("\x0b", "\n") for t in texts if t.strip())
     if not text:  # even an empty presentation carries its masters' placeholder text
         raise Unscannable("no-text", "no text atoms in the presentation", prefix.rstrip("!"))
     yield Segment(text, f"{prefix}slides")
+    for number, (instance, body) in enumerate(objects, 1):
+        name = f"object{number}"
+        if instance == 1:
+            try:
+                body = _inflate(body, ctx, prefix + name)
+            except Unscannable as exc:
+                yield Segment(name, prefix + name, Role.FILENAME)
+                ctx.problem(exc.reason, exc.detail, prefix + name)
+                continue
+        yield from ctx.descend(body, name, prefix)
+
+
+def _inflate(body: bytes, ctx: Context, part: str) -> bytes:
+    """A compressed ExOleObjStg: its decompressed size, then a zlib stream that must give exactly that many bytes."""
+    if len(body) < 4:
+        raise Unscannable("corrupt", "an embedded object's storage is cut short", part)
+    (size,) = struct.unpack_from("<I", body, 0)
+    ctx.charge(size, part)
+    inflater = zlib.decompressobj()
+    try:
+        content = inflater.decompress(body[4:], size + 1)
+    except zlib.error as exc:
+        raise Unscannable("corrupt", f"an embedded object's storage does not inflate: {exc}", part) from None
+    if len(content) != size:
+        raise Unscannable("corrupt", f"an embedded object's storage gives {len(content)} of its {size} bytes", part)
+    if not inflater.eof:
+        raise Unscannable("corrupt", "an embedded object's compressed storage does not end: it is damaged", part)
+    return content
 
 
 def _run_tool(command: list[str], data: bytes, prefix: str, ctx: Context) -> str:
@@ -158,7 +217,7 @@ def _run_tool(command: list[str], data: bytes, prefix: str, ctx: Context) -> str
             done = subprocess.run(
                 [*command, path],
                 capture_output=True,
-                timeout=time_left(ctx),
+                timeout=ctx.remaining(),
                 check=False,
             )
         except subprocess.TimeoutExpired:

@@ -1,14 +1,16 @@
 """OpenDocument (.odt/.ods/.odp, as LibreOffice and WPS save them): body, headers and footers, and metadata,
-read from the XML parts with entity declarations refused."""
+read from the XML parts with entity declarations refused; pictures, embedded objects and other files it holds too."""
 
 from __future__ import annotations
 
 import io
+import posixpath
 import zipfile
 from collections.abc import Iterator
 from typing import Any
 
 from scanner.extract.base import Context, Unscannable, parse_xml
+from scanner.extract.image import read_media
 from scanner.model import Role, Segment
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
@@ -16,6 +18,11 @@ _STYLE = "{urn:oasis:names:tc:opendocument:xmlns:style:1.0}"
 _META = "{urn:oasis:names:tc:opendocument:xmlns:meta:1.0}"
 _DC = "{http://purl.org/dc/elements/1.1/}"
 _PARAGRAPHS = (f"{_TEXT}p", f"{_TEXT}h")
+_MAIN_PARTS = frozenset({"content.xml", "styles.xml", "meta.xml"})
+_NO_TEXT_PARTS = frozenset({"mimetype", "settings.xml", "styles.xml", "manifest.rdf"})
+# Folders of bookkeeping and of pictures drawn from the document itself: a preview of its first page, pictures of
+# its embedded objects as last rendered (the objects themselves are read), the application's settings.
+_NO_TEXT_FOLDERS = ("META-INF/", "Thumbnails/", "ObjectReplacements/", "Configurations2/")
 
 
 def read_odf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -43,6 +50,27 @@ def read_odf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         if not content:
             raise Unscannable("corrupt", "an OpenDocument file without content.xml", where)
         yield Segment(_paragraphs(parse_xml(content, f"{prefix}content.xml")), f"{prefix}body")
+        for name in sorted(names):
+            yield from _other_member(zf, name, names, prefix, ctx)
+
+
+def _other_member(zf: zipfile.ZipFile, name: str, names: set[str], prefix: str, ctx: Context) -> Iterator[Segment]:
+    """What a document holds besides its main parts: pictures (an `image` finding, or OCR), embedded objects (a chart
+    or formula is a document of its own, `Object 1/content.xml`; an OLE object a file) and any other file."""
+    if name.endswith("/") or name in _MAIN_PARTS or posixpath.basename(name) in _NO_TEXT_PARTS:
+        return
+    if name.startswith(_NO_TEXT_FOLDERS):
+        return
+    data = _member(zf, name, names, ctx, prefix)
+    if name.startswith("Pictures/") or name.startswith("media/"):
+        yield from read_media(data, name, prefix, ctx)
+    elif name.endswith(".xml"):
+        root = parse_xml(data, prefix + name)
+        lines = [text.strip() for text in root.itertext() if text.strip()]
+        if lines:
+            yield Segment("\n".join(lines), prefix + name, Role.TEXTBOX)
+    else:
+        yield from ctx.descend(data, name, prefix)
 
 
 def _member(zf: zipfile.ZipFile, name: str, names: set[str], ctx: Context, prefix: str) -> bytes:

@@ -7,11 +7,12 @@ from __future__ import annotations
 
 import posixpath
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 
 from lxml import etree
 
 from scanner.extract.base import Context, Unscannable
+from scanner.extract.image import read_media
 from scanner.extract.xmlparts import Package, attr, iter_xml, local, office_properties, paragraphs, text_of
 from scanner.model import Role, Segment
 
@@ -20,14 +21,15 @@ from scanner.model import Role, Segment
 _STARS = {0xAA, 0xAB, 0xAC, 0xAD, 0xAE, 0xAF, 0xB5, 0xB6}
 STAR_TABLE = {0xF000 + code: "★" for code in _STARS}
 _SYMBOL_FONTS = ("wingdings", "webdings")
-# Pictures that OCR can read (a document's EMF/WMF drawings are not scans).
-_RASTER_IMAGES = (".png", ".jpg", ".jpeg", ".gif", ".tif", ".tiff", ".bmp", ".webp")
 # Word's parts for stories other than the body, by file name, with the role their text plays.
 _WORD_STORIES = (
     (re.compile(r"header\d*\.xml", re.IGNORECASE), Role.HEADER),
     (re.compile(r"footer\d*\.xml", re.IGNORECASE), Role.FOOTER),
     (re.compile(r"(footnotes|endnotes|comments)\.xml", re.IGNORECASE), Role.NOTE),
 )
+# Elements whose attributes hold the alternative text of a picture or shape (Format Picture > Alt Text), which
+# leaves with the document though the page does not show it.
+_ALT_TEXT_HOLDERS = frozenset({"docPr", "cNvPr", "shape"})
 _NOTE_SEPARATORS = frozenset({"separator", "continuationSeparator", "continuationNotice"})
 # Elements whose content is formatting, never text (w:tab inside w:pPr is a tab stop, not a tab).
 _SKIPPED = frozenset({"pPr", "rPr", "sectPr", "tblPr", "tblGrid", "trPr", "tcPr", "tblPrEx", "docPr", "rubyPr"})
@@ -62,6 +64,9 @@ class _Story:
     def walk(self, element: etree._Element, deleted: bool = False) -> None:
         for child in element:
             name = local(child.tag)
+            if name in _ALT_TEXT_HOLDERS:
+                for key in ("descr", "title", "alt"):
+                    self.doc.side(attr(child, key) or "", self.part + ".alt-text", Role.METADATA)
             if name in _SKIPPED:
                 if name == "pPr" and any(
                     local(c.tag) == "pageBreakBefore" and attr(c, "val") not in ("0", "false") for c in child
@@ -218,8 +223,19 @@ def read_docx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         doc.story(root, prefix + posixpath.splitext(posixpath.basename(name))[0], role)
         yield from doc.out
     yield from _drawings_text(package, folder)
-    yield from _embedded(package, folder)
+    yield from _document_variables(package, main)
+    yield from _embedded(package, main)
     yield from package.check_unread()
+
+
+def _document_variables(package: Package, main: str) -> Iterator[Segment]:
+    """Document variables (w:docVar in the settings part): strings a document carries for its macros and fields."""
+    settings = package.related(main, "settings") or [n for n in ["word/settings.xml"] if package.find(n)]
+    root = package.optional_xml(settings[0]) if settings else None
+    variables = [node for node in root.iter() if local(node.tag) == "docVar"] if root is not None else []
+    lines = [f"{attr(node, 'name') or ''}: {attr(node, 'val') or ''}" for node in variables]
+    if lines:
+        yield Segment("\n".join(lines), package.prefix + "variables", Role.METADATA)
 
 
 def _word_stories(package: Package, main: str) -> list[tuple[str, Role]]:
@@ -283,16 +299,19 @@ def _drawings_text(package: Package, folder: str) -> Iterator[Segment]:
                 yield Segment("\n".join(lines), package.prefix + stem.removesuffix(".xml"), Role.TEXTBOX)
 
 
-def _embedded(package: Package, folder: str) -> Iterator[Segment]:
-    """Embedded documents and alternative-format chunks; media only when images are to be read (OCR)."""
+def _embedded(package: Package, main: str) -> Iterator[Segment]:
+    """Embedded documents and objects (OLE objects too), alternative-format chunks (the HTML, RTF or documents a
+    docx shows in place of an altChunk) and media, each read through the dispatcher like any container member."""
+    folder = posixpath.dirname(main)
     yield from package.descend_folder(f"{folder}/embeddings")
+    chunks = set(package.related(main, "aFChunk")) | {name for name in package.names if "afchunk" in name.lower()}
+    for name in sorted(chunks - {n for n in package.names if n.lower().startswith(f"{folder}/embeddings/".lower())}):
+        yield from package.descend(name)
     for name in package.names:
-        if "afchunk" in name.lower():
-            yield from package.descend(name)
-    if package.ctx.ocr:
-        for name in package.names:
-            if name.lower().startswith(f"{folder}/media/") and name.lower().endswith(_RASTER_IMAGES):
-                yield from package.descend(name)
+        if name.lower().startswith(f"{folder}/media/".lower()):
+            data = package.read_or_report(name)
+            if data is not None:
+                yield from read_media(data, name, package.prefix, package.ctx)
 
 
 # ---------------------------------------------------------------- Excel
@@ -351,10 +370,22 @@ def read_xlsx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 root = package.optional_xml(comments)
                 if root is not None:
                     yield from _comments(root, prefix + f"sheet:{name}!")
+    yield from _defined_names(book, prefix)
     yield from _drawings_text(package, posixpath.dirname(workbook))
-    yield from _embedded(package, posixpath.dirname(workbook))
+    yield from _embedded(package, workbook)
     yield from package.check_unread()
     _check_repeats(package, shared, said)
+
+
+def _defined_names(book: etree._Element, prefix: str) -> Iterator[Segment]:
+    """Named ranges and constants (Formulas > Name Manager), hidden ones too: a name and what it stands for."""
+    lines = [
+        f"{attr(node, 'name') or ''}: {node.text or ''}".strip()
+        for node in book.iter()
+        if local(node.tag) == "definedName"
+    ]
+    if lines:
+        yield Segment("\n".join(lines), prefix + "defined-names", Role.METADATA)
 
 
 def _check_repeats(package: Package, shared: list[str], said: dict[int, int]) -> None:
@@ -533,7 +564,7 @@ def read_pptx(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                     digits = re.sub(r"\D", "", posixpath.basename(name))
                     yield from _slide_segments(tree, prefix + f"{part}{digits}", Role.HEADER, None)
     yield from _drawings_text(package, folder)
-    yield from _embedded(package, folder)
+    yield from _embedded(package, presentation)
     yield from package.check_unread()
 
 
@@ -545,10 +576,3 @@ def _slide_segments(
         yield Segment("\n".join(body), part, role, page)
     if footer:
         yield Segment("\n".join(footer), part + ".footer", Role.FOOTER, page)
-
-
-READERS: dict[str, Callable[[bytes, str, Context], Iterator[Segment]]] = {
-    "docx": read_docx,
-    "xlsx": read_xlsx,
-    "pptx": read_pptx,
-}

@@ -1,4 +1,4 @@
-"""Plain text in the encodings Chinese offices use: UTF-8 (BOM or not), UTF-16 with BOM, GB18030 and Big5.
+"""Plain text in the encodings Chinese offices use: UTF-8 (BOM or not), UTF-16 (BOM or not), GB18030 and Big5.
 
 Detection tries the strict decoders people actually use before asking charset-normalizer to guess.
 """
@@ -7,11 +7,13 @@ from __future__ import annotations
 
 import codecs
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 import charset_normalizer
 
-from scanner.extract.base import Unscannable
+from scanner.extract.base import Context, Unscannable
+from scanner.model import Segment
 
 _BOMS = (
     (codecs.BOM_UTF8, "utf-8-sig"),
@@ -25,6 +27,14 @@ _JUNK = re.compile("[\ufffd\x00-\x08\x0e-\x1f]")
 _MAX_JUNK = 0.02
 
 
+# What Chinese text is made of: ideographs (and extension A), CJK and general punctuation, full-width forms, symbols
+# (★, ①), ASCII; and of its ideographs, most are everyday ones (Japanese Shift-JIS read as UTF-16 gives rare ones).
+_PLAUSIBLE = re.compile("[\u3400-\u4dbf\u4e00-\u9fff\u3000-\u303f\uff00-\uffef\u2000-\u206f\u2460-\u27bf\t\n\r -~]")
+_PLAUSIBLE_SHARE = 0.9
+_IDEOGRAPH = re.compile("[\u4e00-\u9fff]")
+_COMMON_SHARE = 0.6
+
+
 @dataclass(frozen=True)
 class DecodedText:
     text: str
@@ -35,27 +45,40 @@ def decode_text(data: bytes) -> DecodedText:
     """Decode `data` as text, or raise Unscannable when it is not text in any encoding we can trust."""
     for bom, encoding in _BOMS:
         if data.startswith(bom):
-            return _checked(data.decode(encoding, errors="replace"), encoding)
+            return checked(data.decode(encoding, errors="replace"), encoding)
     if b"\x00" in data[:4096]:
         utf16 = _utf16_without_bom(data)
         if utf16 is None:
             raise Unscannable("unsupported", "binary content (NUL bytes) of no known format")
-        return _checked(data.decode(utf16, errors="replace"), utf16)
+        return checked(data.decode(utf16, errors="replace"), utf16)
     try:
-        return _checked(data.decode("utf-8"), "utf-8")
+        return checked(data.decode("utf-8"), "utf-8")
     except (UnicodeDecodeError, Unscannable):
         pass
+    utf16 = _utf16_by_plausibility(data)
+    if utf16 is not None:
+        return checked(data.decode(utf16, errors="replace"), utf16)
     decodings = [(enc, text) for enc in ("gb18030", "big5hkscs") if (text := _decodes(data, enc)) is not None]
     # Big5 bytes are often valid GB18030 too (and the reverse): keep the reading made of common characters.
     for encoding, text in sorted(decodings, key=lambda d: -_commonness(d[1], d[0])):
         try:
-            return _checked(text, encoding)
+            return checked(text, encoding)
         except Unscannable:
             continue
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
         raise Unscannable("garbled", "no text encoding decodes this content")
-    return _checked(str(best), best.encoding)
+    return checked(str(best), best.encoding)
+
+
+def read_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
+    """Plain text in whichever encoding decode_text finds. XML that declares entities is read as it is written, but
+    what its references expand to (a billion laughs, an external file) is not there, so it is not complete."""
+    decoded = decode_text(data)
+    ctx.encoding_found(decoded.encoding, prefix)
+    yield Segment(decoded.text, f"{prefix}body")
+    if decoded.text.lstrip("\ufeff \t\r\n").startswith("<") and "<!ENTITY" in decoded.text[:65536]:
+        ctx.problem("xml_entities", "XML that declares entities: their expansions are not read", prefix.rstrip("!"))
 
 
 def _decodes(data: bytes, encoding: str) -> str | None:
@@ -92,7 +115,28 @@ def _utf16_without_bom(data: bytes) -> str | None:
     return None
 
 
-def _checked(text: str, encoding: str) -> DecodedText:
+def _utf16_by_plausibility(data: bytes) -> str | None:
+    """Chinese in UTF-16 without a BOM and without ASCII has no NUL bytes to show its byte order, and GB18030 decodes
+    it into nonsense. The text tells: in one order nearly every code unit is a character Chinese text is made of, in
+    the other few are (and GB18030 or Big5 bytes read as UTF-16 are neither)."""
+    if len(data) % 2 or len(data) < 4:
+        return None
+    head = data[:8192]
+    shares = {order: _plausible_share(head.decode(order, errors="replace")) for order in ("utf-16-le", "utf-16-be")}
+    best, other = sorted(shares, key=lambda order: -shares[order])
+    if shares[best] < _PLAUSIBLE_SHARE or shares[other] >= 0.5:
+        return None
+    text = head.decode(best, errors="replace")
+    everyday = max(_commonness(text, "gb18030"), _commonness(text, "big5hkscs"))
+    return best if everyday >= _COMMON_SHARE or not _IDEOGRAPH.search(text) else None
+
+
+def _plausible_share(text: str) -> float:
+    return len(_PLAUSIBLE.findall(text)) / len(text) if text else 0.0
+
+
+def checked(text: str, encoding: str) -> DecodedText:
+    """The text, unless more than a sliver of it is replacement marks or control characters (then garbled)."""
     if text and _JUNK.search(text):
         junk = len(_JUNK.findall(text))
         if junk / len(text) > _MAX_JUNK:

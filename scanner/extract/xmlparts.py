@@ -23,9 +23,10 @@ from scanner.model import Role, Segment
 _PARSER_OPTIONS = {"resolve_entities": False, "no_network": True, "load_dtd": False, "huge_tree": False}
 # Small members cannot be bombs whatever their ratio; only large ones are held to the ratio limit.
 _RATIO_FLOOR = 1024 * 1024
-_DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be"))
+_DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError)
 
+_DTD = "an XML part declares a DTD (entity expansion is refused)"
 # Parts of XML that hold no text for us but are still checked (see Package.check_unread); media are not.
 _XML_PARTS = (".xml", ".rels", ".vml")
 # Parts that hold formatting and bookkeeping, never text a person wrote: not read for text when nothing led to them.
@@ -33,6 +34,7 @@ _NO_TEXT_PARTS = re.compile(
     r"(^|/)(\[content_types\]\.xml|_rels/|styles|theme|settings|fonttable|websettings|calcchain|presprops|"
     r"viewprops|tablestyles|commentauthors|people|numbering|printersettings|customxml/itemprops|docprops/)"
 )
+_TEXT_ATTRIBUTES = frozenset({"v", "val", "name", "caption", "title", "descr", "displayName", "uniqueName", "text"})
 # A schema in an Excel XML map that pulls in another from a URL (xs:import/include/redefine): XXE by schema.
 _EXTERNAL_SCHEMA = re.compile(rb"""schemaLocation\s*=\s*["'][A-Za-z][A-Za-z0-9+.-]*:""")
 
@@ -56,9 +58,17 @@ def attr(element: etree._Element, name: str) -> str | None:
 
 
 def _refuse_dtd(data: bytes, part: str) -> None:
-    """OOXML and OFD parts never need a DTD; one is how entity bombs and external entities get in."""
+    """OOXML and OFD parts never need a DTD; one is how entity bombs and external entities get in. Looked for in the
+    bytes before parsing, in the encodings a part may be in, and again in what the parser found (_refuse_parsed_dtd),
+    whatever encoding the part declared."""
     if any(doctype in data for doctype in _DOCTYPES):
-        raise Unscannable("xml_entities", "an XML part declares a DTD (entity expansion is refused)", part)
+        raise Unscannable("xml_entities", _DTD, part)
+
+
+def _refuse_parsed_dtd(tree: etree._ElementTree, part: str) -> None:
+    docinfo = tree.docinfo
+    if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
+        raise Unscannable("xml_entities", _DTD, part)
 
 
 def parse_xml(data: bytes, part: str) -> etree._Element:
@@ -70,6 +80,7 @@ def parse_xml(data: bytes, part: str) -> etree._Element:
         raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
     if root is None:
         raise Unscannable("corrupt", f"empty XML part {part}", part)
+    _refuse_parsed_dtd(root.getroottree(), part)
     return root
 
 
@@ -88,6 +99,8 @@ def iter_xml(data: bytes, part: str, tags: Iterable[str]) -> Iterator[etree._Ele
                 del parent[0]  # the elements read before this one are done with too
     except etree.XMLSyntaxError as exc:
         raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
+    if events.root is not None:
+        _refuse_parsed_dtd(events.root.getroottree(), part)
 
 
 @dataclass(frozen=True)
@@ -201,7 +214,7 @@ class Package:
             lower = name.lower()
             if lower in self._read or not lower.endswith(_XML_PARTS):
                 continue
-            data = self._read_or_report(name)
+            data = self.read_or_report(name)
             if data is None:
                 continue
             _refuse_dtd(data, self.prefix + name)
@@ -226,6 +239,7 @@ class Package:
             self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + name)
             return
         lines = [text.strip() for text in root.itertext() if text.strip()]
+        lines += [value.strip() for element in root.iter() for value in _text_attributes(element)]
         if lines:
             yield Segment("\n".join(lines), self.prefix + name, Role.BODY)
 
@@ -238,11 +252,11 @@ class Package:
 
     def descend(self, name: str, called: str | None = None) -> Iterator[Segment]:
         """Read part `name` as a file of its own (`called` that, if it has a better name) through the dispatcher."""
-        data = self._read_or_report(name)
+        data = self.read_or_report(name)
         if data is not None:
             yield from self.ctx.descend(data, called or name, self.prefix)
 
-    def _read_or_report(self, name: str) -> bytes | None:
+    def read_or_report(self, name: str) -> bytes | None:
         """Part `name`, or None when it is damaged or encrypted (a problem of its own; over a limit still raises)."""
         try:
             return self.read(name)
@@ -251,6 +265,14 @@ class Package:
                 raise
             self.ctx.problem(exc.reason, exc.detail, exc.part)
             return None
+
+
+def _text_attributes(element: etree._Element) -> Iterator[str]:
+    """Attribute values that hold text someone wrote: cached values (a pivot cache's <s v="...">), names, captions,
+    titles and descriptions, and any value with characters past ASCII. Identifiers and numbers are left out."""
+    for key, value in element.attrib.items():
+        if value.strip() and (local(key) in _TEXT_ATTRIBUTES or not value.isascii()):
+            yield value
 
 
 def resolve(folder: str, target: str) -> str:

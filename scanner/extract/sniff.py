@@ -24,6 +24,11 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"GIF89a", "gif"),
     (b"II*\x00", "tiff"),
     (b"MM\x00*", "tiff"),
+    (b"\xd7\xcd\xc6\x9a", "wmf"),  # a placeable metafile
+    (b"\x01\x00\x09\x00\x00\x03", "wmf"),
+    (b"\x02\x00\x09\x00\x00\x03", "wmf"),
+    (b"II\xbc\x01", "jxr"),
+    (b"SQLite format 3\x00", "sqlite"),
 )
 _WPS_SUFFIXES = (".wps", ".wpt", ".et", ".ett", ".dps", ".dpt")
 # A mail message opens with header fields; these are the ones that show it is one rather than a note with a colon.
@@ -36,12 +41,18 @@ _MAIL_HEADERS = re.compile(
 _FIELD = re.compile(rb"^[!-9;-~]+:")
 # A PDF that lost its header still opens with its objects or its trailer; readers recover such files.
 _PDF_OBJECT = re.compile(rb"^\s*(%[^\n]*\n\s*)*(\d+\s+\d+\s+obj\s*<<|trailer\s*<<)")
+_PDF_HEADER = re.compile(rb"%PDF-\d\.\d")
+_PDF_OBJECT_ANYWHERE = re.compile(rb"\d+[ \t\r\n]+\d+[ \t\r\n]+obj\b")
+# How far into a file its header block is followed, at most (mail servers limit a header to far less).
+_MAIL_HEAD = 16 << 20
 _HTML = re.compile(rb"<(!doctype\s+html|html[\s>]|head[\s>]|body[\s>])", re.IGNORECASE)
 
 
-def detect(data: bytes, name: str = "") -> str:
+def sniff(data: bytes, name: str = "") -> str:
     """A format name: text, html, eml, mbox, docx, xlsx, pptx, ooxml-encrypted, ole-doc, ole-xls, ole-ppt, msg,
-    wps, odf, ole, pdf, ofd, zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp."""
+    wps, odf, ole, rtf, pdf, ofd,
+    zip, tar, gzip, bzip2, xz, lzma, compress, 7z, rar, png, jpeg, gif, tiff, bmp, webp, emf, wmf, jxr,
+    sqlite."""
     head = data[:1024]
     if data.startswith(_OLE):
         return _ole_format(data, name)
@@ -50,17 +61,21 @@ def detect(data: bytes, name: str = "") -> str:
     for magic, fmt in _MAGIC:
         if data.startswith(magic):
             return fmt
-    if b"%PDF-" in head or _PDF_OBJECT.search(head):
+    if data[:16].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
+        return "rtf"
+    if _looks_like_pdf(data):
         return "pdf"
     if len(data) > 262 and data[257:262] == b"ustar":
         return "tar"
+    if data.startswith(b"\x01\x00\x00\x00") and data[40:44] == b" EMF":
+        return "emf"
     if data.startswith(b"RIFF") and data[8:12] == b"WEBP":
         return "webp"
     if data.startswith(b"BM") and len(data) > 14 and int.from_bytes(data[2:6], "little") == len(data):
         return "bmp"
-    if data.startswith(b"From ") and b"\n" in head:
-        return "mbox" if _MAIL_HEADERS.match(head.split(b"\n", 1)[1]) else "text"
-    if _looks_like_mail(head):
+    if data.startswith(b"From ") and (newline := data.find(b"\n", 0, _MAIL_HEAD)) > 0:
+        return "mbox" if _MAIL_HEADERS.match(data[newline + 1 : newline + 256]) else "text"
+    if _looks_like_mail(data):
         return "eml"
     if _looks_like_html(head):
         return "html"
@@ -78,16 +93,31 @@ def _looks_like_html(head: bytes) -> bool:
     return _HTML.match(rest) is not None
 
 
-def _looks_like_mail(head: bytes) -> bool:
-    """Header fields up to a blank line, two of them known ones (or one, when the whole block is in view)."""
-    lines = head.split(b"\n")[:-1]
-    if not lines or not _FIELD.match(lines[0]):
+def _looks_like_pdf(data: bytes) -> bool:
+    """A PDF header at the start; or further into the first KiB (readers skip what comes before it) of a file that has
+    PDF objects; or, with the header lost, objects or a trailer first. A text that only mentions %PDF- is a text."""
+    head = data[:1024]
+    if data.startswith(b"%PDF-") or _PDF_OBJECT.search(head):
+        return True
+    return _PDF_HEADER.search(head) is not None and _PDF_OBJECT_ANYWHERE.search(data) is not None
+
+
+def _looks_like_mail(data: bytes) -> bool:
+    """An RFC 5322 header block: fields (a name and a colon, continued on lines that open with a blank) up to an empty
+    line, one of them a field mail has; or two of them when the block goes on past what we look at. However long a
+    field is: a message whose Subject fills the first KiB is still a message."""
+    if not _FIELD.match(data):
         return False
     known = 0
-    for line in lines:
-        line = line.rstrip(b"\r")
+    start = 0
+    while start < min(len(data), _MAIL_HEAD):
+        end = data.find(b"\n", start)
+        if end < 0:
+            return False
+        line = data[start:end].rstrip(b"\r")
+        start = end + 1
         if not line:
-            return True
+            return known >= 1
         if line[:1] in (b" ", b"\t"):
             continue
         if _MAIL_HEADERS.match(line):

@@ -1,0 +1,85 @@
+"""The files `baomi scan` reads below the paths it is given, as `zip -r` or a copy would take them: links followed
+(a file under the link's own path), and whatever cannot be read named with the reason, never skipped in silence."""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner.engine import NOT_REGULAR, Scanned, Scanner
+from scanner.extract import Problem
+
+# Why an entry below a folder is not read, in the words of the report.
+CANNOT_LIST = "a folder that cannot be listed: {error}"
+LOOP = "a link back to a folder above it ({target}): following it would never end"
+DANGLING = "a link to nothing ({error})"
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One path to report on: a file to scan, or a path that cannot be scanned and why."""
+
+    path: Path
+    problem: str | None = None
+
+
+def walk(paths: Sequence[Path]) -> Iterator[Entry]:
+    """The entries below `paths` in a stable order: in each folder its files by name, then its sub-folders."""
+    for path in paths:
+        if path.is_dir():
+            yield from _folder(path)
+        else:
+            yield Entry(path)
+
+
+def scan_entry(scanner: Scanner, entry: Entry, channel: str, explain: bool = False) -> Scanned:
+    """The report on one entry: its file scanned, or its problem as an unscannable finding."""
+    if entry.problem is not None:
+        return scanner.unreadable(str(entry.path), Problem("unreadable", entry.problem), channel)
+    return scanner.examine_path(entry.path, channel, explain)
+
+
+def _folder(top: Path) -> Iterator[Entry]:
+    # Iterative, with the folders above each one by (device, inode), so that a link to an ancestor is a loop.
+    pending: list[tuple[Path, frozenset[tuple[int, int]]]] = [(top, frozenset())]
+    while pending:
+        folder, above = pending.pop()
+        try:
+            info = os.stat(folder)
+            with os.scandir(folder) as listing:
+                names = sorted((item.name for item in listing), key=os.fsencode)
+        except OSError as exc:
+            yield Entry(folder, CANNOT_LIST.format(error=exc.strerror or exc))
+            continue
+        here = above | {(info.st_dev, info.st_ino)}
+        subfolders = []
+        for name in names:
+            path = folder / name
+            kind, detail = _kind(path, here)
+            if kind == "folder":
+                subfolders.append((path, here))
+            elif kind == "file":
+                yield Entry(path)
+            else:
+                yield Entry(path, detail)
+        pending.extend(reversed(subfolders))
+
+
+def _kind(path: Path, above: frozenset[tuple[int, int]]) -> tuple[str, str]:
+    """("file" | "folder" | "problem", why): what the path is once links are followed."""
+    try:
+        info = os.stat(path)  # follows links; a loop of links is ELOOP, a link to nothing ENOENT
+    except OSError as exc:
+        if os.path.islink(path):
+            return "problem", DANGLING.format(error=exc.strerror or exc)
+        return "problem", f"cannot be examined: {exc.strerror or exc}"
+    if stat.S_ISDIR(info.st_mode):
+        if (info.st_dev, info.st_ino) in above:
+            return "problem", LOOP.format(target=os.readlink(path) if os.path.islink(path) else path)
+        return "folder", ""
+    if stat.S_ISREG(info.st_mode):
+        return "file", ""
+    return "problem", NOT_REGULAR
