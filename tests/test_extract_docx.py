@@ -256,13 +256,18 @@ def test_pictures_are_image_findings_like_image_files() -> None:
     ]
 
 
-def test_with_ocr_raster_pictures_are_read_and_metafiles_still_flagged() -> None:
+def test_with_ocr_raster_pictures_are_read_and_every_picture_is_still_flagged() -> None:
     require(shutil.which("tesseract") is not None, "Tesseract (tesseract-ocr, tesseract-ocr-chi-sim)")
     emf = b"\x01\x00\x00\x00\x6c\x00\x00\x00" + bytes(32) + b" EMF" + bytes(64)
     data = raw_docx(para("正文"), **{"word/media/image1.png": grey_png(), "word/media/image2.emf": emf})
     ctx = context(ocr=True)
     segments_of(read_docx, data, ctx)
-    assert [(p.reason, p.part) for p in ctx.problems] == [("image", "word/media/image2.emf")]
+    problems = [(p.reason, p.part, p.detail) for p in ctx.problems]
+    assert [(reason, part) for reason, part, _detail in problems] == [
+        ("image", "word/media/image1.png"),  # read by OCR, which found no text in the grey picture
+        ("image", "word/media/image2.emf"),  # a metafile OCR cannot read
+    ]
+    assert "no text recognised" in problems[0][2]
 
 
 def test_a_picture_added_by_python_docx_is_flagged_through_the_engine(scanner) -> None:  # type: ignore[no-untyped-def]
