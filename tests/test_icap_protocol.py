@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -11,7 +12,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 
@@ -249,6 +250,84 @@ def test_multipart_cut_off_before_its_closing_boundary_is_blocked(service: IcapS
     content_type, body = multipart(("file", "notes.txt", CLEAN))
     cut = body[: body.index(CLEAN) + len(CLEAN)]
     assert exchange(service, reqmod(http_post("/upload", content_type, cut), cut)).http_status == 403
+
+
+# -- bodies a web server could take apart differently from this parser (parser differentials)
+
+MARKED_DOCX = docx_of("机密★5年", "关于某项目的通知")
+BOUNDARY = "----baomitestboundary"
+FORM_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def part(disposition: str, content: bytes, *headers: str, boundary: str = BOUNDARY) -> bytes:
+    lines = "".join(f"{h}\r\n" for h in (f"Content-Disposition: {disposition}", *headers))
+    return f"--{boundary}\r\n{lines}\r\n".encode() + content + b"\r\n"
+
+
+def closed(*parts: bytes, boundary: str = BOUNDARY) -> bytes:
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+CLEAN_FILE = part('form-data; name="file"; filename="notes.txt"', CLEAN)
+MARKED_FILE = part('form-data; name="file"; filename="report.docx"', MARKED_DOCX)
+DIFFERENTIALS = {
+    # PHP-style parsers that go on after the closing boundary find report.docx; python-multipart stops.
+    "part-after-closing-boundary": (FORM_TYPE, closed(CLEAN_FILE) + closed(MARKED_FILE)),
+    # A server matching the boundary without regard to case sees a second part inside notes.txt.
+    "delimiter-in-another-case": (
+        FORM_TYPE,
+        closed(CLEAN_FILE[:-2] + b"\r\n" + MARKED_FILE.replace(b"baomi", b"BAOMI", 1)),
+    ),
+    # Servers differ on which boundary parameter counts.
+    "two-boundary-parameters": (
+        f"multipart/form-data; boundary=decoy; boundary={BOUNDARY}",
+        closed(MARKED_FILE),
+    ),
+    # A field that is a file to a server splitting the header at every `;`, holding a document.
+    "semicolon-in-a-field-name": (FORM_TYPE, closed(part('form-data; name="a;filename=x.docx"', MARKED_DOCX))),
+    # The first of two transfer encodings is base64 to a server that takes the first one.
+    "two-transfer-encodings": (
+        FORM_TYPE,
+        closed(
+            part(
+                'form-data; name="file"; filename="r.txt"',
+                base64.b64encode(MARKED),
+                "Content-Transfer-Encoding: base64",
+                "Content-Transfer-Encoding: 7bit",
+            )
+        ),
+    ),
+    # A folded Content-Disposition that a server unfolds into a file name.
+    "folded-part-header": (FORM_TYPE, closed(part('form-data; name="a";\r\n filename="r.docx"', MARKED_DOCX))),
+    # Form fields separated by `;`, as some servers read them: the mark stands alone on its line there.
+    "semicolon-separated-fields": (
+        "application/x-www-form-urlencoded",
+        b"a=1;text=" + quote(MARKED.decode()).encode(),
+    ),
+    # A JSON key written twice: servers that keep the first value get the marked one.
+    "json-key-written-twice": (
+        "application/json",
+        json.dumps({"text": MARKED.decode()}).encode()[:-1] + b', "text": "ok"}',
+    ),
+    # A field in GB 18030 (a form of an old page): not UTF-8, read in its own encoding.
+    "field-in-another-charset": (FORM_TYPE, closed(part('form-data; name="text"', MARKED.decode().encode("gb18030")))),
+    "no-closing-boundary": (FORM_TYPE, MARKED_FILE),
+}
+
+
+@pytest.mark.parametrize("shape", DIFFERENTIALS)
+def test_a_body_a_server_could_read_differently_is_never_answered_204(service: IcapService, shape: str) -> None:
+    content_type, body = DIFFERENTIALS[shape]
+    response = exchange(service, reqmod(http_post("/upload", content_type, body), body))
+    assert (response.status, response.http_status) == (200, 403)
+
+
+def test_two_content_types_are_refused(service: IcapService) -> None:
+    body = closed(MARKED_FILE)  # scanned as one text/plain body, the document inside would go unread
+    head = http_post("/upload", "text/plain", body, f"Content-Type: {FORM_TYPE}")
+    response = exchange(service, reqmod(head, body))
+    assert response.http_status == 403
+    assert "格式无法解析" in response.page
 
 
 def test_flagged_upload_goes_on_with_a_verdict_header(service: IcapService) -> None:

@@ -174,10 +174,13 @@ class IcapService:
             return []
         head = request.http
         try:
+            content_types = set(head.headers.all("Content-Type"))
+            if len(content_types) > 1:  # servers differ on which one counts
+                raise UnreadableBody(f"{len(content_types)} different Content-Type header fields")
             uploads = uploads_of(
                 head.target,
-                head.headers.get("Content-Type"),
-                head.headers.get("Content-Encoding"),
+                next(iter(content_types), None),
+                ", ".join(head.headers.all("Content-Encoding")) or None,
                 body,
                 self.settings.max_body,
             )

@@ -65,6 +65,11 @@ class Headers:
                 return value
         return default
 
+    def all(self, name: str) -> list[str]:
+        """The value of every field called `name`, in order."""
+        wanted = name.lower()
+        return [value for key, value in self.fields if key.lower() == wanted]
+
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
 
