@@ -102,7 +102,8 @@ def _boundary(content_type: str, options: dict[bytes, bytes]) -> bytes:
     boundary = options.get(b"boundary")
     if not boundary:
         raise UnreadableBody("multipart/form-data without a boundary")
-    if content_type.lower().count("boundary") != 1 or not _BOUNDARY.fullmatch(boundary):
+    named = 1 + boundary.lower().count(b"boundary")  # the parameter's name, and the word inside the value if any
+    if content_type.lower().count("boundary") != named or not _BOUNDARY.fullmatch(boundary):
         raise UnreadableBody(f"multipart/form-data with an ambiguous boundary: {content_type[:200]!r}")
     return boundary
 
