@@ -22,12 +22,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.audit import AuditLog, Decision, default_audit_path
-from scanner.detect import unscannable_finding
 from scanner.doors import icap_protocol as wire
-from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
+from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, unscannable_report, uploads_of
 from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
-from scanner.extract.base import Problem
 from scanner.model import FileReport, Finding, Verdict
 from scanner.policy import ConfigError
 
@@ -234,20 +232,6 @@ class IcapService:
                 decision = Decision.of(report, CHANNEL, _client(request, peer), ACTIONS[verdict], **extra)
                 ids.append(self.audit.record(decision))
         return ids
-
-
-def unscannable_report(name: str, reason: str, detail: str, data: bytes = b"") -> FileReport:
-    """A report for what was never handed to the engine (a body too large or malformed): blocked, whatever the
-    policy, since nothing of it was read."""
-    finding = unscannable_finding(Problem(reason, detail))
-    return FileReport(
-        path=name,
-        verdict=Verdict.BLOCK,
-        findings=[finding],
-        errors=[f"{reason}: {detail}"],
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
 
 
 # -- the block page

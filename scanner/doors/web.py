@@ -33,6 +33,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded, unscannable_report
 from scanner.engine import Scanner
 from scanner.model import FileReport, Verdict
 from scanner.policy import ConfigError
@@ -149,20 +150,23 @@ def _read_token_file(path: Path) -> list[Token]:
 
 @dataclass
 class Upload:
-    """One uploaded file as it arrives: its name and its bytes, in memory while small and on disk past that."""
+    """One uploaded file as it arrives: its name and its bytes, in memory while small and on disk past that, and
+    the Content-Transfer-Encoding its form part declared (undone when it is read)."""
 
     name: str
     spool: IO[bytes] = field(default_factory=lambda: tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY))  # noqa: SIM115
     size: int = 0
     complete: bool = False
+    transfer_encoding: bytes = b""
 
     def write(self, data: bytes) -> None:
         self.spool.write(data)
         self.size += len(data)
 
     def read(self) -> bytes:
+        """The file's bytes; UnreadableBody when its transfer encoding cannot be undone."""
         self.spool.seek(0)
-        return self.spool.read()
+        return transfer_decoded(self.transfer_encoding, self.spool.read())
 
     def close(self) -> None:
         self.spool.close()
@@ -181,7 +185,8 @@ def decode_name(raw: bytes) -> str:
 
 
 class FormReader:
-    """python-multipart callbacks that spool each `file` part of a form; other fields are read and dropped.
+    """python-multipart callbacks that spool each file of a form (every part named `file`, and any other part with
+    a file name); plain fields are read and dropped.
 
     Header values are kept as raw bytes so that file names in any encoding survive, and the form counts as read
     only when its closing boundary has arrived: a cut-off form is never scanned as if it were whole.
@@ -195,6 +200,7 @@ class FormReader:
         self._field = bytearray()
         self._value = bytearray()
         self._current: Upload | None = None
+        self._unnamed = False  # the current part is a file input of another name with no file name
         self.parser = MultipartParser(
             boundary,
             {
@@ -221,15 +227,19 @@ class FormReader:
         self._value.clear()
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b"").decode("latin-1"))
-        if options.get(b"name") != b"file":
-            return
+        disposition = self._headers.get(b"content-disposition", b"")
+        _, options = parse_options_header(disposition.decode("latin-1"))
+        filename = options.get(b"filename")
+        if filename is None:
+            filename = _extended_filename(disposition)
+        if options.get(b"name") != b"file" and filename is None:
+            return  # a plain field: the form's title, a token, …
+        self._unnamed = options.get(b"name") != b"file" and not filename
         if len(self.uploads) >= self.max_files:
             raise Refusal(413, "too-many-files", f"一次最多上传 {self.max_files} 个文件", f"more than {self.max_files}")
-        disposition = self._headers.get(b"content-disposition", b"")
-        raw = options.get(b"filename") or _extended_filename(disposition) or b"upload"
         # Browsers write a quote inside a name as %22 (WHATWG multipart/form-data encoding).
-        self._current = Upload(decode_name(raw.replace(b"%22", b'"')))
+        name = decode_name((filename or b"upload").replace(b"%22", b'"'))
+        self._current = Upload(name, transfer_encoding=self._headers.get(b"content-transfer-encoding", b""))
         self.uploads.append(self._current)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
@@ -237,8 +247,12 @@ class FormReader:
             self._current.write(data[start:end])
 
     def _part_end(self) -> None:
-        if self._current is not None:
-            self._current.complete = True
+        current = self._current
+        if current is not None:
+            current.complete = True
+            if self._unnamed and current.size == 0:  # a file input left empty: no file name and no content
+                self.uploads.remove(current)
+                current.close()
         self._current = None
 
     def _end(self) -> None:
@@ -285,7 +299,10 @@ class Desk:
         return JSONResponse(to_json(reports), headers={"X-Baomi-Verdict": str(worst)})
 
     def _scan_one(self, upload: Upload, source: str, token: str | None) -> FileReport:
-        report = self.scanner.scan_bytes(upload.read(), upload.name, CHANNEL)
+        try:
+            report = self.scanner.scan_bytes(upload.read(), upload.name, CHANNEL)
+        except UnreadableBody as exc:
+            report = unscannable_report(upload.name, "unreadable-body", str(exc))
         upload.close()
         if self.audit is not None:
             decision = Decision.of(report, CHANNEL, source, ACTIONS[report.verdict], token=token)
@@ -364,7 +381,9 @@ async def scan_form(request: Request) -> Response:
         if not form.ended or not all(u.complete for u in form.uploads):
             raise _cut_off("the form ends before its closing boundary")
         if not form.uploads:
-            raise Refusal(400, "no-file", "表单中没有名为 file 的文件字段", "no part named `file`")
+            raise Refusal(
+                400, "no-file", "表单中没有文件（字段名 file）", "no part named `file` and no part with a file name"
+            )
         return await desk.scan(request, form.uploads, token)
     finally:
         for upload in form.uploads:
