@@ -18,7 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import unquote_to_bytes
 
 import anyio
@@ -34,6 +34,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scanner.audit import AuditLog, Decision, default_audit_path
 from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded, unscannable_report
+from scanner.doors.web_guard import ClientLimit, Connections
 from scanner.engine import Scanner
 from scanner.model import FileReport, Verdict
 from scanner.policy import ConfigError
@@ -81,7 +82,10 @@ class WebSettings:
     max_bytes: int = DEFAULT_MAX_BYTES  # per request body, counted as it arrives
     max_files: int = DEFAULT_MAX_FILES  # per multipart request
     upload_seconds: int = 600  # for a whole body to arrive: a client trickling bytes cannot hold a request forever
-    max_connections: int = 64  # past this uvicorn answers 503; bounds the spooled uploads on disk too
+    read_seconds: int = 60  # the longest silence while a body arrives
+    header_seconds: int = 20  # for a request's head to arrive, from the connection's opening or the last answer
+    max_connections: int = 64  # open at once; connections waiting for a head give way, past it 503
+    max_requests_per_client: int = 16  # in progress at once from one address; past it 429
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # files scanned at once
     tokens: tuple[Token, ...] = ()
     # Reverse proxies whose X-Forwarded-For names the client in the audit log; anyone else could forge it.
@@ -90,7 +94,8 @@ class WebSettings:
     @classmethod
     def from_table(cls, table: dict[str, Any], base: Path | None = None) -> WebSettings:
         """Read `[web]`: the numbers above, [[web.token]] name/token, token_file (lines `name token`)."""
-        numeric = ("max_bytes", "max_files", "workers", "upload_seconds", "max_connections")
+        numeric = ["max_bytes", "max_files", "workers", "upload_seconds", "read_seconds", "header_seconds"]
+        numeric += ["max_connections", "max_requests_per_client"]
         known = {*numeric, "token", "token_file", "trusted_proxies"}
         unknown = set(table) - known
         if unknown:
@@ -311,9 +316,10 @@ class Desk:
         return report
 
 
-async def counted(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The request body as it arrives, refused (413) the moment it passes `limit` bytes and refused (400) when the
-    client goes away before all of it came: neither uvicorn nor Starlette limits a body on its own."""
+async def counted(request: Request, limit: int, read_seconds: float) -> AsyncIterator[bytes]:
+    """The request body as it arrives, refused (413) the moment it passes `limit` bytes, refused (408) when the
+    client sends nothing for `read_seconds` and refused (400) when it goes away before all of it came: neither
+    uvicorn nor Starlette limits a body on its own."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -321,8 +327,15 @@ async def counted(request: Request, limit: int) -> AsyncIterator[bytes]:
         if int(declared) > limit:
             raise _too_large(limit)
     received = 0
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        while True:
+            with anyio.move_on_after(read_seconds) as silence:
+                chunk = await anext(stream, None)
+            if silence.cancelled_caught:
+                raise _too_slow(f"nothing arrived for {read_seconds:g} s after {received} bytes")
+            if chunk is None:
+                break
             received += len(chunk)
             if received > limit:
                 raise _too_large(limit)
@@ -338,16 +351,18 @@ async def receive(request: Request, settings: WebSettings, sink: Callable[[bytes
     (or sending none) cannot hold a request, and its spooled upload, for ever."""
     try:
         with anyio.fail_after(settings.upload_seconds):
-            async for chunk in counted(request, settings.max_bytes):
+            async for chunk in counted(request, settings.max_bytes, settings.read_seconds):
                 sink(chunk)
     except TimeoutError:
-        raise Refusal(
-            408, "too-slow", "上传时间过长，文件未检查", f"not complete after {settings.upload_seconds} s"
-        ) from None
+        raise _too_slow(f"not complete after {settings.upload_seconds} s") from None
 
 
 def _too_large(limit: int) -> Refusal:
     return Refusal(413, "too-large", f"上传内容超过 {_size(limit)} 的限制", f"request body over {limit} bytes")
+
+
+def _too_slow(detail: str) -> Refusal:
+    return Refusal(408, "too-slow", "上传时间过长，文件未检查", detail)
 
 
 def _cut_off(detail: str) -> Refusal:
@@ -474,8 +489,10 @@ def create_app(scanner: Scanner, settings: WebSettings | None = None, audit: Aud
         ],
         exception_handlers=handlers,
     )
-    app.state.desk = Desk(scanner, settings or WebSettings(), audit)
+    settings = settings or WebSettings()
+    app.state.desk = Desk(scanner, settings, audit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientLimit, limit=settings.max_requests_per_client)
     return app
 
 
@@ -518,12 +535,14 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     app = create_app(scanner, settings, audit)
+    connections = Connections(settings.header_seconds, settings.max_connections)
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level="warning",
-        limit_concurrency=settings.max_connections,
+        http=cast(Any, connections.protocol),  # uvicorn takes any callable that builds its protocol
+        limit_concurrency=None,  # Connections bounds them, letting idle ones give way rather than answering 503
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
