@@ -17,7 +17,7 @@ from urllib.parse import quote, urlencode
 import pytest
 
 from scanner.audit import AuditLog
-from tests.common import docx_of
+from tests.common import closed_by_peer, docx_of, slowloris
 from tests.icap_rig import IcapService
 
 MAX_BODY = 200_000
@@ -357,8 +357,9 @@ def test_body_over_the_limit_is_blocked_as_unscannable(service: IcapService) -> 
 # -- preview
 
 
-def preview_request(http_head: bytes, preview: bytes, ieof: bool) -> bytes:
+def preview_request(http_head: bytes, preview: bytes, ieof: bool, client: str | None = None) -> bytes:
     fields = f"Encapsulated: req-hdr=0, req-body={len(http_head)}\r\nPreview: {len(preview)}\r\nAllow: 204\r\n"
+    fields += f"X-Client-IP: {client}\r\n" if client else ""
     last = b"0; ieof\r\n\r\n" if ieof else b"0\r\n\r\n"
     return f"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\n{fields}\r\n".encode() + http_head + chunk(preview) + last
 
@@ -408,11 +409,27 @@ def test_concurrent_uploads_each_get_their_own_verdict(service: IcapService) -> 
     assert answers == {i: 403 if i % 2 else 204 for i in range(32)}
 
 
-def test_connections_over_the_maximum_get_503(strict_service: IcapService) -> None:
+OPTIONS = b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n"
+
+
+def test_an_idle_connection_gives_way_to_a_new_one_when_the_service_is_full(strict_service: IcapService) -> None:
     with connect(strict_service) as first:
-        first.sendall(b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n")
+        first.sendall(OPTIONS)
         assert read_response(first.makefile("rb")).status == 200  # the first connection now holds the one slot
-        assert exchange(strict_service, b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n").status == 503
+        assert exchange(strict_service, OPTIONS).status == 200  # and gives it up, having no request under way
+        assert closed_by_peer(first) == b""
+
+
+def test_when_every_connection_has_a_request_under_way_a_new_one_gets_503(strict_service: IcapService) -> None:
+    head = http_post("/notes.txt", "text/plain", CLEAN * 2)
+    with connect(strict_service) as first:
+        stream = first.makefile("rb")
+        first.sendall(preview_request(head, CLEAN, ieof=False))
+        assert stream.readline() == b"ICAP/1.0 100 Continue\r\n"  # under way, waiting for the rest
+        assert exchange(strict_service, OPTIONS).status == 503
+        stream.readline()
+        first.sendall(chunk(CLEAN) + b"0\r\n\r\n")
+        assert read_response(stream).status == 204  # the request under way was not disturbed
 
 
 @pytest.mark.parametrize(
@@ -440,6 +457,51 @@ def test_bad_chunk_size_gets_400(service: IcapService, size: bytes) -> None:
     head = http_post("/a.txt", "text/plain", CLEAN)
     request = reqmod(head, None).replace(b"null-body", b"req-body") + size + b"\r\nhello\r\n0\r\n\r\n"
     assert exchange(service, request).status == 400
+
+
+@pytest.fixture(scope="module")
+def guarded_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcapService]:
+    """A service with short head and idle timeouts and two uploads under way per browser."""
+    workdir = tmp_path_factory.mktemp("icap-guarded")
+    settings = "[icap]\nheader_timeout = 2\nidle_timeout = 2\ntimeout = 3\nmax_requests_per_client = 2\n"
+    (workdir / "baomi.toml").write_text(settings)
+    running = IcapService(workdir, "--config", str(workdir / "baomi.toml"))
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    "first_bytes",
+    [b"", b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\n"],
+    ids=["silent", "half-a-head"],
+)
+def test_64_connections_that_never_finish_their_heads_neither_shut_out_others_nor_stay_open(
+    guarded_service: IcapService, first_bytes: bytes
+) -> None:
+    with slowloris(guarded_service.port, first_bytes) as connections:
+        assert exchange(guarded_service, reqmod(http_post("/a.txt", "text/plain", CLEAN), CLEAN)).status == 204
+        answers = [closed_by_peer(sock) for sock in connections]
+    assert None not in answers  # every one was closed by the service
+    assert exchange(guarded_service, reqmod(http_post("/b.txt", "text/plain", MARKED), MARKED)).http_status == 403
+
+
+def test_a_browser_with_too_many_uploads_under_way_gets_429_while_others_go_on(guarded_service: IcapService) -> None:
+    head = http_post("/notes.txt", "text/plain", CLEAN * 2)
+    under_way = []
+    try:
+        for _ in range(2):
+            sock = connect(guarded_service)
+            under_way.append(sock)
+            sock.sendall(preview_request(head, CLEAN, ieof=False, client="10.0.0.9"))
+            assert sock.makefile("rb").readline() == b"ICAP/1.0 100 Continue\r\n"
+        response = exchange(guarded_service, preview_request(head, CLEAN, ieof=False, client="10.0.0.9"))
+        assert (response.status, response.http_status) == (200, 429)
+        assert "同时上传的文件过多" in response.page
+        other = exchange(guarded_service, preview_request(head, CLEAN, ieof=True, client="10.0.0.10"))
+        assert other.status == 204
+    finally:
+        for sock in under_way:
+            sock.close()
 
 
 def test_client_gone_quiet_mid_request_is_disconnected(service: IcapService) -> None:

@@ -5,7 +5,6 @@ ordinary client from 127.0.0.1.
 
 from __future__ import annotations
 
-import contextlib
 import socket
 import time
 from collections.abc import Iterator
@@ -13,10 +12,11 @@ from collections.abc import Iterator
 import httpx
 import pytest
 
+from tests.common import SLOWLORIS, closed_by_peer, slowloris
 from tests.web_service import Service, serve
 
 CLEAN = "关于举办春季运动会的通知\n".encode()
-ATTACKER = "127.0.0.2"
+ATTACKER = SLOWLORIS[0]
 
 
 @pytest.fixture(scope="module")
@@ -39,35 +39,8 @@ def connect(service: Service, source: str = ATTACKER) -> socket.socket:
     return sock
 
 
-def closed_by_the_service(sock: socket.socket) -> bytes | None:
-    """What the service sent before closing the connection, or None if it is still open after 30 s."""
-    answer = b""
-    try:
-        while chunk := sock.recv(65536):
-            answer += chunk
-    except (ConnectionResetError, BrokenPipeError):
-        pass
-    except TimeoutError:
-        return None
-    return answer
-
-
 def scan(service: Service) -> httpx.Response:
     return httpx.post(service.url + "/v1/scan", files={"file": ("通知.txt", CLEAN)}, timeout=60)
-
-
-@contextlib.contextmanager
-def opened(count: int, service: Service, first_bytes: bytes) -> Iterator[list[socket.socket]]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sockets.append(connect(service))
-            if first_bytes:
-                sockets[-1].sendall(first_bytes)
-        yield sockets
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def in_progress(service: Service, path: str, source: str = ATTACKER) -> socket.socket:
@@ -88,12 +61,10 @@ def in_progress(service: Service, path: str, source: str = ATTACKER) -> socket.s
 def test_64_connections_that_never_finish_their_heads_neither_shut_out_others_nor_stay_open(
     service: Service, first_bytes: bytes
 ) -> None:
-    with opened(64, service, first_bytes) as slowloris:
-        for sock in slowloris[:8]:
-            sock.sendall(b"X-Trickle: 1\r\n")  # sending more of the head does not buy more time
+    with slowloris(service.port, first_bytes) as connections:
         response = scan(service)
         assert (response.status_code, response.json()["files"][0]["verdict"]) == (200, "pass")
-        answers = [closed_by_the_service(sock) for sock in slowloris]
+        answers = [closed_by_peer(sock) for sock in connections]
     assert None not in answers  # every one was closed by the service
     assert scan(service).status_code == 200
 
@@ -101,14 +72,17 @@ def test_64_connections_that_never_finish_their_heads_neither_shut_out_others_no
 def test_a_keep_alive_connection_that_starts_a_second_head_and_stops_is_closed(service: Service) -> None:
     with connect(service) as sock:
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-        assert sock.recv(1000).startswith(b"HTTP/1.1 200 ")
+        answer = b""
+        while not answer.endswith(b'{"status":"ok"}'):
+            answer += sock.recv(1000)
+        assert answer.startswith(b"HTTP/1.1 200 ")
         sock.sendall(b"GET /healthz HTTP/1.1\r\nHo")
-        assert closed_by_the_service(sock) == b""
+        assert closed_by_peer(sock) == b""
 
 
 def test_an_upload_that_goes_silent_mid_body_gets_408_and_is_closed(service: Service) -> None:
     with in_progress(service, "/v1/scan/silent.txt") as sock:
-        answer = closed_by_the_service(sock)
+        answer = closed_by_peer(sock)
     assert answer is not None and answer.startswith(b"HTTP/1.1 408 ")
     assert b'"too-slow"' in answer and b"nothing arrived for 3 s" in answer
 
@@ -118,7 +92,7 @@ def test_a_client_with_too_many_requests_in_progress_gets_429_while_others_are_s
     try:
         with connect(service) as extra:
             extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            answer = closed_by_the_service(extra)
+            answer = closed_by_peer(extra)
         assert answer is not None and answer.startswith(b"HTTP/1.1 429 ")
         assert b'"too-many-requests"' in answer
         assert scan(service).status_code == 200  # another client
@@ -132,7 +106,7 @@ def test_when_every_connection_is_in_the_middle_of_a_request_a_new_one_gets_503(
     try:
         with connect(small, "127.0.0.1") as extra:
             extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            answer = closed_by_the_service(extra)
+            answer = closed_by_peer(extra)
         assert answer is not None and answer.startswith(b"HTTP/1.1 503 ")
         assert '"服务繁忙，文件未检查，请稍后再试"'.encode() in answer
     finally:
@@ -148,6 +122,6 @@ def test_an_idle_connection_gives_way_to_a_new_one_when_the_service_is_full(smal
     with connect(small) as first, connect(small) as second:
         response = scan(small)
         assert response.status_code == 200
-        assert closed_by_the_service(first) == b""  # the oldest one waiting for a head was closed
+        assert closed_by_peer(first) == b""  # the oldest one waiting for a head was closed
         second.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
         assert second.recv(1000).startswith(b"HTTP/1.1 200 ")

@@ -13,6 +13,8 @@ import os
 import socket
 import socketserver
 import threading
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from importlib import metadata, resources
@@ -46,9 +48,11 @@ class Settings:
     port: int = 1344
     max_body: int = 64 * 1024 * 1024  # bytes of one request body; over it the upload is blocked unread
     timeout: float = 60.0  # seconds a client may go quiet in the middle of a request
+    header_timeout: float = 30.0  # seconds a request's heads may take from their first byte
     deadline: float = 900.0  # seconds one request (a slow upload relayed by Squid) may take in all
     idle_timeout: float = 120.0  # seconds an idle persistent connection is kept
-    max_connections: int = 64  # advertised to Squid; more at once are refused with 503
+    max_connections: int = 64  # advertised to Squid; idle ones give way to new ones, past it 503
+    max_requests_per_client: int = 16  # uploads in progress at once from one browser (X-Client-IP); past it 429
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # uploads scanned at once; the others wait
     preview: int = 4096  # bytes Squid sends before waiting for 100 Continue
     options_ttl: int = 3600  # seconds Squid may keep the OPTIONS answer
@@ -88,23 +92,64 @@ class IcapService:
         self.settings = settings
         self.istag = _istag(scanner)
         self._audit_lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(settings.max_connections)
+        self._lock = threading.Lock()
+        self._open: dict[wire.Connection, None] = {}  # oldest first
+        self._in_progress: Counter[str] = Counter()  # requests under way, by browser
         # More scans at once than cores only makes the engine start extra worker processes and throw them away.
         self._scanning = threading.BoundedSemaphore(settings.workers)
 
     # -- connections
 
     def serve_connection(self, sock: socket.socket, peer: str) -> None:
-        if not self._slots.acquire(blocking=False):
+        settings = self.settings
+        conn = wire.Connection(
+            sock, settings.idle_timeout, settings.timeout, settings.deadline, settings.header_timeout
+        )
+        if not self._admit(conn):
+            log.warning("%s: refused, every connection is in the middle of a request", peer)
             with contextlib.suppress(OSError):
                 sock.sendall(wire.error_response(self.istag, 503))
             return
         try:
-            conn = wire.Connection(sock, self.settings.idle_timeout, self.settings.timeout, self.settings.deadline)
             while self._serve_one(conn, peer):
                 pass
         finally:
-            self._slots.release()
+            with self._lock:
+                self._open.pop(conn, None)
+
+    def _admit(self, conn: wire.Connection) -> bool:
+        """Room for one more connection, made by closing the oldest one with no request under way if need be (Squid
+        opens another when it needs one); False when every connection is in the middle of a request."""
+        with self._lock:
+            if len(self._open) >= self.settings.max_connections:
+                idle = next((c for c in self._open if c.waiting_for_head), None)
+                if idle is None:
+                    return False
+                del self._open[idle]
+                idle.close_now()
+            self._open[conn] = None
+            return True
+
+    @contextlib.contextmanager
+    def _under_way(self, client: str | None) -> Iterator[bool]:
+        """Count a request of `client` (the browser Squid names) as under way; whether it is within the limit."""
+        if client is None:
+            yield True
+            return
+        with self._lock:
+            if self._in_progress[client] >= self.settings.max_requests_per_client:
+                allowed = False
+            else:
+                allowed = True
+                self._in_progress[client] += 1
+        try:
+            yield allowed
+        finally:
+            if allowed:
+                with self._lock:
+                    self._in_progress[client] -= 1
+                    if not self._in_progress[client]:
+                        del self._in_progress[client]
 
     def _serve_one(self, conn: wire.Connection, peer: str) -> bool:
         """Answer one request; False when the connection is to be closed."""
@@ -139,6 +184,14 @@ class IcapService:
             raise wire.IcapError(501, request.method)
         if request.http is None:
             raise wire.IcapError(400, "REQMOD without an encapsulated HTTP request")
+        with self._under_way(request.headers.get("X-Client-IP")) as allowed:
+            if not allowed:
+                log.warning("%s: refused, %s has too many uploads under way", peer, _client(request, peer))
+                return Answer(too_many_page(self.istag), keep_open=False)  # its body is not read
+            return self._read_and_decide(conn, request, peer)
+
+    def _read_and_decide(self, conn: wire.Connection, request: wire.IcapRequest, peer: str) -> Answer:
+        assert request.http is not None
         try:
             body = conn.read_body(request, self.settings.max_body)
         except wire.BodyTooLarge as exc:
@@ -234,7 +287,19 @@ class IcapService:
         return ids
 
 
-# -- the block page
+# -- the pages
+
+TOO_MANY = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>请稍后再试</title></head>
+<body><h1>同时上传的文件过多</h1><p>您正在进行的上传过多，此次上传未经检查，没有发出。请等其他上传完成后再试。</p></body>
+</html>
+"""
+
+
+def too_many_page(istag: str) -> bytes:
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"), ("Retry-After", "10")]
+    return wire.http_response(istag, 429, "Too Many Requests", headers, TOO_MANY.encode("utf-8"))
+
 
 CATEGORIES = {
     "state-secret": "国家秘密标志（密级）",
