@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import zlib
+from urllib.parse import quote, quote_from_bytes
 
 import pytest
 
@@ -177,7 +178,7 @@ def test_a_document_in_a_field_without_a_file_name_is_scanned_as_a_file_of_its_o
         (b'Content-Disposition: form-data; name="t"', b"title"),
     )
     assert uploads_of("/up", FORM, None, body, LIMIT) == [
-        Upload("a;filename=x.docx", docx, "file"),
+        Upload("a;filename=x.docx", docx, "fields"),
         Upload(FIELDS_NAME, b"title", "fields"),
     ]
 
@@ -188,9 +189,18 @@ def test_a_field_in_another_charset_is_scanned_on_its_own() -> None:
         (b'Content-Disposition: form-data; name="text"', gbk), (b'Content-Disposition: form-data; name="t"', b"x")
     )
     assert uploads_of("/up", FORM, None, body, LIMIT) == [
-        Upload("text", gbk, "file"),
+        Upload("text", gbk, "fields"),
         Upload(FIELDS_NAME, b"x", "fields"),
     ]
+
+
+def test_an_urlencoded_value_in_another_charset_is_scanned_on_its_own() -> None:
+    # A server decoding every field as GB 18030 reads the mark; joined with UTF-8 text it would be taken for noise.
+    gbk = quote_from_bytes("机密★5年\n关于某项目的通知".encode("gb18030")).encode()
+    body = b"title=" + quote("关于春季运动会报名事宜的通知，请各单位认真组织。").encode() + b"&text=" + gbk
+    uploads = uploads_of("/post", "application/x-www-form-urlencoded", None, body, LIMIT)
+    assert [(u.name, u.kind) for u in uploads] == [("text", "fields"), (FIELDS_NAME, "fields")]
+    assert uploads[0].data == "机密★5年\n关于某项目的通知".encode("gb18030")
 
 
 def test_urlencoded_values_are_split_at_semicolons_as_well() -> None:

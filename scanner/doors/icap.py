@@ -13,6 +13,7 @@ import os
 import socket
 import socketserver
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
@@ -36,6 +37,8 @@ log = logging.getLogger("baomi.icap")
 CHANNEL = "web"
 SERVICE_PATH = "/reqmod"
 VERDICT_HEADER = "X-Baomi-Verdict"
+# How long a new connection waits for one with no request under way when every connection is taken.
+ADMIT_SECONDS = 1.0
 # What the audit log says each door action was.
 ACTIONS = {Verdict.PASS: "accepted", Verdict.FLAG: "flagged", Verdict.BLOCK: "rejected"}
 
@@ -92,7 +95,7 @@ class IcapService:
         self.settings = settings
         self.istag = _istag(scanner)
         self._audit_lock = threading.Lock()
-        self._lock = threading.Lock()
+        self._changed = threading.Condition()  # guards the two below; notified when a connection ends or goes idle
         self._open: dict[wire.Connection, None] = {}  # oldest first
         self._in_progress: Counter[str] = Counter()  # requests under way, by browser
         # More scans at once than cores only makes the engine start extra worker processes and throw them away.
@@ -112,21 +115,27 @@ class IcapService:
             return
         try:
             while self._serve_one(conn, peer):
-                pass
+                with self._changed:
+                    self._changed.notify_all()  # it waits for its next request now: a new connection may have it
         finally:
-            with self._lock:
+            with self._changed:
                 self._open.pop(conn, None)
+                self._changed.notify_all()
 
     def _admit(self, conn: wire.Connection) -> bool:
         """Room for one more connection, made by closing the oldest one with no request under way if need be (Squid
-        opens another when it needs one); False when every connection is in the middle of a request."""
-        with self._lock:
-            if len(self._open) >= self.settings.max_connections:
+        opens another when it needs one); False when every connection is still in the middle of a request after
+        ADMIT_SECONDS."""
+        until = time.monotonic() + ADMIT_SECONDS
+        with self._changed:
+            while len(self._open) >= self.settings.max_connections:
                 idle = next((c for c in self._open if c.waiting_for_head), None)
-                if idle is None:
+                if idle is not None:
+                    del self._open[idle]
+                    idle.close_now()
+                    break
+                if not self._changed.wait(until - time.monotonic()):
                     return False
-                del self._open[idle]
-                idle.close_now()
             self._open[conn] = None
             return True
 
@@ -136,7 +145,7 @@ class IcapService:
         if client is None:
             yield True
             return
-        with self._lock:
+        with self._changed:
             if self._in_progress[client] >= self.settings.max_requests_per_client:
                 allowed = False
             else:
@@ -146,7 +155,7 @@ class IcapService:
             yield allowed
         finally:
             if allowed:
-                with self._lock:
+                with self._changed:
                     self._in_progress[client] -= 1
                     if not self._in_progress[client]:
                         del self._in_progress[client]
@@ -168,7 +177,7 @@ class IcapService:
             log.exception("%s: internal error", peer)
             answer = Answer(wire.error_response(self.istag, 500), keep_open=False)
         try:
-            conn.send(answer.data)
+            conn.finish(answer.data)
         except wire.Disconnected:
             return False
         return answer.keep_open

@@ -335,6 +335,11 @@ class Connection:
         self._buffer += chunk
         return bool(chunk)
 
+    def finish(self, answer: bytes) -> None:
+        """Send the answer to the request under way; from then on the connection waits for the next one."""
+        self.send(answer)
+        self.waiting_for_head = True
+
     def close_now(self) -> None:
         """End the connection from another thread: the one serving it sees the client gone."""
         with contextlib.suppress(OSError):

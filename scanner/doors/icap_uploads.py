@@ -126,17 +126,14 @@ def _boundary(content_type: str, options: dict[bytes, bytes]) -> bytes:
 
 
 def _multipart(body: bytes, boundary: bytes) -> list[Upload]:
-    """Files under their names; text fields together; a field whose content is not plain UTF-8 text (a document in
-    a field that a server might take for a file, text in another charset) as a file of its own."""
+    """Each file under its name, then the fields (see _fields)."""
     files: list[Upload] = []
-    fields: list[bytes] = []
+    fields: list[tuple[str, bytes]] = []
     for headers, data in _parts(body, boundary):
-        filename = _filename(headers)
-        if filename is None and _plain_text(data):
-            fields.append(data)
-        elif filename is not None or data:
-            upload = _file(headers, data) if filename is not None else Upload(_field_name(headers), data, "file")
-            files += [upload] if upload is not None else []
+        if _filename(headers) is None:
+            fields.append((_field_name(headers), data))
+        elif (upload := _file(headers, data)) is not None:
+            files.append(upload)
     return files + _fields(fields)
 
 
@@ -245,18 +242,30 @@ def _file(headers: dict[bytes, bytes], data: bytes) -> Upload | None:
     return Upload(name or "upload", data, "file")
 
 
-def _fields(values: list[bytes]) -> list[Upload]:
-    """A form's text fields as one text, each value on lines of its own (a mark is judged by standing alone on its
-    line, so the field's name stays out); nothing when every value is empty."""
-    values = [value for value in values if value]
-    return [Upload(FIELDS_NAME, b"\n".join(values), "fields")] if values else []
+def _fields(fields: list[tuple[str, bytes]]) -> list[Upload]:
+    """A form's (name, value) fields: the values in plain UTF-8 text together as one text, each on lines of its own (a
+    mark is judged by standing alone on its line, so the names stay out); any other value (a document in a field
+    that a server might take for a file, text in another charset) on its own under its field's name, to be read by
+    its content. Empty values are left out."""
+    texts: list[bytes] = []
+    others: list[Upload] = []
+    for name, value in fields:
+        if value and _plain_text(value):
+            texts.append(value)
+        elif value:
+            others.append(Upload(name or "upload", value, "fields"))
+    return others + ([Upload(FIELDS_NAME, b"\n".join(texts), "fields")] if texts else [])
 
 
-def _form_values(body: bytes) -> list[bytes]:
-    """The values of `a=1&b=%E6%9C%BA`, split at `;` too as some servers do (`a=1;b=…`); unlike parse_qsl, bytes
+def _form_values(body: bytes) -> list[tuple[str, bytes]]:
+    """The fields of `a=1&b=%E6%9C%BA`, split at `;` too as some servers do (`a=1;b=…`); unlike parse_qsl, bytes
     that should have been escaped are kept, not fatal."""
-    items = re.split(rb"[&;]", body)
-    return [unquote_to_bytes(item.partition(b"=")[2].replace(b"+", b" ")) for item in items]
+    pairs = [item.partition(b"=") for item in re.split(rb"[&;]", body)]
+    return [(decode_name(_unquote(name)), _unquote(value)) for name, _, value in pairs]
+
+
+def _unquote(text: bytes) -> bytes:
+    return unquote_to_bytes(text.replace(b"+", b" "))
 
 
 class _Members(list[tuple[str, Any]]):
