@@ -216,6 +216,7 @@ class Scan:
         self.done = threading.Event()
         self.report: FileReport | None = None
         self.error: BaseException | None = None
+        self.ended = float("inf")  # when, by the monotonic clock
         thread = threading.Thread(target=self._run, args=(scanner, raw, places), name="scan", daemon=True)
         thread.start()
 
@@ -227,12 +228,13 @@ class Scan:
         except BaseException as exc:  # handed to the waiting door, which answers it as an internal error
             self.error = exc
         finally:
+            self.ended = time.monotonic()
             places.give_back(self.place)
             self.done.set()
 
     def result(self, until: float) -> FileReport | None:
-        """The report, waiting until the monotonic time `until` at the latest (else None)."""
-        if not self.done.wait(max(0.0, until - time.monotonic())):
+        """The report if the scan ended by the monotonic time `until`, waiting for it until then (else None)."""
+        if not self.done.wait(max(0.0, until - time.monotonic())) or self.ended > until:
             return None
         if self.error is not None:
             raise self.error
