@@ -305,9 +305,11 @@ class Desk:
 
     def _scan_one(self, upload: Upload, source: str, token: str | None) -> FileReport:
         try:
-            report = self.scanner.scan_bytes(upload.read(), upload.name, CHANNEL)
+            data = upload.read()
         except UnreadableBody as exc:
             report = unscannable_report(upload.name, "unreadable-body", str(exc))
+        else:
+            report = self.scanner.scan_bytes(data, upload.name, CHANNEL)
         upload.close()
         if self.audit is not None:
             decision = Decision.of(report, CHANNEL, source, ACTIONS[report.verdict], token=token)
