@@ -65,7 +65,8 @@ class Scanner:
         """The report and what lies behind it: the extraction, and with `explain` every candidate set aside. One
         deadline covers both steps: extraction gets what is left of it, detection what extraction left."""
         policy = self.config.channel(channel)
-        deadline = deadline or Deadline.after(self.config.limits.seconds)
+        own = Deadline.after(self.config.limits.seconds)
+        deadline = own if deadline is None or own.at < deadline.at else deadline
         sha256 = hashlib.sha256(data).hexdigest()
         try:
             limits = replace(self.config.limits, seconds=max(0.0, deadline.left()))

@@ -9,8 +9,11 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Iterator
 
 import docx
+
+SLOWLORIS = ("127.0.0.2", 0)  # where connections that hold a service open come from; ordinary clients use 127.0.0.1
 
 
 def docx_of(*paragraphs: str, header: str | None = None) -> bytes:
@@ -55,3 +58,33 @@ def stop(process: subprocess.Popen[bytes], seconds: float = 15.0) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=5)
+
+
+def closed_by_peer(sock: socket.socket) -> bytes | None:
+    """What the peer sent before closing the connection, or None if it is still open after the socket's timeout."""
+    answer = b""
+    try:
+        while data := sock.recv(65536):
+            answer += data
+    except (ConnectionResetError, BrokenPipeError):
+        pass
+    except TimeoutError:
+        return None
+    return answer
+
+
+@contextlib.contextmanager
+def slowloris(port: int, first_bytes: bytes, count: int = 64) -> Iterator[list[socket.socket]]:
+    """`count` connections to `port` from 127.0.0.2 that send `first_bytes` of a head and never finish it; a few of
+    them send one more header line, as slowloris does to look alive."""
+    connections: list[socket.socket] = []
+    try:
+        for _ in range(count):
+            connections.append(socket.create_connection(("127.0.0.1", port), timeout=30, source_address=SLOWLORIS))
+            connections[-1].sendall(first_bytes)
+        for sock in connections[:8]:
+            sock.sendall(b"X-Trickle: 1\r\n")
+        yield connections
+    finally:
+        for sock in connections:
+            sock.close()

@@ -316,6 +316,15 @@ class Milter:
             raise RuntimeError(f"baomi milter did not start: {exc}\n{err}") from exc
         return self
 
+    def wait_for_log(self, text: str, times: int = 1, seconds: float = 60.0) -> bool:
+        """Whether `text` appears `times` times in what the milter has written, waiting up to `seconds` for it."""
+        deadline = time.monotonic() + seconds
+        while self.log.read_text(errors="replace").count(text) < times:
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.1)
+        return True
+
     def stop(self) -> str:
         """Stop it (SIGTERM, then SIGKILL) and give back what it wrote on stderr."""
         if self.process is None:
@@ -333,13 +342,16 @@ class Milter:
 
 
 @contextlib.contextmanager
-def mail_gateway(audit: Path, config: Path | None = None) -> Iterator[tuple[PrivatePostfix, Milter, Sink]]:
-    """Sink, milter and Postfix started in that order, and stopped in the reverse order whatever happens."""
+def mail_gateway(
+    audit: Path, config: Path | None = None, extra: Sequence[str] = ()
+) -> Iterator[tuple[PrivatePostfix, Milter, Sink]]:
+    """Sink, milter (with `extra` options) and Postfix started in that order, and stopped in the reverse order
+    whatever happens."""
     sink = Sink().start()
     milter: Milter | None = None
     postfix: PrivatePostfix | None = None
     try:
-        milter = Milter(audit, config).start()
+        milter = Milter(audit, config, extra).start()
         postfix = PrivatePostfix(sink.port, milter.port).start()
         yield postfix, milter, sink
     finally:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import io
 import json
@@ -11,12 +12,12 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import pytest
 
 from scanner.audit import AuditLog
-from tests.common import docx_of
+from tests.common import closed_by_peer, docx_of, slowloris
 from tests.icap_rig import IcapService
 
 MAX_BODY = 200_000
@@ -251,6 +252,84 @@ def test_multipart_cut_off_before_its_closing_boundary_is_blocked(service: IcapS
     assert exchange(service, reqmod(http_post("/upload", content_type, cut), cut)).http_status == 403
 
 
+# -- bodies a web server could take apart differently from this parser (parser differentials)
+
+MARKED_DOCX = docx_of("机密★5年", "关于某项目的通知")
+BOUNDARY = "----baomitestboundary"
+FORM_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
+
+
+def part(disposition: str, content: bytes, *headers: str, boundary: str = BOUNDARY) -> bytes:
+    lines = "".join(f"{h}\r\n" for h in (f"Content-Disposition: {disposition}", *headers))
+    return f"--{boundary}\r\n{lines}\r\n".encode() + content + b"\r\n"
+
+
+def closed(*parts: bytes, boundary: str = BOUNDARY) -> bytes:
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+CLEAN_FILE = part('form-data; name="file"; filename="notes.txt"', CLEAN)
+MARKED_FILE = part('form-data; name="file"; filename="report.docx"', MARKED_DOCX)
+DIFFERENTIALS = {
+    # PHP-style parsers that go on after the closing boundary find report.docx; python-multipart stops.
+    "part-after-closing-boundary": (FORM_TYPE, closed(CLEAN_FILE) + closed(MARKED_FILE)),
+    # A server matching the boundary without regard to case sees a second part inside notes.txt.
+    "delimiter-in-another-case": (
+        FORM_TYPE,
+        closed(CLEAN_FILE[:-2] + b"\r\n" + MARKED_FILE.replace(b"baomi", b"BAOMI", 1)),
+    ),
+    # Servers differ on which boundary parameter counts.
+    "two-boundary-parameters": (
+        f"multipart/form-data; boundary=decoy; boundary={BOUNDARY}",
+        closed(MARKED_FILE),
+    ),
+    # A field that is a file to a server splitting the header at every `;`, holding a document.
+    "semicolon-in-a-field-name": (FORM_TYPE, closed(part('form-data; name="a;filename=x.docx"', MARKED_DOCX))),
+    # The first of two transfer encodings is base64 to a server that takes the first one.
+    "two-transfer-encodings": (
+        FORM_TYPE,
+        closed(
+            part(
+                'form-data; name="file"; filename="r.txt"',
+                base64.b64encode(MARKED),
+                "Content-Transfer-Encoding: base64",
+                "Content-Transfer-Encoding: 7bit",
+            )
+        ),
+    ),
+    # A folded Content-Disposition that a server unfolds into a file name.
+    "folded-part-header": (FORM_TYPE, closed(part('form-data; name="a";\r\n filename="r.docx"', MARKED_DOCX))),
+    # Form fields separated by `;`, as some servers read them: the mark stands alone on its line there.
+    "semicolon-separated-fields": (
+        "application/x-www-form-urlencoded",
+        b"a=1;text=" + quote(MARKED.decode()).encode(),
+    ),
+    # A JSON key written twice: servers that keep the first value get the marked one.
+    "json-key-written-twice": (
+        "application/json",
+        json.dumps({"text": MARKED.decode()}).encode()[:-1] + b', "text": "ok"}',
+    ),
+    # A field in GB 18030 (a form of an old page): not UTF-8, read in its own encoding.
+    "field-in-another-charset": (FORM_TYPE, closed(part('form-data; name="text"', MARKED.decode().encode("gb18030")))),
+    "no-closing-boundary": (FORM_TYPE, MARKED_FILE),
+}
+
+
+@pytest.mark.parametrize("shape", DIFFERENTIALS)
+def test_a_body_a_server_could_read_differently_is_never_answered_204(service: IcapService, shape: str) -> None:
+    content_type, body = DIFFERENTIALS[shape]
+    response = exchange(service, reqmod(http_post("/upload", content_type, body), body))
+    assert (response.status, response.http_status) == (200, 403)
+
+
+def test_two_content_types_are_refused(service: IcapService) -> None:
+    body = closed(MARKED_FILE)  # scanned as one text/plain body, the document inside would go unread
+    head = http_post("/upload", "text/plain", body, f"Content-Type: {FORM_TYPE}")
+    response = exchange(service, reqmod(head, body))
+    assert response.http_status == 403
+    assert "格式无法解析" in response.page
+
+
 def test_flagged_upload_goes_on_with_a_verdict_header(service: IcapService) -> None:
     body = "内部资料 注意保存\n正文\n".encode()
     head = http_post("/notes.txt", "text/plain", body)
@@ -278,8 +357,9 @@ def test_body_over_the_limit_is_blocked_as_unscannable(service: IcapService) -> 
 # -- preview
 
 
-def preview_request(http_head: bytes, preview: bytes, ieof: bool) -> bytes:
+def preview_request(http_head: bytes, preview: bytes, ieof: bool, client: str | None = None) -> bytes:
     fields = f"Encapsulated: req-hdr=0, req-body={len(http_head)}\r\nPreview: {len(preview)}\r\nAllow: 204\r\n"
+    fields += f"X-Client-IP: {client}\r\n" if client else ""
     last = b"0; ieof\r\n\r\n" if ieof else b"0\r\n\r\n"
     return f"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\n{fields}\r\n".encode() + http_head + chunk(preview) + last
 
@@ -329,11 +409,27 @@ def test_concurrent_uploads_each_get_their_own_verdict(service: IcapService) -> 
     assert answers == {i: 403 if i % 2 else 204 for i in range(32)}
 
 
-def test_connections_over_the_maximum_get_503(strict_service: IcapService) -> None:
+OPTIONS = b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n"
+
+
+def test_an_idle_connection_gives_way_to_a_new_one_when_the_service_is_full(strict_service: IcapService) -> None:
     with connect(strict_service) as first:
-        first.sendall(b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n")
+        first.sendall(OPTIONS)
         assert read_response(first.makefile("rb")).status == 200  # the first connection now holds the one slot
-        assert exchange(strict_service, b"OPTIONS icap://127.0.0.1/reqmod ICAP/1.0\r\n\r\n").status == 503
+        assert exchange(strict_service, OPTIONS).status == 200  # and gives it up, having no request under way
+        assert closed_by_peer(first) == b""
+
+
+def test_when_every_connection_has_a_request_under_way_a_new_one_gets_503(strict_service: IcapService) -> None:
+    head = http_post("/notes.txt", "text/plain", CLEAN * 2)
+    with connect(strict_service) as first:
+        stream = first.makefile("rb")
+        first.sendall(preview_request(head, CLEAN, ieof=False))
+        assert stream.readline() == b"ICAP/1.0 100 Continue\r\n"  # under way, waiting for the rest
+        assert exchange(strict_service, OPTIONS).status == 503
+        stream.readline()
+        first.sendall(chunk(CLEAN) + b"0\r\n\r\n")
+        assert read_response(stream).status == 204  # the request under way was not disturbed
 
 
 @pytest.mark.parametrize(
@@ -361,6 +457,51 @@ def test_bad_chunk_size_gets_400(service: IcapService, size: bytes) -> None:
     head = http_post("/a.txt", "text/plain", CLEAN)
     request = reqmod(head, None).replace(b"null-body", b"req-body") + size + b"\r\nhello\r\n0\r\n\r\n"
     assert exchange(service, request).status == 400
+
+
+@pytest.fixture(scope="module")
+def guarded_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcapService]:
+    """A service with short head and idle timeouts and two uploads under way per browser."""
+    workdir = tmp_path_factory.mktemp("icap-guarded")
+    settings = "[icap]\nheader_timeout = 2\nidle_timeout = 2\ntimeout = 3\nmax_requests_per_client = 2\n"
+    (workdir / "baomi.toml").write_text(settings)
+    running = IcapService(workdir, "--config", str(workdir / "baomi.toml"))
+    yield running
+    running.stop()
+
+
+@pytest.mark.parametrize(
+    "first_bytes",
+    [b"", b"REQMOD icap://127.0.0.1/reqmod ICAP/1.0\r\nHost: 127.0.0.1\r\n"],
+    ids=["silent", "half-a-head"],
+)
+def test_64_connections_that_never_finish_their_heads_neither_shut_out_others_nor_stay_open(
+    guarded_service: IcapService, first_bytes: bytes
+) -> None:
+    with slowloris(guarded_service.port, first_bytes) as connections:
+        assert exchange(guarded_service, reqmod(http_post("/a.txt", "text/plain", CLEAN), CLEAN)).status == 204
+        answers = [closed_by_peer(sock) for sock in connections]
+    assert None not in answers  # every one was closed by the service
+    assert exchange(guarded_service, reqmod(http_post("/b.txt", "text/plain", MARKED), MARKED)).http_status == 403
+
+
+def test_a_browser_with_too_many_uploads_under_way_gets_429_while_others_go_on(guarded_service: IcapService) -> None:
+    head = http_post("/notes.txt", "text/plain", CLEAN * 2)
+    under_way = []
+    try:
+        for _ in range(2):
+            sock = connect(guarded_service)
+            under_way.append(sock)
+            sock.sendall(preview_request(head, CLEAN, ieof=False, client="10.0.0.9"))
+            assert sock.makefile("rb").readline() == b"ICAP/1.0 100 Continue\r\n"
+        response = exchange(guarded_service, preview_request(head, CLEAN, ieof=False, client="10.0.0.9"))
+        assert (response.status, response.http_status) == (200, 429)
+        assert "同时上传的文件过多" in response.page
+        other = exchange(guarded_service, preview_request(head, CLEAN, ieof=True, client="10.0.0.10"))
+        assert other.status == 204
+    finally:
+        for sock in under_way:
+            sock.close()
 
 
 def test_client_gone_quiet_mid_request_is_disconnected(service: IcapService) -> None:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import io
 import smtplib
+import threading
 import uuid
 import zipfile
 from collections.abc import Iterator
@@ -244,3 +245,72 @@ def test_with_the_milter_stopped_postfix_answers_451(gateway: Gateway, tmp_path:
     with pytest.raises(smtplib.SMTPResponseException) as caught:
         gateway.send(message(), port=gateway.postfix.spare_smtp_port)
     assert caught.value.smtp_code == 451
+
+
+# Slow messages ----------------------------------------------------------------------------------------------------
+
+SLOW_CONFIG = """
+[mail]
+scan_seconds = 20
+slow_seconds = 1
+"""
+
+
+def slow_message() -> EmailMessage:
+    """A message built to be slow today: a text attachment of 200 KB packed with mark words, every one of which the
+    detectors must weigh as a possible mark (71 KB of it took 24 s)."""
+    msg = message("请查收会议材料。")
+    dense = "机密 秘密 内部 绝密 工作秘密 商业秘密 " * 3000
+    msg.add_attachment(dense, filename="会议材料.txt")
+    return msg
+
+
+class Sending(threading.Thread):
+    """One SMTP session in a thread of its own; `answer` is the reply to its data, once it came."""
+
+    def __init__(self, gateway: Gateway, msg: EmailMessage) -> None:
+        super().__init__(daemon=True)
+        self.gateway, self.msg = gateway, msg
+        self.answer: tuple[int, str] | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            self.gateway.send(self.msg)
+            self.answer = (250, "")
+        except smtplib.SMTPResponseException as exc:
+            self.answer = (exc.smtp_code, exc.smtp_error.decode("utf-8", "replace"))
+
+
+def test_two_slow_messages_get_their_own_tempfail_while_other_mail_goes_on(tmp_path: Path) -> None:
+    require(postfix_missing_reason() is None, f"a private Postfix ({postfix_missing_reason()})")
+    config = tmp_path / "baomi.toml"
+    config.write_text(SLOW_CONFIG)
+    with mail_gateway(tmp_path / "audit.db", config, ["--workers", "2"]) as (postfix, milter, sink):
+        gateway = Gateway(postfix, milter, sink, tmp_path / "audit.db")
+        slow = [Sending(gateway, slow_message()) for _ in range(2)]
+        # Both are being scanned, in the places of both workers, when the rest of the mail arrives.
+        assert milter.wait_for_log("set aside so that other mail goes on", times=2), milter.log.read_text()
+        clean, marked = message(), message(f"{MARK}\n\n会议纪要")
+        gateway.send(clean)
+        assert refused(gateway, marked).smtp_code == 550
+        assert sink.wait_for(str(clean["Subject"])) is not None
+        assert all(s.answer is None for s in slow), "the slow messages were answered first: they are not slow"
+
+        for sending in slow:
+            sending.join(timeout=90)
+            assert sending.answer is not None
+            code, text = sending.answer
+            assert (code, text) == (
+                451,
+                "4.7.1 Cannot check this message now (scan took more than 20 s); try again later",
+            )
+            assert "机密" not in text
+        # Their scans run on, set aside, until the engine stops them; mail still goes through meanwhile.
+        after = message()
+        gateway.send(after)
+        assert sink.wait_for(str(after["Subject"])) is not None
+    records = {d.source: d for d in gateway.decisions()}
+    for sending in slow:
+        record = records[str(sending.msg["Message-ID"])]
+        assert (record.action, record.reason) == ("tempfail", "scan took more than 20 s")

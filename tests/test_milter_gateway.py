@@ -4,15 +4,18 @@ words of a refusal. A scripted MTA (tests.test_milter_protocol) speaks to the re
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from scanner.audit import AuditLog
-from scanner.cli import main
 from scanner.doors import milter_protocol as mp
-from scanner.doors.milter import Gateway, MailHandler, MailPolicy, place
+from scanner.doors.milter import Gateway, MailHandler, MailPolicy, Message, Places, place
 from scanner.engine import Scanner
 from scanner.model import Finding, Location, Verdict
 from scanner.policy import ConfigError, load_config
@@ -28,23 +31,22 @@ Door = Callable[..., tuple[ScriptedMTA, AuditLog]]
 @pytest.fixture
 def door(scanner: Scanner, tmp_path: Path) -> Iterator[Door]:
     """Start the door with a [mail] table; give back a negotiated MTA connection and the audit log."""
-    started: list[tuple[mp.MilterServer, Gateway]] = []
+    started: list[mp.MilterServer] = []
 
     def start(**table: object) -> tuple[ScriptedMTA, AuditLog]:
         audit = AuditLog(tmp_path / f"audit{len(started)}.db")
         gateway = Gateway(scanner, audit, MailPolicy.from_table(table), workers=2)
         server = mp.MilterServer("inet:0@127.0.0.1", lambda: MailHandler(gateway))
         server.serve_in_thread(poll_interval=0.02)
-        started.append((server, gateway))
+        started.append(server)
         mta = ScriptedMTA(server.server_address)
         mta.negotiate()
         return mta, audit
 
     yield start
-    for server, gateway in started:
+    for server in started:
         server.shutdown()
         server.server_close()
-        gateway.close()
 
 
 def final(mta: ScriptedMTA) -> tuple[bytes, str]:
@@ -71,6 +73,45 @@ def test_a_scan_that_outlasts_scan_seconds_gets_a_temporary_failure(door: Door) 
     mta.message(HEADERS, "您好，会议改到周三。\r\n".encode())
     assert final(mta)[1].startswith("451 4.7.1")
     assert "scan took more than" in (audit.query()[0].reason or "")
+
+
+def test_a_message_that_finds_no_scanner_free_by_its_deadline_gets_its_own_temporary_failure(
+    scanner: Scanner, tmp_path: Path
+) -> None:
+    mail = MailPolicy.from_table({"scan_seconds": 0.5, "slow_seconds": 60})
+    gateway = Gateway(scanner, AuditLog(tmp_path / "audit.db"), mail, workers=1)
+    assert gateway.places.take("a long scan", until=time.monotonic()) is not None  # the one place is taken
+    outcome = gateway.decide(Message(headers=HEADERS, body=["您好。\r\n".encode()]), {}, progress=lambda: None)
+    assert (
+        outcome.reply.text == "451 4.7.1 Cannot check this message now (no scanner free within 0.5 s); try again later"
+    )
+    assert [(d.action, d.reason) for d in gateway.audit.query()] == [("tempfail", "no scanner free within 0.5 s")]
+
+
+def test_a_scan_running_past_slow_seconds_is_set_aside_and_its_place_goes_to_the_next_message() -> None:
+    places = Places(workers=1, slow_seconds=0.0)
+    slow = places.take("slow", until=time.monotonic())
+    assert slow is not None
+    fresh = places.take("fresh", until=time.monotonic())
+    assert fresh is not None and slow.aside and not fresh.aside
+
+
+def test_no_more_than_twice_the_workers_scans_run_at_once() -> None:
+    places = Places(workers=1, slow_seconds=0.0)
+    first, second = places.take("1", time.monotonic()), places.take("2", time.monotonic())
+    assert first is not None and second is not None
+    assert places.take("3", until=time.monotonic() + 0.05) is None  # one set aside, one slow in the place: full
+    places.give_back(first)
+    third = places.take("3", until=time.monotonic())
+    assert third is not None and second.aside
+
+
+def test_a_place_given_back_goes_to_mail_waiting_for_one() -> None:
+    places = Places(workers=1, slow_seconds=60.0)
+    running = places.take("1", time.monotonic())
+    assert running is not None
+    threading.Timer(0.05, places.give_back, [running]).start()
+    assert places.take("2", until=time.monotonic() + 30) is not None
 
 
 def test_an_internal_error_gets_a_temporary_failure_never_an_accept(door: Door) -> None:
@@ -157,9 +198,13 @@ def test_a_refusal_says_where_in_the_message_the_rule_fired(part: str, words: st
     assert place(finding) == words
 
 
-def test_the_command_refuses_a_socket_it_cannot_listen_on(capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["milter", "--listen", "tcp:25"]) == 2
-    assert "cannot listen on tcp:25" in capsys.readouterr().err
+def test_the_command_refuses_a_socket_it_cannot_listen_on() -> None:
+    # In a process of its own: the command installs its SIGTERM handler first, and pytest's process must keep its own
+    # (a forked pool in a later test is stopped with SIGTERM).
+    command = [str(Path(sys.executable).parent / "baomi"), "milter", "--listen", "tcp:25"]
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
+    assert done.returncode == 2
+    assert "cannot listen on tcp:25" in done.stderr
 
 
 def test_the_administrators_example_configuration_is_valid() -> None:

@@ -6,13 +6,15 @@ not send what a broken or hostile client sends.
 
 from __future__ import annotations
 
+import base64
 import io
 import os
+import quopri
 import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -171,9 +173,56 @@ def test_empty_upload_is_refused_not_passed(service: Service) -> None:
     assert "空.txt" in response.json()["message"]
 
 
-def test_form_without_a_file_field_is_refused(service: Service) -> None:
-    response = httpx.post(service.url + "/v1/scan", files={"document": ("a.txt", CLEAN)})
+def form_of(*parts: tuple[bytes, bytes]) -> bytes:
+    """(the part's header lines, its content) → a multipart/form-data body with the boundary `z`."""
+    return b"".join(b"--z\r\n" + head + b"\r\n\r\n" + content + b"\r\n" for head, content in parts) + b"--z--\r\n"
+
+
+def post_form(service: Service, *parts: tuple[bytes, bytes]) -> httpx.Response:
+    headers = {"Content-Type": "multipart/form-data; boundary=z"}
+    return httpx.post(service.url + "/v1/scan", content=form_of(*parts), headers=headers, timeout=60)
+
+
+def test_form_without_a_file_is_refused(service: Service) -> None:
+    response = post_form(service, (b'Content-Disposition: form-data; name="title"', "周报".encode()))
     assert (response.status_code, response.json()["error"]) == (400, "no-file")
+
+
+def test_a_file_in_a_field_not_named_file_is_scanned(service: Service) -> None:
+    response = httpx.post(service.url + "/v1/scan", files={"document": ("附件.txt", MARKED)})
+    assert response.status_code == 200
+    assert [(f["path"], f["verdict"]) for f in response.json()["files"]] == [("附件.txt", "block")]
+
+
+def test_an_empty_file_input_of_another_name_is_left_out(service: Service) -> None:
+    response = post_form(
+        service,
+        (b'Content-Disposition: form-data; name="attachment"; filename=""', b""),
+        (b'Content-Disposition: form-data; name="file"; filename="a.txt"', CLEAN),
+    )
+    assert [f["path"] for f in response.json()["files"]] == ["a.txt"]
+
+
+@pytest.mark.parametrize(
+    ("encoding", "encode"),
+    [(b"base64", base64.b64encode), (b"Quoted-Printable", lambda data: quopri.encodestring(data, quotetabs=True))],
+)
+def test_a_file_part_in_a_transfer_encoding_is_decoded_before_it_is_scanned(
+    service: Service, encoding: bytes, encode: Callable[[bytes], bytes]
+) -> None:
+    head = b'Content-Disposition: form-data; name="file"; filename="r.docx"\r\nContent-Transfer-Encoding: ' + encoding
+    response = post_form(service, (head, encode(docx_of("机密★5年", "关于调整工作安排的通知"))))
+    report = response.json()["files"][0]
+    assert (report["format"], report["verdict"], report["findings"][0]["category"]) == ("docx", "block", "state-secret")
+
+
+@pytest.mark.parametrize(("encoding", "content"), [(b"base64", b"YWJ"), (b"x-uuencode", CLEAN)])
+def test_a_file_part_whose_transfer_encoding_cannot_be_undone_is_blocked(
+    service: Service, encoding: bytes, content: bytes
+) -> None:
+    head = b'Content-Disposition: form-data; name="file"; filename="r.txt"\r\nContent-Transfer-Encoding: ' + encoding
+    report = post_form(service, (head, content)).json()["files"][0]
+    assert (report["verdict"], report["findings"][0]["rule"]) == ("block", "unscannable.unreadable-body")
 
 
 def test_post_that_is_not_a_form_is_refused_as_the_wrong_content_type(service: Service) -> None:

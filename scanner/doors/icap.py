@@ -13,6 +13,9 @@ import os
 import socket
 import socketserver
 import threading
+import time
+from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from datetime import datetime
 from importlib import metadata, resources
@@ -22,12 +25,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from scanner.audit import AuditLog, Decision, default_audit_path
-from scanner.detect import unscannable_finding
 from scanner.doors import icap_protocol as wire
-from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
+from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, unscannable_report, uploads_of
 from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
-from scanner.extract.base import Problem
 from scanner.model import FileReport, Finding, Verdict
 from scanner.policy import ConfigError
 
@@ -36,6 +37,8 @@ log = logging.getLogger("baomi.icap")
 CHANNEL = "web"
 SERVICE_PATH = "/reqmod"
 VERDICT_HEADER = "X-Baomi-Verdict"
+# How long a new connection waits for one with no request under way when every connection is taken.
+ADMIT_SECONDS = 1.0
 # What the audit log says each door action was.
 ACTIONS = {Verdict.PASS: "accepted", Verdict.FLAG: "flagged", Verdict.BLOCK: "rejected"}
 
@@ -48,9 +51,11 @@ class Settings:
     port: int = 1344
     max_body: int = 64 * 1024 * 1024  # bytes of one request body; over it the upload is blocked unread
     timeout: float = 60.0  # seconds a client may go quiet in the middle of a request
+    header_timeout: float = 30.0  # seconds a request's heads may take from their first byte
     deadline: float = 900.0  # seconds one request (a slow upload relayed by Squid) may take in all
     idle_timeout: float = 120.0  # seconds an idle persistent connection is kept
-    max_connections: int = 64  # advertised to Squid; more at once are refused with 503
+    max_connections: int = 64  # advertised to Squid; idle ones give way to new ones, past it 503
+    max_requests_per_client: int = 16  # uploads in progress at once from one browser (X-Client-IP); past it 429
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # uploads scanned at once; the others wait
     preview: int = 4096  # bytes Squid sends before waiting for 100 Continue
     options_ttl: int = 3600  # seconds Squid may keep the OPTIONS answer
@@ -90,23 +95,70 @@ class IcapService:
         self.settings = settings
         self.istag = _istag(scanner)
         self._audit_lock = threading.Lock()
-        self._slots = threading.BoundedSemaphore(settings.max_connections)
+        self._changed = threading.Condition()  # guards the two below; notified when a connection ends or goes idle
+        self._open: dict[wire.Connection, None] = {}  # oldest first
+        self._in_progress: Counter[str] = Counter()  # requests under way, by browser
         # More scans at once than cores only makes the engine start extra worker processes and throw them away.
         self._scanning = threading.BoundedSemaphore(settings.workers)
 
     # -- connections
 
     def serve_connection(self, sock: socket.socket, peer: str) -> None:
-        if not self._slots.acquire(blocking=False):
+        settings = self.settings
+        conn = wire.Connection(
+            sock, settings.idle_timeout, settings.timeout, settings.deadline, settings.header_timeout
+        )
+        if not self._admit(conn):
+            log.warning("%s: refused, every connection is in the middle of a request", peer)
             with contextlib.suppress(OSError):
                 sock.sendall(wire.error_response(self.istag, 503))
             return
         try:
-            conn = wire.Connection(sock, self.settings.idle_timeout, self.settings.timeout, self.settings.deadline)
             while self._serve_one(conn, peer):
-                pass
+                with self._changed:
+                    self._changed.notify_all()  # it waits for its next request now: a new connection may have it
         finally:
-            self._slots.release()
+            with self._changed:
+                self._open.pop(conn, None)
+                self._changed.notify_all()
+
+    def _admit(self, conn: wire.Connection) -> bool:
+        """Room for one more connection, made by closing the oldest one with no request under way if need be (Squid
+        opens another when it needs one); False when every connection is still in the middle of a request after
+        ADMIT_SECONDS."""
+        until = time.monotonic() + ADMIT_SECONDS
+        with self._changed:
+            while len(self._open) >= self.settings.max_connections:
+                idle = next((c for c in self._open if c.waiting_for_head), None)
+                if idle is not None:
+                    del self._open[idle]
+                    idle.close_now()
+                    break
+                if not self._changed.wait(until - time.monotonic()):
+                    return False
+            self._open[conn] = None
+            return True
+
+    @contextlib.contextmanager
+    def _under_way(self, client: str | None) -> Iterator[bool]:
+        """Count a request of `client` (the browser Squid names) as under way; whether it is within the limit."""
+        if client is None:
+            yield True
+            return
+        with self._changed:
+            if self._in_progress[client] >= self.settings.max_requests_per_client:
+                allowed = False
+            else:
+                allowed = True
+                self._in_progress[client] += 1
+        try:
+            yield allowed
+        finally:
+            if allowed:
+                with self._changed:
+                    self._in_progress[client] -= 1
+                    if not self._in_progress[client]:
+                        del self._in_progress[client]
 
     def _serve_one(self, conn: wire.Connection, peer: str) -> bool:
         """Answer one request; False when the connection is to be closed."""
@@ -125,7 +177,7 @@ class IcapService:
             log.exception("%s: internal error", peer)
             answer = Answer(wire.error_response(self.istag, 500), keep_open=False)
         try:
-            conn.send(answer.data)
+            conn.finish(answer.data)
         except wire.Disconnected:
             return False
         return answer.keep_open
@@ -141,6 +193,14 @@ class IcapService:
             raise wire.IcapError(501, request.method)
         if request.http is None:
             raise wire.IcapError(400, "REQMOD without an encapsulated HTTP request")
+        with self._under_way(request.headers.get("X-Client-IP")) as allowed:
+            if not allowed:
+                log.warning("%s: refused, %s has too many uploads under way", peer, _client(request, peer))
+                return Answer(too_many_page(self.istag), keep_open=False)  # its body is not read
+            return self._read_and_decide(conn, request, peer)
+
+    def _read_and_decide(self, conn: wire.Connection, request: wire.IcapRequest, peer: str) -> Answer:
+        assert request.http is not None
         try:
             body = conn.read_body(request, self.settings.max_body)
         except wire.BodyTooLarge as exc:
@@ -174,10 +234,13 @@ class IcapService:
             return []
         head = request.http
         try:
+            content_types = set(head.headers.all("Content-Type"))
+            if len(content_types) > 1:  # servers differ on which one counts
+                raise UnreadableBody(f"{len(content_types)} different Content-Type header fields")
             uploads = uploads_of(
                 head.target,
-                head.headers.get("Content-Type"),
-                head.headers.get("Content-Encoding"),
+                next(iter(content_types), None),
+                ", ".join(head.headers.all("Content-Encoding")) or None,
                 body,
                 self.settings.max_body,
             )
@@ -233,21 +296,19 @@ class IcapService:
         return ids
 
 
-def unscannable_report(name: str, reason: str, detail: str, data: bytes = b"") -> FileReport:
-    """A report for what was never handed to the engine (a body too large or malformed): blocked, whatever the
-    policy, since nothing of it was read."""
-    finding = unscannable_finding(Problem(reason, detail))
-    return FileReport(
-        path=name,
-        verdict=Verdict.BLOCK,
-        findings=[finding],
-        errors=[f"{reason}: {detail}"],
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
+# -- the pages
+
+TOO_MANY = """<!DOCTYPE html>
+<html lang="zh-CN"><head><meta charset="utf-8"><title>请稍后再试</title></head>
+<body><h1>同时上传的文件过多</h1><p>您正在进行的上传过多，此次上传未经检查，没有发出。请等其他上传完成后再试。</p></body>
+</html>
+"""
 
 
-# -- the block page
+def too_many_page(istag: str) -> bytes:
+    headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"), ("Retry-After", "10")]
+    return wire.http_response(istag, 429, "Too Many Requests", headers, TOO_MANY.encode("utf-8"))
+
 
 CATEGORIES = {
     "state-secret": "国家秘密标志（密级）",

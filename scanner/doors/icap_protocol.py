@@ -4,6 +4,7 @@ preview and `100 Continue`, and the responses. Knows nothing of scanning; the do
 
 from __future__ import annotations
 
+import contextlib
 import re
 import socket
 import time
@@ -64,6 +65,11 @@ class Headers:
             if key.lower() == wanted:
                 return value
         return default
+
+    def all(self, name: str) -> list[str]:
+        """The value of every field called `name`, in order."""
+        wanted = name.lower()
+        return [value for key, value in self.fields if key.lower() == wanted]
 
     def __contains__(self, name: object) -> bool:
         return isinstance(name, str) and self.get(name) is not None
@@ -180,30 +186,43 @@ class Encapsulated:
 
 
 class Connection:
-    """One client connection: buffered reads with an idle timeout between requests, a read timeout for each wait
-    inside a request and a deadline for a whole request, so a slow or silent client cannot hold a thread for ever."""
+    """One client connection: buffered reads with an idle timeout between requests, a deadline for a request's heads
+    (ICAP and encapsulated HTTP) from their first byte, a read timeout for each wait inside a request and a deadline
+    for a whole request, so a slow or silent client cannot hold a thread for ever."""
 
-    def __init__(self, sock: socket.socket, idle_timeout: float, read_timeout: float, deadline: float) -> None:
+    def __init__(
+        self, sock: socket.socket, idle_timeout: float, read_timeout: float, deadline: float, header_timeout: float
+    ) -> None:
         self.sock = sock
         self.idle_timeout = idle_timeout
         self.read_timeout = read_timeout
         self.deadline_seconds = deadline
+        self.header_timeout = min(header_timeout, deadline)
         self._buffer = bytearray()
         self._deadline = float("inf")
         self._waiting_for_request = True
+        self.waiting_for_head = True  # between requests, or while a request's heads arrive: nothing under way yet
 
     # -- reading
 
     def read_request(self) -> IcapRequest | None:
         """The next request's head and encapsulated HTTP head; None when the client closed between requests."""
         self._waiting_for_request = True
+        self.waiting_for_head = True
         try:
             if not self._buffer and not self._fill():
                 return None
         except Disconnected:
             return None
         self._waiting_for_request = False
-        self._deadline = time.monotonic() + self.deadline_seconds
+        started = time.monotonic()
+        self._deadline = started + self.header_timeout
+        request = self._read_heads()
+        self._deadline = started + self.deadline_seconds
+        self.waiting_for_head = False
+        return request
+
+    def _read_heads(self) -> IcapRequest:
         lines = self._read_head_lines()
         parts = lines[0].decode("latin-1").split(" ")
         if len(parts) != 3:
@@ -304,7 +323,8 @@ class Connection:
         else:
             timeout = min(self.read_timeout, self._deadline - time.monotonic())
             if timeout <= 0:
-                raise Disconnected("request took longer than the deadline")
+                what = "request's heads" if self.waiting_for_head else "request"
+                raise Disconnected(f"the {what} took longer than the deadline")
         self.sock.settimeout(timeout)
         try:
             chunk = self.sock.recv(65536)
@@ -314,6 +334,16 @@ class Connection:
             raise Disconnected(str(exc)) from None
         self._buffer += chunk
         return bool(chunk)
+
+    def finish(self, answer: bytes) -> None:
+        """Send the answer to the request under way; from then on the connection waits for the next one."""
+        self.send(answer)
+        self.waiting_for_head = True
+
+    def close_now(self) -> None:
+        """End the connection from another thread: the one serving it sees the client gone."""
+        with contextlib.suppress(OSError):
+            self.sock.shutdown(socket.SHUT_RDWR)
 
     # -- writing
 

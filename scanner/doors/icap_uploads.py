@@ -1,11 +1,15 @@
 """What an HTTP request body carries out, as named items to scan: each file of a multipart form, the form's text
 fields together, the strings of a JSON body, or the body itself named after the URL.
+
+A body that a web server could take apart differently (a part after the closing boundary, a boundary in another
+case, two values for one header) is refused rather than scanned as this parser alone reads it.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
+import hashlib
 import json
 import quopri
 import re
@@ -18,10 +22,17 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
+from scanner.detect import unscannable_finding
 from scanner.extract.archive import GzipMembers
-from scanner.extract.base import decode_name
+from scanner.extract.base import Problem, decode_name
+from scanner.extract.sniff import sniff
+from scanner.model import FileReport, Verdict
 
 FIELDS_NAME = "(表单内容)"  # the name under which a form's text fields are scanned and reported
+# RFC 2046's characters of a boundary, less the space that a server may or may not strip.
+_BOUNDARY = re.compile(rb"[0-9A-Za-z'()+_,\-./:=?]{1,70}")
+# Content-Transfer-Encoding values a part may carry (RFC 2045); browsers send none.
+_IDENTITY = (b"", b"7bit", b"8bit", b"binary")
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,20 @@ class UnreadableBody(Exception):
     """A body that cannot be taken apart into what it carries; a door must not let it pass unread."""
 
 
+def unscannable_report(name: str, reason: str, detail: str, data: bytes = b"") -> FileReport:
+    """A report for what was never handed to the engine (a body too large or malformed): blocked, whatever the
+    policy, since nothing of it was read."""
+    finding = unscannable_finding(Problem(reason, detail))
+    return FileReport(
+        path=name,
+        verdict=Verdict.BLOCK,
+        findings=[finding],
+        errors=[f"{reason}: {detail}"],
+        size=len(data),
+        sha256=hashlib.sha256(data).hexdigest(),
+    )
+
+
 def uploads_of(
     target: str, content_type: str | None, content_encoding: str | None, body: bytes, max_bytes: int
 ) -> list[Upload]:
@@ -44,17 +69,14 @@ def uploads_of(
     kind, options = parse_options_header(content_type or "")
     kind = kind.lower()
     if kind == b"multipart/form-data":
-        boundary = options.get(b"boundary")
-        if not boundary:
-            raise UnreadableBody("multipart/form-data without a boundary")
-        return _multipart(body, boundary)
+        return _multipart(body, _boundary(content_type or "", options))
     if kind == b"application/x-www-form-urlencoded":
         return _fields(_form_values(body))
     name = name_from_url(target)
     if kind == b"application/json" or kind.endswith(b"+json"):
         strings = _json_strings(body)
         if strings is not None:
-            return [Upload(f"{name}.json", "\n".join(strings).encode("utf-8"), "json")]
+            return [Upload(f"{name}.json", "\n".join(strings).encode("utf-8", "replace"), "json")]
     return [Upload(name, body, "body")]
 
 
@@ -110,11 +132,28 @@ def _gunzip(body: bytes, max_bytes: int) -> bytes:
     return out
 
 
+def _boundary(content_type: str, options: dict[bytes, bytes]) -> bytes:
+    """The form's boundary, refused when a server could take another (`boundary=a; boundary=b`, a quoted value that
+    holds a second `boundary=`, characters outside RFC 2046's)."""
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise UnreadableBody("multipart/form-data without a boundary")
+    named = 1 + boundary.lower().count(b"boundary")  # the parameter's name, and the word inside the value if any
+    if content_type.lower().count("boundary") != named or not _BOUNDARY.fullmatch(boundary):
+        raise UnreadableBody(f"multipart/form-data with an ambiguous boundary: {content_type[:200]!r}")
+    return boundary
+
+
 def _multipart(body: bytes, boundary: bytes) -> list[Upload]:
-    parts = list(_parts(body, boundary))
-    files = [_file(headers, data) for headers, data in parts if _filename(headers) is not None]
-    fields = [data for headers, data in parts if _filename(headers) is None]
-    return [f for f in files if f is not None] + _fields(fields)
+    """Each file under its name, then the fields (see _fields)."""
+    files: list[Upload] = []
+    fields: list[tuple[str, bytes]] = []
+    for headers, data in _parts(body, boundary):
+        if _filename(headers) is None:
+            fields.append((_field_name(headers), data))
+        elif (upload := _file(headers, data)) is not None:
+            files.append(upload)
+    return files + _fields(fields)
 
 
 def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[dict[bytes, bytes], bytes]]:
@@ -128,7 +167,10 @@ def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[dict[bytes, bytes], b
         ended = True
 
     def header_end() -> None:
-        parts[-1][0][bytes(field).strip().lower()] = bytes(value).strip()
+        name = bytes(field).strip().lower()
+        if name in parts[-1][0]:  # servers differ on which of two values counts
+            raise UnreadableBody(f"a part with two {name.decode('latin-1')} header fields")
+        parts[-1][0][name] = bytes(value).strip()
         field.clear()
         value.clear()
 
@@ -148,12 +190,31 @@ def _parts(body: bytes, boundary: bytes) -> Iterator[tuple[dict[bytes, bytes], b
         raise UnreadableBody(f"malformed multipart body: {exc}") from None
     if not ended:
         raise UnreadableBody("multipart body ends before its closing boundary")
+    _check_framing(body, boundary, len(parts))
     for headers, data in parts:
-        yield headers, _transfer_decoded(headers, bytes(data))
+        yield headers, transfer_decoded(headers.get(b"content-transfer-encoding", b""), bytes(data))
 
 
-def _transfer_decoded(headers: dict[bytes, bytes], data: bytes) -> bytes:
-    encoding = headers.get(b"content-transfer-encoding", b"").lower()
+def _check_framing(body: bytes, boundary: bytes, parts: int) -> None:
+    """Refuse a body whose parts a server could find elsewhere than this parser did: the boundary once more than
+    the parts need (a part after the closing boundary, a delimiter in another case or inside a part), or anything
+    but blank lines after the closing boundary."""
+    delimiter = b"--" + boundary.lower()
+    lowered = body.lower()
+    found = lowered.count(delimiter)
+    if found != parts + 1:
+        raise UnreadableBody(f"the boundary occurs {found} times in a form of {parts} parts")
+    epilogue = body[lowered.rfind(delimiter) + len(delimiter) + 2 :]
+    if epilogue.strip():
+        raise UnreadableBody(f"{len(epilogue)} bytes after the closing boundary")
+
+
+def transfer_decoded(encoding: bytes, data: bytes) -> bytes:
+    """A part's content with its Content-Transfer-Encoding (base64, quoted-printable) undone; a part in any other
+    encoding cannot be read."""
+    encoding = encoding.strip().lower()
+    if encoding in _IDENTITY:
+        return data
     try:
         if encoding == b"base64":
             return base64.b64decode(data)
@@ -161,7 +222,16 @@ def _transfer_decoded(headers: dict[bytes, bytes], data: bytes) -> bytes:
             return quopri.decodestring(data)
     except (binascii.Error, ValueError) as exc:
         raise UnreadableBody(f"part in bad {encoding.decode('latin-1')}: {exc}") from None
-    return data
+    raise UnreadableBody(f"part in a transfer encoding baomi cannot read: {encoding.decode('latin-1')[:40]}")
+
+
+def _plain_text(data: bytes) -> bool:
+    """UTF-8 text, by content: what joins the other text fields of a form."""
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return sniff(data) == "text"
 
 
 def _disposition(headers: dict[bytes, bytes]) -> dict[bytes, bytes]:
@@ -180,6 +250,10 @@ def _filename(headers: dict[bytes, bytes]) -> str | None:
     return None if filename is None else decode_name(filename.replace(b"\\", b"/").rsplit(b"/", 1)[-1])
 
 
+def _field_name(headers: dict[bytes, bytes]) -> str:
+    return decode_name(_disposition(headers).get(b"name") or b"") or "upload"
+
+
 def _file(headers: dict[bytes, bytes], data: bytes) -> Upload | None:
     name = _filename(headers) or ""
     if not name and not data:
@@ -187,22 +261,41 @@ def _file(headers: dict[bytes, bytes], data: bytes) -> Upload | None:
     return Upload(name or "upload", data, "file")
 
 
-def _fields(values: list[bytes]) -> list[Upload]:
-    """A form's text fields as one text, each value on lines of its own (a mark is judged by standing alone on its
-    line, so the field's name stays out); nothing when every value is empty."""
-    values = [value for value in values if value]
-    return [Upload(FIELDS_NAME, b"\n".join(values), "fields")] if values else []
+def _fields(fields: list[tuple[str, bytes]]) -> list[Upload]:
+    """A form's (name, value) fields: the values in plain UTF-8 text together as one text, each on lines of its own (a
+    mark is judged by standing alone on its line, so the names stay out); any other value (a document in a field
+    that a server might take for a file, text in another charset) on its own under its field's name, to be read by
+    its content. Empty values are left out."""
+    texts: list[bytes] = []
+    others: list[Upload] = []
+    for name, value in fields:
+        if value and _plain_text(value):
+            texts.append(value)
+        elif value:
+            others.append(Upload(name or "upload", value, "fields"))
+    return others + ([Upload(FIELDS_NAME, b"\n".join(texts), "fields")] if texts else [])
 
 
-def _form_values(body: bytes) -> list[bytes]:
-    """The values of `a=1&b=%E6%9C%BA`; unlike parse_qsl, bytes that should have been escaped are kept, not fatal."""
-    return [unquote_to_bytes(item.partition(b"=")[2].replace(b"+", b" ")) for item in body.split(b"&")]
+def _form_values(body: bytes) -> list[tuple[str, bytes]]:
+    """The fields of `a=1&b=%E6%9C%BA`, split at `;` too as some servers do (`a=1;b=…`); unlike parse_qsl, bytes
+    that should have been escaped are kept, not fatal."""
+    pairs = [item.partition(b"=") for item in re.split(rb"[&;]", body)]
+    return [(decode_name(_unquote(name)), _unquote(value)) for name, _, value in pairs]
+
+
+def _unquote(text: bytes) -> bytes:
+    return unquote_to_bytes(text.replace(b"+", b" "))
+
+
+class _Members(list[tuple[str, Any]]):
+    """A JSON object as every key and value it was written with: a key written twice keeps both values, since
+    servers differ on which one counts."""
 
 
 def _json_strings(body: bytes) -> list[str] | None:
     """Every key and string value of a JSON body, so `\\u673a\\u5bc6` is read as 机密; None if it is not JSON."""
     try:
-        document = json.loads(body)
+        document = json.loads(body, object_pairs_hook=_Members)
     except (ValueError, RecursionError):
         return None
     strings: list[str] = []
@@ -211,9 +304,9 @@ def _json_strings(body: bytes) -> list[str] | None:
         item = stack.pop()
         if isinstance(item, str):
             strings.append(item)
-        elif isinstance(item, dict):
-            strings.extend(item.keys())
-            stack.extend(reversed(list(item.values())))
+        elif isinstance(item, _Members):
+            for key, value in reversed(item):
+                stack += [value, key]
         elif isinstance(item, list):
             stack.extend(reversed(item))
     return strings

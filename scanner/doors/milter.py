@@ -2,6 +2,7 @@
 under the mail channel's policy; a block is refused with 550 5.7.1, a flag held in the hold queue, a pass marked.
 
 It fails closed: a message too large, a scan too slow or any fault answers a temporary failure (or a rejection).
+Every message has its own deadline, and scans that run long are set aside so that the rest of the mail goes on.
 """
 
 from __future__ import annotations
@@ -13,15 +14,14 @@ import re
 import threading
 import time
 from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
 from dataclasses import dataclass, field, replace
 from email import policy as email_policy
 from email.parser import BytesParser
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.detect import Deadline
 from scanner.doors.milter_protocol import (
     ACCEPT,
     AddHeader,
@@ -39,6 +39,7 @@ from scanner.model import FileReport, Finding, Verdict
 from scanner.policy import ConfigError, verdict_of
 
 log = logging.getLogger("baomi.milter")
+T = TypeVar("T")
 
 CHANNEL = "mail"
 VERDICT_HEADER = "X-Baomi-Verdict"
@@ -60,7 +61,8 @@ class MailPolicy:
     internal_domains: tuple[str, ...] = ()
     internal_actions: dict[str, Verdict] = field(default_factory=dict)
     max_message_bytes: int = 50 * 1024 * 1024
-    scan_seconds: float = 150.0
+    scan_seconds: float = 150.0  # per message, from the end of its data to the answer
+    slow_seconds: float = 5.0  # a scan running longer is set aside, freeing its place for the next message
     on_error: str = "tempfail"  # timeouts and internal errors: tempfail or reject
     on_oversize: str = "tempfail"
     pass_header: bool = True
@@ -81,6 +83,7 @@ class MailPolicy:
                 internal_actions=internal,
                 max_message_bytes=int(table.get("max_message_bytes", cls.max_message_bytes)),
                 scan_seconds=float(table.get("scan_seconds", cls.scan_seconds)),
+                slow_seconds=float(table.get("slow_seconds", cls.slow_seconds)),
                 on_error=str(table.get("on_error", cls.on_error)),
                 on_oversize=str(table.get("on_oversize", cls.on_oversize)),
                 pass_header=bool(table.get("pass_header", cls.pass_header)),
@@ -131,19 +134,129 @@ class Message:
         return next((v.strip() for n, v in self.headers if n.lower() == name.lower()), "")
 
 
+class Overdue(Exception):
+    """A message's deadline passed before its scan gave a verdict; `why` goes into its temporary failure."""
+
+    def __init__(self, why: str) -> None:
+        super().__init__(why)
+        self.why = why
+
+
+@dataclass(eq=False)
+class Place:
+    """One running scan's claim on the gateway's capacity."""
+
+    label: str  # the message, for the log
+    started: float = field(default_factory=time.monotonic)
+    aside: bool = False
+
+
+class Places:
+    """Where scans run. `workers` places take mail as it comes; a scan still running after `slow_seconds` is set
+    aside among as many places kept for slow scans, and its own place goes to the next message. So a few messages
+    built to be slow hold only the places set aside, and no more than 2 × workers scans ever run at once."""
+
+    def __init__(self, workers: int, slow_seconds: float) -> None:
+        self.workers = workers
+        self.slow_seconds = slow_seconds
+        self.running: list[Place] = []  # oldest first
+        self.changed = threading.Condition()
+
+    def take(self, label: str, until: float) -> Place | None:
+        """A place for a new scan, waiting for one until the monotonic time `until` at the latest (else None)."""
+        with self.changed:
+            while True:
+                self._set_aside_slow_scans()
+                if sum(not p.aside for p in self.running) < self.workers:
+                    place = Place(label)
+                    self.running.append(place)
+                    return place
+                now = time.monotonic()
+                if now >= until:
+                    return None
+                self.changed.wait(min(until, self._next_to_turn_slow()) - now)
+
+    def give_back(self, place: Place) -> None:
+        with self.changed:
+            self.running.remove(place)
+            self.changed.notify_all()
+
+    def tidy(self) -> None:
+        """Set aside the scans that have turned slow, now rather than when the next message asks for a place."""
+        with self.changed:
+            if self._set_aside_slow_scans():
+                self.changed.notify_all()
+
+    def _set_aside_slow_scans(self) -> bool:
+        now = time.monotonic()
+        moved = False
+        for place in self.running:
+            if sum(p.aside for p in self.running) >= self.workers:
+                break
+            if not place.aside and now - place.started >= self.slow_seconds:
+                place.aside = True
+                moved = True
+                waited = now - place.started
+                log.info("%s: still scanning after %.0f s; set aside so that other mail goes on", place.label, waited)
+        return moved
+
+    def _next_to_turn_slow(self) -> float:
+        """When the oldest scan still holding a place turns slow, if there is room to set it aside."""
+        if sum(p.aside for p in self.running) >= self.workers:
+            return float("inf")  # only a scan ending frees a place now, and give_back says so
+        return min(p.started for p in self.running if not p.aside) + self.slow_seconds
+
+
+class Scan:
+    """One message's scan, in a daemon thread of its own, given the message's deadline (the engine stops there, or
+    at [limits] seconds if that comes first). A scan that outlasts it is left to end by itself and keeps its place
+    until then; neither the door nor the process's exit waits for it."""
+
+    def __init__(self, scanner: Scanner, raw: bytes, place: Place, places: Places, deadline: Deadline) -> None:
+        self.place = place
+        self.done = threading.Event()
+        self.report: FileReport | None = None
+        self.error: BaseException | None = None
+        self.ended = float("inf")  # when, by the monotonic clock
+        thread = threading.Thread(target=self._run, args=(scanner, raw, places, deadline), name="scan", daemon=True)
+        thread.start()
+
+    def _run(self, scanner: Scanner, raw: bytes, places: Places, deadline: Deadline) -> None:
+        try:
+            # Scanned under a neutral name: a file name is text to the detectors, and a queue ID of eleven digits
+            # (17173219174) is a valid mobile number.
+            self.report = scanner.scan_bytes(raw, SCANNED_NAME, CHANNEL, deadline=deadline)
+        except BaseException as exc:  # handed to the waiting door, which answers it as an internal error
+            self.error = exc
+        finally:
+            self.ended = time.monotonic()
+            places.give_back(self.place)
+            self.done.set()
+
+    def result(self, until: float) -> FileReport | None:
+        """The report if the scan ended by the monotonic time `until`, waiting for it until then (else None)."""
+        if not self.done.wait(max(0.0, until - time.monotonic())) or self.ended > until:
+            return None
+        if self.error is not None:
+            raise self.error
+        assert self.report is not None
+        return self.report
+
+
 class Gateway:
-    """Shared by every connection: the scanner, the audit log, the policy and the pool that bounds scans."""
+    """Shared by every connection: the scanner, the audit log, the policy and the places that bound scans."""
 
     def __init__(self, scanner: Scanner, audit: AuditLog, mail: MailPolicy, workers: int) -> None:
         self.scanner = scanner
         self.audit = audit
         self.mail = mail
-        self.pool = ThreadPoolExecutor(max_workers=workers, thread_name_prefix="scan")
+        self.places = Places(workers, mail.slow_seconds)
         self.audit_lock = threading.Lock()
 
     def decide(self, message: Message, macros: dict[str, str], progress: Callable[[], None]) -> Outcome:
         """Scan the message and turn the verdict into the SMTP answer; any fault becomes a failure reply."""
         started = time.monotonic()
+        deadline = started + self.mail.scan_seconds
         queue_id = macros.get("i", "")
         name = f"{queue_id or 'message'}.eml"  # as the audit log names it
         message_id = message.header("Message-ID") or name
@@ -153,9 +266,7 @@ class Gateway:
             return self._failure(message, name, message_id, facts, why, self.mail.on_oversize)
         try:
             raw = message.raw()
-            # Scanned under a neutral name: a file name is text to the detectors, and a queue ID of eleven digits
-            # (17173219174) is a valid mobile number.
-            report = replace(self._scan(raw, SCANNED_NAME, progress), path=name)
+            report = replace(self._scan(raw, queue_id or message_id, deadline, progress), path=name)
             attachments = attachment_names(raw)
             internal = self.mail.is_internal(message.recipients)
             if internal:
@@ -165,9 +276,8 @@ class Gateway:
                 Decision.of(report, CHANNEL, message_id, action, attachments=attachments, internal=internal, **facts)
             )
             outcome = self._act(report, message, ref)
-        except FutureTimeout:
-            why = f"scan took more than {self.mail.scan_seconds:g} s"
-            return self._failure(message, name, message_id, facts, why, self.mail.on_error)
+        except Overdue as late:
+            return self._failure(message, name, message_id, facts, late.why, self.mail.on_error)
         except Exception as exc:  # fail closed: a fault is a refusal, never an accept
             log.exception("internal error on %s", message_id)
             why = f"internal error: {type(exc).__name__}"
@@ -186,19 +296,23 @@ class Gateway:
         )
         return outcome
 
-    def _scan(self, raw: bytes, name: str, progress: Callable[[], None]) -> FileReport:
-        future: Future[FileReport] = self.pool.submit(self.scanner.scan_bytes, raw, name, CHANNEL)
-        deadline = time.monotonic() + self.mail.scan_seconds
-        while True:
-            left = deadline - time.monotonic()
-            if left <= 0:
-                future.cancel()
-                raise FutureTimeout
-            try:
-                return future.result(timeout=min(left, PROGRESS_SECONDS))
-            except FutureTimeout:
-                if time.monotonic() < deadline:
-                    progress()
+    def _scan(self, raw: bytes, label: str, deadline: float, progress: Callable[[], None]) -> FileReport:
+        """The message's report by its deadline, telling the MTA every PROGRESS_SECONDS that we are still at it;
+        Overdue when no place came free or the scan did not end in time."""
+        seconds = self.mail.scan_seconds
+        place = _by(deadline, progress, f"no scanner free within {seconds:g} s", lambda t: self.places.take(label, t))
+        scan = Scan(self.scanner, raw, place, self.places, Deadline(deadline, seconds))
+        turns_slow = place.started + self.mail.slow_seconds
+
+        def result(until: float) -> FileReport | None:
+            if until > turns_slow:
+                report = scan.result(turns_slow)
+                if report is not None:
+                    return report
+                self.places.tidy()  # set aside now, so that its place goes to waiting mail without delay
+            return scan.result(until)
+
+        return _by(deadline, progress, f"scan took more than {seconds:g} s", result)
 
     def _act(self, report: FileReport, message: Message, ref: int) -> Outcome:
         cleanup: list[Modification] = _forged_verdicts(message.headers)
@@ -232,8 +346,18 @@ class Gateway:
         with self.audit_lock:
             return self.audit.record(decision)
 
-    def close(self) -> None:
-        self.pool.shutdown(wait=False, cancel_futures=True)
+
+def _by(deadline: float, progress: Callable[[], None], why: str, attempt: Callable[[float], T | None]) -> T:
+    """What `attempt(until)` gives before `deadline`, retried with a progress packet every PROGRESS_SECONDS;
+    Overdue(why) once the deadline has passed without it."""
+    while True:
+        now = time.monotonic()
+        value = attempt(min(deadline, now + PROGRESS_SECONDS))
+        if value is not None:
+            return value
+        if time.monotonic() >= deadline:
+            raise Overdue(why)
+        progress()
 
 
 def refusal(report: FileReport) -> str:
@@ -370,7 +494,6 @@ def run(args: argparse.Namespace) -> int:
     # Sessions still in progress end with the process; Postfix answers them per milter_default_action (tempfail).
     server.shutdown()
     server.server_close()
-    gateway.close()
     audit.close()
     log.info("stopped")
     return 0

@@ -18,7 +18,7 @@ import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, cast
 from urllib.parse import unquote_to_bytes
 
 import anyio
@@ -33,6 +33,8 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded, unscannable_report
+from scanner.doors.web_guard import ClientLimit, Connections
 from scanner.engine import Scanner
 from scanner.model import FileReport, Verdict
 from scanner.policy import ConfigError
@@ -80,7 +82,10 @@ class WebSettings:
     max_bytes: int = DEFAULT_MAX_BYTES  # per request body, counted as it arrives
     max_files: int = DEFAULT_MAX_FILES  # per multipart request
     upload_seconds: int = 600  # for a whole body to arrive: a client trickling bytes cannot hold a request forever
-    max_connections: int = 64  # past this uvicorn answers 503; bounds the spooled uploads on disk too
+    read_seconds: int = 60  # the longest silence while a body arrives
+    header_seconds: int = 20  # for a request's head to arrive, from the connection's opening or the last answer
+    max_connections: int = 64  # open at once; connections waiting for a head give way, past it 503
+    max_requests_per_client: int = 16  # in progress at once from one address; past it 429
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # files scanned at once
     tokens: tuple[Token, ...] = ()
     # Reverse proxies whose X-Forwarded-For names the client in the audit log; anyone else could forge it.
@@ -89,7 +94,8 @@ class WebSettings:
     @classmethod
     def from_table(cls, table: dict[str, Any], base: Path | None = None) -> WebSettings:
         """Read `[web]`: the numbers above, [[web.token]] name/token, token_file (lines `name token`)."""
-        numeric = ("max_bytes", "max_files", "workers", "upload_seconds", "max_connections")
+        numeric = ["max_bytes", "max_files", "workers", "upload_seconds", "read_seconds", "header_seconds"]
+        numeric += ["max_connections", "max_requests_per_client"]
         known = {*numeric, "token", "token_file", "trusted_proxies"}
         unknown = set(table) - known
         if unknown:
@@ -149,20 +155,23 @@ def _read_token_file(path: Path) -> list[Token]:
 
 @dataclass
 class Upload:
-    """One uploaded file as it arrives: its name and its bytes, in memory while small and on disk past that."""
+    """One uploaded file as it arrives: its name and its bytes, in memory while small and on disk past that, and
+    the Content-Transfer-Encoding its form part declared (undone when it is read)."""
 
     name: str
     spool: IO[bytes] = field(default_factory=lambda: tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY))  # noqa: SIM115
     size: int = 0
     complete: bool = False
+    transfer_encoding: bytes = b""
 
     def write(self, data: bytes) -> None:
         self.spool.write(data)
         self.size += len(data)
 
     def read(self) -> bytes:
+        """The file's bytes; UnreadableBody when its transfer encoding cannot be undone."""
         self.spool.seek(0)
-        return self.spool.read()
+        return transfer_decoded(self.transfer_encoding, self.spool.read())
 
     def close(self) -> None:
         self.spool.close()
@@ -181,7 +190,8 @@ def decode_name(raw: bytes) -> str:
 
 
 class FormReader:
-    """python-multipart callbacks that spool each `file` part of a form; other fields are read and dropped.
+    """python-multipart callbacks that spool each file of a form (every part named `file`, and any other part with
+    a file name); plain fields are read and dropped.
 
     Header values are kept as raw bytes so that file names in any encoding survive, and the form counts as read
     only when its closing boundary has arrived: a cut-off form is never scanned as if it were whole.
@@ -195,6 +205,7 @@ class FormReader:
         self._field = bytearray()
         self._value = bytearray()
         self._current: Upload | None = None
+        self._unnamed = False  # the current part is a file input of another name with no file name
         self.parser = MultipartParser(
             boundary,
             {
@@ -221,15 +232,19 @@ class FormReader:
         self._value.clear()
 
     def _headers_finished(self) -> None:
-        _, options = parse_options_header(self._headers.get(b"content-disposition", b"").decode("latin-1"))
-        if options.get(b"name") != b"file":
-            return
+        disposition = self._headers.get(b"content-disposition", b"")
+        _, options = parse_options_header(disposition.decode("latin-1"))
+        filename = options.get(b"filename")
+        if filename is None:
+            filename = _extended_filename(disposition)
+        if options.get(b"name") != b"file" and filename is None:
+            return  # a plain field: the form's title, a token, …
+        self._unnamed = options.get(b"name") != b"file" and not filename
         if len(self.uploads) >= self.max_files:
             raise Refusal(413, "too-many-files", f"一次最多上传 {self.max_files} 个文件", f"more than {self.max_files}")
-        disposition = self._headers.get(b"content-disposition", b"")
-        raw = options.get(b"filename") or _extended_filename(disposition) or b"upload"
         # Browsers write a quote inside a name as %22 (WHATWG multipart/form-data encoding).
-        self._current = Upload(decode_name(raw.replace(b"%22", b'"')))
+        name = decode_name((filename or b"upload").replace(b"%22", b'"'))
+        self._current = Upload(name, transfer_encoding=self._headers.get(b"content-transfer-encoding", b""))
         self.uploads.append(self._current)
 
     def _part_data(self, data: bytes, start: int, end: int) -> None:
@@ -237,8 +252,12 @@ class FormReader:
             self._current.write(data[start:end])
 
     def _part_end(self) -> None:
-        if self._current is not None:
-            self._current.complete = True
+        current = self._current
+        if current is not None:
+            current.complete = True
+            if self._unnamed and current.size == 0:  # a file input left empty: no file name and no content
+                self.uploads.remove(current)
+                current.close()
         self._current = None
 
     def _end(self) -> None:
@@ -285,7 +304,12 @@ class Desk:
         return JSONResponse(to_json(reports), headers={"X-Baomi-Verdict": str(worst)})
 
     def _scan_one(self, upload: Upload, source: str, token: str | None) -> FileReport:
-        report = self.scanner.scan_bytes(upload.read(), upload.name, CHANNEL)
+        try:
+            data = upload.read()
+        except UnreadableBody as exc:
+            report = unscannable_report(upload.name, "unreadable-body", str(exc))
+        else:
+            report = self.scanner.scan_bytes(data, upload.name, CHANNEL)
         upload.close()
         if self.audit is not None:
             decision = Decision.of(report, CHANNEL, source, ACTIONS[report.verdict], token=token)
@@ -294,9 +318,10 @@ class Desk:
         return report
 
 
-async def counted(request: Request, limit: int) -> AsyncIterator[bytes]:
-    """The request body as it arrives, refused (413) the moment it passes `limit` bytes and refused (400) when the
-    client goes away before all of it came: neither uvicorn nor Starlette limits a body on its own."""
+async def counted(request: Request, limit: int, read_seconds: float) -> AsyncIterator[bytes]:
+    """The request body as it arrives, refused (413) the moment it passes `limit` bytes, refused (408) when the
+    client sends nothing for `read_seconds` and refused (400) when it goes away before all of it came: neither
+    uvicorn nor Starlette limits a body on its own."""
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
@@ -304,8 +329,15 @@ async def counted(request: Request, limit: int) -> AsyncIterator[bytes]:
         if int(declared) > limit:
             raise _too_large(limit)
     received = 0
+    stream = request.stream()
     try:
-        async for chunk in request.stream():
+        while True:
+            with anyio.move_on_after(read_seconds) as silence:
+                chunk = await anext(stream, None)
+            if silence.cancelled_caught:
+                raise _too_slow(f"nothing arrived for {read_seconds:g} s after {received} bytes")
+            if chunk is None:
+                break
             received += len(chunk)
             if received > limit:
                 raise _too_large(limit)
@@ -321,16 +353,18 @@ async def receive(request: Request, settings: WebSettings, sink: Callable[[bytes
     (or sending none) cannot hold a request, and its spooled upload, for ever."""
     try:
         with anyio.fail_after(settings.upload_seconds):
-            async for chunk in counted(request, settings.max_bytes):
+            async for chunk in counted(request, settings.max_bytes, settings.read_seconds):
                 sink(chunk)
     except TimeoutError:
-        raise Refusal(
-            408, "too-slow", "上传时间过长，文件未检查", f"not complete after {settings.upload_seconds} s"
-        ) from None
+        raise _too_slow(f"not complete after {settings.upload_seconds} s") from None
 
 
 def _too_large(limit: int) -> Refusal:
     return Refusal(413, "too-large", f"上传内容超过 {_size(limit)} 的限制", f"request body over {limit} bytes")
+
+
+def _too_slow(detail: str) -> Refusal:
+    return Refusal(408, "too-slow", "上传时间过长，文件未检查", detail)
 
 
 def _cut_off(detail: str) -> Refusal:
@@ -364,7 +398,9 @@ async def scan_form(request: Request) -> Response:
         if not form.ended or not all(u.complete for u in form.uploads):
             raise _cut_off("the form ends before its closing boundary")
         if not form.uploads:
-            raise Refusal(400, "no-file", "表单中没有名为 file 的文件字段", "no part named `file`")
+            raise Refusal(
+                400, "no-file", "表单中没有文件（字段名 file）", "no part named `file` and no part with a file name"
+            )
         return await desk.scan(request, form.uploads, token)
     finally:
         for upload in form.uploads:
@@ -455,8 +491,10 @@ def create_app(scanner: Scanner, settings: WebSettings | None = None, audit: Aud
         ],
         exception_handlers=handlers,
     )
-    app.state.desk = Desk(scanner, settings or WebSettings(), audit)
+    settings = settings or WebSettings()
+    app.state.desk = Desk(scanner, settings, audit)
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(ClientLimit, limit=settings.max_requests_per_client)
     return app
 
 
@@ -499,12 +537,14 @@ def run_serve(args: argparse.Namespace) -> int:
     )
     logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     app = create_app(scanner, settings, audit)
+    connections = Connections(settings.header_seconds, settings.max_connections)
     uvicorn.run(
         app,
         host=args.host,
         port=args.port,
         log_level="warning",
-        limit_concurrency=settings.max_connections,
+        http=cast(Any, connections.protocol),  # uvicorn takes any callable that builds its protocol
+        limit_concurrency=None,  # Connections bounds them, letting idle ones give way rather than answering 503
         proxy_headers=bool(settings.trusted_proxies),
         forwarded_allow_ips=list(settings.trusted_proxies) or None,
     )
