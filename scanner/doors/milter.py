@@ -53,6 +53,9 @@ SCANNED_NAME = "message.eml"
 PROGRESS_SECONDS = 10.0  # tell the MTA we are still working this often during a long scan
 
 
+_GRACE = 1.0  # seconds a scan may run past its message's deadline before the engine stops it
+
+
 @dataclass(frozen=True)
 class MailPolicy:
     """The [mail] table of the configuration."""
@@ -301,7 +304,8 @@ class Gateway:
         Overdue when no place came free or the scan did not end in time."""
         seconds = self.mail.scan_seconds
         place = _by(deadline, progress, f"no scanner free within {seconds:g} s", lambda t: self.places.take(label, t))
-        scan = Scan(self.scanner, raw, place, self.places, Deadline(deadline, seconds))
+        # The scan stops a moment after the message's answer, so a scan cut short is never taken for its verdict.
+        scan = Scan(self.scanner, raw, place, self.places, Deadline(deadline + _GRACE, seconds + _GRACE))
         turns_slow = place.started + self.mail.slow_seconds
 
         def result(until: float) -> FileReport | None:
