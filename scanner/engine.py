@@ -17,6 +17,8 @@ from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
 
+_NOT_REGULAR = "not a regular file (a pipe, socket or device)"
+
 
 @dataclass
 class Scanned:
@@ -42,10 +44,12 @@ class Scanner:
         """Scan a file on disk; a file that cannot be read gets an unscannable finding, never an exception."""
         try:
             if not stat.S_ISREG(os.stat(path).st_mode):
-                return self._unreadable(str(path), "not a regular file (a pipe, socket or device)", channel)
+                return self.unscanned(str(path), Problem("unreadable", _NOT_REGULAR), channel)
             data = Path(path).read_bytes()
         except OSError as exc:
-            return self._unreadable(str(path), f"cannot read the file: {exc.strerror or exc}", channel)
+            return self.unscanned(
+                str(path), Problem("unreadable", f"cannot read the file: {exc.strerror or exc}"), channel
+            )
         return self.scan_bytes(data, str(path), channel)
 
     def examine(self, data: bytes, name: str, channel: str = "scan", explain: bool = False) -> Scanned:
@@ -72,9 +76,21 @@ class Scanner:
         )
         return Scanned(report, extraction, evidence)
 
-    def _unreadable(self, name: str, why: str, channel: str) -> FileReport:
-        problem = Problem("unreadable", why)
+    def unscanned(
+        self, name: str, problem: Problem, channel: str = "scan", data: bytes = b"", size: int = 0
+    ) -> FileReport:
+        """The report on content a door could not hand to the engine (unreadable, too large, malformed, out of time):
+        an unscannable finding saying why, decided by `channel`'s policy like any other. `data` is what there was of
+        it, if anything; `size` its size when the content itself is gone."""
+        sha256 = hashlib.sha256(data).hexdigest() if data else ""
         findings: list[Finding] = apply_policy(
-            [unscannable_finding(problem)], self.config.channel(channel), self.config, ""
+            [unscannable_finding(problem)], self.config.channel(channel), self.config, sha256
         )
-        return FileReport(path=name, verdict=verdict_of(findings), findings=findings, errors=[why])
+        return FileReport(
+            path=name,
+            verdict=verdict_of(findings),
+            findings=findings,
+            errors=[f"{problem.reason}: {problem.detail}"],
+            size=len(data) or size,
+            sha256=sha256,
+        )

@@ -22,8 +22,8 @@ def log_path(tmp_path: Path) -> Path:
     for time, channel, name, verdict, action, rules in [
         ("2026-11-01T09:00:00.000+00:00", "watch", "通知.docx", "pass", "released", []),
         ("2026-11-02T10:00:00.000+00:00", "mail", "工资表.xlsx", "flag", "held", ["id.resident-id"]),
-        ("2026-11-02T23:59:00.000+00:00", "watch", "密件.pdf", "block", "quarantine", ["mark.state-secret"]),
-        ("2026-11-03T08:00:00.000+00:00", "web", "方案.docx", "block", "rejected", ["mark.state-secret"]),
+        ("2026-11-02T23:59:00.000+00:00", "watch", "密件.pdf", "block", "quarantined", ["mark.state-secret"]),
+        ("2026-11-03T08:00:00.000+00:00", "web", "方案.docx", "block", "refused", ["mark.state-secret"]),
     ]:
         log.record(Decision(channel, "src", name, 10, "ab" * 32, verdict, action, rules, "机密★5年", time=time))
     log.record(
@@ -34,7 +34,7 @@ def log_path(tmp_path: Path) -> Path:
             5,
             "cd" * 32,
             "flag",
-            "reviewer-released",
+            "released",
             ["mark.internal"],
             actor="王保密",
             reason="已脱密",

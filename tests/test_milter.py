@@ -192,7 +192,7 @@ def test_every_verdict_is_in_the_audit_log_with_envelope_and_attachments(gateway
     msg.add_attachment(docx_with(MARK), maintype="application", subtype="octet-stream", filename="附件一.docx")
     refused(gateway, msg)
     decision = next(d for d in gateway.decisions() if d.source == msg["Message-ID"])
-    assert (decision.channel, decision.verdict, decision.action) == ("mail", "block", "rejected")
+    assert (decision.channel, decision.verdict, decision.action) == ("mail", "block", "refused")
     assert decision.rules == ["mark.state-secret"]
     assert decision.extra["sender"] == "author@baomi.example"
     assert decision.extra["recipients"] == ["someone@example.org"]

@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 from scanner.audit import AuditLog, Decision
-from scanner.outbox import ContentChanged, Journal, Mover, identity_of
+from scanner.outbox.journal import Journal
+from scanner.outbox.mover import ContentChanged, Mover, identity_of
 from tests.watch_rig import (
     FLAG_TEXT,
     PASS_TEXT,

@@ -16,9 +16,11 @@ from pathlib import Path
 import pytest
 
 from scanner.audit import AuditLog, Decision
-from scanner.doors.watch import Settings, Watcher
 from scanner.engine import Scanner
-from scanner.outbox import SIDECAR_SUFFIX, Journal, Mover, Outbox
+from scanner.outbox.journal import Journal
+from scanner.outbox.layout import SIDECAR_SUFFIX, Outbox
+from scanner.outbox.mover import Mover
+from scanner.outbox.watcher import Settings, Watcher
 
 PASS_TEXT = "今天天气很好，下午三点在三楼会议室开会。\n"
 FLAG_TEXT = "内部资料 注意保存\n会议纪要\n"

@@ -16,11 +16,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.audit import REDACT_CHARS, AuditLog, Decision
-from scanner.cli import UsageError
-from scanner.doors.watch import add_outbox_arguments, audit_path, is_temporary, open_logs, outboxes_of
-from scanner.outbox import Mover, Outbox, display_name, fingerprint, is_sidecar, read_record, sidecar_of
-from scanner.policy import load_config
+from scanner.audit import REDACT_CHARS, Action, AuditLog, Decision
+from scanner.command import UsageError, config_of
+from scanner.outbox.layout import Outbox, display_name, is_sidecar, is_temporary, read_record, sidecar_of
+from scanner.outbox.mover import Mover, fingerprint
+from scanner.outbox.options import add_outbox_arguments, audit_path, open_logs, outboxes_of
 
 HELD = ("review", "quarantine")
 
@@ -108,7 +108,7 @@ def _reviewer() -> str:
 
 
 def _outboxes(args: argparse.Namespace) -> list[Outbox]:
-    return outboxes_of(args, load_config(args.config))
+    return outboxes_of(args, config_of(args))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -162,7 +162,7 @@ def run_release(args: argparse.Namespace) -> int:
     if blocked:
         names = ", ".join(display_name(h.path) for h in blocked)
         raise UsageError(f"quarantined (blocked) files are released only with --force: {names}")
-    audit, journal = open_logs(args, load_config(args.config))
+    audit, journal = open_logs(args, config_of(args))
     mover = Mover(journal, audit)
     mover.recover()
     status = 0
@@ -184,7 +184,7 @@ def _release(mover: Mover, h: Held, args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 1
-    decision = _decision(h, record, "reviewer-released", args)
+    decision = _decision(h, record, Action.RELEASED, args)
     target = mover.deliver(h.path, h.outbox.released, h.rel, identity, decision)
     os.unlink(sidecar_of(h.path))  # the audit log now holds the decision; an orphan is ignored if we stop first
     print(f"released {display_name(h.path)} → {display_name(target)}")
@@ -194,10 +194,10 @@ def _release(mover: Mover, h: Held, args: argparse.Namespace) -> int:
 def run_keep(args: argparse.Namespace) -> int:
     outboxes = _outboxes(args)
     held = [find_held(outboxes, name) for name in args.files]
-    audit = AuditLog(audit_path(args, load_config(args.config)))
+    audit = AuditLog(audit_path(args, config_of(args)))
     for h in held:
         record = dict(h.record or {})
-        audit.record(_decision(h, record, "reviewer-kept", args))
+        audit.record(_decision(h, record, Action.HELD, args))
         record["kept"] = {
             "by": args.reviewer,
             "reason": args.reason,
@@ -214,7 +214,8 @@ def run_keep(args: argparse.Namespace) -> int:
     return 0
 
 
-def _decision(h: Held, record: dict[str, Any], action: str, args: argparse.Namespace) -> Decision:
+def _decision(h: Held, record: dict[str, Any], action: Action, args: argparse.Namespace) -> Decision:
+    """A reviewer's decision: the file's verdict as the watcher recorded it, what the reviewer did, who and why."""
     contexts = " | ".join(f"{f['rule']}: {f['context']}" for f in record.get("findings", []) if f.get("context"))
     return Decision(
         channel=str(record.get("channel", h.outbox.channel)),

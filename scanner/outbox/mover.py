@@ -1,6 +1,7 @@
 """Delivering files out of an outbox without ever losing, duplicating or overwriting one.
 
-Every move is written to a journal before it starts, so after a crash at any step `Mover.recover` finishes or undoes it.
+Every move is written to the journal before it starts, so after a crash at any step `Mover.recover` finishes or
+undoes it.
 """
 
 from __future__ import annotations
@@ -14,126 +15,15 @@ import logging
 import os
 import shutil
 import sqlite3
-import uuid
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
-from datetime import UTC, datetime
+from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
 
 from scanner.audit import AuditLog, Decision
-from scanner.model import Verdict
+from scanner.outbox.journal import Identity, Journal, Move
+from scanner.outbox.layout import display_name, free_name, make_folder, sidecar_of
 
 log = logging.getLogger("baomi.outbox")
-SIDECAR_SUFFIX = ".verdict.json"
-# Where each verdict sends a file, and the name of that route in the audit log.
-ROUTES: dict[Verdict, str] = {Verdict.PASS: "released", Verdict.FLAG: "review", Verdict.BLOCK: "quarantine"}
-PRIVATE_MODE = 0o700  # quarantine folders: only the service account (and root) may look inside
-
-
-class OutboxError(ValueError):
-    """An outbox described in a way that could lose or loop files (a destination inside the outbox, ...)."""
-
-
-@dataclass(frozen=True)
-class Outbox:
-    """A folder people drop files into, and the three folders its files leave for."""
-
-    path: Path
-    released: Path
-    review: Path
-    quarantine: Path
-    channel: str = "watch"
-
-    def folder(self, action: str) -> Path:
-        return {"released": self.released, "review": self.review, "quarantine": self.quarantine}[action]
-
-    def check(self) -> None:
-        """Refuse layouts where a delivered file would land back in an outbox or two routes would share a folder."""
-        places = {"outbox": self.path, "released": self.released, "review": self.review, "quarantine": self.quarantine}
-        resolved = {name: p.resolve() for name, p in places.items()}
-        for a, pa in resolved.items():
-            for b, pb in resolved.items():
-                if a < b and (pa == pb or pa in pb.parents or pb in pa.parents):
-                    raise OutboxError(f"{self.path}: the {a} and {b} folders must be separate ({pa}, {pb})")
-
-
-def load_outboxes(table: dict[str, Any], base: Path) -> list[Outbox]:
-    """The `[[watch.outbox]]` tables of a configuration; relative paths are relative to the configuration file."""
-    entries = table.get("outbox", [])
-    if isinstance(entries, dict):
-        entries = [entries]
-    outboxes = []
-    for number, entry in enumerate(entries, 1):
-        missing = [k for k in ("path", "released", "review", "quarantine") if not entry.get(k)]
-        if missing:
-            raise OutboxError(f"[[watch.outbox]] number {number} needs {', '.join(missing)}")
-        unknown = set(entry) - {"path", "released", "review", "quarantine", "channel"}
-        if unknown:
-            raise OutboxError(f"[[watch.outbox]] number {number}: unknown keys {', '.join(sorted(unknown))}")
-        paths = {k: base / Path(str(entry[k])).expanduser() for k in ("path", "released", "review", "quarantine")}
-        outboxes.append(Outbox(**paths, channel=str(entry.get("channel", "watch"))))
-    return outboxes
-
-
-def display_name(name: str | os.PathLike[str]) -> str:
-    """Text for logs, reports and the audit log. Names that are not UTF-8 (GBK from old Windows shares) are decoded
-    as GB 18030, so their words are scanned too; what still does not decode becomes U+FFFD, never a lone surrogate."""
-    text = os.fspath(name)
-    try:
-        text.encode("utf-8")
-        return text
-    except UnicodeEncodeError:
-        raw = os.fsencode(text)
-    for encoding in ("gb18030", "big5"):
-        with contextlib.suppress(UnicodeDecodeError):
-            return raw.decode(encoding)
-    return raw.decode("utf-8", "replace")
-
-
-def sidecar_of(held: Path) -> Path:
-    return held.with_name(held.name + SIDECAR_SUFFIX)
-
-
-def is_sidecar(path: Path) -> bool:
-    """A verdict record sits beside the file it describes (or outlived it, when a release was cut short); a user's
-    own `x.verdict.json` has no `x` beside it and is not one of our records."""
-    if not path.name.endswith(SIDECAR_SUFFIX):
-        return False
-    return os.path.lexists(path.with_name(path.name[: -len(SIDECAR_SUFFIX)])) or read_record(path) is not None
-
-
-def read_record(sidecar: Path) -> dict[str, Any] | None:
-    """The verdict record at `sidecar`, or None if there is none (or it is not one of ours)."""
-    try:
-        record = json.loads(sidecar.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    return record if isinstance(record, dict) and "move" in record and "verdict" in record else None
-
-
-def free_name(folder: Path, rel: PurePath, held: bool) -> Path:
-    """`folder/rel`, or `name (2).ext`, `name (3).ext`, ... when that name (or its verdict record) is taken."""
-    first = folder / rel
-    stem, suffix = _split_suffix(first.name)
-    for number in range(1, 1_000_000):
-        candidate = first if number == 1 else first.with_name(f"{stem} ({number}){suffix}")
-        if os.path.lexists(candidate) or is_sidecar(candidate):
-            continue
-        if held and os.path.lexists(sidecar_of(candidate)):
-            continue
-        return candidate
-    raise FileExistsError(errno.EEXIST, "no free name left", str(first))
-
-
-def _split_suffix(name: str) -> tuple[str, str]:
-    if name.startswith(".") and name.count(".") == 1:
-        return name, ""
-    for double in (".tar.gz", ".tar.bz2", ".tar.xz", ".tar.zst"):
-        if name.lower().endswith(double) and len(name) > len(double):
-            return name[: -len(double)], name[-len(double) :]
-    stem, dot, ext = name.rpartition(".")
-    return (stem, dot + ext) if stem else (name, "")
 
 
 def _load_renameat2() -> Callable[..., int] | None:
@@ -182,22 +72,6 @@ def fsync_dir(folder: Path) -> None:
             os.close(fd)
 
 
-def make_folder(folder: Path, private: bool) -> None:
-    """Create `folder` and its parents; a private folder (quarantine) and the folders made below it get mode 0700."""
-    if folder.is_dir():
-        return
-    missing = [p for p in (folder, *folder.parents) if not p.exists()]
-    for part in reversed(missing):
-        with contextlib.suppress(FileExistsError):
-            part.mkdir(mode=PRIVATE_MODE if private else 0o777)
-    if private and missing:
-        for part in missing:
-            os.chmod(part, PRIVATE_MODE)
-
-
-Identity = tuple[int, int]  # (st_dev, st_ino): which file a name pointed at
-
-
 def identity_of(path: Path) -> Identity | None:
     try:
         st = os.lstat(path)
@@ -215,142 +89,6 @@ def fingerprint(path: Path) -> tuple[Identity, str]:
         for chunk in iter(lambda: fh.read(1 << 20), b""):
             digest.update(chunk)
     return (st.st_dev, st.st_ino), digest.hexdigest()
-
-
-@dataclass
-class Move:
-    """One journal entry: a file on its way from `source` to `target`."""
-
-    id: int
-    token: str  # also in the audit record's extra, so recovery can tell whether the decision was recorded
-    owner: int
-    boot: str
-    started: str
-    source: Path
-    target: Path
-    identity: Identity
-    method: str  # rename (or link) on one file system; copy across file systems
-    state: str  # begun; copied once the copy is complete and synced
-    temp: Path | None
-    sidecar: Path | None
-    decision: Decision
-
-
-_JOURNAL_SCHEMA = """
-CREATE TABLE IF NOT EXISTS moves (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
-    token TEXT NOT NULL, owner INTEGER NOT NULL, boot TEXT NOT NULL, started TEXT NOT NULL,
-    source BLOB NOT NULL, target BLOB NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL,
-    method TEXT NOT NULL, state TEXT NOT NULL, temp BLOB, sidecar BLOB, decision TEXT NOT NULL
-);
-"""
-
-
-def _boot_id() -> str:
-    try:
-        return Path("/proc/sys/kernel/random/boot_id").read_text().strip()
-    except OSError:
-        return ""
-
-
-class Journal:
-    """Moves in progress, in SQLite (WAL): a row exists from before a move starts until its decision is recorded.
-
-    Paths are stored as bytes: names in any encoding survive the round trip."""
-
-    def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = sqlite3.connect(path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing; power loss is for fsync
-        self._db.executescript(_JOURNAL_SCHEMA)
-        self.boot = _boot_id()
-
-    def begin(self, source: Path, target: Path, identity: Identity, sidecar: Path | None, decision: Decision) -> Move:
-        move = Move(
-            id=0,
-            token=uuid.uuid4().hex,
-            owner=os.getpid(),
-            boot=self.boot,
-            started=datetime.now(UTC).isoformat(timespec="milliseconds"),
-            source=source,
-            target=target,
-            identity=identity,
-            method="rename",
-            state="begun",
-            temp=None,
-            sidecar=sidecar,
-            decision=decision,
-        )
-        decision.extra["move"] = move.token
-        cursor = self._db.execute(
-            "INSERT INTO moves (token, owner, boot, started, source, target, dev, ino, method, state, temp, sidecar,"
-            " decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                move.token,
-                move.owner,
-                move.boot,
-                move.started,
-                os.fsencode(source),
-                os.fsencode(target),
-                *identity,
-                move.method,
-                move.state,
-                None,
-                os.fsencode(sidecar) if sidecar else None,
-                json.dumps(asdict(decision), ensure_ascii=False),
-            ),
-        )
-        move.id = int(cursor.lastrowid or 0)
-        return move
-
-    def update(self, move: Move, **fields: str | Path) -> None:
-        for name, value in fields.items():
-            setattr(move, name, value)
-            stored = os.fsencode(value) if isinstance(value, Path) else value
-            self._db.execute(f"UPDATE moves SET {name} = ? WHERE id = ?", (stored, move.id))
-
-    def finish(self, move: Move) -> None:
-        self._db.execute("DELETE FROM moves WHERE id = ?", (move.id,))
-
-    def unfinished(self) -> Iterator[Move]:
-        """Moves whose process is gone (or is this one, between moves): the ones recovery may touch."""
-        rows = self._db.execute(
-            "SELECT id, token, owner, boot, started, source, target, dev, ino, method, state, temp, sidecar, decision"
-            " FROM moves ORDER BY id"
-        ).fetchall()
-        for row in rows:
-            (mid, token, owner, boot, started, source, target, dev, ino, method, state, temp, sidecar, decision) = row
-            if owner != os.getpid() and boot == self.boot and _alive(owner):
-                continue
-            yield Move(
-                id=mid,
-                token=token,
-                owner=owner,
-                boot=boot,
-                started=started,
-                source=Path(os.fsdecode(source)),
-                target=Path(os.fsdecode(target)),
-                identity=(dev, ino),
-                method=method,
-                state=state,
-                temp=Path(os.fsdecode(temp)) if temp else None,
-                sidecar=Path(os.fsdecode(sidecar)) if sidecar else None,
-                decision=Decision(**json.loads(decision)),
-            )
-
-    def close(self) -> None:
-        self._db.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class Mover:
