@@ -55,17 +55,14 @@ def render_summary(verdicts: list[Verdict]) -> str:
 
 def render_sarif(reports: list[FileReport]) -> str:
     rules = sorted({f.rule for r in reports for f in r.findings})
-    results = [
+    results: list[dict[str, Any]] = [
         {
             "ruleId": f.rule,
             "level": _SARIF_LEVELS[f.action],
             "message": {"text": f"{f.category}: {f.explanation or f.text}"},
             "locations": [
                 {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": r.path},
-                        "region": {"startLine": f.location.line, "startColumn": f.location.column},
-                    },
+                    "physicalLocation": _physical(r.path, f),
                     "logicalLocations": [{"fullyQualifiedName": f.location.part}],
                 }
             ],
@@ -80,6 +77,15 @@ def render_sarif(reports: list[FileReport]) -> str:
         "runs": [{"tool": {"driver": {"name": "baomi", "rules": [{"id": r} for r in rules]}}, "results": results}],
     }
     return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
+
+
+def _physical(uri: str, finding: Finding) -> dict[str, Any]:
+    """SARIF numbers lines and columns from 1; a finding about the whole file (unscannable, an image) has no line, so
+    its location is the file alone."""
+    location: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+    if finding.location.line >= 1:
+        location["region"] = {"startLine": finding.location.line, "startColumn": max(1, finding.location.column)}
+    return location
 
 
 def _highlight(finding: Finding, colour: bool) -> str:

@@ -92,6 +92,12 @@ def _manifest() -> list[dict[str, str]]:
 _scanner: Scanner | None = None
 
 
+def _start_worker() -> None:
+    """In each scanning process (started fresh by the forkserver: the test process may have threads)."""
+    global _scanner
+    _scanner = Scanner()
+
+
 def _scan(path: str) -> Outcome:
     assert _scanner is not None
     started = time.monotonic()
@@ -104,11 +110,9 @@ def _scan(path: str) -> Outcome:
 
 @pytest.fixture(scope="module")
 def outcomes() -> dict[str, Outcome]:
-    global _scanner
     require(PEER.is_dir(), f"the peer corpus at {PEER}")
     paths = [row["path"] for row in _manifest()]
-    _scanner = Scanner()  # built once; the forked processes inherit it
-    with multiprocessing.get_context("fork").Pool(JOBS) as pool:
+    with multiprocessing.get_context("forkserver").Pool(JOBS, initializer=_start_worker) as pool:
         pending = pool.map_async(_scan, paths, chunksize=2)
         results = pending.get(timeout=SECONDS_IN_ALL)  # a hang anywhere fails here instead of stalling the suite
     return {outcome.path: outcome for outcome in results}

@@ -4,6 +4,7 @@ place and its decision in the audit log exactly once; SIGTERM finishes the file 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -80,7 +81,7 @@ def test_sigterm_finishes_the_files_in_hand_and_stops(gateway: Gateway) -> None:
     assert sorted(d.name for d in gateway.decisions()) == sorted(done)
 
 
-# The mover killed (os._exit in a forked child) at each step of a move, then recovered by a new process.
+# The mover killed (os._exit in a process of its own) at each step of a move, then recovered by a new process.
 # (held?, the step it dies after): a released file has no verdict record, so no "sidecar" step.
 STEPS = [
     (held, step)
@@ -91,23 +92,21 @@ STEPS = [
 
 
 def deliver_and_die(gateway: Gateway, source: Path, folder: Path, step: str, held: bool) -> None:
-    pid = os.fork()
-    if pid == 0:  # the child: a mover that dies at `step`, as a SIGKILL would leave it
-        try:
-            mover = Mover(
-                Journal(gateway.journal_path),
-                AuditLog(gateway.audit_path),
-                checkpoint=lambda s: os._exit(9) if s == step else None,
-            )
-            decision = Decision("watch", "outbox", source.name, 1, sha256_of(source), "flag", folder.name)
-            identity = identity_of(source)
-            assert identity is not None
-            sidecar = {"verdict": "flag"} if held else None
-            mover.deliver(source, folder, Path(source.name), identity, decision, sidecar)
-        finally:
-            os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) in (0, 9)
+    """A mover in a process of its own that dies at `step`, as a SIGKILL would leave it. The process is started by
+    the forkserver: this one may have threads, and a fork would copy the locks they hold."""
+    context = multiprocessing.get_context("forkserver")
+    child = context.Process(target=_die_at, args=(gateway.journal_path, gateway.audit_path, source, folder, step, held))
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode in (0, 9)
+
+
+def _die_at(journal: Path, audit: Path, source: Path, folder: Path, step: str, held: bool) -> None:
+    mover = Mover(Journal(journal), AuditLog(audit), checkpoint=lambda s: os._exit(9) if s == step else None)
+    decision = Decision("watch", "outbox", source.name, 1, sha256_of(source), "flag", folder.name)
+    identity = identity_of(source)
+    assert identity is not None
+    mover.deliver(source, folder, Path(source.name), identity, decision, {"verdict": "flag"} if held else None)
 
 
 def sha256_of(path: Path) -> str:

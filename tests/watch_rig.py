@@ -13,14 +13,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from scanner.audit import AuditLog, Decision
 from scanner.engine import Scanner
 from scanner.outbox.journal import Journal
 from scanner.outbox.layout import SIDECAR_SUFFIX, Outbox
 from scanner.outbox.mover import Mover
 from scanner.outbox.watcher import Settings, Watcher
+from tests.conftest import require
 
 PASS_TEXT = "今天天气很好，下午三点在三楼会议室开会。\n"
 FLAG_TEXT = "内部资料 注意保存\n会议纪要\n"
@@ -122,8 +121,7 @@ def watching(gateway: Gateway, scanner: Scanner, settle: float = 0.5, jobs: int 
 def folder_elsewhere(gateway: Gateway, name: str) -> Iterator[Path]:
     """An empty folder on another file system than the outbox's (/dev/shm), removed afterwards; skips without one."""
     shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
-        pytest.skip("needs /dev/shm on a file system of its own")
+    require(shm.is_dir() and shm.stat().st_dev != gateway.root.stat().st_dev, "/dev/shm on a file system of its own")
     folder = shm / f"baomi-test-{os.getpid()}-{name}"
     folder.mkdir()
     try:
@@ -155,10 +153,16 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def baomi_watch(gateway: Gateway, *extra: str) -> subprocess.Popen[bytes]:
-    """`baomi watch` as a real process, logging to gateway/watch.log."""
+# Root reads any file whatever its mode; without these two capabilities it is held to modes like anyone else.
+AS_A_USER = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+
+
+def baomi_watch(gateway: Gateway, *extra: str, unprivileged: bool = False) -> subprocess.Popen[bytes]:
+    """`baomi watch` as a real process, logging to gateway/watch.log; `unprivileged`: held to file modes even when
+    the tests run as root."""
+    command = [sys.executable, "-m", "scanner.cli", "watch", str(gateway.outbox), *gateway.args(), *extra]
     return subprocess.Popen(
-        [sys.executable, "-m", "scanner.cli", "watch", str(gateway.outbox), *gateway.args(), *extra],
+        [*(AS_A_USER if unprivileged else []), *command],
         stdout=subprocess.DEVNULL,
         stderr=open(gateway.root / "watch.log", "ab"),
         env={**os.environ, "BAOMI_AUDIT": str(gateway.audit_path)},
