@@ -6,6 +6,9 @@ module; it imports neither.
 from __future__ import annotations
 
 import argparse
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from importlib import metadata
 from pathlib import Path
@@ -13,6 +16,7 @@ from typing import Any, TypeVar
 
 from scanner.engine import Scanner
 from scanner.policy import Config, load_config
+from scanner.report import printable
 
 T = TypeVar("T")
 
@@ -59,3 +63,36 @@ def overridden(table: T, **options: Any) -> T:
     except ValueError as exc:
         key, _, why = str(exc).partition(":")
         raise UsageError(f"--{key.replace('_', '-')}:{why}") from None
+
+
+class OneLineFormatter(logging.Formatter):
+    """Each log message on one line: what it quotes (a file name, an address, a URL) is escaped by `printable`, so a
+    name with a newline or an escape sequence in it cannot forge or hide a line of the log."""
+
+    def formatMessage(self, record: logging.LogRecord) -> str:
+        record.message = printable(record.message)
+        return super().formatMessage(record)
+
+
+@contextmanager
+def logging_to(fmt: str, level: int, path: Path | None = None, logger: str = "") -> Iterator[logging.Handler]:
+    """While the block runs, the log lines of `logger` (the root: every module) at `level` and above go to `path`
+    (reopened after logrotate moves it) or to standard error, each on one line."""
+    handler: logging.Handler
+    if path is not None:
+        from logging.handlers import WatchedFileHandler
+
+        handler = WatchedFileHandler(path, encoding="utf-8")
+    else:
+        handler = logging.StreamHandler()
+    handler.setFormatter(OneLineFormatter(fmt))
+    target = logging.getLogger(logger)
+    saved = target.level
+    target.addHandler(handler)
+    target.setLevel(level)
+    try:
+        yield handler
+    finally:
+        target.removeHandler(handler)
+        target.setLevel(saved)
+        handler.close()

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from scanner.model import FileReport, Finding, Location, Verdict
-from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text, summary
+from scanner.report import printable, render_json, render_jsonl, render_sarif, render_summary, render_text, summary
 
 MARK = Finding(
     "state-secret",
@@ -78,3 +78,12 @@ def test_sarif_lines_start_at_one_and_a_whole_file_finding_has_no_region() -> No
     whole = results[1]["locations"][0]["physicalLocation"]
     assert whole == {"artifactLocation": {"uri": "密码.zip"}}
     assert results[1]["locations"][0]["logicalLocations"] == [{"fullyQualifiedName": "file"}]
+
+
+def test_what_comes_from_the_file_cannot_forge_a_line_of_the_report() -> None:
+    forged = FileReport("a.txt\nPASS   b.txt", Verdict.BLOCK, [MARK])
+    assert render_text(forged).splitlines()[0] == "BLOCK  a.txt\\nPASS   b.txt"
+    assert printable("清屏\x1b[2J 换行\r\n 反向\u202e 分隔\u2028 斜杠\\") == (
+        "清屏\\x1b[2J 换行\\r\\n 反向\\u202e 分隔\\u2028 斜杠\\\\"
+    )
+    assert printable("全角　空格 and ordinary text") == "全角　空格 and ordinary text"

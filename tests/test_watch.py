@@ -17,6 +17,7 @@ from scanner.cli import main
 from scanner.config import WatchTable
 from scanner.engine import Scanner
 from scanner.model import FileReport
+from scanner.outbox.handles import open_held
 from scanner.outbox.layout import ACTIONS, is_temporary
 from scanner.outbox.tracking import someone_writing
 from scanner.policy import load_config
@@ -99,8 +100,11 @@ def test_a_file_written_slowly_in_pieces_is_scanned_only_when_complete(gateway: 
     """The mark comes in the last piece; the pauses are longer than the settle time, so only the open-for-writing
     check (a read lease) and the close-after-write event keep the file from leaving half-written."""
     probe = gateway.drop("probe.bin", b"")
+    with open_held(gateway.outbox, Path("probe.bin")) as handle:
+        assert handle.fd is not None
+        leases = someone_writing(handle.fd) is not None
     # No CI machine can be given leases its file system refuses: a writer pausing longer than settle goes unseen there.
-    require(someone_writing(probe) is not None, "file leases on the test folder's file system", needed_in_ci=False)
+    require(leases, "file leases on the test folder's file system", needed_in_ci=False)
     probe.unlink()
     with watching(gateway, scanner, settle=0.3):
         with (gateway.outbox / "慢.txt").open("w", encoding="utf-8") as fh:

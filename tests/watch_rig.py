@@ -3,7 +3,10 @@ log, and a real watcher (watchdog observer included) running in a thread or as a
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
+import struct
 import subprocess
 import sys
 import threading
@@ -167,3 +170,37 @@ def baomi_watch(gateway: Gateway, *extra: str, unprivileged: bool = False) -> su
         stderr=open(gateway.root / "watch.log", "ab"),
         env={**os.environ, "BAOMI_AUDIT": str(gateway.audit_path)},
     )
+
+
+class Inotify:
+    """The kernel's inotify, as an attacker uses it: which file was opened, read or closed, and when."""
+
+    OPEN, ACCESS, CLOSE_NOWRITE = 0x20, 0x01, 0x10
+    _EVENT = struct.Struct("iIII")
+
+    def __init__(self) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+
+    def watch(self, path: Path, mask: int) -> int:
+        wd = int(self.libc.inotify_add_watch(self.fd, os.fsencode(path), mask))
+        if wd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch", str(path))
+        return wd
+
+    def events(self, timeout: float) -> list[tuple[int, int]]:
+        """(watch, mask) of the events that came within `timeout` seconds, in order."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return []
+        data = os.read(self.fd, 64 * 1024)
+        found, offset = [], 0
+        while offset < len(data):
+            wd, mask, _cookie, length = self._EVENT.unpack_from(data, offset)
+            found.append((wd, mask))
+            offset += self._EVENT.size + length
+        return found
+
+    def close(self) -> None:
+        os.close(self.fd)

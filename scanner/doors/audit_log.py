@@ -19,6 +19,7 @@ from scanner.audit import AuditLog, Decision, default_audit_path
 from scanner.command import UsageError, config_of
 from scanner.config import AuditTable
 from scanner.policy import CHANNELS
+from scanner.report import printable
 
 COLUMNS = (
     "id",
@@ -123,4 +124,4 @@ def render_line(d: Decision) -> str:
     line = f"{d.time[:19].replace('T', ' ')}  {d.channel:5} {d.verdict:5} {d.action:11} {d.name}  {rules}"
     if d.actor:
         line += f"  [{d.actor}: {d.reason or ''}]"
-    return line
+    return printable(line)  # names come from senders and outbox writers: no line of theirs may look like ours

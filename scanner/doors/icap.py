@@ -21,7 +21,7 @@ from string import Template
 from urllib.parse import urlsplit
 
 from scanner.audit import Action, AuditLog, Decision, default_audit_path
-from scanner.command import UsageError, build_scanner, overridden, version
+from scanner.command import UsageError, build_scanner, logging_to, overridden, version
 from scanner.config import AuditTable, IcapTable
 from scanner.doors import icap_protocol as wire
 from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
@@ -328,7 +328,11 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="baomi icap: %(message)s")
+    with logging_to("baomi icap: %(message)s", logging.INFO if args.verbose else logging.WARNING):
+        return _serve(args)
+
+
+def _serve(args: argparse.Namespace) -> int:
     scanner = build_scanner(args)
     settings = overridden(
         scanner.config.table(IcapTable),

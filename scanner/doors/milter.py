@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from scanner.audit import Action, AuditLog, Decision, default_audit_path
-from scanner.command import UsageError, build_scanner
+from scanner.command import UsageError, build_scanner, logging_to
 from scanner.config import AuditTable, MailTable
 from scanner.doors.milter_protocol import (
     ACCEPT,
@@ -309,9 +309,9 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def run(args: argparse.Namespace) -> int:
     if args.workers < 1:
         raise UsageError("--workers takes a number, 1 or more")
+    level = logging.WARNING if args.quiet else logging.INFO
     # First, so that a SIGTERM while the scanner loads still ends in an orderly stop (status 0).
-    with StopSignal() as stop:
-        logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="baomi milter: %(message)s")
+    with StopSignal() as stop, logging_to("baomi milter: %(message)s", level):
         scanner = build_scanner(args)
         mail = scanner.config.table(MailTable)
         audit = AuditLog(args.audit or default_audit_path(scanner.config.table(AuditTable)))

@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from scanner.command import UsageError, build_scanner, overridden
+from scanner.command import UsageError, build_scanner, logging_to, overridden
 from scanner.config import WatchTable
 from scanner.doors.stopping import StopSignal
 from scanner.outbox.layout import PRIVATE_MODE, ROUTES, TEMPORARY, Outbox, display_name, make_folder
@@ -61,40 +61,23 @@ def prepare(outboxes: list[Outbox]) -> None:
         os.chmod(outbox.quarantine, PRIVATE_MODE)
 
 
-def start_logging(path: Path | None, quiet: bool) -> logging.Handler:
-    """Log lines of every baomi module to `path` (or standard error); the handler, to remove when the run ends."""
-    handler: logging.Handler
-    if path is not None:
-        from logging.handlers import WatchedFileHandler  # reopens the file after logrotate moves it
-
-        handler = WatchedFileHandler(path, encoding="utf-8")
-    else:
-        handler = logging.StreamHandler()
-    handler.setFormatter(logging.Formatter("%(asctime)s baomi watch: %(levelname)s %(message)s"))
-    root = logging.getLogger("baomi")
-    root.handlers[:] = [handler]
-    root.setLevel(logging.WARNING if quiet else logging.INFO)
-    return handler
-
-
 def run_watch(args: argparse.Namespace) -> int:
     scanner = build_scanner(args)
     table = scanner.config.table(WatchTable)
     outboxes = outboxes_of(args, scanner.config)
     settings = settings_of(args, table)
     prepare(outboxes)
-    handler = start_logging(args.log or table.log, args.quiet)
-    audit, journal = open_logs(args, scanner.config)
-    watcher = Watcher(scanner, outboxes, Mover(journal, audit), settings)
-    try:
-        with StopSignal(watcher.stop, hangup=True, leases=True):
-            names = ", ".join(f"{display_name(o.path)} ({o.channel})" for o in outboxes)
-            log.info("%s %s", "delivering what is in" if args.once else "watching", names)
-            status = watcher.run(once=args.once)
-            log.info("stopped after %d files", watcher.delivered)
-    finally:
-        audit.close()
-        journal.close()
-        logging.getLogger("baomi").removeHandler(handler)
-        handler.close()
+    level = logging.WARNING if args.quiet else logging.INFO
+    with logging_to("%(asctime)s baomi watch: %(levelname)s %(message)s", level, args.log or table.log, "baomi"):
+        audit, journal = open_logs(args, scanner.config)
+        watcher = Watcher(scanner, outboxes, Mover(journal, audit), settings)
+        try:
+            with StopSignal(watcher.stop, hangup=True, leases=True):
+                names = ", ".join(f"{display_name(o.path)} ({o.channel})" for o in outboxes)
+                log.info("%s %s", "delivering what is in" if args.once else "watching", names)
+                status = watcher.run(once=args.once)
+                log.info("stopped after %d files", watcher.delivered)
+        finally:
+            audit.close()
+            journal.close()
     return status

@@ -32,7 +32,7 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scanner.audit import Action, AuditLog, Decision, default_audit_path
-from scanner.command import UsageError, build_scanner, overridden
+from scanner.command import UsageError, build_scanner, logging_to, overridden
 from scanner.config import AuditTable, ConfigError, TokenTable, WebTable
 from scanner.engine import Scanner
 from scanner.model import FileReport, Verdict
@@ -476,15 +476,15 @@ def run_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     app = create_app(scanner, settings, audit)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        limit_concurrency=settings.max_connections,
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-    )
+    with logging_to("%(name)s: %(message)s", logging.INFO):
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            limit_concurrency=settings.max_connections,
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
+        )
     return 0

@@ -30,11 +30,12 @@ class Move:
     source: Path
     target: Path
     identity: Identity
-    method: str  # rename (or link) on one file system; copy across file systems
+    method: str  # copy: a copy of the bytes scanned; rename: the file itself (one nobody may read)
     state: str  # begun; copied once the copy is complete and synced
     temp: Path | None
     sidecar: Path | None
     decision: Decision
+    root: Path | None = None  # the outbox (or held folder) the source is in: no link below it is followed
 
 
 _JOURNAL_SCHEMA = """
@@ -42,7 +43,7 @@ CREATE TABLE IF NOT EXISTS moves (
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     token TEXT NOT NULL, owner INTEGER NOT NULL, boot TEXT NOT NULL, started TEXT NOT NULL,
     source BLOB NOT NULL, target BLOB NOT NULL, dev INTEGER NOT NULL, ino INTEGER NOT NULL,
-    method TEXT NOT NULL, state TEXT NOT NULL, temp BLOB, sidecar BLOB, decision TEXT NOT NULL
+    method TEXT NOT NULL, state TEXT NOT NULL, temp BLOB, sidecar BLOB, decision TEXT NOT NULL, root BLOB
 );
 """
 
@@ -65,9 +66,21 @@ class Journal:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")  # a killed process loses nothing; power loss is for fsync
         self._db.executescript(_JOURNAL_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(moves)")}
+        if "root" not in columns:  # a journal from before sources were held by descriptor
+            self._db.execute("ALTER TABLE moves ADD COLUMN root BLOB")
         self.boot = _boot_id()
 
-    def begin(self, source: Path, target: Path, identity: Identity, sidecar: Path | None, decision: Decision) -> Move:
+    def begin(
+        self,
+        source: Path,
+        target: Path,
+        identity: Identity,
+        sidecar: Path | None,
+        decision: Decision,
+        method: str,
+        root: Path | None,
+    ) -> Move:
         move = Move(
             id=0,
             token=uuid.uuid4().hex,
@@ -77,16 +90,17 @@ class Journal:
             source=source,
             target=target,
             identity=identity,
-            method="rename",
+            method=method,
             state="begun",
             temp=None,
             sidecar=sidecar,
             decision=decision,
+            root=root,
         )
         decision.extra["move"] = move.token
         cursor = self._db.execute(
             "INSERT INTO moves (token, owner, boot, started, source, target, dev, ino, method, state, temp, sidecar,"
-            " decision) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            " decision, root) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 move.token,
                 move.owner,
@@ -100,6 +114,7 @@ class Journal:
                 None,
                 os.fsencode(sidecar) if sidecar else None,
                 json.dumps(asdict(decision), ensure_ascii=False),
+                os.fsencode(root) if root else None,
             ),
         )
         move.id = int(cursor.lastrowid or 0)
@@ -117,11 +132,27 @@ class Journal:
     def unfinished(self) -> Iterator[Move]:
         """Moves whose process is gone (or is this one, between moves): the ones recovery may touch."""
         rows = self._db.execute(
-            "SELECT id, token, owner, boot, started, source, target, dev, ino, method, state, temp, sidecar, decision"
-            " FROM moves ORDER BY id"
+            "SELECT id, token, owner, boot, started, source, target, dev, ino, method, state, temp, sidecar, decision,"
+            " root FROM moves ORDER BY id"
         ).fetchall()
         for row in rows:
-            (mid, token, owner, boot, started, source, target, dev, ino, method, state, temp, sidecar, decision) = row
+            (
+                mid,
+                token,
+                owner,
+                boot,
+                started,
+                source,
+                target,
+                dev,
+                ino,
+                method,
+                state,
+                temp,
+                sidecar,
+                decision,
+                root,
+            ) = row
             if owner != os.getpid() and boot == self.boot and _alive(owner):
                 continue
             yield Move(
@@ -138,6 +169,7 @@ class Journal:
                 temp=Path(os.fsdecode(temp)) if temp else None,
                 sidecar=Path(os.fsdecode(sidecar)) if sidecar else None,
                 decision=Decision(**json.loads(decision)),
+                root=Path(os.fsdecode(root)) if root else None,
             )
 
     def close(self) -> None:

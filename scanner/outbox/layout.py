@@ -125,15 +125,22 @@ def read_record(sidecar: Path) -> dict[str, Any] | None:
 def free_name(folder: Path, rel: PurePath, held: bool) -> Path:
     """`folder/rel`, or `name (2).ext`, `name (3).ext`, ... when that name (or its verdict record) is taken."""
     first = folder / rel
-    stem, suffix = _split_suffix(first.name)
     for number in range(1, 1_000_000):
-        candidate = first if number == 1 else first.with_name(f"{stem} ({number}){suffix}")
+        candidate = first.with_name(numbered(first.name, number))
         if os.path.lexists(candidate) or is_sidecar(candidate):
             continue
         if held and os.path.lexists(sidecar_of(candidate)):
             continue
         return candidate
     raise FileExistsError(errno.EEXIST, "no free name left", str(first))
+
+
+def numbered(name: str, number: int) -> str:
+    """The `number`th name to try for a file called `name`: `name` itself, then `name (2).ext`, `name (3).ext`, ..."""
+    if number == 1:
+        return name
+    stem, suffix = _split_suffix(name)
+    return f"{stem} ({number}){suffix}"
 
 
 def _split_suffix(name: str) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Delivering files out of an outbox without ever losing, duplicating or overwriting one.
+"""Delivering files out of an outbox without ever losing, duplicating or overwriting one, and without ever letting out
+bytes other than those that were scanned.
 
 Every move is written to the journal before it starts, so after a crash at any step `Mover.recover` finishes or
 undoes it.
@@ -7,60 +8,32 @@ undoes it.
 from __future__ import annotations
 
 import contextlib
-import ctypes
 import errno
-import hashlib
 import json
 import logging
 import os
-import shutil
 import sqlite3
 from collections.abc import Callable
 from pathlib import Path, PurePath
 from typing import Any
 
 from scanner.audit import AuditLog, Decision
+from scanner.outbox.handles import (
+    ContentChanged,
+    Held,
+    NotRegular,
+    copy_checked,
+    digest_of,
+    give_back,
+    is_there,
+    open_held,
+    remove_held,
+    rename_noreplace_at,
+)
 from scanner.outbox.journal import Identity, Journal, Move
 from scanner.outbox.layout import display_name, free_name, make_folder, sidecar_of
 
 log = logging.getLogger("baomi.outbox")
-
-
-def _load_renameat2() -> Callable[..., int] | None:
-    try:
-        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).renameat2
-    except (OSError, AttributeError):
-        return None
-    return function
-
-
-_RENAMEAT2 = _load_renameat2()
-_AT_FDCWD = -100
-_RENAME_NOREPLACE = 1
-
-
-def rename_noreplace(source: Path, target: Path) -> None:
-    """Rename atomically, failing with FileExistsError instead of replacing `target`.
-
-    renameat2(RENAME_NOREPLACE) where the kernel and file system have it; else link-then-unlink, which leaves both
-    names on the same inode for a moment (recovery tells that apart by the inode); else, on file systems without hard
-    links, a check followed by a plain rename (only another writer into our own destination could race it)."""
-    if _RENAMEAT2 is not None:
-        if _RENAMEAT2(_AT_FDCWD, os.fsencode(source), _AT_FDCWD, os.fsencode(target), _RENAME_NOREPLACE) == 0:
-            return
-        code = ctypes.get_errno()
-        if code not in (errno.EINVAL, errno.ENOSYS, errno.ENOTSUP, errno.EOPNOTSUPP):
-            raise OSError(code, os.strerror(code), str(source), None, str(target))
-    try:
-        os.link(source, target, follow_symlinks=False)
-    except OSError as exc:
-        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK):
-            raise
-        if os.path.lexists(target):
-            raise FileExistsError(errno.EEXIST, os.strerror(errno.EEXIST), str(target)) from None
-        os.rename(source, target)
-        return
-    os.unlink(source)
 
 
 def fsync_dir(folder: Path) -> None:
@@ -80,22 +53,16 @@ def identity_of(path: Path) -> Identity | None:
     return (st.st_dev, st.st_ino)
 
 
-def fingerprint(path: Path) -> tuple[Identity, str]:
-    """Which file is at `path` now, and the SHA-256 of its content: checked just before a file is let go."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
-        st = os.fstat(fd)
-        digest = hashlib.sha256()
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return (st.st_dev, st.st_ino), digest.hexdigest()
-
-
 class Mover:
-    """Moves files to their destination and records each decision exactly once, crash or no crash.
+    """Delivers held files to their destination and records each decision exactly once, crash or no crash.
 
-    The order is: journal entry → verdict record (sidecar) → atomic move → audit record → journal entry removed.
-    `checkpoint(step)` is called between steps; tests use it to stop the mover dead at each one."""
+    What arrives at a destination is a copy baomi wrote of exactly the bytes that were scanned (their SHA-256 is
+    checked as they are copied); nobody else ever had a handle on it, so no hard link, open descriptor or rename of
+    the writer's can change it. Only a file nobody may read is moved as it is, to quarantine.
+
+    The order is: journal entry → verdict record (sidecar) → copy, synced → copy renamed into place → the original's
+    name removed from the outbox → audit record → journal entry removed. `checkpoint(step)` is called between steps;
+    tests use it to stop the mover dead at each one."""
 
     def __init__(self, journal: Journal, audit: AuditLog, checkpoint: Callable[[str], None] | None = None) -> None:
         self.journal = journal
@@ -105,40 +72,30 @@ class Mover:
 
     def deliver(
         self,
-        source: Path,
+        held: Held,
         folder: Path,
         rel: PurePath,
-        identity: Identity,
         decision: Decision,
         sidecar: dict[str, Any] | None = None,
         private: bool = False,
     ) -> Path:
-        """Move `source` to `folder/rel` (or a free variant of that name) and record `decision`; return where it went.
+        """Deliver the held file to `folder/rel` (or a free variant of that name) and record `decision`; return where
+        it went. `decision.sha256` is the hash of the bytes scanned; `sidecar`, if given, is written as the verdict
+        record beside the delivered file.
 
-        `identity` is the (device, inode) of the file whose content was checked; `sidecar`, if given, is written as
-        the verdict record beside the delivered file. An OSError leaves the file where it was."""
+        ContentChanged: the file is not the one scanned any more, and nothing was delivered. Any other OSError leaves
+        the file where it was."""
+        if not is_there(held):
+            raise ContentChanged(errno.ENOENT, "renamed or replaced since it was scanned", str(held.path))
         make_folder((folder / rel).parent, private)
-        for _attempt in range(1000):
-            target = free_name(folder, rel, held=sidecar is not None)
-            decision.extra["destination"] = display_name(target)
-            move = self.journal.begin(source, target, identity, sidecar_of(target) if sidecar else None, decision)
-            self.checkpoint("begun")
-            try:
-                if sidecar is not None:
-                    _write_new(sidecar_of(target), {**sidecar, "move": move.token})
-                    self.checkpoint("sidecar")
-                self._move(move)
-            except FileExistsError:  # another writer took the name between our look and our move: try the next
-                self._undo(move)
-                continue
-            except BaseException:
-                self._undo(move)
-                raise
-            break
-        else:
-            raise FileExistsError(errno.EEXIST, "every free name was taken before it could be used", str(folder / rel))
+        method = "copy" if held.fd is not None else "rename"
+        target_folder = os.open((folder / rel).parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+        try:
+            target, move = self._deliver(held, folder, rel, target_folder, decision, sidecar, method)
+        finally:
+            os.close(target_folder)
         self.checkpoint("moved")
-        self.touched.update({source.parent, target.parent})
+        self.touched.update({held.path.parent, target.parent})
         try:
             self.audit.record(decision)
         except sqlite3.Error as exc:  # the journal entry stays: recover() records the decision later
@@ -147,6 +104,39 @@ class Mover:
         self.checkpoint("recorded")
         self.journal.finish(move)
         return target
+
+    def _deliver(
+        self,
+        held: Held,
+        folder: Path,
+        rel: PurePath,
+        target_folder: int,
+        decision: Decision,
+        sidecar: dict[str, Any] | None,
+        method: str,
+    ) -> tuple[Path, Move]:
+        for _attempt in range(1000):
+            target = free_name(folder, rel, held=sidecar is not None)
+            decision.extra["destination"] = display_name(target)
+            record = sidecar_of(target) if sidecar else None
+            move = self.journal.begin(held.path, target, held.identity, record, decision, method, held.root)
+            self.checkpoint("begun")
+            try:
+                if sidecar is not None:
+                    _write_new(sidecar_of(target), {**sidecar, "move": move.token})
+                    self.checkpoint("sidecar")
+                if method == "copy":
+                    self._copy(move, held, target_folder)
+                else:
+                    self._rename(move, held, target_folder)
+            except FileExistsError:  # another writer took the name between our look and our move: try the next
+                self._undo(move)
+                continue
+            except BaseException:
+                self._undo(move)
+                raise
+            return target, move
+        raise FileExistsError(errno.EEXIST, "every free name was taken before it could be used", str(folder / rel))
 
     def sync(self) -> None:
         """Flush the folders changed since the last call to disk (a batch at a time: a killed process loses nothing
@@ -170,46 +160,36 @@ class Mover:
             self.journal.finish(move)
         return lines
 
-    def _move(self, move: Move) -> None:
+    def _copy(self, move: Move, held: Held, target_folder: int) -> None:
+        """A copy of the scanned bytes under a hidden name beside the target, synced, renamed into place; then the
+        original's name is taken out of the outbox."""
+        temp = f".{move.target.name}.{move.token[:8]}.baomi-part"
+        self.journal.update(move, temp=move.target.with_name(temp))
+        copy_checked(held, target_folder, temp, move.decision.sha256)
+        self.journal.update(move, state="copied")
+        self.checkpoint("copied")
         try:
-            rename_noreplace(move.source, move.target)
-            return
-        except OSError as exc:
-            if exc.errno != errno.EXDEV:
-                raise
-        self._copy_across(move)
-
-    def _copy_across(self, move: Move) -> None:
-        """Across file systems: copy to a hidden name beside the target, sync, rename into place, then unlink."""
-        temp = move.target.with_name(f".{move.target.name}.{move.token[:8]}.baomi-part")
-        self.journal.update(move, method="copy", temp=temp)
-        try:
-            with open(move.source, "rb") as src, open(temp, "xb") as dst:
-                before = os.fstat(src.fileno())
-                digest = hashlib.sha256()
-                for chunk in iter(lambda: src.read(1 << 20), b""):
-                    digest.update(chunk)
-                    dst.write(chunk)
-                dst.flush()
-                os.fsync(dst.fileno())
-            if move.decision.sha256 and digest.hexdigest() != move.decision.sha256:
-                raise ContentChanged(errno.EAGAIN, "changed while it was being copied", str(move.source))
-            shutil.copystat(move.source, temp, follow_symlinks=False)
-            self.journal.update(move, state="copied")
-            self.checkpoint("copied")
-            rename_noreplace(temp, move.target)
+            rename_noreplace_at(target_folder, temp, target_folder, move.target.name)
         except BaseException:
             with contextlib.suppress(FileNotFoundError):
-                os.unlink(temp)
+                os.unlink(temp, dir_fd=target_folder)
             raise
-        fsync_dir(move.target.parent)
+        os.fsync(target_folder)
         self.checkpoint("renamed")
-        if _stamp(move.source) == _stamp_of(before):
-            os.unlink(move.source)
-        else:  # written to after the copy: the new content stays and goes through the outbox again
+        if not remove_held(held):  # written to since, or another file under its name: it stays, to be looked at again
             log.warning(
-                "%s changed after it was copied; the new version stays in the outbox", display_name(move.source)
+                "%s changed after it was copied: the version scanned is delivered, the new one stays in the outbox",
+                display_name(held.path),
             )
+
+    def _rename(self, move: Move, held: Held, target_folder: int) -> None:
+        """The file itself (one nobody may read, so never released), renamed into place by its folder's descriptor;
+        a file swapped in under its name at that moment is given its name back."""
+        rename_noreplace_at(held.folder, held.name, target_folder, move.target.name)
+        st = os.stat(move.target.name, dir_fd=target_folder, follow_symlinks=False)
+        if (st.st_dev, st.st_ino) != held.identity:
+            give_back(target_folder, move.target.name, held.folder, held.name)
+            raise ContentChanged(errno.EAGAIN, "replaced as it was moved", str(held.path))
 
     def _undo(self, move: Move) -> None:
         self._undo_files(move)
@@ -217,27 +197,39 @@ class Mover:
 
     def _finish_interrupted(self, move: Move) -> bool:
         """Complete `move` if it got past its point of no return, else undo it. True when the file was delivered."""
-        source_is_ours = identity_of(move.source) == move.identity
         if move.method == "copy":
-            renamed = move.state == "copied" and (
+            placed = move.state == "copied" and (
                 move.temp is None
                 or not os.path.lexists(move.temp)
                 or identity_of(move.temp) == identity_of(move.target)
             )
-            if not renamed:
-                self._undo_files(move)
-                return False
-        elif source_is_ours and identity_of(move.target) != move.identity:
-            self._undo_files(move)  # the atomic rename never happened
+        else:
+            placed = identity_of(move.target) == move.identity
+        if not placed:
+            self._undo_files(move)
             return False
-        # The copy (or hard link) is in place and the source's name was not yet removed; a source changed since its
-        # copy keeps its new content and goes through the outbox again.
-        if source_is_ours and (move.method != "copy" or _content_is(move.source, move.decision.sha256)):
-            os.unlink(move.source)
+        # The copy (or the file itself, or a second name of it) is in place; the source's name may still be there.
+        self._remove_source(move)
         if move.temp is not None:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(move.temp)
         return True
+
+    def _remove_source(self, move: Move) -> None:
+        """Take the source's name out of its outbox if it still leads to the file delivered, with the content
+        delivered; a file changed since keeps its new content and goes through the outbox again."""
+        root = move.root or move.source.parent
+        try:
+            held = open_held(root, move.source.relative_to(root))
+        except (FileNotFoundError, NotRegular):
+            return
+        with held:
+            if held.identity != move.identity:
+                return
+            if move.method == "copy" and held.fd is not None and digest_of(held.fd)[0] != move.decision.sha256:
+                log.warning("%s changed after it was copied; the new version stays in the outbox", move.source)
+                return
+            remove_held(held)
 
     def _undo_files(self, move: Move) -> None:
         if move.sidecar is not None and _is_ours(move.sidecar, move.token):
@@ -250,30 +242,6 @@ class Mover:
         since = move.started
         decisions = self.audit.query(channel=move.decision.channel, since=since, limit=None)
         return any(d.extra.get("move") == move.token for d in decisions)
-
-
-class ContentChanged(OSError):
-    """The file changed between its last check and its copy to another file system; it stays and is scanned again."""
-
-
-def _stamp_of(st: os.stat_result) -> tuple[int, int, int]:
-    return (st.st_ino, st.st_size, st.st_mtime_ns)
-
-
-def _stamp(path: Path) -> tuple[int, int, int] | None:
-    try:
-        return _stamp_of(os.lstat(path))
-    except OSError:
-        return None
-
-
-def _content_is(path: Path, sha256: str) -> bool:
-    if not sha256:
-        return True
-    try:
-        return fingerprint(path)[1] == sha256
-    except OSError:
-        return False
 
 
 def _write_new(path: Path, record: dict[str, Any]) -> None:

@@ -31,6 +31,7 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from scanner.outbox.handles import Held, NotRegular, open_held
 from scanner.outbox.layout import Outbox, display_name, is_temporary
 
 log = logging.getLogger("baomi.watch")
@@ -38,25 +39,19 @@ log = logging.getLogger("baomi.watch")
 TICK = 0.25  # seconds between looks at files waiting to settle
 
 
-def someone_writing(path: Path) -> bool | None:
-    """Whether another process has `path` open for writing: a read lease is refused exactly then. None when the
-    kernel cannot say (a file we do not own, a network file system): the stability check alone decides."""
+def someone_writing(fd: int) -> bool | None:
+    """Whether another process has the file of `fd` (opened read-only) open for writing: a read lease is refused
+    exactly then. None when the kernel cannot say (a file we do not own, a network file system): the stability check
+    alone decides."""
     set_lease = getattr(fcntl, "F_SETLEASE", None)  # Linux only
     if set_lease is None:
-        return None
-    try:
-        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    except OSError:
         return None
     try:
         fcntl.fcntl(fd, set_lease, fcntl.F_RDLCK)
     except OSError as exc:
         return True if exc.errno in (errno.EAGAIN, errno.EWOULDBLOCK) else None
-    else:
-        fcntl.fcntl(fd, set_lease, fcntl.F_UNLCK)
-        return False
-    finally:
-        os.close(fd)
+    fcntl.fcntl(fd, set_lease, fcntl.F_UNLCK)
+    return False
 
 
 @dataclass
@@ -71,6 +66,12 @@ class Candidate:
     retry_at: float = 0.0
     failures: int = 0
     queued: bool = False  # in the tracker's due queue
+    held: Held | None = None  # the file, held open from the moment it was found complete until it is delivered
+
+    def let_go(self) -> None:
+        if self.held is not None:
+            self.held.close()
+            self.held = None
 
 
 class Tracker:
@@ -142,14 +143,18 @@ class Tracker:
                         del self.pending[path]
                         self.in_flight.add(path)
                         taken.append(candidate)
+                        continue
+                candidate.let_go()  # noted anew meanwhile: the newer candidate is looked at on its own
         return taken
 
     def done(self, candidate: Candidate) -> None:
+        candidate.let_go()
         with self.lock:
             self.in_flight.discard(candidate.path)
 
     def again(self, candidate: Candidate, delay: float = 0.0) -> None:
         """Back to waiting: changed since its scan (delay 0: wait to settle again) or failed (try again later)."""
+        candidate.let_go()
         with self.lock:
             self.in_flight.discard(candidate.path)
             candidate.closed = False
@@ -211,20 +216,35 @@ class Tracker:
             self.forget(candidate.path)
             self.note_folder(candidate.path, candidate.outbox, closed=False)
             return False
-        if not stat.S_ISREG(st.st_mode):
-            self.forget(candidate.path)
-            if (candidate.path, st.st_ino) not in self.left_alone:
-                self.left_alone.add((candidate.path, st.st_ino))
-                log.warning(
-                    "left %s in the outbox: not a regular file (a link, a pipe or a device)",
-                    display_name(candidate.path),
-                )
+        try:
+            if not stat.S_ISREG(st.st_mode):
+                raise NotRegular(errno.EINVAL, "not a regular file")
+            held = open_held(candidate.outbox.path, candidate.path.relative_to(candidate.outbox.path))
+        except NotRegular:
+            self._leave_alone(candidate, st.st_ino)
             return False
-        if someone_writing(candidate.path):
+        except FileNotFoundError:
+            self.forget(candidate.path)
+            return False
+        except OSError as exc:
+            log.warning("cannot open %s: %s", display_name(candidate.path), exc.strerror)
+            return False
+        if held.fd is not None and someone_writing(held.fd):
+            held.close()
             candidate.closed = False
             candidate.changed = time.monotonic()
             return False
+        candidate.held = held
         return True
+
+    def _leave_alone(self, candidate: Candidate, inode: int) -> None:
+        """A link (the file or a folder on its way), a pipe or a device: logged once, never opened or moved."""
+        self.forget(candidate.path)
+        if (candidate.path, inode) not in self.left_alone:
+            self.left_alone.add((candidate.path, inode))
+            log.warning(
+                "left %s in the outbox: not a regular file (a link, a pipe or a device)", display_name(candidate.path)
+            )
 
 
 class Handler(FileSystemEventHandler):

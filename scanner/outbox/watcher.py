@@ -4,7 +4,6 @@ by its verdict: released, held for review or quarantined. The mover does the mov
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import logging
 import multiprocessing
@@ -12,22 +11,21 @@ import os
 import select
 import signal
 import sqlite3
-import stat
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 
 from scanner.audit import Decision
 from scanner.engine import Scanner
+from scanner.extract.base import Problem
 from scanner.model import FileReport
-from scanner.outbox.journal import Identity
+from scanner.outbox.handles import CHUNK, ContentChanged, is_there
 from scanner.outbox.layout import ACTIONS, ROUTES, TEMPORARY, Outbox, display_name
-from scanner.outbox.mover import ContentChanged, Mover, fingerprint, identity_of
+from scanner.outbox.mover import Mover
 from scanner.outbox.tracking import TICK, Candidate, Tracker, observe
 from scanner.policy import Config
 
@@ -112,10 +110,19 @@ class Watcher:
         return pool
 
     def _submit(self, pool: Executor, candidate: Candidate) -> Future[FileReport | None]:
-        name = display_name(candidate.path.relative_to(candidate.outbox.path))
+        """Scan the file the tracker holds open: a scanning process reads that very file through this process's
+        descriptor, so no name or folder changed since can make it read another."""
+        held = candidate.held
+        assert held is not None
+        name = display_name(held.rel)
+        channel = candidate.outbox.channel
+        if held.fd is None:  # nobody may read it: it goes to quarantine as it is, by the policy's word
+            done: Future[FileReport | None] = Future()
+            done.set_result(self.scanner.unscanned(name, Problem("unreadable", "permission denied"), channel))
+            return done
         if self.settings.processes:
-            return pool.submit(_scan_in_worker, candidate.path, name, candidate.outbox.channel)
-        return pool.submit(scan_file, self.scanner, candidate.path, name, candidate.outbox.channel)
+            return pool.submit(_scan_in_worker, held.proc_path(), name, channel)
+        return pool.submit(scan_file, self.scanner, held.proc_path(), name, channel)
 
     def _run_pool(self, pool: Executor) -> None:
         in_flight: dict[Future[FileReport | None], Candidate] = {}
@@ -163,6 +170,8 @@ class Watcher:
         except Exception as exc:
             log.exception("unexpected trouble with %s", display_name(candidate.path))
             self._failed(candidate, f"{type(exc).__name__}: {exc}")
+        finally:
+            candidate.let_go()
 
     def _recover(self) -> None:
         try:
@@ -191,63 +200,42 @@ class Watcher:
             self.tracker.note_folder(outbox.path, outbox, closed=False, event=False)
 
     def _deliver(self, candidate: Candidate, report: FileReport | None) -> None:
+        held = candidate.held
+        assert held is not None
         shown = display_name(candidate.path)
         if report is None:
-            log.warning("%s vanished before it was scanned", shown)
-            self.tracker.done(candidate)
+            self._failed(candidate, "the scanning process could not read it")
             return
-        try:
-            identity, sha256 = fingerprint(candidate.path)
-        except FileNotFoundError:
-            log.warning("%s vanished after its scan", shown)
-            self.tracker.done(candidate)
-            return
-        except OSError as exc:
-            if report.sha256:  # it was readable a moment ago: try again rather than guess
-                self._failed(candidate, f"cannot read it again: {exc.strerror}")
-                return
-            unreadable = identity_of(candidate.path)  # unreadable from the start: it goes to quarantine as it is
-            if unreadable is None:
-                log.warning("%s vanished after its scan", shown)
-                self.tracker.done(candidate)
-                return
-            identity, sha256 = unreadable, ""
-        if sha256 != report.sha256:
-            log.info("%s changed after its scan; scanning it again", shown)
+        if not held.unchanged():
+            log.info("%s changed while it was scanned; scanning it again", shown)
             self.tracker.again(candidate)
             return
-        self._move(candidate, report, identity)
-
-    def _move(self, candidate: Candidate, report: FileReport, identity: Identity) -> None:
         outbox = candidate.outbox
         route = ROUTES[report.verdict]
         decision = Decision.of(report, outbox.channel, display_name(outbox.path), ACTIONS[route])
         sidecar = None if route == "released" else verdict_record(report, outbox, route)
         try:
             target = self.mover.deliver(
-                candidate.path,
-                outbox.folder(route),
-                candidate.path.relative_to(outbox.path),
-                identity,
-                decision,
-                sidecar,
-                private=route == "quarantine",
+                held, outbox.folder(route), held.rel, decision, sidecar, private=route == "quarantine"
             )
-        except FileNotFoundError:
-            log.warning("%s vanished before it could be moved", display_name(candidate.path))
-            self.tracker.done(candidate)
-            return
-        except ContentChanged:
-            log.info("%s changed while it was copied out; scanning it again", display_name(candidate.path))
+        except ContentChanged as exc:
+            log.info("%s %s; scanning it again", shown, exc.strerror)
             self.tracker.again(candidate)
             return
-        except OSError as exc:
-            self._failed(candidate, f"cannot move it to {display_name(outbox.folder(route))}: {exc.strerror or exc}")
+        except FileNotFoundError:
+            log.warning("%s vanished before it could be delivered", shown)
+            self.tracker.done(candidate)
             return
-        self.tracker.done(candidate)
+        except OSError as exc:
+            self._failed(candidate, f"cannot deliver it to {display_name(outbox.folder(route))}: {exc.strerror or exc}")
+            return
         self.delivered += 1
         rules = f" ({', '.join(report.rules)})" if report.rules else ""
-        log.info("%s %s → %s%s", report.verdict, display_name(candidate.path), display_name(target), rules)
+        log.info("%s %s → %s%s", report.verdict, shown, display_name(target), rules)
+        if is_there(held):  # written to after its copy (through another link, unseen by inotify): scanned again
+            self.tracker.again(candidate)
+        else:
+            self.tracker.done(candidate)
 
     def _failed(self, candidate: Candidate, why: str) -> None:
         self.failures += 1
@@ -280,16 +268,19 @@ def verdict_record(report: FileReport, outbox: Outbox, route: str) -> dict[str, 
     }
 
 
-def scan_file(scanner: Scanner, path: Path, name: str, channel: str) -> FileReport | None:
-    """The report of the file at `path` (called `name`), or None if it vanished before it could be read."""
+def scan_file(scanner: Scanner, source: str, name: str, channel: str) -> FileReport | None:
+    """The report of the file `source` names (a /proc/PID/fd/N of the watcher's: the file it holds open), called
+    `name`; None if it cannot be opened there any more."""
     try:
-        data, whole = _read(path, scanner.config.limits.max_bytes + 1)
+        fd = os.open(source, os.O_RDONLY | os.O_CLOEXEC)  # following that one link is the point: it is our own fd
     except FileNotFoundError:
         return None
-    except OSError:
-        report = scanner.scan_path(path, channel)  # the engine words an unreadable file's finding
-        report.path = name
-        return report
+    except OSError as exc:
+        return scanner.unscanned(name, Problem("unreadable", f"cannot read the file: {exc.strerror}"), channel)
+    try:
+        data, whole = _read(fd, scanner.config.limits.max_bytes + 1)
+    finally:
+        os.close(fd)
     report = scanner.scan_bytes(data, name, channel)
     if whole is not None:  # too big: the engine blocked it by its beginning; the record names the whole file
         report.size, report.sha256 = whole
@@ -326,23 +317,24 @@ def _exit_with(watcher: int) -> None:
     os._exit(0)
 
 
-def _scan_in_worker(path: Path, name: str, channel: str) -> FileReport | None:
+def _scan_in_worker(source: str, name: str, channel: str) -> FileReport | None:
     assert _worker_scanner is not None
-    return scan_file(_worker_scanner, path, name, channel)
+    return scan_file(_worker_scanner, source, name, channel)
 
 
-def _read(path: Path, limit: int) -> tuple[bytes, tuple[int, str] | None]:
-    """Up to `limit` bytes of the file; when there is more, also the whole file's size and SHA-256 (read in chunks,
-    so a file of any size costs `limit` bytes of memory at most)."""
-    fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
-    with os.fdopen(fd, "rb") as fh:
-        if not stat.S_ISREG(os.fstat(fd).st_mode):
-            raise OSError(errno.EINVAL, "not a regular file", str(path))
-        data = fh.read(limit)
-        if len(data) < limit:
-            return data, None
-        digest, size = hashlib.sha256(data), len(data)
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-            size += len(chunk)
+def _read(fd: int, limit: int) -> tuple[bytes, tuple[int, str] | None]:
+    """Up to `limit` bytes of the file, read a chunk at a time; when there is more, also the whole file's size and
+    SHA-256 (so a file of any size costs `limit` bytes of memory at most)."""
+    chunks: list[bytes] = []
+    size = 0
+    while size < limit and (chunk := os.read(fd, min(CHUNK, limit - size))):
+        chunks.append(chunk)
+        size += len(chunk)
+    data = b"".join(chunks)
+    if size < limit:
+        return data, None
+    digest = hashlib.sha256(data)
+    while chunk := os.read(fd, CHUNK):
+        digest.update(chunk)
+        size += len(chunk)
     return data, (size, digest.hexdigest())
