@@ -119,7 +119,8 @@ def deliver(mover: Mover, source: Path, folder: Path, held: bool = False, readab
             handle.fd = None
         sha256 = sha256_of(source) if readable else ""
         decision = Decision("watch", "outbox", source.name, 1, sha256, "flag", folder.name)
-        return mover.deliver(handle, folder, Path(source.name), decision, {"verdict": "flag"} if held else None)
+        placed = mover.place(handle, folder, Path(source.name), decision, {"verdict": "flag"} if held else None)
+        return mover.complete_one(placed)
 
 
 def sha256_of(path: Path) -> str:
@@ -218,7 +219,7 @@ def test_a_file_changed_since_its_scan_is_not_delivered_and_stays(gateway: Gatew
     checked = hashlib.sha256(b"the content that was scanned").hexdigest()
     decision = Decision("watch", "outbox", "改.txt", 1, checked, "pass", "released")
     with open_held(gateway.outbox, Path("改.txt")) as handle, pytest.raises(ContentChanged):
-        gateway.mover().deliver(handle, gateway.folder("released"), Path("改.txt"), decision)
+        gateway.mover().place(handle, gateway.folder("released"), Path("改.txt"), decision)
     assert list(gateway.folder("released").iterdir()) == []
     assert source.read_text(encoding="utf-8") == PASS_TEXT
     assert gateway.decisions() == []

@@ -192,7 +192,8 @@ def _release(mover: Mover, h: Held, args: argparse.Namespace) -> int:
         with open_held(folder, h.rel) as held:
             if not record.get("sha256") or held.fd is None:
                 raise ContentChanged(errno.EINVAL, "no verdict record", str(h.path))
-            target = mover.deliver(held, h.outbox.released, h.rel, _decision(h, record, Action.RELEASED, args))
+            decision = _decision(h, record, Action.RELEASED, args)
+            target = mover.complete_one(mover.place(held, h.outbox.released, h.rel, decision))
     except ContentChanged:
         print(
             f"baomi: not released: {printable(display_name(h.path))} changed since its scan (or has no verdict "

@@ -150,9 +150,10 @@ def digest_of(fd: int) -> tuple[str, int]:
     return digest.hexdigest(), offset
 
 
-def copy_checked(held: Held, target_folder: int, temp: str, sha256: str) -> None:
-    """Copy the held file into a new file `temp` of `target_folder`, synced, and check that the bytes copied are
-    those with `sha256` (the bytes that were scanned): ContentChanged (and no `temp` left) otherwise."""
+def copy_checked(held: Held, target_folder: int, temp: str, sha256: str) -> int:
+    """Copy the held file into a new file `temp` of `target_folder` and check that the bytes copied are those with
+    `sha256` (the bytes that were scanned): ContentChanged (and no `temp` left) otherwise. The copy's descriptor,
+    for the caller to sync and close."""
     assert held.fd is not None
     out = os.open(
         temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600, dir_fd=target_folder
@@ -169,13 +170,12 @@ def copy_checked(held: Held, target_folder: int, temp: str, sha256: str) -> None
             raise ContentChanged(errno.EAGAIN, "changed since it was scanned", str(held.path))
         os.fchmod(out, stat.S_IMODE(held.stat.st_mode) & 0o777)  # no set-user-ID bit on a file the service owns
         os.utime(out, ns=(held.stat.st_atime_ns, held.stat.st_mtime_ns))
-        os.fsync(out)
     except BaseException:
         os.close(out)
         with contextlib.suppress(FileNotFoundError):
             os.unlink(temp, dir_fd=target_folder)
         raise
-    os.close(out)
+    return out
 
 
 def remove_held(held: Held) -> bool:

@@ -14,6 +14,7 @@ import logging
 import os
 import sqlite3
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path, PurePath
 from typing import Any
 
@@ -53,6 +54,20 @@ def identity_of(path: Path) -> Identity | None:
     return (st.st_dev, st.st_ino)
 
 
+@dataclass
+class Placed:
+    """A delivery whose copy (or file) is in place but not yet known to be on disk: the original is still in the
+    outbox, and the decision not yet recorded."""
+
+    move: Move
+    held: Held
+    copy: int | None  # the copy's descriptor, synced before the original may go; None for a file moved as it is
+
+    @property
+    def target(self) -> Path:
+        return self.move.target
+
+
 class Mover:
     """Delivers held files to their destination and records each decision exactly once, crash or no crash.
 
@@ -60,9 +75,10 @@ class Mover:
     checked as they are copied); nobody else ever had a handle on it, so no hard link, open descriptor or rename of
     the writer's can change it. Only a file nobody may read is moved as it is, to quarantine.
 
-    The order is: journal entry → verdict record (sidecar) → copy, synced → copy renamed into place → the original's
-    name removed from the outbox → audit record → journal entry removed. `checkpoint(step)` is called between steps;
-    tests use it to stop the mover dead at each one."""
+    The order is: journal entry → verdict record (sidecar) → copy → copy renamed into place (`place`) → copy synced →
+    the original's name removed from the outbox → audit record → journal entry removed (`complete`). Completing
+    several deliveries at once syncs their copies together. `checkpoint(step)` is called between steps; tests use it
+    to stop the mover dead at each one."""
 
     def __init__(self, journal: Journal, audit: AuditLog, checkpoint: Callable[[str], None] | None = None) -> None:
         self.journal = journal
@@ -70,7 +86,7 @@ class Mover:
         self.checkpoint = checkpoint or (lambda step: None)
         self.touched: set[Path] = set()
 
-    def deliver(
+    def place(
         self,
         held: Held,
         folder: Path,
@@ -78,65 +94,96 @@ class Mover:
         decision: Decision,
         sidecar: dict[str, Any] | None = None,
         private: bool = False,
-    ) -> Path:
-        """Deliver the held file to `folder/rel` (or a free variant of that name) and record `decision`; return where
-        it went. `decision.sha256` is the hash of the bytes scanned; `sidecar`, if given, is written as the verdict
-        record beside the delivered file.
+    ) -> Placed:
+        """Put the held file's delivery at `folder/rel` (or a free variant of that name). `decision.sha256` is the
+        hash of the bytes scanned; `sidecar`, if given, is written as the verdict record beside the delivered file.
 
         ContentChanged: the file is not the one scanned any more, and nothing was delivered. Any other OSError leaves
         the file where it was."""
         if not is_there(held):
             raise ContentChanged(errno.ENOENT, "renamed or replaced since it was scanned", str(held.path))
         make_folder((folder / rel).parent, private)
-        method = "copy" if held.fd is not None else "rename"
         target_folder = os.open((folder / rel).parent, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         try:
-            target, move = self._deliver(held, folder, rel, target_folder, decision, sidecar, method)
+            for _attempt in range(1000):
+                target = free_name(folder, rel, held=sidecar is not None)
+                decision.extra["destination"] = display_name(target)
+                record = sidecar_of(target) if sidecar else None
+                method = "copy" if held.fd is not None else "rename"
+                move = self.journal.begin(held.path, target, held.identity, record, decision, method, held.root)
+                self.checkpoint("begun")
+                try:
+                    if sidecar is not None:
+                        _write_new(sidecar_of(target), {**sidecar, "move": move.token})
+                        self.checkpoint("sidecar")
+                    copy = None
+                    if method == "copy":
+                        copy = self._copy(move, held, target_folder)
+                    else:
+                        self._rename(move, held, target_folder)
+                except FileExistsError:  # another writer took the name between our look and our move: try the next
+                    self._undo(move)
+                    continue
+                except BaseException:
+                    self._undo(move)
+                    raise
+                return Placed(move, held, copy)
         finally:
             os.close(target_folder)
-        self.checkpoint("moved")
-        self.touched.update({held.path.parent, target.parent})
-        try:
-            self.audit.record(decision)
-        except sqlite3.Error as exc:  # the journal entry stays: recover() records the decision later
-            log.error("%s delivered, but its decision is not recorded yet: %s", display_name(target), exc)
-            return target
-        self.checkpoint("recorded")
-        self.journal.finish(move)
-        return target
-
-    def _deliver(
-        self,
-        held: Held,
-        folder: Path,
-        rel: PurePath,
-        target_folder: int,
-        decision: Decision,
-        sidecar: dict[str, Any] | None,
-        method: str,
-    ) -> tuple[Path, Move]:
-        for _attempt in range(1000):
-            target = free_name(folder, rel, held=sidecar is not None)
-            decision.extra["destination"] = display_name(target)
-            record = sidecar_of(target) if sidecar else None
-            move = self.journal.begin(held.path, target, held.identity, record, decision, method, held.root)
-            self.checkpoint("begun")
-            try:
-                if sidecar is not None:
-                    _write_new(sidecar_of(target), {**sidecar, "move": move.token})
-                    self.checkpoint("sidecar")
-                if method == "copy":
-                    self._copy(move, held, target_folder)
-                else:
-                    self._rename(move, held, target_folder)
-            except FileExistsError:  # another writer took the name between our look and our move: try the next
-                self._undo(move)
-                continue
-            except BaseException:
-                self._undo(move)
-                raise
-            return target, move
         raise FileExistsError(errno.EEXIST, "every free name was taken before it could be used", str(folder / rel))
+
+    def complete(self, placed: list[Placed]) -> list[bool | None]:
+        """Sync the copies placed (together: one journal commit for many files), then take each original out of its
+        outbox and record each decision. For each: whether its original stays in the outbox (written to after its
+        copy, or another file under its name: to be scanned again); None if its copy could not be synced, in which
+        case the delivery is undone and the original stays."""
+        synced: list[bool] = []
+        for item in placed:
+            try:
+                if item.copy is not None:
+                    os.fdatasync(item.copy)
+                synced.append(True)
+            except OSError as exc:
+                log.error("cannot write %s to disk: %s", display_name(item.target), exc.strerror or exc)
+                synced.append(False)
+            finally:
+                if item.copy is not None:
+                    os.close(item.copy)
+                    item.copy = None
+        outcomes: list[bool | None] = []
+        for item, ok in zip(placed, synced, strict=True):
+            if ok:
+                outcomes.append(self._complete(item))
+            else:  # undone: the copy and its record go, the original stays
+                with contextlib.suppress(FileNotFoundError):
+                    os.unlink(item.target)
+                self._undo(item.move)
+                outcomes.append(None)
+        return outcomes
+
+    def complete_one(self, placed: Placed) -> Path:
+        """Complete one placed delivery; where it went (OSError if its copy could not be written to disk)."""
+        if self.complete([placed]) == [None]:
+            raise OSError(errno.EIO, "the copy could not be written to disk", str(placed.target))
+        return placed.target
+
+    def _complete(self, item: Placed) -> bool:
+        stays = item.move.method == "copy" and not remove_held(item.held)
+        if stays:
+            log.warning(
+                "%s changed after it was copied: the version scanned is delivered, the new one stays in the outbox",
+                display_name(item.held.path),
+            )
+        self.checkpoint("moved")
+        self.touched.update({item.held.path.parent, item.target.parent})
+        try:
+            self.audit.record(item.move.decision)
+        except sqlite3.Error as exc:  # the journal entry stays: recover() records the decision later
+            log.error("%s delivered, but its decision is not recorded yet: %s", display_name(item.target), exc)
+            return stays
+        self.checkpoint("recorded")
+        self.journal.finish(item.move)
+        return stays
 
     def sync(self) -> None:
         """Flush the folders changed since the last call to disk (a batch at a time: a killed process loses nothing
@@ -160,27 +207,22 @@ class Mover:
             self.journal.finish(move)
         return lines
 
-    def _copy(self, move: Move, held: Held, target_folder: int) -> None:
-        """A copy of the scanned bytes under a hidden name beside the target, synced, renamed into place; then the
-        original's name is taken out of the outbox."""
+    def _copy(self, move: Move, held: Held, target_folder: int) -> int:
+        """A copy of the scanned bytes under a hidden name beside the target, renamed into place; its descriptor."""
         temp = f".{move.target.name}.{move.token[:8]}.baomi-part"
         self.journal.update(move, temp=move.target.with_name(temp))
-        copy_checked(held, target_folder, temp, move.decision.sha256)
-        self.journal.update(move, state="copied")
-        self.checkpoint("copied")
+        copy = copy_checked(held, target_folder, temp, move.decision.sha256)
         try:
+            self.journal.update(move, state="copied")
+            self.checkpoint("copied")
             rename_noreplace_at(target_folder, temp, target_folder, move.target.name)
         except BaseException:
+            os.close(copy)
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(temp, dir_fd=target_folder)
             raise
-        os.fsync(target_folder)
         self.checkpoint("renamed")
-        if not remove_held(held):  # written to since, or another file under its name: it stays, to be looked at again
-            log.warning(
-                "%s changed after it was copied: the version scanned is delivered, the new one stays in the outbox",
-                display_name(held.path),
-            )
+        return copy
 
     def _rename(self, move: Move, held: Held, target_folder: int) -> None:
         """The file itself (one nobody may read, so never released), renamed into place by its folder's descriptor;
@@ -203,6 +245,9 @@ class Mover:
                 or not os.path.lexists(move.temp)
                 or identity_of(move.temp) == identity_of(move.target)
             )
+            if placed and _torn(move.target, move.decision.sha256):  # power lost before the copy was synced
+                os.unlink(move.target)
+                placed = False
         else:
             placed = identity_of(move.target) == move.identity
         if not placed:
@@ -242,6 +287,19 @@ class Mover:
         since = move.started
         decisions = self.audit.query(channel=move.decision.channel, since=since, limit=None)
         return any(d.extra.get("move") == move.token for d in decisions)
+
+
+def _torn(copy: Path, sha256: str) -> bool:
+    """The copy at `copy` is there but does not hold the bytes it was written with (a power loss before its data
+    reached the disk). A copy already taken away by the uploader is no longer ours to judge."""
+    try:
+        fd = os.open(copy, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    try:
+        return digest_of(fd)[0] != sha256
+    finally:
+        os.close(fd)
 
 
 def _write_new(path: Path, record: dict[str, Any]) -> None:

@@ -23,9 +23,9 @@ from scanner.audit import Decision
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
 from scanner.model import FileReport
-from scanner.outbox.handles import CHUNK, ContentChanged, is_there
+from scanner.outbox.handles import CHUNK, ContentChanged
 from scanner.outbox.layout import ACTIONS, ROUTES, TEMPORARY, Outbox, display_name
-from scanner.outbox.mover import Mover
+from scanner.outbox.mover import Mover, Placed
 from scanner.outbox.tracking import TICK, Candidate, Tracker, observe
 from scanner.policy import Config
 
@@ -33,6 +33,7 @@ log = logging.getLogger("baomi.watch")
 
 _RETRY = (5.0, 30.0, 120.0, 600.0)  # delays before trying again a file that could not be moved
 _SYNC_EVERY = 100  # moves between flushes of the destination folders to disk
+_BATCH = 32  # deliveries whose copies are synced to disk together (one journal commit instead of one each)
 
 
 @dataclass
@@ -61,6 +62,9 @@ class Watcher:
         self.once = False
         self.failures = 0
         self.delivered = 0
+        # Deliveries placed and not yet completed (their copies are synced together), and since when the first waits.
+        self.placed: list[tuple[Candidate, FileReport, Placed]] = []
+        self.placed_since = 0.0
         self._pool_in_use: Executor | None = None
 
     def stop(self) -> None:
@@ -148,14 +152,20 @@ class Watcher:
                     since_sync += 1
                 last_progress = time.monotonic()
             elif self.stopping or (self.once and self._nothing_more(last_progress)):
+                self._complete()
                 return
             else:
                 self.tracker.wait(TICK)
+            if self.placed and (
+                not in_flight or len(self.placed) >= _BATCH or time.monotonic() - self.placed_since >= TICK
+            ):
+                self._complete()
             if since_sync and ((not in_flight and not self.tracker.due) or since_sync >= _SYNC_EVERY):
                 self.mover.sync()
                 since_sync = 0
             if not self.once and time.monotonic() - last_walk > self.settings.rescan:
                 self._walk()
+                self._complete()  # nothing of ours may look interrupted to the recovery
                 self._recover()  # decisions whose recording failed (a locked or full disk) are recorded now
                 last_walk = time.monotonic()
 
@@ -170,8 +180,6 @@ class Watcher:
         except Exception as exc:
             log.exception("unexpected trouble with %s", display_name(candidate.path))
             self._failed(candidate, f"{type(exc).__name__}: {exc}")
-        finally:
-            candidate.let_go()
 
     def _recover(self) -> None:
         try:
@@ -215,7 +223,7 @@ class Watcher:
         decision = Decision.of(report, outbox.channel, display_name(outbox.path), ACTIONS[route])
         sidecar = None if route == "released" else verdict_record(report, outbox, route)
         try:
-            target = self.mover.deliver(
+            placed = self.mover.place(
                 held, outbox.folder(route), held.rel, decision, sidecar, private=route == "quarantine"
             )
         except ContentChanged as exc:
@@ -229,13 +237,28 @@ class Watcher:
         except OSError as exc:
             self._failed(candidate, f"cannot deliver it to {display_name(outbox.folder(route))}: {exc.strerror or exc}")
             return
-        self.delivered += 1
-        rules = f" ({', '.join(report.rules)})" if report.rules else ""
-        log.info("%s %s → %s%s", report.verdict, shown, display_name(target), rules)
-        if is_there(held):  # written to after its copy (through another link, unseen by inotify): scanned again
-            self.tracker.again(candidate)
-        else:
-            self.tracker.done(candidate)
+        if not self.placed:
+            self.placed_since = time.monotonic()
+        self.placed.append((candidate, report, placed))
+
+    def _complete(self) -> None:
+        """Let the deliveries placed since the last call go: their copies are synced together, then their originals
+        leave the outbox and their decisions are recorded."""
+        if not self.placed:
+            return
+        batch, self.placed = self.placed, []
+        outcomes = self.mover.complete([placed for _, _, placed in batch])
+        for (candidate, report, placed), stays in zip(batch, outcomes, strict=True):
+            if stays is None:
+                self._failed(candidate, "its copy could not be written to disk")
+                continue
+            self.delivered += 1
+            rules = f" ({', '.join(report.rules)})" if report.rules else ""
+            log.info("%s %s → %s%s", report.verdict, display_name(candidate.path), display_name(placed.target), rules)
+            if stays:  # written to after its copy (through another link, unseen by inotify): scanned again
+                self.tracker.again(candidate)
+            else:
+                self.tracker.done(candidate)
 
     def _failed(self, candidate: Candidate, why: str) -> None:
         self.failures += 1
