@@ -111,3 +111,15 @@ def test_a_missing_log_is_a_clear_error_and_is_not_created(tmp_path: Path, capsy
     assert audit(tmp_path / "none.db") == 2
     assert "no audit log" in capsys.readouterr().err
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_channel_includes_the_channels_built_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "audit.db"
+    log = AuditLog(path)
+    for channel, name in (("mail", "外发.eml"), ("mail-internal", "内部.eml"), ("web", "上传.docx")):
+        log.record(Decision(channel, "src", name, 1, "", "pass", "allowed"))
+    log.close()
+    audit(path, "--channel", "mail")
+    assert sorted(names(capsys.readouterr().out)) == ["内部.eml", "外发.eml"]
+    audit(path, "--channel", "mail-internal")
+    assert names(capsys.readouterr().out) == ["内部.eml"]
