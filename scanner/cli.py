@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scanner.command import UsageError, build_scanner, common_options, version
 from scanner.engine import Scanner
-from scanner.inspection import Inspection, check_report_path
+from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, Config, ConfigError
@@ -138,7 +138,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if inspection:
         try:
             for path in args.report:
-                inspection.write(path)
+                write_report(inspection, path)
         except OSError as exc:
             raise UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     return 0 if all(v == Verdict.PASS for v in verdicts) else 1

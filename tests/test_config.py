@@ -58,6 +58,7 @@ def test_every_door_table_is_registered_in_one_place() -> None:
         "mail": "MailTable",
         "web": "WebTable",
         "icap": "IcapTable",
+        "i18n": "LanguageTable",
     }
 
 
