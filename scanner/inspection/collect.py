@@ -1,5 +1,5 @@
-"""What the 检查报告 is made from: fed FileReports as they stream, it keeps the counts and the findings of the files that
-did not pass (short contexts only)."""
+"""What the 检查报告 is made from: fed FileReports as they stream, it keeps the counts and the findings of the
+files that did not pass (short contexts only)."""
 
 from __future__ import annotations
 
