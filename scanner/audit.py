@@ -1,4 +1,5 @@
-"""The decision log: every verdict a door acts on, kept in SQLite (WAL) for the confidentiality officer.
+"""The decision log: every verdict a door acts on, kept for the confidentiality officer in SQLite (WAL), or in
+PostgreSQL ([audit] url) where several gateway hosts share one log.
 
 Records carry short redacted contexts only, never documents.
 """
@@ -8,7 +9,6 @@ from __future__ import annotations
 import enum
 import json
 import os
-import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -17,16 +17,17 @@ from pathlib import Path
 from typing import Any
 
 from scanner.config import AuditTable
+from scanner.database import Database
 from scanner.model import FileReport
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS decisions (
-    id INTEGER PRIMARY KEY AUTOINCREMENT,
+    id {serial},
     time TEXT NOT NULL,
     channel TEXT NOT NULL,
     source TEXT NOT NULL,
     name TEXT NOT NULL,
-    size INTEGER NOT NULL,
+    size {bigint} NOT NULL,
     sha256 TEXT NOT NULL,
     verdict TEXT NOT NULL,
     action TEXT NOT NULL,
@@ -98,17 +99,21 @@ def default_audit_path(table: AuditTable) -> Path:
     return Path(state) / "baomi" / "audit.db"
 
 
-class AuditLog:
-    """An append-only SQLite log, safe to share between the processes of several doors and the threads of one."""
+def audit_location(table: AuditTable, given: Path | None = None) -> Path | str:
+    """Where a door logs its decisions: `given` (its --audit option), else [audit] url (PostgreSQL), else the SQLite
+    file of `default_audit_path`."""
+    return given or table.url or default_audit_path(table)
 
-    def __init__(self, path: str | Path) -> None:
-        self.path = Path(path)
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+class AuditLog:
+    """An append-only log in a SQLite file or a PostgreSQL database (a postgresql:// URL), safe to share between the
+    processes of several doors (on several hosts, in PostgreSQL) and the threads of one."""
+
+    def __init__(self, location: str | Path) -> None:
+        self.location = location
         self._lock = threading.Lock()  # one connection, used by every thread of the door
-        self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        self._db.executescript(_SCHEMA)
+        self._db = Database(location)
+        self._db.create(_SCHEMA)
 
     def record(self, decision: Decision) -> int:
         """Append `decision`; its id (also set on it)."""
@@ -119,9 +124,8 @@ class AuditLog:
         row["extra"] = json.dumps(decision.extra, ensure_ascii=False)
         sql = f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
         with self._lock:
-            cursor = self._db.execute(sql, tuple(row.values()))
-        decision.id = cursor.lastrowid
-        return int(cursor.lastrowid or 0)
+            decision.id = self._db.insert(sql, tuple(row.values()))
+        return decision.id
 
     def query(
         self,

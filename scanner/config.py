@@ -1,5 +1,5 @@
-"""Reading a configuration file's tables into typed records, and the tables of the doors: [audit], [watch], [mail],
-[web], [icap]. A table is a frozen dataclass whose fields' types say what the file may hold.
+"""Reading a configuration file's tables into typed records, and the tables of the doors: [audit], [index], [watch],
+[mail], [web], [icap]. A table is a frozen dataclass whose fields' types say what the file may hold.
 
 `read_table` refuses unknown keys and values of the wrong type with a ConfigError naming the file, the table and the
 key. A new door adds its table here, in one place: a dataclass registered with @door_table.
@@ -181,12 +181,31 @@ class LanguageTable:
             raise ValueError(f"language {self.language!r}: expected one of {', '.join(i18n.LANGUAGES)}")
 
 
-@door_table("audit")
 @dataclass(frozen=True)
-class AuditTable:
-    """The decision log every door writes (relative: to the configuration file)."""
+class DatabaseTable:
+    """Where a table's records live: a SQLite file (relative: to the configuration file), or a PostgreSQL database
+    that several hosts share (url = "postgresql://user@host/db"; the password in ~/.pgpass or $PGPASSWORD)."""
 
     path: Path | None = None
+    url: str | None = None
+
+    def __post_init__(self) -> None:
+        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
+            raise ValueError(f"url: expected a postgresql:// URL, not {self.url!r}")
+        if self.path is not None and self.url is not None:
+            raise ValueError("url: give path (a SQLite file) or url (PostgreSQL), not both")
+
+
+@door_table("audit")
+@dataclass(frozen=True)
+class AuditTable(DatabaseTable):
+    """The decision log every door writes (default: the user's state folder)."""
+
+
+@door_table("index")
+@dataclass(frozen=True)
+class IndexTable(DatabaseTable):
+    """The scan index of `baomi scan` (default: index.db in baomi's cache folder)."""
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,6 @@
 """`baomi audit`: the decision log for the confidentiality officer: recent decisions, filtered, or exported.
 
-It reads the SQLite log every door writes (scanner.audit) and never changes it.
+It reads the log every door writes (scanner.audit: SQLite or PostgreSQL) and never changes it.
 """
 
 from __future__ import annotations
@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import IO
 
-from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.audit import AuditLog, Decision, audit_location
 from scanner.command import UsageError, config_of
 from scanner.config import AuditTable
+from scanner.database import is_url
 from scanner.policy import CHANNELS
 from scanner.report import printable
 
@@ -77,9 +78,9 @@ def when(text: str, now: datetime | None = None) -> str:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    path = args.audit or default_audit_path(config_of(args).table(AuditTable))
-    if not Path(path).is_file():
-        raise UsageError(f"no audit log at {path} (set [audit] path, $BAOMI_AUDIT or --audit)")
+    path = audit_location(config_of(args).table(AuditTable), args.audit)
+    if not is_url(path) and not Path(path).is_file():
+        raise UsageError(f"no audit log at {path} (set [audit] path or url, $BAOMI_AUDIT or --audit)")
     limit = args.limit if args.limit is not None else (50 if args.format == "text" else None)
     log = AuditLog(path)
     try:

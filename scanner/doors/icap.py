@@ -23,7 +23,7 @@ from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 
-from scanner.audit import Action, AuditLog, Decision, default_audit_path
+from scanner.audit import Action, AuditLog, Decision, audit_location
 from scanner.command import UsageError, build_scanner, logging_to, overridden, version
 from scanner.config import AuditTable, IcapTable
 from scanner.doors import icap_protocol as wire
@@ -417,7 +417,7 @@ def _serve(args: argparse.Namespace) -> int:
         timeout=args.timeout,
         workers=args.workers,
     )
-    audit = AuditLog(args.audit or default_audit_path(scanner.config.table(AuditTable)))
+    audit = AuditLog(audit_location(scanner.config.table(AuditTable), args.audit))
     service = IcapService(scanner, audit, settings)
     with StopSignal() as stop:  # before the port opens, so that a SIGTERM as soon as it is open stops the service
         try:

@@ -20,7 +20,7 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scanner.audit import Action, AuditLog, Decision, default_audit_path
+from scanner.audit import Action, AuditLog, Decision, audit_location
 from scanner.command import UsageError, build_scanner, logging_to
 from scanner.config import AuditTable, MailTable
 from scanner.detect import Deadline
@@ -447,7 +447,7 @@ def run(args: argparse.Namespace) -> int:
     with StopSignal() as stop, logging_to("baomi milter: %(message)s", level):
         scanner = build_scanner(args)
         mail = scanner.config.table(MailTable)
-        audit = AuditLog(args.audit or default_audit_path(scanner.config.table(AuditTable)))
+        audit = AuditLog(audit_location(scanner.config.table(AuditTable), args.audit))
         gateway = Gateway(scanner, audit, mail, args.workers)
         listen = args.listen or mail.listen
         try:

@@ -31,9 +31,10 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scanner.audit import Action, AuditLog, Decision, default_audit_path
+from scanner.audit import Action, AuditLog, Decision, audit_location
 from scanner.command import UsageError, build_scanner, logging_to, overridden
 from scanner.config import AuditTable, ConfigError, TokenTable, WebTable
+from scanner.database import shown
 from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded
 from scanner.doors.web_guard import ClientLimit, Connections
 from scanner.engine import Scanner
@@ -509,10 +510,10 @@ def run_serve(args: argparse.Namespace) -> int:
         print(f"baomi serve: warning: listening on {args.host} with no [[web.token]]: anyone can scan", file=sys.stderr)
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port}: expected 1 to 65535")
-    audit_path = args.audit or default_audit_path(scanner.config.table(AuditTable))
+    audit_path = audit_location(scanner.config.table(AuditTable), args.audit)
     audit = AuditLog(audit_path)
     print(
-        f"baomi serve: http://{args.host}:{args.port}/ (audit log {audit_path}, "
+        f"baomi serve: http://{args.host}:{args.port}/ (audit log {shown(audit_path)}, "
         f"{len(settings.tokens) or 'no'} tokens, limit {settings.max_bytes} bytes)",
         file=sys.stderr,
         flush=True,

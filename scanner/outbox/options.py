@@ -8,7 +8,7 @@ import argparse
 from dataclasses import replace
 from pathlib import Path
 
-from scanner.audit import AuditLog, default_audit_path
+from scanner.audit import AuditLog, audit_location, default_audit_path
 from scanner.command import UsageError
 from scanner.config import AuditTable, WatchTable
 from scanner.outbox.journal import Journal
@@ -60,12 +60,15 @@ def outboxes_of(args: argparse.Namespace, config: Config) -> list[Outbox]:
     return made
 
 
-def audit_path(args: argparse.Namespace, config: Config) -> Path:
-    return Path(args.audit or default_audit_path(config.table(AuditTable)))
+def audit_path(args: argparse.Namespace, config: Config) -> Path | str:
+    """The audit log's file, or its PostgreSQL URL ([audit] url)."""
+    return audit_location(config.table(AuditTable), args.audit)
 
 
 def open_logs(args: argparse.Namespace, config: Config) -> tuple[AuditLog, Journal]:
-    """The audit log, and the journal of moves in progress (by default beside it)."""
+    """The audit log, and the journal of moves in progress (by default beside the log's file; a journal is of this
+    host, so beside where the file would be when the log is in PostgreSQL)."""
     audit = audit_path(args, config)
-    journal = args.journal or config.table(WatchTable).journal or audit.parent / "watch-journal.db"
+    beside = Path(audit) if isinstance(audit, Path) else default_audit_path(config.table(AuditTable))
+    journal = args.journal or config.table(WatchTable).journal or beside.parent / "watch-journal.db"
     return AuditLog(audit), Journal(Path(journal))
