@@ -8,21 +8,24 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
-import multiprocessing
 import os
 import sys
-import threading
 from collections.abc import Iterator, Sequence
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 from scanner.command import UsageError, build_scanner, common_options, version
+from scanner.database import DatabaseError, is_url
 from scanner.engine import Scanner
+from scanner.index.reuse import ContentLookup, Examiner
 from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
-from scanner.policy import CHANNELS, Config, ConfigError
+from scanner.policy import CHANNELS, ConfigError
 from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
-from scanner.walk import Entry, scan_entry, walk
+from scanner.ruleset import rule_set
+from scanner.scan import Executor, Processes, ScanError, Serial, Sweep, closing_line, open_index, start_run
+from scanner.walk import scan_entry, walk
 
 # Sub-command → the module that registers it (its register(subparsers, common)). A module is imported only when its
 # command is run (or for --help), so `baomi scan` does not pay for web frameworks. A new command is one module and
@@ -35,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "review": "scanner.doors.review",
     "audit": "scanner.doors.audit_log",
 }
+NEEDS_DASK = "--cluster needs Dask distributed here and on the workers: pip install 'baomi[cluster]'"
 BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader went away (`baomi scan ... | head`)
 
 
@@ -46,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.run(args))
-    except (UsageError, ConfigError) as exc:
+    except (UsageError, ConfigError, DatabaseError, ScanError) as exc:
         print(f"baomi: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
@@ -66,7 +70,7 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     scan = sub.add_parser("scan", parents=[common], help="scan files and folders")
     scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     scan.add_argument("--format", choices=("text", "json", "jsonl", "sarif"), default="text")
-    scan.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="processes (default: cores)")
+    scan.add_argument("--jobs", type=int, metavar="N", help="processes (default: cores)")
     scan.add_argument("--channel", default="scan", choices=CHANNELS, help=argparse.SUPPRESS)
     scan.add_argument("--ocr", action="store_true", help="read images and scanned pages with Tesseract")
     scan.add_argument("--explain", action="store_true", help="show the extracted text and why each rule fired")
@@ -74,6 +78,11 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     scan.add_argument(
         "--report", type=Path, action="append", default=[], metavar="FILE", help="write a report: .html, .docx"
     )
+    scan.add_argument("--index", metavar="PATH|URL", help="the scan index: a file or postgresql://… URL")
+    scan.add_argument("--no-index", action="store_true", help="scan every file, and keep nothing for next time")
+    scan.add_argument("--rescan", action="store_true", help="scan every file again, whatever the index holds")
+    scan.add_argument("--resume", action="store_true", help="continue the interrupted scan of these paths")
+    scan.add_argument("--cluster", metavar="tcp://HOST:8786", help="scan on the Dask cluster of this scheduler")
     scan.set_defaults(run=run_scan)
     wanted = [COMMANDS[command]] if command in COMMANDS else [] if command == "scan" else list(COMMANDS.values())
     for module in wanted:
@@ -92,8 +101,7 @@ def _remember_parsers(parser: argparse.ArgumentParser) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise UsageError("--jobs takes a number of processes, 1 or more")
+    _check_scan_options(args)
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
         raise UsageError(f"no such file or folder: {', '.join(missing)}")
@@ -115,18 +123,20 @@ def run_scan(args: argparse.Namespace) -> int:
     progress = _Progress(len(files)) if sys.stderr.isatty() and not args.no_progress else None
     colour = sys.stdout.isatty()
     inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
-    for report in _scan_all(scanner, files, args.jobs, args.channel):
-        verdicts.append(report.verdict)
-        if inspection:
-            inspection.add(report)
-        if args.format in ("json", "sarif"):
-            reports.append(report)
-        if progress:
-            progress.step()
-        if args.format == "text":
-            _out(render_text(report, colour))
-        elif args.format == "jsonl":
-            _out(render_jsonl(report))
+    # The reports are closed before the sweep: what an interrupted scan handed on is saved in the index first.
+    with _sweep(scanner, args, len(files)) as sweep, closing(sweep.reports(files)) as handed_on:
+        for report in handed_on:
+            verdicts.append(report.verdict)
+            if inspection:
+                inspection.add(report)
+            if args.format in ("json", "sarif"):
+                reports.append(report)
+            if progress:
+                progress.step()
+            if args.format == "text":
+                _out(render_text(report, colour))
+            elif args.format == "jsonl":
+                _out(render_jsonl(report))
     if progress:
         progress.done()
     if args.format == "json":
@@ -144,39 +154,61 @@ def run_scan(args: argparse.Namespace) -> int:
     return 0 if all(v == Verdict.PASS for v in verdicts) else 1
 
 
-_worker_scanner: Scanner | None = None
+def _check_scan_options(args: argparse.Namespace) -> None:
+    if args.jobs is not None and args.jobs < 1:
+        raise UsageError("--jobs takes a number of processes, 1 or more")
+    if args.cluster and args.jobs is not None:
+        raise UsageError("--jobs is for a scan on this machine; on a cluster, each worker has its own threads")
+    if args.cluster and args.explain:
+        raise UsageError("--explain shows one scan on this machine; leave out --cluster")
+    if args.resume and args.rescan:
+        raise UsageError("--rescan starts a scan anew and --resume continues one: give one of them")
+    if args.no_index and (args.index or args.resume or args.rescan):
+        raise UsageError("--no-index keeps no index: --index, --resume and --rescan need one")
 
 
-def _scan_one(entry: Entry, channel: str) -> FileReport:
-    assert _worker_scanner is not None
-    return scan_entry(_worker_scanner, entry, channel).report
-
-
-def _scan_all(scanner: Scanner, files: list[Entry], jobs: int, channel: str) -> Iterator[FileReport]:
-    global _worker_scanner
-    if jobs == 1 or len(files) < 2:
-        yield from (scan_entry(scanner, f, channel).report for f in files)
-        return
-    _worker_scanner = scanner
-    if threading.active_count() == 1:
-        # Forked workers inherit the compiled automaton instead of each loading it again.
-        pool = multiprocessing.get_context("fork").Pool(jobs)
+@contextmanager
+def _sweep(scanner: Scanner, args: argparse.Namespace, files: int) -> Iterator[Sweep]:
+    """The scan of the walked files: the index and its run, the scanning processes; the index's closing line."""
+    index, warning = (None, None) if args.no_index else open_index(scanner.config, args.index)
+    rules = rule_set(scanner.config).fingerprint
+    run = None
+    if index is not None:
+        run, warning = start_run(index, args.paths, rules, args.channel, args.rescan, args.resume)
+    if warning:
+        print(f"baomi: {warning}", file=sys.stderr)
+    contents = None
+    if index is not None and run is not None and (not args.cluster or is_url(index.location)):
+        contents = ContentLookup(index.location, rules, args.channel, run.id if run.full else None)
+    examiner = Examiner(scanner, args.channel, contents)
+    executor: Executor
+    if args.cluster:
+        executor = _cluster(args.cluster, examiner, args.paths)
+    elif (args.jobs or os.cpu_count() or 1) == 1 or files < 2:
+        executor = Serial(examiner)
     else:
-        # A process with threads (a caller's, a test's) cannot be forked safely: a lock another thread held stays
-        # locked in the child. Fresh workers each build the scanner from the configuration (from the disk cache).
-        context = multiprocessing.get_context("forkserver")
-        pool = context.Pool(jobs, initializer=_start_worker, initargs=(scanner.config,))
-    with pool:
-        yield from pool.imap(_scan_path_in_worker, [(f, channel) for f in files], chunksize=4)
+        executor = Processes(examiner, args.jobs or os.cpu_count() or 1)
+    sweep = Sweep(scanner, args.channel, executor, index, run)
+    try:
+        yield sweep
+        if index is not None and run is not None:
+            index.finish(run)
+    finally:
+        executor.close()
+        if index is not None:
+            index.close()
+        if index is not None and (sweep.tally.reused or args.resume):
+            print(f"baomi: {closing_line(sweep.tally, index.location)}", file=sys.stderr)
 
 
-def _start_worker(config: Config) -> None:
-    global _worker_scanner
-    _worker_scanner = Scanner(config)
-
-
-def _scan_path_in_worker(job: tuple[Entry, str]) -> FileReport:
-    return _scan_one(*job)
+def _cluster(address: str, examiner: Examiner, paths: Sequence[Path]) -> Executor:
+    try:
+        from scanner.cluster import Cluster
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("dask", "distributed"):
+            raise
+        raise UsageError(NEEDS_DASK) from None
+    return Cluster(address, examiner, paths)
 
 
 def _explain(scanner: Scanner, args: argparse.Namespace) -> int:

@@ -11,7 +11,7 @@ import stat
 from dataclasses import dataclass, replace
 
 from scanner.detect import Deadline, Detectors, Evidence, unscannable_finding
-from scanner.dictionaries import load_dictionaries
+from scanner.dictionaries import Dictionary, load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
@@ -32,9 +32,11 @@ class Scanned:
 class Scanner:
     """Scans files under one configuration. Build it once: the automaton is compiled (or loaded) here."""
 
-    def __init__(self, config: Config | None = None) -> None:
+    def __init__(self, config: Config | None = None, dictionary: Dictionary | None = None) -> None:
+        """`dictionary`: the configuration's compiled dictionaries, when they were compiled elsewhere (a cluster's
+        workers get them from the client, which may have dictionary files they do not)."""
         self.config = config or load_config()
-        self.detectors = Detectors(load_dictionaries(self.config))
+        self.detectors = Detectors(dictionary if dictionary is not None else load_dictionaries(self.config))
 
     def scan_bytes(
         self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None

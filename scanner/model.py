@@ -130,6 +130,7 @@ class FileReport:
     sha256: str = ""
     format: str = ""  # what the content was detected as: text, docx, pdf, zip, ...
     encoding: str | None = None  # for text, the encoding that was used
+    reused: bool = False  # from the scan index: the file's content and the rule set are those of a report made before
 
     @property
     def rules(self) -> list[str]:
@@ -144,6 +145,7 @@ class FileReport:
             "size": self.size,
             "sha256": self.sha256,
             "format": self.format,
+            "reused": self.reused,
         }
         if self.encoding is not None:
             out["encoding"] = self.encoding

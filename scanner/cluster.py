@@ -1,0 +1,172 @@
+"""`baomi scan --cluster`: the scanning processes are the workers of a Dask distributed cluster. The client walks and
+submits batches of files; each worker builds its Scanner once, from the compiled dictionaries a worker plugin brings
+it, and reads the files at the same paths as the client (a share mounted alike on every host).
+
+Dask runs a lost worker's tasks again elsewhere; a batch that fails is tried again file by file, and a file whose own
+task fails twice is reported unscannable, never passed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import uuid
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from distributed import Client, WorkerPlugin, get_worker
+
+from scanner.dictionaries import Dictionary
+from scanner.engine import Scanner
+from scanner.extract import Problem
+from scanner.index.reuse import ContentLookup, Examiner, How, Job, Outcome
+from scanner.policy import Config
+from scanner.ruleset import baomi_version
+from scanner.scan import ScanError
+
+BATCH = 8  # files per task: few enough that a lost worker costs little, enough that a task is not all overhead
+CONNECT_SECONDS = 30
+WORKERS_SECONDS = 60  # for the first worker to join a scheduler that has none yet
+
+UNREACHABLE = "cannot reach the Dask scheduler at {address}: {error}"
+NO_WORKERS = "the Dask scheduler at {address} has no workers (none joined within {seconds} s)"
+CANNOT_SCAN = (
+    "these workers cannot scan the paths: {problems}. Every worker must see the paths where this machine sees them, "
+    "with the same content (mount the share at the same place on every host), and run the same baomi"
+)
+OTHER_VERSION = "runs baomi {theirs}, this machine {ours}"
+CANNOT_SEE = "cannot see {root} ({error})"
+SEES_OTHER = "sees something else at {root} than this machine (a folder where the share is not mounted?)"
+LOST = (
+    "lost the Dask scheduler at {address}; the reports made so far are kept in the scan index: run the same command "
+    "with --resume to go on"
+)
+FAILED_TWICE = "its scan failed twice on the cluster's workers: {error}"
+
+
+class ClusterError(ScanError):
+    """A cluster that cannot run the scan: unreachable, without workers, or with workers that cannot see the files."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """What every worker needs to scan as this client would, sent once per worker: the configuration, the compiled
+    dictionaries (the dictionary files themselves may exist only here), the channel and the content lookup."""
+
+    config: Config
+    dictionary: Dictionary
+    channel: str
+    contents: ContentLookup | None
+
+
+class ScannerPlugin(WorkerPlugin):
+    """Builds the worker's Examiner when the worker joins (or when the plugin is registered), once."""
+
+    def __init__(self, recipe: Recipe) -> None:
+        self.recipe = recipe
+        self.examiner: Examiner | None = None
+
+    def setup(self, worker: Any) -> None:
+        recipe = self.recipe
+        self.examiner = Examiner(Scanner(recipe.config, recipe.dictionary), recipe.channel, recipe.contents)
+
+    def teardown(self, worker: Any) -> None:
+        if self.recipe.contents is not None:
+            self.recipe.contents.close()
+
+
+def _scan_batch(plugin: str, jobs: list[Job]) -> list[Outcome]:
+    """A task: the outcomes of a batch of jobs, on the worker that runs it."""
+    scanning = get_worker().plugins[plugin]
+    assert isinstance(scanning, ScannerPlugin) and scanning.examiner is not None
+    return [scanning.examiner.examine(job) for job in jobs]
+
+
+def glimpse(root: str) -> str:
+    """What a path looks like from this host, cheaply: a folder's names, a file's size and time."""
+    info = os.stat(root)
+    if os.path.isdir(root):
+        return hashlib.sha256("\0".join(sorted(os.listdir(root))).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{info.st_size}:{info.st_mtime_ns}"
+
+
+def _can_scan(roots: dict[str, str], version: str) -> str | None:
+    """Run on each worker at the start: why it cannot scan the paths as the client would, or None."""
+    if baomi_version() != version:
+        return OTHER_VERSION.format(theirs=baomi_version(), ours=version)
+    for root, seen in roots.items():
+        try:
+            if glimpse(root) != seen:
+                return SEES_OTHER.format(root=root)
+        except OSError as exc:
+            return CANNOT_SEE.format(root=root, error=exc.strerror or exc)
+    return None
+
+
+class Cluster:
+    """The workers of the Dask scheduler at `address`, ready to scan `paths` as `examiner` would here."""
+
+    def __init__(self, address: str, examiner: Examiner, paths: Sequence[Path]) -> None:
+        self.address, self.examiner = address, examiner
+        try:
+            self.client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
+        except (OSError, ValueError) as exc:
+            raise ClusterError(UNREACHABLE.format(address=address, error=exc)) from None
+        try:
+            self._check(paths)
+            recipe = Recipe(examiner.scanner.config, examiner.scanner.detectors.dictionary, examiner.channel,
+                            examiner.contents)  # fmt: skip
+            self.plugin = f"baomi-scanner-{uuid.uuid4().hex}"
+            self.client.register_plugin(ScannerPlugin(recipe), name=self.plugin)
+        except BaseException:
+            self.client.close()
+            raise
+
+    def _check(self, paths: Sequence[Path]) -> None:
+        try:
+            self.client.wait_for_workers(1, timeout=WORKERS_SECONDS)
+        except TimeoutError:
+            raise ClusterError(NO_WORKERS.format(address=self.address, seconds=WORKERS_SECONDS)) from None
+        roots = {os.path.abspath(path): glimpse(os.path.abspath(path)) for path in paths}
+        answers = self.client.run(_can_scan, roots, baomi_version(), on_error="return")
+        problems = [f"{worker} {problem}" for worker, problem in sorted(answers.items()) if problem is not None]
+        if problems:
+            raise ClusterError(CANNOT_SCAN.format(problems="; ".join(map(str, problems))))
+
+    def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
+        batches = [jobs[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
+        return self._outcomes(batches, [self._task(batch) for batch in batches])
+
+    def _task(self, jobs: list[Job]) -> Any:
+        return self.client.submit(_scan_batch, self.plugin, jobs, pure=False, retries=1)
+
+    def _outcomes(self, batches: list[list[Job]], futures: list[Any]) -> Iterator[Outcome]:
+        for batch, future in zip(batches, futures, strict=True):
+            try:
+                yield from future.result()
+            except Exception:
+                self._still_connected()
+                yield from self._one_by_one(batch)
+
+    def _one_by_one(self, batch: list[Job]) -> Iterator[Outcome]:
+        """A failed batch's files, each in a task of its own: the file that made it fail is found and reported."""
+        futures = [self._task([job]) for job in batch]
+        for job, future in zip(batch, futures, strict=True):
+            try:
+                yield from future.result()
+            except Exception as exc:
+                self._still_connected()
+                problem = Problem("crash", FAILED_TWICE.format(error=f"{type(exc).__name__}: {exc}"))
+                yield Outcome(self.examiner.scanner.unscanned(job.name, problem, self.examiner.channel), How.UNREAD)
+
+    def _still_connected(self) -> None:
+        if self.client.status != "running":
+            raise ClusterError(LOST.format(address=self.address))
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):  # a scheduler gone, a worker leaving: the plugin goes with them
+            self.client.unregister_worker_plugin(self.plugin)
+        self.client.close()

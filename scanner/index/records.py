@@ -1,0 +1,64 @@
+"""A FileReport as the scan index keeps it: compact JSON without what the index's columns hold (the path, the size,
+the SHA-256), every finding's reason kept as data so that a reused report speaks its reader's language."""
+
+from __future__ import annotations
+
+import enum
+import json
+from dataclasses import MISSING, fields, is_dataclass
+from typing import Any
+
+from scanner.i18n import Message
+from scanner.model import FileReport, Finding, Location, Verdict
+
+_IN_COLUMNS = ("path", "size", "sha256", "reused")
+
+
+def encode(report: FileReport) -> str:
+    """The report as the index stores it; fields at their defaults are left out (a clean file's is a few bytes)."""
+    data = {
+        item.name: _plain(getattr(report, item.name))
+        for item in fields(report)
+        if item.name not in _IN_COLUMNS and not _is_default(item, getattr(report, item.name))
+    }
+    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def decode(text: str, path: str, size: int, sha256: bytes) -> FileReport:
+    """The report `encode` stored, for the file at `path`, marked as reused."""
+    data = json.loads(text)
+    findings = [_finding(each) for each in data.pop("findings", [])]
+    verdict = Verdict(data.pop("verdict", 0))
+    return FileReport(path, verdict, findings, size=size, sha256=sha256.hex(), reused=True, **data)
+
+
+def _finding(data: dict[str, Any]) -> Finding:
+    reason = data.pop("reason", None)
+    return Finding(
+        **{
+            **data,
+            "action": Verdict(data["action"]),
+            "location": Location(**data["location"]),
+            "reason": Message.from_dict(reason) if reason else None,
+        }
+    )
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Message):
+        return value.to_dict()
+    if isinstance(value, enum.Enum):
+        return value.value
+    if is_dataclass(value) and not isinstance(value, type):
+        return {item.name: _plain(getattr(value, item.name)) for item in fields(value)}
+    if isinstance(value, list | tuple):
+        return [_plain(each) for each in value]
+    return value
+
+
+def _is_default(item: Any, value: Any) -> bool:
+    if item.default is not MISSING:
+        return bool(value == item.default)
+    if item.default_factory is not MISSING:
+        return bool(value == item.default_factory())
+    return False

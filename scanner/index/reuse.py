@@ -1,0 +1,177 @@
+"""When a report in the scan index may stand for a file again, and the work of one file in a scanning process: read
+it, and scan it unless its content is one the index already judged under the same rules.
+
+A report is reused unread only when the file's size, mtime, ctime and inode are those it had when it was read, and it
+had not been changed within RACY_NS of being read (a change in the same tick of the clock leaves mtime as it was, as
+git's "racily clean" entries). Where the metadata is uncertain, the file is read and its SHA-256 decides.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from scanner.engine import Refused, Scanner, read_regular_file
+from scanner.index.records import decode, encode
+from scanner.index.store import ScanIndex, Stored
+from scanner.model import FileReport
+
+# A file changed less than this before it was read may change again with no new mtime (FAT keeps mtime to 2 s).
+RACY_NS = 2_000_000_000
+# Problems that another try may not have (the machine was busy, a parser crashed): such a report is not kept.
+PASSING_PROBLEMS = frozenset({"seconds", "timeout", "crash", "internal-error", "unreadable"})
+RECENT = 4096  # reports a scanning process keeps of what it scanned itself, for copies that come soon after
+_INODE_SIGN = 1 << 63  # st_ino may use all 64 bits; the databases keep signed 64-bit integers
+
+
+@dataclass(frozen=True)
+class FileState:
+    """What `stat` says of a file, as the index compares it."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+
+    @classmethod
+    def of(cls, info: os.stat_result) -> FileState:
+        inode = info.st_ino - (1 << 64) if info.st_ino >= _INODE_SIGN else info.st_ino
+        return cls(info.st_size, info.st_mtime_ns, info.st_ctime_ns, inode)
+
+    def settled(self, stored: Stored) -> bool:
+        """Unchanged since `stored` was read, for sure: the same metadata, and not changed just before the read."""
+        same = (self.size, self.mtime_ns, self.ctime_ns, self.inode) == (
+            stored.size,
+            stored.mtime_ns,
+            stored.ctime_ns,
+            stored.inode,
+        )
+        return same and max(stored.mtime_ns, stored.ctime_ns) < stored.read_ns - RACY_NS
+
+
+class Plan(enum.Enum):
+    REUSE = "reuse"  # the stored report stands, unread
+    VERIFY = "verify"  # read it: the stored report stands if its SHA-256 is the stored one
+    SCAN = "scan"  # read it: reuse a report of the same content made elsewhere, or scan it
+
+
+def plan(state: FileState | None, stored: Stored | None, fingerprint: str, channel: str, only_run: int | None) -> Plan:
+    """What to do with a file whose metadata is `state` (None: it could not be examined) and whose row is `stored`;
+    `only_run` is set for a --rescan: only reports that scan made itself count."""
+    if state is None or stored is None or (stored.fingerprint, stored.channel) != (fingerprint, channel):
+        return Plan.SCAN
+    if only_run is not None and stored.scan != only_run:
+        return Plan.SCAN
+    if state.settled(stored):
+        return Plan.REUSE
+    return Plan.VERIFY if state.size == stored.size else Plan.SCAN
+
+
+@dataclass(frozen=True)
+class Job:
+    """One file for a scanning process: where to read it, the name its report gives it (the path as the walk found
+    it), and the SHA-256 the index holds for it when only a read can tell whether it changed."""
+
+    path: str
+    name: str
+    expect: bytes | None = None
+
+
+class How(enum.StrEnum):
+    UNCHANGED = "unchanged"  # the stored report, unread
+    SAME = "same"  # read: the content the index holds for this path
+    COPY = "copy"  # read: the content of another file the index holds, with the same name
+    SCANNED = "scanned"
+    UNREAD = "unread"  # not read (not a regular file, too large, unreadable): not kept in the index
+
+
+@dataclass
+class Outcome:
+    """A scanning process's answer for one job: the report (None when the index's own report for the path stands),
+    how it came about, and when the file was read (ns since the epoch)."""
+
+    report: FileReport | None
+    how: How
+    read_ns: int = 0
+
+
+@dataclass
+class ContentLookup:
+    """Reports the index holds for content under the rule set of the scan (and, for a --rescan, made by it), found
+    by SHA-256 and file name: a file's name is part of what is judged (its words, the format its suffix hints).
+    What this process scanned itself is found at once, before the scan's client has written it to the index."""
+
+    location: str | Path
+    fingerprint: str
+    channel: str
+    only_run: int | None = None
+    _index: ScanIndex | None = field(default=None, repr=False)
+    _pid: int = 0
+    _recent: dict[tuple[bytes, bytes], str] = field(default_factory=dict, repr=False)
+
+    def find(self, sha256: bytes, name: str) -> str | None:
+        """A stored report of a file named `name` (its last part) with this content, or None."""
+        base = os.fsencode(os.path.basename(name))
+        if (sha256, base) in self._recent:
+            return self._recent[sha256, base]
+        for path, report in self._open().same_content(sha256, self.fingerprint, self.channel, self.only_run):
+            if os.path.basename(path) == base:
+                return report
+        return None
+
+    def remember(self, sha256: bytes, name: str, report: FileReport) -> None:
+        """Keep the report this process made, for copies of the file that come before the index has it."""
+        if len(self._recent) >= RECENT:
+            self._recent.pop(next(iter(self._recent)))
+        self._recent[sha256, os.fsencode(os.path.basename(name))] = encode(report)
+
+    def _open(self) -> ScanIndex:
+        if self._index is None or self._pid != os.getpid():  # a connection never crosses a fork
+            self._index, self._pid = ScanIndex(self.location, create=False), os.getpid()
+        return self._index
+
+    def close(self) -> None:
+        if self._index is not None and self._pid == os.getpid():
+            self._index.close()
+        self._index = None
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {**self.__dict__, "_index": None, "_pid": 0, "_recent": {}}
+
+
+@dataclass
+class Examiner:
+    """What a scanning process needs: the scanner, the channel, and where to look for content already judged."""
+
+    scanner: Scanner
+    channel: str
+    contents: ContentLookup | None = None
+
+    def examine(self, job: Job) -> Outcome:
+        read_ns = time.time_ns()
+        try:
+            data = read_regular_file(job.path, self.scanner.config.limits.max_bytes)
+        except (Refused, OSError):  # the engine says why, in its words, and reads again if it can
+            report = self.scanner.scan_path(job.path, self.channel)
+            report.path = job.name
+            return Outcome(report, How.UNREAD)
+        sha256 = hashlib.sha256(data).digest()
+        if job.expect == sha256:
+            return Outcome(None, How.SAME, read_ns)
+        stored = self.contents.find(sha256, job.name) if self.contents is not None else None
+        if stored is not None:
+            return Outcome(decode(stored, job.name, len(data), sha256), How.COPY, read_ns)
+        report = self.scanner.scan_bytes(data, job.name, self.channel)
+        if self.contents is not None and keeps(report):
+            self.contents.remember(sha256, job.name, report)
+        return Outcome(report, How.SCANNED, read_ns)
+
+
+def keeps(report: FileReport) -> bool:
+    """Whether the index keeps `report` for next time: not when another try might read the file better."""
+    return not any(error.partition(":")[0] in PASSING_PROBLEMS for error in report.errors)

@@ -1,0 +1,199 @@
+"""The scan index's tables: one row per file (its metadata, its SHA-256 and its report) and one per scan (its paths,
+its rule set, how far it got), in a SQLite file or a PostgreSQL database (scanner.database)."""
+
+from __future__ import annotations
+
+import json
+import socket
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from scanner import times
+from scanner.cache import cache_dir
+from scanner.config import IndexTable
+from scanner.database import Database, DatabaseError, shown
+
+FORMAT = "baomi-index-1"
+OTHER_FORMAT = "{location} is a scan index of format {found}; this baomi keeps {expected} (give another --index)"
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS scans (
+    id {serial},
+    started TEXT NOT NULL,
+    finished TEXT,
+    host TEXT NOT NULL,
+    roots TEXT NOT NULL,
+    fingerprint TEXT NOT NULL,
+    channel TEXT NOT NULL,
+    full_scan {bigint} NOT NULL,
+    files {bigint} NOT NULL,
+    reused {bigint} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    path {blob} PRIMARY KEY,
+    size {bigint} NOT NULL,
+    mtime_ns {bigint} NOT NULL,
+    ctime_ns {bigint} NOT NULL,
+    inode {bigint} NOT NULL,
+    read_ns {bigint} NOT NULL,
+    sha256 {blob} NOT NULL,
+    scan {bigint} NOT NULL,
+    report TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS files_content ON files (sha256)
+"""
+_KNOWN = """SELECT f.path, f.size, f.mtime_ns, f.ctime_ns, f.inode, f.read_ns, f.sha256, f.scan, f.report,
+    s.fingerprint, s.channel FROM files f JOIN scans s ON s.id = f.scan WHERE f.path IN ({marks})"""
+_SAVE = """INSERT INTO files (path, size, mtime_ns, ctime_ns, inode, read_ns, sha256, scan, report)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,
+    mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode, read_ns = excluded.read_ns,
+    sha256 = excluded.sha256, scan = excluded.scan, report = excluded.report"""
+_SAME_CONTENT = """SELECT f.path, f.report FROM files f JOIN scans s ON s.id = f.scan
+    WHERE f.sha256 = ? AND s.fingerprint = ? AND s.channel = ?"""
+LOOKUP_BATCH = 500  # paths looked up in one statement
+
+
+def default_index_location(table: IndexTable, given: str | None = None) -> str | Path:
+    """--index (a file or a postgresql:// URL), else [index] url or path, else index.db in baomi's cache folder."""
+    if given:
+        return given if given.startswith(("postgresql://", "postgres://")) else Path(given)
+    return table.url or table.path or cache_dir() / "index.db"
+
+
+@dataclass(frozen=True)
+class Record:
+    """What the index keeps of one file: its metadata when it was read, the time it was read (ns since the epoch),
+    its content's SHA-256 and the report made of it (scanner.index.records)."""
+
+    size: int
+    mtime_ns: int
+    ctime_ns: int
+    inode: int
+    read_ns: int
+    sha256: bytes
+    report: str
+
+
+@dataclass(frozen=True)
+class Stored(Record):
+    """A file's record as a lookup finds it, with the scan that last wrote or saw it and that scan's rule set."""
+
+    scan: int
+    fingerprint: str
+    channel: str
+
+
+@dataclass(frozen=True)
+class Row(Record):
+    """A file's record as a scan writes it."""
+
+    path: bytes
+
+    def values(self, scan: int) -> tuple[bytes, int, int, int, int, int, bytes, int, str]:
+        """The row's values in the order of the files table's columns, as written by `scan`."""
+        return (self.path, self.size, self.mtime_ns, self.ctime_ns, self.inode, self.read_ns, self.sha256, scan,
+                self.report)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Run:
+    """One scan of some paths under one rule set: `full` for --rescan (only what it read itself is reused)."""
+
+    id: int
+    started: str  # ISO time, UTC
+    roots: tuple[str, ...]
+    fingerprint: str
+    channel: str
+    full: bool
+    files: int = 0  # reports handed on when it was last saved
+
+
+class ScanIndex:
+    """One connection to the index. The process that runs a scan writes; its scanning processes only read."""
+
+    def __init__(self, location: str | Path, *, create: bool = True) -> None:
+        self.location = location
+        self.db = Database(location)
+        if create:
+            self.db.create(_SCHEMA)
+            with self.db.transaction():
+                self.db.execute(
+                    "INSERT INTO meta (name, value) VALUES ('format', ?) ON CONFLICT (name) DO NOTHING", (FORMAT,)
+                )
+            found = self.db.rows("SELECT value FROM meta WHERE name = 'format'")[0][0]
+            if found != FORMAT:
+                self.db.close()
+                raise DatabaseError(OTHER_FORMAT.format(location=shown(location), found=found, expected=FORMAT))
+
+    def start(self, roots: Sequence[str], fingerprint: str, channel: str, full: bool) -> Run:
+        """A new scan."""
+        started = times.stored()
+        with self.db.transaction():
+            scan = self.db.insert(
+                "INSERT INTO scans (started, host, roots, fingerprint, channel, full_scan, files, reused) "
+                "VALUES (?, ?, ?, ?, ?, ?, 0, 0)",
+                (started, socket.gethostname(), _roots(roots), fingerprint, channel, int(full)),
+            )
+        return Run(scan, started, tuple(roots), fingerprint, channel, full)
+
+    def interrupted(self, roots: Sequence[str], fingerprint: str, channel: str) -> Run | None:
+        """The latest scan of these paths under this rule set that did not finish."""
+        rows = self.db.rows(
+            "SELECT id, started, full_scan, files FROM scans WHERE finished IS NULL AND roots = ? "
+            "AND fingerprint = ? AND channel = ? ORDER BY id DESC LIMIT 1",
+            (_roots(roots), fingerprint, channel),
+        )
+        if not rows:
+            return None
+        scan, started, full, files = rows[0]
+        return Run(int(scan), str(started), tuple(roots), fingerprint, channel, bool(full), int(files))
+
+    def known(self, paths: Sequence[bytes]) -> dict[bytes, Stored]:
+        """What the index holds of each of `paths` (absolute, as bytes) that it knows."""
+        found: dict[bytes, Stored] = {}
+        for start in range(0, len(paths), LOOKUP_BATCH):
+            batch = paths[start : start + LOOKUP_BATCH]
+            for path, size, mtime, ctime, inode, read, sha256, scan, report, rules, channel in self.db.rows(
+                _KNOWN.format(marks=", ".join("?" * len(batch))), batch
+            ):
+                found[bytes(path)] = Stored(
+                    size, mtime, ctime, inode, read, bytes(sha256), report, scan, rules, channel
+                )
+        return found
+
+    def same_content(
+        self, sha256: bytes, fingerprint: str, channel: str, only_run: int | None = None
+    ) -> list[tuple[bytes, str]]:
+        """(path, report) of the files with this content judged under this rule set (by the scan `only_run`)."""
+        args: list[object] = [sha256, fingerprint, channel]
+        sql = _SAME_CONTENT
+        if only_run is not None:
+            sql, args = sql + " AND f.scan = ?", [*args, only_run]
+        return [(bytes(p), r) for p, r in self.db.rows(sql, args)]
+
+    def save(self, run: Run, rows: Sequence[Row], seen: Sequence[bytes], files: int, reused: int) -> None:
+        """Write the rows of files read, mark the files reused unread as seen by `run`, and its progress (reports
+        handed on, of which reused), at once."""
+        with self.db.transaction():
+            self.db.executemany(_SAVE, [row.values(run.id) for row in rows])
+            self.db.executemany("UPDATE files SET scan = ? WHERE path = ?", [(run.id, path) for path in seen])
+            self.db.execute("UPDATE scans SET files = ?, reused = ? WHERE id = ?", (files, reused, run.id))
+
+    def finish(self, run: Run) -> None:
+        """Mark `run` finished, and forget the files below its paths that it did not see (deleted or moved away)."""
+        with self.db.transaction():
+            for root in run.roots:
+                below = root.encode("utf-8", "surrogateescape").rstrip(b"/") + b"/"
+                self.db.execute(
+                    "DELETE FROM files WHERE (path = ? OR (path > ? AND path < ?)) AND scan < ?",
+                    (below[:-1], below, below[:-1] + b"0", run.id),  # "0" is the character after "/"
+                )
+            self.db.execute("UPDATE scans SET finished = ? WHERE id = ?", (times.stored(), run.id))
+
+    def close(self) -> None:
+        self.db.close()
+
+
+def _roots(roots: Sequence[str]) -> str:
+    return json.dumps(list(roots))

@@ -1,0 +1,206 @@
+"""The scan index of `baomi scan` (SQLite, one machine): a re-scan reads only the files that changed and reuses the
+other reports; the output is the same fresh or reused; a changed rule set, --rescan, or content changed behind a
+restored mtime are scanned again; a copy of a file is scanned once; an interrupted scan resumes."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+
+from scanner.i18n import msg
+from scanner.index.records import decode, encode
+from scanner.model import FileReport
+from tests.scan_rig import MARKED, baomi_scan, make_tree, settle, verdicts, without_reused
+
+
+def test_a_rescan_reads_only_the_files_that_changed(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    files = make_tree(share, 200)
+    settle(files)
+    first = baomi_scan("--jobs", "1", "--index", index, "--format", "jsonl", share, count_below=share)
+    assert first.read == 200 and not any(f["reused"] for f in first.files)
+    changed = files[5:7]  # 1 %
+    for path in changed:
+        path.write_text(MARKED + "改过了\n", encoding="utf-8")
+    again = baomi_scan("--jobs", "1", "--index", index, "--format", "jsonl", share, count_below=share)
+    assert again.read == 2
+    assert {f["path"] for f in again.files if not f["reused"]} == {str(p) for p in changed}
+    assert all(verdicts(again)[str(p)] == "block" for p in changed)
+    assert "198 of 200 reports reused" in again.stderr and "198 files unchanged" in again.stderr
+
+
+@pytest.mark.parametrize("fmt", ["json", "jsonl", "sarif", "text"])
+def test_the_output_is_the_same_fresh_or_reused(tmp_path: Path, fmt: str) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share, 30, documents=3)
+    fresh = baomi_scan("--no-index", "--format", fmt, share)
+    first = baomi_scan("--index", index, "--format", fmt, share)
+    reused = baomi_scan("--index", index, "--format", fmt, share)
+    assert "33 of 33 reports reused" in reused.stderr
+    assert fresh.status == first.status == reused.status == 1
+    if fmt == "jsonl":
+        assert without_reused(reused.files) == without_reused(fresh.files) == without_reused(first.files)
+        assert all(f["reused"] for f in reused.files) and not any(f["reused"] for f in fresh.files)
+    else:
+        shown = reused.stdout.replace('"reused": true', '"reused": false')
+        assert shown == fresh.stdout == first.stdout
+
+
+def test_a_report_comes_back_from_the_index_as_it_was_made(scanner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    text = "机密★5年\n联系人：张三，身份证号 11010519491231002X\n"
+    report = scanner.scan_bytes(text.encode(), "通知.txt")
+    reason = msg("Mark {mark} stands in the {place}.", mark="机密★5年", place=msg("header"))
+    report.findings.append(replace(report.findings[0], explanation="", reason=reason))  # a reason kept as data
+    assert len(report.findings) == 3
+    back = decode(encode(report), "通知.txt", report.size, bytes.fromhex(report.sha256))
+    assert back == FileReport(**{**report.__dict__, "reused": True})
+
+
+def test_a_changed_rule_set_scans_every_file_again(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share, 20)
+    baomi_scan("--index", index, share)
+    words = tmp_path / "codenames.txt"
+    words.write_text("春季运动会\tblock\n", encoding="utf-8")
+    judged = baomi_scan("--index", index, "--dict", words, "--format", "jsonl", share)
+    assert not any(f["reused"] for f in judged.files)
+    assert set(verdicts(judged).values()) == {"block"}
+    assert not any(f["reused"] for f in baomi_scan("--index", index, "--format", "jsonl", share).files)
+
+
+def test_rescan_scans_every_file_again(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share, 20)
+    baomi_scan("--index", index, share)
+    assert not any(f["reused"] for f in baomi_scan("--index", index, "--rescan", "--format", "jsonl", share).files)
+    assert all(f["reused"] for f in baomi_scan("--index", index, "--format", "jsonl", share).files)
+
+
+def test_content_changed_behind_a_restored_mtime_is_scanned_again(tmp_path: Path) -> None:
+    """A hostile sender edits a scanned file and sets its mtime back (touch -r): the ctime still moves."""
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    files = make_tree(share, 10)
+    settle(files)
+    baomi_scan("--jobs", "1", "--index", index, share)
+    target = files[3]
+    before = target.stat()
+    marked = MARKED.encode()
+    target.write_bytes(marked + b" " * (before.st_size - len(marked)))  # the same size
+    os.utime(target, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (target.stat().st_size, target.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = baomi_scan("--jobs", "1", "--index", index, "--format", "jsonl", share, count_below=share)
+    assert again.read == 1
+    [report] = [f for f in again.files if f["path"] == str(target)]
+    assert report["verdict"] == "block" and not report["reused"]
+
+
+def test_a_file_changed_just_before_it_was_read_is_read_again_and_reused_if_unchanged(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share, 10)  # scanned at once: each file may still change within the same tick of its mtime
+    baomi_scan("--jobs", "1", "--index", index, share)
+    again = baomi_scan("--jobs", "1", "--index", index, "--format", "jsonl", share, count_below=share)
+    assert again.read == 10 and all(f["reused"] for f in again.files)
+    assert "10 read and found unchanged" in again.stderr
+
+
+def test_a_copy_of_a_file_is_scanned_once(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share / "2025", 20)
+    shutil.copytree(share / "2025", share / "备份")
+    scan = baomi_scan("--jobs", "1", "--index", index, "--format", "jsonl", share)
+    copies = [f for f in scan.files if "备份" in f["path"]]
+    originals = [f for f in scan.files if "2025" in f["path"]]
+    assert len(copies) == 20 and all(f["reused"] for f in copies) and not any(f["reused"] for f in originals)
+    moved = [{**f, "path": f["path"].replace("2025", "备份")} for f in without_reused(originals)]
+    assert without_reused(copies) == moved
+    assert "20 copies of files already scanned); 20 files scanned" in scan.stderr
+
+
+def test_a_copy_under_another_name_is_scanned_for_its_name(tmp_path: Path) -> None:
+    """The name is judged too: the same words under 【机密】通知.txt open with a mark."""
+    (tmp_path / "a").mkdir()
+    (tmp_path / "a" / "notice.txt").write_text("请各部门报名。\n", encoding="utf-8")
+    (tmp_path / "a" / "【机密】通知.txt").write_text("请各部门报名。\n", encoding="utf-8")
+    scan = baomi_scan("--jobs", "1", "--index", tmp_path / "index.db", "--format", "jsonl", tmp_path / "a")
+    assert [(Path(f["path"]).name, f["verdict"], f["reused"]) for f in scan.files] == [
+        ("notice.txt", "pass", False),
+        ("【机密】通知.txt", "block", False),
+    ]
+
+
+def test_no_index_keeps_nothing(tmp_path: Path) -> None:
+    make_tree(tmp_path / "share", 5)
+    baomi_scan("--no-index", tmp_path / "share")
+    again = baomi_scan("--format", "jsonl", tmp_path / "share")
+    assert not any(f["reused"] for f in again.files)
+    assert not (tmp_path / "index.db").exists()
+
+
+def test_options_that_contradict_each_other_are_usage_errors(tmp_path: Path) -> None:
+    for options in (["--resume", "--rescan"], ["--no-index", "--resume"], ["--cluster", "tcp://x:1", "--jobs", "2"]):
+        result = baomi_scan(*options, tmp_path)
+        assert result.status == 2 and "Traceback" not in result.stderr, options
+
+
+def test_an_index_that_cannot_be_opened_is_an_error_when_named_and_a_warning_by_default(tmp_path: Path) -> None:
+    (tmp_path / "a.txt").write_text("正文", encoding="utf-8")
+    named = baomi_scan("--index", tmp_path / "a.txt" / "index.db", tmp_path / "a.txt")
+    assert named.status == 2 and "cannot open the database" in named.stderr and "Traceback" not in named.stderr
+    command = [sys.executable, "-m", "scanner.cli", "scan", str(tmp_path / "a.txt")]
+    env = {**os.environ, "BAOMI_CACHE": str(tmp_path / "a.txt" / "cache")}
+    default = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert default.returncode == 0 and "every file is scanned and nothing is kept" in default.stderr
+
+
+def _kill_after(command: list[str], lines: int, sig: signal.Signals) -> int:
+    """Run `command`, and send it `sig` once it has printed `lines` lines; its exit status."""
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL) as scan:
+        assert scan.stdout is not None
+        for _line in range(lines):
+            assert scan.stdout.readline()
+        scan.send_signal(sig)
+        scan.stdout.read()
+        return scan.wait(timeout=60)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT])
+def test_an_interrupted_scan_resumes_where_it_stopped(tmp_path: Path, sig: signal.Signals) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share, 700)
+    fresh = baomi_scan("--no-index", "--format", "jsonl", share)
+    command = [sys.executable, "-m", "scanner.cli", "scan", "--jobs", "1", "--index", str(index), "--format", "jsonl"]
+    status = _kill_after([*command, str(share)], 300, sig)
+    assert status == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
+    resumed = baomi_scan("--jobs", "1", "--index", index, "--resume", "--format", "jsonl", share)
+    assert resumed.status == 1 and "resuming the scan of these paths started" in resumed.stderr
+    assert without_reused(resumed.files) == without_reused(fresh.files)
+    done_before = sum(f["reused"] for f in resumed.files)
+    # Killed, at most the last two seconds' reports are lost; interrupted, none of those handed on.
+    assert done_before >= (256 if sig == signal.SIGKILL else 300)
+    assert f"{done_before} of the reused reports were made or checked by the interrupted scan" in resumed.stderr
+
+
+def test_resume_with_nothing_interrupted_scans_and_says_so(tmp_path: Path) -> None:
+    make_tree(tmp_path / "share", 3)
+    result = baomi_scan("--index", tmp_path / "index.db", "--resume", tmp_path / "share")
+    assert result.status == 1 and "no interrupted scan of these paths" in result.stderr
+
+
+def test_a_file_gone_from_the_share_is_forgotten_by_the_index(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    files = make_tree(share, 10)
+    baomi_scan("--index", index, share)
+    files[0].unlink()
+    baomi_scan("--index", index, share)
+    import sqlite3
+
+    with sqlite3.connect(index) as db:
+        paths = {bytes(p) for (p,) in db.execute("SELECT path FROM files")}
+    assert paths == {os.fsencode(p) for p in files[1:]}
