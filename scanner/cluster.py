@@ -28,7 +28,7 @@ from scanner.ruleset import baomi_version
 from scanner.scan import ScanError
 
 BATCH = 8  # files per task: few enough that a lost worker costs little, enough that a task is not all overhead
-CONNECT_SECONDS = 30
+CONNECT_SECONDS = 10
 WORKERS_SECONDS = 60  # for the first worker to join a scheduler that has none yet
 
 UNREACHABLE = "cannot reach the Dask scheduler at {address}: {error}"

@@ -81,25 +81,31 @@ def test_threads_sharing_one_log_each_get_their_record(tmp_path: Path) -> None:
     log.close()
 
 
-def _write_many(path: Path, prefix: str) -> None:
-    log = AuditLog(path)
+def write_many(location: Path | str, prefix: str) -> None:
+    """100 decisions named prefix-0 to prefix-99."""
+    log = AuditLog(location)
     for i in range(100):
         log.record(decision(f"{prefix}-{i}"))
     log.close()
 
 
-def test_processes_sharing_one_log_each_get_their_record(tmp_path: Path) -> None:
-    path = tmp_path / "audit.db"
-    AuditLog(path).close()
+def written_at_once(location: Path | str, processes: int) -> list[Decision]:
+    """What the log holds after `processes` processes each wrote 100 decisions at once."""
+    AuditLog(location).close()
     context = multiprocessing.get_context("forkserver")
-    writers = [context.Process(target=_write_many, args=(path, f"p{n}")) for n in range(3)]
+    writers = [context.Process(target=write_many, args=(location, f"p{n}")) for n in range(processes)]
     for writer in writers:
         writer.start()
     for writer in writers:
-        writer.join(timeout=60)
-    log = AuditLog(path)
-    assert len(log.query(limit=None)) == 300
+        writer.join(timeout=120)
+    log = AuditLog(location)
+    decisions = log.query(limit=None)
     log.close()
+    return decisions
+
+
+def test_processes_sharing_one_log_each_get_their_record(tmp_path: Path) -> None:
+    assert len(written_at_once(tmp_path / "audit.db", 3)) == 300
 
 
 def test_the_log_lives_where_the_configuration_says_else_where_the_environment_says(

@@ -4,9 +4,9 @@ as in SQLite, and two writers at once each get all their records, against a real
 
 from __future__ import annotations
 
-import multiprocessing
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,6 +16,7 @@ from scanner.audit import Action, AuditLog, Decision
 from tests.conftest import require
 from tests.postgres_fixture import PrivatePostgres, postgres_missing_reason
 from tests.scan_rig import baomi_scan, make_tree, without_reused
+from tests.test_audit import write_many, written_at_once
 
 
 @pytest.fixture(scope="module")
@@ -23,7 +24,24 @@ def server() -> Iterator[PrivatePostgres]:
     reason = postgres_missing_reason()
     require(reason is None, reason or "PostgreSQL")
     with PrivatePostgres() as server:
+        accepting(server)
         yield server
+
+
+def accepting(server: PrivatePostgres, seconds: float = 60.0) -> None:
+    """Wait until the server takes connections: its port opens while it still answers "the database system is
+    starting up"."""
+    import psycopg
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            psycopg.connect(server.url()).close()
+            return
+        except psycopg.OperationalError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.1)
 
 
 def test_the_scan_index_round_trips_in_postgresql(server: PrivatePostgres, tmp_path: Path) -> None:
@@ -85,32 +103,15 @@ def test_the_audit_log_round_trips_in_postgresql(server: PrivatePostgres) -> Non
     assert read == written and read.time.endswith("+00:00")
 
 
-def _write_many(url: str, prefix: str) -> None:
-    log = AuditLog(url)
-    for i in range(100):
-        log.record(decision(f"{prefix}-{i}"))
-    log.close()
-
-
 def test_two_processes_write_one_postgresql_audit_log_at_once(server: PrivatePostgres) -> None:
-    url = server.create_database("audit_two_writers")
-    context = multiprocessing.get_context("forkserver")
-    writers = [context.Process(target=_write_many, args=(url, f"host{n}")) for n in range(2)]
-    for writer in writers:
-        writer.start()
-    for writer in writers:
-        writer.join(timeout=120)
-    assert [writer.exitcode for writer in writers] == [0, 0]
-    log = AuditLog(url)
-    decisions = log.query(limit=None)
-    log.close()
+    decisions = written_at_once(server.create_database("audit_two_writers"), 2)
     assert len({d.id for d in decisions}) == 200
-    assert {d.name for d in decisions} == {f"host{n}-{i}" for n in range(2) for i in range(100)}
+    assert {d.name for d in decisions} == {f"p{n}-{i}" for n in range(2) for i in range(100)}
 
 
 def test_baomi_audit_reads_the_log_the_configuration_names(server: PrivatePostgres, tmp_path: Path) -> None:
     url = server.create_database("audit_configured")
-    _write_many(url, "relay")
+    write_many(url, "relay")
     config = tmp_path / "baomi.toml"
     config.write_text(f'[audit]\nurl = "{url}"\n', encoding="utf-8")
     command = [sys.executable, "-m", "scanner.cli", "audit", "--config", str(config), "--format", "json"]
