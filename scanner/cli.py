@@ -124,7 +124,7 @@ def run_scan(args: argparse.Namespace) -> int:
     colour = sys.stdout.isatty()
     inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
     # The reports are closed before the sweep: what an interrupted scan handed on is saved in the index first.
-    with _sweep(scanner, args, len(files)) as sweep, closing(sweep.reports(files)) as handed_on:
+    with _sweep(scanner, args) as sweep, closing(sweep.reports(files)) as handed_on:
         for report in handed_on:
             verdicts.append(report.verdict)
             if inspection:
@@ -168,7 +168,7 @@ def _check_scan_options(args: argparse.Namespace) -> None:
 
 
 @contextmanager
-def _sweep(scanner: Scanner, args: argparse.Namespace, files: int) -> Iterator[Sweep]:
+def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
     """The scan of the walked files: the index and its run, the scanning processes; the index's closing line."""
     index, warning = (None, None) if args.no_index else open_index(scanner.config, args.index)
     rules = rule_set(scanner.config).fingerprint
@@ -184,7 +184,7 @@ def _sweep(scanner: Scanner, args: argparse.Namespace, files: int) -> Iterator[S
     executor: Executor
     if args.cluster:
         executor = _cluster(args.cluster, examiner, args.paths)
-    elif (args.jobs or os.cpu_count() or 1) == 1 or files < 2:
+    elif (args.jobs or os.cpu_count() or 1) == 1:
         executor = Serial(examiner)
     else:
         executor = Processes(examiner, args.jobs or os.cpu_count() or 1)

@@ -16,7 +16,7 @@ from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from scanner import times
 from scanner.config import IndexTable
@@ -62,7 +62,7 @@ class Tally:
         return self.how[How.UNCHANGED] + self.how[How.SAME] + self.how[How.COPY]
 
 
-@dataclass
+@dataclass(slots=True)
 class _Slot:
     """One file of a chunk: its report when the index has it, else its place among the chunk's jobs."""
 
@@ -119,9 +119,10 @@ class Sweep:
     def _slot(self, entry: Entry) -> _Slot:
         if entry.problem is not None or self.index is None:
             return _Slot(entry)
-        key = os.fsencode(os.path.abspath(entry.path))
+        path = str(entry.path)
+        key = os.fsencode(os.path.abspath(path))
         try:
-            return _Slot(entry, key, FileState.of(os.stat(entry.path)))
+            return _Slot(entry, key, FileState.of(os.stat(path)))
         except OSError:
             return _Slot(entry, key)
 
@@ -202,28 +203,38 @@ class Serial:
 _examiner: Examiner | None = None  # a scanning process's own
 
 
-class Processes:
-    """A pool of scanning processes on this machine."""
+class Processes(Serial):
+    """A pool of scanning processes on this machine, started when there are two files to read at once: a scan of one
+    file, or a re-scan that finds one changed, is not worth the processes."""
 
     def __init__(self, examiner: Examiner, jobs: int) -> None:
+        super().__init__(examiner)
+        self.jobs = jobs
+        self.pool: Any = None
+
+    def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
+        if self.pool is None and len(jobs) < 2:
+            return super().submit(jobs)
+        self.pool = self.pool or self._start()
+        return self.pool.imap(_examine, jobs, chunksize=4)
+
+    def _start(self) -> Any:
         global _examiner
         if threading.active_count() == 1:
             # Forked workers inherit the compiled automaton instead of each loading it again.
-            _examiner = examiner
-            self.pool = multiprocessing.get_context("fork").Pool(jobs)
-        else:
-            # A process with threads (a caller's, a test's) cannot be forked safely: a lock another thread held stays
-            # locked in the child. Fresh workers each build the scanner from the configuration (from the disk cache).
-            context = multiprocessing.get_context("forkserver")
-            recipe = (examiner.scanner.config, examiner.channel, examiner.contents)
-            self.pool = context.Pool(jobs, initializer=_start_worker, initargs=recipe)
-
-    def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
-        return self.pool.imap(_examine, jobs, chunksize=4)
+            _examiner = self.examiner
+            return multiprocessing.get_context("fork").Pool(self.jobs)
+        # A process with threads (a caller's, a test's) cannot be forked safely: a lock another thread held stays
+        # locked in the child. Fresh workers each build the scanner from the configuration (from the disk cache).
+        context = multiprocessing.get_context("forkserver")
+        recipe = (self.examiner.scanner.config, self.examiner.channel, self.examiner.contents)
+        return context.Pool(self.jobs, initializer=_start_worker, initargs=recipe)
 
     def close(self) -> None:
-        self.pool.terminate()
-        self.pool.join()
+        if self.pool is not None:
+            self.pool.terminate()
+            self.pool.join()
+        super().close()
 
 
 def _start_worker(config: Config, channel: str, contents: ContentLookup | None) -> None:

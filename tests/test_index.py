@@ -5,6 +5,7 @@ restored mtime are scanned again; a copy of a file is scanned once; an interrupt
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import signal
 import subprocess
@@ -18,6 +19,8 @@ from scanner.i18n import msg
 from scanner.index.records import decode, encode
 from scanner.model import FileReport
 from tests.scan_rig import MARKED, baomi_scan, make_tree, settle, verdicts, without_reused
+
+TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [\w/+:-]+")  # as times.shown writes one
 
 
 def test_a_rescan_reads_only_the_files_that_changed(tmp_path: Path) -> None:
@@ -51,6 +54,17 @@ def test_the_output_is_the_same_fresh_or_reused(tmp_path: Path, fmt: str) -> Non
     else:
         shown = reused.stdout.replace('"reused": true', '"reused": false')
         assert shown == fresh.stdout == first.stdout
+
+
+def test_the_inspection_report_is_the_same_fresh_or_reused(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share, 20, documents=2)
+    made = {}
+    for name, options in (("fresh", ["--no-index"]), ("first", ["--index", index]), ("reused", ["--index", index])):
+        baomi_scan(*options, "--report", tmp_path / f"{name}.html", share)
+        made[name] = TIME.sub("(a time)", (tmp_path / f"{name}.html").read_text(encoding="utf-8"))
+    assert made["reused"] == made["fresh"] == made["first"]
+    assert "(a time)" in made["reused"]
 
 
 def test_a_report_comes_back_from_the_index_as_it_was_made(scanner, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -4,6 +4,7 @@ the SHA-256), every finding's reason kept as data so that a reused report speaks
 from __future__ import annotations
 
 import enum
+import functools
 import json
 from dataclasses import MISSING, fields, is_dataclass
 from typing import Any
@@ -26,10 +27,17 @@ def encode(report: FileReport) -> str:
 
 def decode(text: str, path: str, size: int, sha256: bytes) -> FileReport:
     """The report `encode` stored, for the file at `path`, marked as reused."""
+    verdict, findings, errors, rest = _parsed(text)
+    return FileReport(path, verdict, list(findings), list(errors), size, sha256.hex(), reused=True, **rest)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parsed(text: str) -> tuple[Verdict, tuple[Finding, ...], tuple[str, ...], dict[str, Any]]:
+    """A stored report's parts; most files of a share are clean, and their reports are few texts, parsed once. What
+    is shared between reports is immutable (findings are frozen) or copied by `decode`."""
     data = json.loads(text)
-    findings = [_finding(each) for each in data.pop("findings", [])]
-    verdict = Verdict(data.pop("verdict", 0))
-    return FileReport(path, verdict, findings, size=size, sha256=sha256.hex(), reused=True, **data)
+    findings = tuple(_finding(each) for each in data.pop("findings", []))
+    return Verdict(data.pop("verdict", 0)), findings, tuple(data.pop("errors", [])), data
 
 
 def _finding(data: dict[str, Any]) -> Finding:

@@ -29,7 +29,7 @@ RECENT = 4096  # reports a scanning process keeps of what it scanned itself, for
 _INODE_SIGN = 1 << 63  # st_ino may use all 64 bits; the databases keep signed 64-bit integers
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class FileState:
     """What `stat` says of a file, as the index compares it."""
 
@@ -72,7 +72,7 @@ def plan(state: FileState | None, stored: Stored | None, fingerprint: str, chann
     return Plan.VERIFY if state.size == stored.size else Plan.SCAN
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Job:
     """One file for a scanning process: where to read it, the name its report gives it (the path as the walk found
     it), and the SHA-256 the index holds for it when only a read can tell whether it changed."""

@@ -61,7 +61,7 @@ def default_index_location(table: IndexTable, given: str | None = None) -> str |
     return table.url or table.path or cache_dir() / "index.db"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Record:
     """What the index keeps of one file: its metadata when it was read, the time it was read (ns since the epoch),
     its content's SHA-256 and the report made of it (scanner.index.records)."""
@@ -75,7 +75,7 @@ class Record:
     report: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Stored(Record):
     """A file's record as a lookup finds it, with the scan that last wrote or saw it and that scan's rule set."""
 
@@ -84,7 +84,7 @@ class Stored(Record):
     channel: str
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Row(Record):
     """A file's record as a scan writes it."""
 

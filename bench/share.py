@@ -1,0 +1,272 @@
+"""Benchmark `baomi scan` on a synthetic share: the first scan and a re-scan with 1 % of the files changed (files/s,
+and the ratio: the goal is ≥ 20), the scan index's size per million files, `--jobs 2` against a Dask cluster of two
+local workers (the cost per file of going through Dask), the client's own costs per file (walk, index look-up, index
+write), and from those, on paper, a share of 100 million files.
+
+    .venv/bin/python bench/share.py [--files 200000] [--documents 2000] [--subset 20000] [--folder DIR]
+
+Prints a Markdown table. Everything runs as a user runs it (`baomi scan` as a process of its own, output to a pipe);
+the Dask cluster is `dask scheduler` and two `dask worker` processes on loopback, stopped by PID at the end.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import docx
+import openpyxl
+
+from scanner.index.reuse import RACY_NS
+from scanner.index.store import Row, ScanIndex
+from scanner.walk import walk
+
+NIGHT_SECONDS = 10 * 3600  # 20:00 to 06:00
+WORKER_CORES = 8  # a worker host, for the paper figures
+PAPER_FILES = 100_000_000
+# Office text that mentions 国家秘密 without being marked, as most of a government share does; one file in a hundred
+# opens with a mark.
+PROSE = (
+    "为切实加强办公室内部保密工作，确保国家秘密的安全，根据有关规定，制定本制度。"
+    "各部门要定期开展检查，发现问题及时整改。"
+)
+MARK = "机密★5年\n"
+
+
+@dataclass
+class Timed:
+    seconds: float
+    stderr: str
+
+
+def make_share(root: Path, files: int, documents: int) -> list[Path]:
+    """`files` text files of 100 to 400 characters in folders of 500, and `documents` office files (half docx, half
+    xlsx) in folders of 100. One in a hundred is marked."""
+    made = []
+    for n in range(files):
+        path = root / f"部门{n // 50_000:02d}" / f"项目{n // 500:04d}" / f"记录{n:07d}.txt"
+        if n % 500 == 0:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(_text(n).encode())
+        made.append(path)
+    for n in range(documents):
+        folder = root / "文档" / f"批次{n // 100:03d}"
+        folder.mkdir(parents=True, exist_ok=True)
+        path = folder / (f"报告{n:05d}.docx" if n % 2 == 0 else f"报表{n:05d}.xlsx")
+        path.write_bytes(_office(path.suffix, n))
+        made.append(path)
+    return made
+
+
+def _text(n: int, edition: int = 0) -> str:
+    return (MARK if n % 100 == 7 else "") + PROSE[: 40 + n % 60] * (1 + n % 4) + f"\n第{n}号 第{edition}版\n"
+
+
+def _office(suffix: str, n: int, edition: int = 0) -> bytes:
+    out = io.BytesIO()
+    if suffix == ".docx":
+        document = docx.Document()
+        if n % 100 == 6:
+            document.sections[0].header.paragraphs[0].text = "秘密★1年"
+        for line in range(5):
+            document.add_paragraph(f"{PROSE} 第{n}号第{line}段 第{edition}版")
+        document.save(out)
+    else:
+        book = openpyxl.Workbook()
+        sheet = book.active
+        for row in range(20):
+            sheet.append([f"项目{n}-{row}", row * 17, PROSE[:20], f"第{edition}版"])
+        book.save(out)
+    return out.getvalue()
+
+
+def change(paths: list[Path], every: int = 100) -> int:
+    """Rewrite every `every`th file with new content (a new edition); how many."""
+    changed = 0
+    for n, path in enumerate(paths):
+        if n % every == every - 1:
+            if path.suffix == ".txt":
+                path.write_bytes(_text(n, 1).encode())
+            else:
+                path.write_bytes(_office(path.suffix, n, 1))
+            changed += 1
+    return changed
+
+
+def settle(paths: list[Path]) -> None:
+    """Wait out the index's margin for changes it could miss, so that the first scan's reads all count as settled."""
+    newest = max(max(p.stat().st_mtime_ns, p.stat().st_ctime_ns) for p in paths[-100:])
+    time.sleep(max(0.0, (newest + RACY_NS - time.time_ns()) / 1e9 + 0.1))
+
+
+def baomi_scan(*args: str | Path) -> Timed:
+    command = [sys.executable, "-m", "scanner.cli", "scan", "--no-progress", "--format", "jsonl", *map(str, args)]
+    started = time.perf_counter()
+    done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    seconds = time.perf_counter() - started
+    if done.returncode not in (0, 1):
+        raise SystemExit(f"{' '.join(command)} failed: {done.stderr[-2000:]}")
+    return Timed(seconds, done.stderr)
+
+
+def index_bytes(path: Path) -> int:
+    return sum(p.stat().st_size for p in path.parent.glob(path.name + "*"))
+
+
+def client_costs(share: Path, index_path: Path, scratch: Path) -> dict[str, float]:
+    """Seconds per file of what the client does alone: walk (list and stat), look the files up in the index, write
+    rows (into a scratch index, in transactions of 256)."""
+    started = time.perf_counter()
+    entries = list(walk([share]))
+    walked = (time.perf_counter() - started) / len(entries)
+    keys = [os.fsencode(os.path.abspath(e.path)) for e in entries]
+    index = ScanIndex(index_path)
+    started = time.perf_counter()
+    known = index.known(keys)
+    looked = (time.perf_counter() - started) / len(keys)
+    index.close()
+    some = next(iter(known.values()))
+    scratch_index = ScanIndex(scratch)
+    run = scratch_index.start([str(share)], "bench", "scan", False)
+    rows = [Row(1, 2, 3, 4, 5, os.urandom(32), some.report, path=key) for key in keys]
+    started = time.perf_counter()
+    for start in range(0, len(rows), 256):
+        scratch_index.save(run, rows[start : start + 256], [], start, 0)
+    written = (time.perf_counter() - started) / len(rows)
+    scratch_index.close()
+    return {"walk": walked, "lookup": looked, "write": written}
+
+
+class LocalDask:
+    """`dask scheduler` and two one-thread `dask worker` processes on loopback."""
+
+    def __init__(self, folder: Path) -> None:
+        import socket
+
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port = sock.getsockname()[1]
+        self.address = f"tcp://127.0.0.1:{self.port}"
+        self.folder = folder
+        self.processes: list[subprocess.Popen[bytes]] = []
+        self._start("scheduler", ["scheduler", "--host", "127.0.0.1", "--port", str(self.port)])
+        deadline = time.monotonic() + 120
+        while "Scheduler at:" not in (folder / "scheduler.log").read_text():
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit("the Dask scheduler did not start")
+            time.sleep(0.2)
+        for number in range(2):
+            self._start(f"worker{number}", ["worker", self.address, "--host", "127.0.0.1", "--nthreads", "1"])
+        deadline = time.monotonic() + 120
+        while sum("Registered to:" in (folder / f"worker{n}.log").read_text() for n in range(2)) < 2:
+            if time.monotonic() > deadline:
+                self.stop()
+                raise SystemExit("the Dask workers did not join")
+            time.sleep(0.2)
+
+    def _start(self, name: str, options: list[str]) -> None:
+        with open(self.folder / f"{name}.log", "wb") as log:
+            command = [sys.executable, "-m", "dask", *options, "--no-dashboard"]
+            self.processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--files", type=int, default=200_000)
+    parser.add_argument("--documents", type=int, default=2_000)
+    parser.add_argument("--subset", type=int, default=20_000, help="small files of the --jobs 2 / Dask comparison")
+    parser.add_argument("--folder", type=Path, help="where to build the share (default: a temporary folder)")
+    args = parser.parse_args()
+    work = Path(tempfile.mkdtemp(prefix="baomi-share-", dir=args.folder))
+    try:
+        run(args, work)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    share, index = work / "share", work / "index.db"
+    started = time.perf_counter()
+    paths = make_share(share, args.files, args.documents)
+    settle(paths)
+    print(f"built {len(paths)} files in {time.perf_counter() - started:.0f} s", file=sys.stderr)
+    total = len(paths)
+    first = baomi_scan("--jobs", "2", "--index", index, share)
+    size = index_bytes(index)
+    changed = change(paths)
+    again = baomi_scan("--jobs", "2", "--index", index, share)
+    reused = re.search(r"(\d+) of (\d+) reports reused", again.stderr)
+    costs = client_costs(share, index, work / "scratch.db")
+
+    subset = work / "subset"
+    subset_paths = make_share(subset, args.subset, args.documents // 10)
+    local = baomi_scan("--jobs", "2", "--no-index", subset)
+    cluster = LocalDask(work)
+    try:
+        remote = baomi_scan("--cluster", cluster.address, "--no-index", subset)
+    finally:
+        cluster.stop()
+    n = len(subset_paths)
+
+    rows = [
+        ("share", f"{args.files:,} text files (100–400 characters) + {args.documents:,} office files (docx, xlsx)"),
+        ("first scan, --jobs 2", f"{first.seconds:.0f} s, {total / first.seconds:,.0f} files/s"),
+        ("re-scan, 1 % changed", f"{again.seconds:.1f} s, {total / again.seconds:,.0f} files/s ({changed:,} changed)"),
+        ("re-scan against first", f"{first.seconds / again.seconds:.1f}× faster (goal ≥ 20×)"),
+        ("reports reused", reused.group(0) if reused else "?"),
+        ("index size", f"{size / 2**20:.1f} MiB: {size / total:.0f} bytes a file, {size / total:.0f} MB a million"),
+        ("client: walk (list + stat)", f"{costs['walk'] * 1e6:.1f} µs a file ({1 / costs['walk']:,.0f} files/s)"),
+        ("client: index look-up", f"{costs['lookup'] * 1e6:.1f} µs a file ({1 / costs['lookup']:,.0f} files/s)"),
+        ("client: index write", f"{costs['write'] * 1e6:.1f} µs a file ({1 / costs['write']:,.0f} files/s)"),
+        (f"--jobs 2, {n:,} files, no index", f"{local.seconds:.1f} s, {n / local.seconds:,.0f} files/s"),
+        (f"Dask, 2 local workers, {n:,} files", f"{remote.seconds:.1f} s, {n / remote.seconds:,.0f} files/s"),
+        ("Dask's cost a file", f"{(remote.seconds - local.seconds) / n * 1e3:+.2f} ms (wall, 2 cores)"),
+    ]
+    rows += paper(first.seconds / total, again.seconds / total, costs)
+    print("| measure | figure |\n|---|---|")
+    for measure, figure in rows:
+        print(f"| {measure} | {figure} |")
+
+
+def paper(first: float, again: float, costs: dict[str, float]) -> list[tuple[str, str]]:
+    """A share of PAPER_FILES like this one, from the measured costs: core-seconds a file of the first scan (2 cores
+    busy for `first` seconds a file), the client's costs, and so the workers a night needs and what limits a re-scan."""
+    core_seconds = 2 * first
+    cores = PAPER_FILES * core_seconds / NIGHT_SECONDS
+    client = costs["walk"] + costs["lookup"] + costs["write"]
+    client_hours = PAPER_FILES * client / 3600
+    rescan_cores = PAPER_FILES / 100 * core_seconds / NIGHT_SECONDS
+    return [
+        ("paper: first scan of 100 M files", f"{PAPER_FILES * core_seconds / 3600:,.0f} core-hours"),
+        (
+            "paper: workers for one night (10 h)",
+            f"{cores:,.0f} cores = {cores / WORKER_CORES:,.0f} hosts of {WORKER_CORES} cores",
+        ),
+        ("paper: the client alone (walk, look-up, write)", f"{client_hours:.1f} h for 100 M files, one process"),
+        ("paper: re-scan, 1 % changed", f"{rescan_cores:,.1f} cores of scanning; the client's {client_hours:.1f} h"),
+        ("paper: re-scan measured here, scaled", f"{PAPER_FILES * again / 3600:.1f} h on 2 cores"),
+    ]
+
+
+if __name__ == "__main__":
+    main()
