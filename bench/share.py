@@ -110,7 +110,7 @@ def settle(paths: list[Path]) -> None:
 
 
 def baomi_scan(*args: str | Path) -> Timed:
-    command = [sys.executable, "-m", "scanner.cli", "scan", "--no-progress", "--format", "jsonl", *map(str, args)]
+    command = [sys.executable, "-m", "scanner.cli", "scan", "--no-progress", *map(str, args)]  # the text report
     started = time.perf_counter()
     done = subprocess.run(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started

@@ -1,6 +1,7 @@
 """`baomi scan --cluster` on a real Dask scheduler and two `dask worker` processes on loopback: the verdicts of a local
-scan on the peer corpus, a worker killed mid-scan loses nothing, the scan index works as on one machine, and a worker
-that cannot see the paths is a clear error before anything is scanned."""
+scan on the peer corpus, a worker killed mid-scan loses nothing, the scan index works as on one machine (with a
+PostgreSQL index, the workers find copies of what it holds), and a worker that cannot see the paths is a clear error
+before anything is scanned."""
 
 from __future__ import annotations
 
@@ -18,7 +19,9 @@ import pytest
 from tests.common import free_port
 from tests.conftest import PEER, require
 from tests.dask_fixture import DaskCluster, dask_missing_reason
+from tests.postgres_fixture import PrivatePostgres, postgres_missing_reason
 from tests.scan_rig import baomi_scan, make_tree, verdicts
+from tests.test_postgres_shared import accepting
 
 pytestmark = pytest.mark.slow
 
@@ -101,3 +104,18 @@ def test_a_scheduler_nobody_listens_at_is_a_clear_error(tmp_path: Path) -> None:
     result = baomi_scan("--no-index", "--cluster", f"tcp://127.0.0.1:{free_port()}", tmp_path / "a.txt")
     assert result.status == 2 and "cannot reach the Dask scheduler" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_workers_find_copies_of_what_a_postgresql_index_holds(cluster: DaskCluster, tmp_path: Path) -> None:
+    reason = postgres_missing_reason()
+    require(reason is None, reason or "PostgreSQL")
+    share = tmp_path / "share"
+    make_tree(share / "2025", 20)
+    with PrivatePostgres() as server:
+        accepting(server)
+        url = server.create_database("cluster_index")
+        baomi_scan("--cluster", cluster.address, "--index", url, share)
+        shutil.copytree(share / "2025", share / "备份")
+        again = baomi_scan("--cluster", cluster.address, "--index", url, "--format", "jsonl", share)
+    assert all(f["reused"] for f in again.files) and len(again.files) == 40
+    assert "20 copies of files already scanned); 0 files scanned" in again.stderr

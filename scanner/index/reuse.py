@@ -11,6 +11,7 @@ from __future__ import annotations
 import enum
 import hashlib
 import os
+import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -104,7 +105,8 @@ class Outcome:
 class ContentLookup:
     """Reports the index holds for content under the rule set of the scan (and, for a --rescan, made by it), found
     by SHA-256 and file name: a file's name is part of what is judged (its words, the format its suffix hints).
-    What this process scanned itself is found at once, before the scan's client has written it to the index."""
+    What this process scanned itself is found at once, before the scan's client has written it to the index. The
+    threads of a Dask worker share one."""
 
     location: str | Path
     fingerprint: str
@@ -113,22 +115,26 @@ class ContentLookup:
     _index: ScanIndex | None = field(default=None, repr=False)
     _pid: int = 0
     _recent: dict[tuple[bytes, bytes], str] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def find(self, sha256: bytes, name: str) -> str | None:
         """A stored report of a file named `name` (its last part) with this content, or None."""
         base = os.fsencode(os.path.basename(name))
-        if (sha256, base) in self._recent:
-            return self._recent[sha256, base]
-        for path, report in self._open().same_content(sha256, self.fingerprint, self.channel, self.only_run):
-            if os.path.basename(path) == base:
-                return report
+        with self._lock:
+            if (sha256, base) in self._recent:
+                return self._recent[sha256, base]
+            for path, report in self._open().same_content(sha256, self.fingerprint, self.channel, self.only_run):
+                if os.path.basename(path) == base:
+                    return report
         return None
 
     def remember(self, sha256: bytes, name: str, report: FileReport) -> None:
         """Keep the report this process made, for copies of the file that come before the index has it."""
-        if len(self._recent) >= RECENT:
-            self._recent.pop(next(iter(self._recent)))
-        self._recent[sha256, os.fsencode(os.path.basename(name))] = encode(report)
+        text = encode(report)
+        with self._lock:
+            if len(self._recent) >= RECENT:
+                self._recent.pop(next(iter(self._recent)))
+            self._recent[sha256, os.fsencode(os.path.basename(name))] = text
 
     def _open(self) -> ScanIndex:
         if self._index is None or self._pid != os.getpid():  # a connection never crosses a fork
@@ -136,12 +142,16 @@ class ContentLookup:
         return self._index
 
     def close(self) -> None:
-        if self._index is not None and self._pid == os.getpid():
-            self._index.close()
-        self._index = None
+        with self._lock:
+            if self._index is not None and self._pid == os.getpid():
+                self._index.close()
+            self._index = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_index": None, "_pid": 0, "_recent": {}}
+        return {**self.__dict__, "_index": None, "_pid": 0, "_recent": {}, "_lock": None}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state, _lock=threading.Lock())
 
 
 @dataclass
