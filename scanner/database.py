@@ -8,16 +8,18 @@ the types each database names its own way.
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+T = TypeVar("T")
 URL_SCHEMES = ("postgresql://", "postgres://")
 NEEDS_PSYCOPG = "a PostgreSQL database ({url}) needs psycopg: pip install 'baomi[postgres]'"
 CANNOT_CONNECT = "cannot connect to the PostgreSQL database {url}: {error}"
 CANNOT_OPEN = "cannot open the database {path}: {error}"
+LOST = "lost the connection to the PostgreSQL database {url}: {error}"
 # Column types and key of each database, for the schemas' placeholders.
 _TYPES = {
     "sqlite": {"blob": "BLOB", "bigint": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"},
@@ -55,7 +57,8 @@ class Database:
     a lock where threads share it."""
 
     def __init__(self, location: str | Path, *, timeout: float = 30.0) -> None:
-        self.location = location
+        self.location, self.timeout = location, timeout
+        self._in_transaction = False
         if is_url(location):
             self.kind = "postgresql"
             self._db: Any = _connect_postgresql(str(location), timeout)
@@ -73,13 +76,33 @@ class Database:
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """Run one statement; its cursor."""
-        return self._db.execute(self._dialect(sql), args)
+        return self._again_if_lost(lambda: self._db.execute(self._dialect(sql), args))
 
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
-        if rows:
+        def run() -> None:
             cursor = self._db.cursor()
             cursor.executemany(self._dialect(sql), rows)
             cursor.close()
+
+        if rows:
+            self._again_if_lost(run)
+
+    def _again_if_lost(self, statement: Callable[[], T]) -> T:
+        """Run `statement`. A PostgreSQL connection lost outside a transaction (the server restarted, a firewall cut
+        an idle connection) is made again, once, and the statement run again; lost inside one, it is an error."""
+        if self.kind == "sqlite":
+            return statement()
+        import psycopg
+
+        try:
+            return statement()
+        except psycopg.OperationalError as exc:
+            if not self._db.broken:
+                raise
+            if self._in_transaction:
+                raise DatabaseError(LOST.format(url=shown(self.location), error=str(exc).strip())) from None
+        self._db = _connect_postgresql(str(self.location), self.timeout)
+        return statement()
 
     def rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(row) for row in self.execute(sql, args).fetchall()]
@@ -94,8 +117,12 @@ class Database:
     def transaction(self) -> Iterator[None]:
         """The statements of the block commit together or not at all."""
         if self.kind == "postgresql":
-            with self._db.transaction():
-                yield
+            self._in_transaction = True
+            try:
+                with self._db.transaction():
+                    yield
+            finally:
+                self._in_transaction = False
             return
         self._db.execute("BEGIN IMMEDIATE")  # take the write lock now: two writers never deadlock upgrading
         try:

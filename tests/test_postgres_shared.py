@@ -103,6 +103,19 @@ def test_the_audit_log_round_trips_in_postgresql(server: PrivatePostgres) -> Non
     assert read == written and read.time.endswith("+00:00")
 
 
+def test_the_audit_log_connects_again_when_the_server_drops_its_connection(server: PrivatePostgres) -> None:
+    """A door runs for months; the server restarts, or a firewall cuts an idle connection: the next record is kept."""
+    import psycopg
+
+    log = AuditLog(server.create_database("audit_dropped"))
+    log.record(decision("before"))
+    with psycopg.connect(server.url(), autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = 'audit_dropped'")
+    log.record(decision("after"))
+    assert [d.name for d in log.query()] == ["after", "before"]
+    log.close()
+
+
 def test_two_processes_write_one_postgresql_audit_log_at_once(server: PrivatePostgres) -> None:
     decisions = written_at_once(server.create_database("audit_two_writers"), 2)
     assert len({d.id for d in decisions}) == 200
