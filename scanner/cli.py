@@ -180,7 +180,7 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
     contents = None
     if index is not None and run is not None and (not args.cluster or is_url(index.location)):
         contents = ContentLookup(index.location, rules, args.channel, run.id if run.full else None)
-    examiner = Examiner(scanner, args.channel, contents)
+    examiner = Examiner(scanner, args.channel, index is not None, contents)
     executor: Executor
     if args.cluster:
         executor = _cluster(args.cluster, examiner, args.paths)

@@ -25,9 +25,10 @@ from scanner.extract import Problem
 from scanner.index.reuse import ContentLookup, Examiner, How, Job, Outcome
 from scanner.policy import Config
 from scanner.ruleset import baomi_version
-from scanner.scan import ScanError
+from scanner.scan import CHUNK, ScanError
 
 BATCH = 8  # files per task: few enough that a lost worker costs little, enough that a task is not all overhead
+TASKS_PER_THREAD = 4  # tasks in flight for each worker thread the cluster had at the start
 CONNECT_SECONDS = 10
 WORKERS_SECONDS = 60  # for the first worker to join a scheduler that has none yet
 
@@ -54,11 +55,13 @@ class ClusterError(ScanError):
 @dataclass(frozen=True)
 class Recipe:
     """What every worker needs to scan as this client would, sent once per worker: the configuration, the compiled
-    dictionaries (the dictionary files themselves may exist only here), the channel and the content lookup."""
+    dictionaries (the dictionary files themselves may exist only here), the channel, whether reports are kept, and
+    the content lookup."""
 
     config: Config
     dictionary: Dictionary
     channel: str
+    keep: bool
     contents: ContentLookup | None
 
 
@@ -71,7 +74,8 @@ class ScannerPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         recipe = self.recipe
-        self.examiner = Examiner(Scanner(recipe.config, recipe.dictionary), recipe.channel, recipe.contents)
+        scanner = Scanner(recipe.config, recipe.dictionary)
+        self.examiner = Examiner(scanner, recipe.channel, recipe.keep, recipe.contents)
 
     def teardown(self, worker: Any) -> None:
         if self.recipe.contents is not None:
@@ -117,10 +121,13 @@ class Cluster:
             raise ClusterError(UNREACHABLE.format(address=address, error=exc)) from None
         try:
             self._check(paths)
-            recipe = Recipe(examiner.scanner.config, examiner.scanner.detectors.dictionary, examiner.channel,
+            scanner = examiner.scanner
+            recipe = Recipe(scanner.config, scanner.detectors.dictionary, examiner.channel, examiner.keep,
                             examiner.contents)  # fmt: skip
             self.plugin = f"baomi-scanner-{uuid.uuid4().hex}"
             self.client.register_plugin(ScannerPlugin(recipe), name=self.plugin)
+            threads = sum(self.client.nthreads().values())
+            self.ahead = max(2, -(-threads * TASKS_PER_THREAD * BATCH // CHUNK))
         except BaseException:
             self.client.close()
             raise

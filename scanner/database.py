@@ -132,16 +132,25 @@ class Database:
             raise
         self._db.execute("COMMIT")
 
-    def create(self, schema: str) -> None:
+    def create(self, schema: str, *, within: bool = False) -> None:
         """Create what `schema` (statements separated by `;`, with {blob}, {bigint} and {serial}) describes, where
-        missing. Two processes creating one PostgreSQL schema at once take turns (CREATE ... IF NOT EXISTS alone
-        races)."""
+        missing, in a transaction of its own (or `within` the caller's, which took `lock_schema`)."""
         statements = [s for s in schema.format(**self.types).split(";") if s.strip()]
-        with self.transaction():
-            if self.kind == "postgresql":
-                self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
+        if within:
             for statement in statements:
                 self.execute(statement)
+            return
+        with self.transaction():
+            self.lock_schema()
+            for statement in statements:
+                self.execute(statement)
+
+    def lock_schema(self) -> None:
+        """Inside a transaction: make other processes changing the schema wait for its end. Two processes creating
+        one PostgreSQL schema at once take turns (CREATE ... IF NOT EXISTS alone races); SQLite's BEGIN IMMEDIATE
+        already does."""
+        if self.kind == "postgresql":
+            self.execute("SELECT pg_advisory_xact_lock(?)", (_SCHEMA_LOCK,))
 
     def close(self) -> None:
         self._db.close()

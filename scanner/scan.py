@@ -22,15 +22,14 @@ from scanner import times
 from scanner.config import IndexTable
 from scanner.database import DatabaseError, shown
 from scanner.engine import Scanner
-from scanner.index.records import decode, encode
-from scanner.index.reuse import ContentLookup, Examiner, FileState, How, Job, Outcome, Plan, keeps, plan
+from scanner.index.records import decode
+from scanner.index.reuse import ContentLookup, Examiner, FileState, How, Job, Outcome, Plan, plan
 from scanner.index.store import Row, Run, ScanIndex, Stored, default_index_location
 from scanner.model import FileReport
 from scanner.policy import Config
 from scanner.walk import Entry, scan_entry
 
 CHUNK = 256  # files looked up, submitted and written together
-AHEAD = 2  # chunks submitted before the oldest one's reports are handed on
 SAVE_SECONDS = 2.0  # the longest a report stays unsaved (a scan killed loses at most this much work)
 
 
@@ -39,7 +38,10 @@ class ScanError(Exception):
 
 
 class Executor(Protocol):
-    """Scanning processes: `submit` starts the jobs and returns their outcomes, in order, as they come."""
+    """Scanning processes: `submit` starts the jobs and returns their outcomes, in order, as they come; `ahead`
+    chunks are submitted before the oldest one's reports are handed on (enough to keep every process busy)."""
+
+    ahead: int
 
     def submit(self, jobs: list[Job]) -> Iterator[Outcome]: ...
 
@@ -94,7 +96,7 @@ class Sweep:
         it = iter(entries)
         while chunk := list(islice(it, CHUNK)):
             window.append(self._submit(chunk))
-            if len(window) > AHEAD:
+            if len(window) > self.executor.ahead:
                 yield from self._hand_on(window.popleft())
         while window:
             yield from self._hand_on(window.popleft())
@@ -172,11 +174,10 @@ class Sweep:
             text = stored.report
             self._count_resumed(stored)
         else:
-            report, text = outcome.report, ""
-        if slot.state is not None and outcome.how != How.UNREAD and keeps(report):
+            report, text = outcome.report, outcome.stored
+        if slot.state is not None and text:
             sha256 = bytes.fromhex(report.sha256)
             state = slot.state
-            text = text or encode(report)
             rows.append(Row(report.size, state.mtime_ns, state.ctime_ns, state.inode, outcome.read_ns, sha256, text,
                             path=slot.key))  # fmt: skip
         return report, outcome.how
@@ -188,6 +189,8 @@ class Sweep:
 
 class Serial:
     """Scanning in this process, one file at a time, as the outcomes are asked for."""
+
+    ahead = 2
 
     def __init__(self, examiner: Examiner) -> None:
         self.examiner = examiner
@@ -227,7 +230,8 @@ class Processes(Serial):
         # A process with threads (a caller's, a test's) cannot be forked safely: a lock another thread held stays
         # locked in the child. Fresh workers each build the scanner from the configuration (from the disk cache).
         context = multiprocessing.get_context("forkserver")
-        recipe = (self.examiner.scanner.config, self.examiner.channel, self.examiner.contents)
+        examiner = self.examiner
+        recipe = (examiner.scanner.config, examiner.channel, examiner.keep, examiner.contents)
         return context.Pool(self.jobs, initializer=_start_worker, initargs=recipe)
 
     def close(self) -> None:
@@ -237,9 +241,9 @@ class Processes(Serial):
         super().close()
 
 
-def _start_worker(config: Config, channel: str, contents: ContentLookup | None) -> None:
+def _start_worker(config: Config, channel: str, keep: bool, contents: ContentLookup | None) -> None:
     global _examiner
-    _examiner = Examiner(Scanner(config), channel, contents)
+    _examiner = Examiner(Scanner(config), channel, keep, contents)
 
 
 def _examine(job: Job) -> Outcome:

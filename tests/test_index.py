@@ -8,6 +8,7 @@ import os
 import re
 import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 from dataclasses import replace
@@ -213,8 +214,19 @@ def test_a_file_gone_from_the_share_is_forgotten_by_the_index(tmp_path: Path) ->
     baomi_scan("--index", index, share)
     files[0].unlink()
     baomi_scan("--index", index, share)
-    import sqlite3
-
     with sqlite3.connect(index) as db:
         paths = {bytes(p) for (p,) in db.execute("SELECT path FROM files")}
     assert paths == {os.fsencode(p) for p in files[1:]}
+
+
+def test_an_index_an_older_baomi_made_is_made_anew_and_a_newer_ones_is_refused(tmp_path: Path) -> None:
+    share, index = tmp_path / "share", tmp_path / "index.db"
+    make_tree(share, 3)
+    baomi_scan("--index", index, share)
+    for older, status in (("baomi-index-1", 1), ("baomi-index-99", 2)):
+        with sqlite3.connect(index) as db:
+            db.execute("UPDATE meta SET value = ? WHERE name = 'format'", (older,))
+        scan = baomi_scan("--index", index, "--format", "jsonl", share)
+        assert scan.status == status, scan.stderr
+        assert not any(f["reused"] for f in scan.files)
+    assert "a scan index of a newer baomi (format 99" in scan.stderr and "Traceback" not in scan.stderr

@@ -15,14 +15,31 @@ from scanner.model import FileReport, Finding, Location, Verdict
 _IN_COLUMNS = ("path", "size", "sha256", "reused")
 
 
+def _defaults(schema: type) -> list[tuple[str, Any]]:
+    """Each field of `schema` and its default (MISSING where it has none)."""
+    out = []
+    for item in fields(schema):
+        default = item.default_factory() if item.default_factory is not MISSING else item.default
+        out.append((item.name, default))
+    return out
+
+
+_STORED = [(name, default) for name, default in _defaults(FileReport) if name not in _IN_COLUMNS]
+_FINDING = [name for name, _default in _defaults(Finding)]
+
+
 def encode(report: FileReport) -> str:
     """The report as the index stores it; fields at their defaults are left out (a clean file's is a few bytes)."""
-    data = {
-        item.name: _plain(getattr(report, item.name))
-        for item in fields(report)
-        if item.name not in _IN_COLUMNS and not _is_default(item, getattr(report, item.name))
-    }
+    data = {}
+    for name, default in _STORED:
+        value = getattr(report, name)
+        if value is not default and value != default:
+            data[name] = [_finding_data(f) for f in value] if name == "findings" else _plain(value)
     return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+
+
+def _finding_data(finding: Finding) -> dict[str, Any]:
+    return {name: _plain(getattr(finding, name)) for name in _FINDING}
 
 
 def decode(text: str, path: str, size: int, sha256: bytes) -> FileReport:
@@ -62,11 +79,3 @@ def _plain(value: Any) -> Any:
     if isinstance(value, list | tuple):
         return [_plain(each) for each in value]
     return value
-
-
-def _is_default(item: Any, value: Any) -> bool:
-    if item.default is not MISSING:
-        return bool(value == item.default)
-    if item.default_factory is not MISSING:
-        return bool(value == item.default_factory())
-    return False

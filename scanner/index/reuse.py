@@ -94,11 +94,13 @@ class How(enum.StrEnum):
 @dataclass
 class Outcome:
     """A scanning process's answer for one job: the report (None when the index's own report for the path stands),
-    how it came about, and when the file was read (ns since the epoch)."""
+    how it came about, when the file was read (ns since the epoch), and the report as the index keeps it (made here,
+    in parallel, rather than by the scan's one client; empty when it is not to be kept)."""
 
     report: FileReport | None
     how: How
     read_ns: int = 0
+    stored: str = ""
 
 
 @dataclass
@@ -128,9 +130,8 @@ class ContentLookup:
                     return report
         return None
 
-    def remember(self, sha256: bytes, name: str, report: FileReport) -> None:
-        """Keep the report this process made, for copies of the file that come before the index has it."""
-        text = encode(report)
+    def remember(self, sha256: bytes, name: str, text: str) -> None:
+        """Keep the report this process made (as stored), for copies of the file that come before the index has it."""
         with self._lock:
             if len(self._recent) >= RECENT:
                 self._recent.pop(next(iter(self._recent)))
@@ -156,10 +157,12 @@ class ContentLookup:
 
 @dataclass
 class Examiner:
-    """What a scanning process needs: the scanner, the channel, and where to look for content already judged."""
+    """What a scanning process needs: the scanner, the channel, whether the reports are kept in an index, and where
+    to look for content already judged."""
 
     scanner: Scanner
     channel: str
+    keep: bool = False
     contents: ContentLookup | None = None
 
     def examine(self, job: Job) -> Outcome:
@@ -175,11 +178,14 @@ class Examiner:
             return Outcome(None, How.SAME, read_ns)
         stored = self.contents.find(sha256, job.name) if self.contents is not None else None
         if stored is not None:
-            return Outcome(decode(stored, job.name, len(data), sha256), How.COPY, read_ns)
+            return Outcome(decode(stored, job.name, len(data), sha256), How.COPY, read_ns, stored)
         report = self.scanner.scan_bytes(data, job.name, self.channel)
-        if self.contents is not None and keeps(report):
-            self.contents.remember(sha256, job.name, report)
-        return Outcome(report, How.SCANNED, read_ns)
+        if not self.keep or not keeps(report):
+            return Outcome(report, How.SCANNED, read_ns)
+        text = encode(report)
+        if self.contents is not None:
+            self.contents.remember(sha256, job.name, text)
+        return Outcome(report, How.SCANNED, read_ns, text)
 
 
 def keeps(report: FileReport) -> bool:

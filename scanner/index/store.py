@@ -14,10 +14,13 @@ from scanner.cache import cache_dir
 from scanner.config import IndexTable
 from scanner.database import Database, DatabaseError, shown
 
-FORMAT = "baomi-index-1"
-OTHER_FORMAT = "{location} is a scan index of format {found}; this baomi keeps {expected} (give another --index)"
+FORMAT = 2  # of the tables; an index of an older format is emptied and made anew (its reports are of an older baomi)
+NEWER_FORMAT = (
+    "{location} is a scan index of a newer baomi (format {found}, this one keeps {ours}): give another --index"
+)
+_META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+_OLD = ("DROP INDEX IF EXISTS files_content", "DROP TABLE IF EXISTS files", "DROP TABLE IF EXISTS scans")
 _SCHEMA = """
-CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS scans (
     id {serial},
     started TEXT NOT NULL,
@@ -38,19 +41,21 @@ CREATE TABLE IF NOT EXISTS files (
     inode {bigint} NOT NULL,
     read_ns {bigint} NOT NULL,
     sha256 {blob} NOT NULL,
+    content {bigint} NOT NULL,
     scan {bigint} NOT NULL,
     report TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS files_content ON files (sha256)
+CREATE INDEX IF NOT EXISTS files_content ON files (content)
 """
-_KNOWN = """SELECT f.path, f.size, f.mtime_ns, f.ctime_ns, f.inode, f.read_ns, f.sha256, f.scan, f.report,
-    s.fingerprint, s.channel FROM files f JOIN scans s ON s.id = f.scan WHERE f.path IN ({marks})"""
-_SAVE = """INSERT INTO files (path, size, mtime_ns, ctime_ns, inode, read_ns, sha256, scan, report)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,
+# `content` is the SHA-256's first 8 bytes as a number: its index costs half as much to keep up as one of the whole
+# digest, and a look-up compares the whole digest too.
+_KNOWN = """SELECT path, size, mtime_ns, ctime_ns, inode, read_ns, sha256, report, scan FROM files
+    WHERE path IN ({marks})"""
+_SAVE = """INSERT INTO files (path, size, mtime_ns, ctime_ns, inode, read_ns, sha256, content, scan, report)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,
     mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode, read_ns = excluded.read_ns,
-    sha256 = excluded.sha256, scan = excluded.scan, report = excluded.report"""
-_SAME_CONTENT = """SELECT f.path, f.report FROM files f JOIN scans s ON s.id = f.scan
-    WHERE f.sha256 = ? AND s.fingerprint = ? AND s.channel = ?"""
+    sha256 = excluded.sha256, content = excluded.content, scan = excluded.scan, report = excluded.report"""
+_SAME_CONTENT = "SELECT path, report, scan FROM files WHERE content = ? AND sha256 = ?"
 LOOKUP_BATCH = 500  # paths looked up in one statement
 
 
@@ -90,10 +95,10 @@ class Row(Record):
 
     path: bytes
 
-    def values(self, scan: int) -> tuple[bytes, int, int, int, int, int, bytes, int, str]:
+    def values(self, scan: int) -> tuple[bytes, int, int, int, int, int, bytes, int, int, str]:
         """The row's values in the order of the files table's columns, as written by `scan`."""
-        return (self.path, self.size, self.mtime_ns, self.ctime_ns, self.inode, self.read_ns, self.sha256, scan,
-                self.report)  # fmt: skip
+        return (self.path, self.size, self.mtime_ns, self.ctime_ns, self.inode, self.read_ns, self.sha256,
+                content_key(self.sha256), scan, self.report)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -115,16 +120,32 @@ class ScanIndex:
     def __init__(self, location: str | Path, *, create: bool = True) -> None:
         self.location = location
         self.db = Database(location)
+        self._rules: dict[int, tuple[str, str]] = {}
         if create:
-            self.db.create(_SCHEMA)
-            with self.db.transaction():
-                self.db.execute(
-                    "INSERT INTO meta (name, value) VALUES ('format', ?) ON CONFLICT (name) DO NOTHING", (FORMAT,)
-                )
-            found = self.db.rows("SELECT value FROM meta WHERE name = 'format'")[0][0]
-            if found != FORMAT:
+            try:
+                self._create()
+            except BaseException:
                 self.db.close()
-                raise DatabaseError(OTHER_FORMAT.format(location=shown(location), found=found, expected=FORMAT))
+                raise
+
+    def _create(self) -> None:
+        """The tables, made where missing, and made anew where an older baomi made them."""
+        self.db.create(_META)
+        with self.db.transaction():
+            self.db.lock_schema()
+            rows = self.db.rows("SELECT value FROM meta WHERE name = 'format'")
+            found = int(str(rows[0][0]).rpartition("-")[2]) if rows else 0
+            if found > FORMAT:
+                raise DatabaseError(NEWER_FORMAT.format(location=shown(self.location), found=found, ours=FORMAT))
+            if found < FORMAT:
+                for statement in _OLD:
+                    self.db.execute(statement)
+                self.db.execute(
+                    "INSERT INTO meta (name, value) VALUES ('format', ?) ON CONFLICT (name) DO UPDATE SET "
+                    "value = excluded.value",
+                    (f"baomi-index-{FORMAT}",),
+                )
+            self.db.create(_SCHEMA, within=True)
 
     def start(self, roots: Sequence[str], fingerprint: str, channel: str, full: bool) -> Run:
         """A new scan."""
@@ -154,23 +175,31 @@ class ScanIndex:
         found: dict[bytes, Stored] = {}
         for start in range(0, len(paths), LOOKUP_BATCH):
             batch = paths[start : start + LOOKUP_BATCH]
-            for path, size, mtime, ctime, inode, read, sha256, scan, report, rules, channel in self.db.rows(
+            for path, size, mtime, ctime, inode, read, sha256, report, scan in self.db.rows(
                 _KNOWN.format(marks=", ".join("?" * len(batch))), batch
             ):
+                fingerprint, channel = self._rules_of(scan)
                 found[bytes(path)] = Stored(
-                    size, mtime, ctime, inode, read, bytes(sha256), report, scan, rules, channel
+                    size, mtime, ctime, inode, read, bytes(sha256), report, scan, fingerprint, channel
                 )
         return found
+
+    def _rules_of(self, scan: int) -> tuple[str, str]:
+        """The rule-set fingerprint and channel of a scan (scans never change them; a few are asked for, often)."""
+        if scan not in self._rules:
+            rows = self.db.rows("SELECT fingerprint, channel FROM scans WHERE id = ?", (scan,))
+            self._rules[scan] = (str(rows[0][0]), str(rows[0][1])) if rows else ("", "")
+        return self._rules[scan]
 
     def same_content(
         self, sha256: bytes, fingerprint: str, channel: str, only_run: int | None = None
     ) -> list[tuple[bytes, str]]:
         """(path, report) of the files with this content judged under this rule set (by the scan `only_run`)."""
-        args: list[object] = [sha256, fingerprint, channel]
-        sql = _SAME_CONTENT
-        if only_run is not None:
-            sql, args = sql + " AND f.scan = ?", [*args, only_run]
-        return [(bytes(p), r) for p, r in self.db.rows(sql, args)]
+        return [
+            (bytes(path), report)
+            for path, report, scan in self.db.rows(_SAME_CONTENT, (content_key(sha256), sha256))
+            if self._rules_of(scan) == (fingerprint, channel) and only_run in (None, scan)
+        ]
 
     def save(self, run: Run, rows: Sequence[Row], seen: Sequence[bytes], files: int, reused: int) -> None:
         """Write the rows of files read, mark the files reused unread as seen by `run`, and its progress (reports
@@ -193,6 +222,10 @@ class ScanIndex:
 
     def close(self) -> None:
         self.db.close()
+
+
+def content_key(sha256: bytes) -> int:
+    return int.from_bytes(sha256[:8], "big", signed=True)
 
 
 def _roots(roots: Sequence[str]) -> str:
