@@ -34,7 +34,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     context TEXT NOT NULL,
     actor TEXT,
     reason TEXT,
-    extra TEXT NOT NULL
+    extra TEXT NOT NULL,
+    rule_set TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 """
@@ -68,6 +69,7 @@ class Decision:
     actor: str | None = None  # the reviewer, for a release by hand
     reason: str | None = None  # the reviewer's reason
     extra: dict[str, Any] = field(default_factory=dict)  # sender, recipients, token name, ...
+    rule_set: str = ""  # the fingerprint of the rules the verdict was reached under (scanner.ruleset)
     time: str = ""
     id: int | None = None
 
@@ -85,7 +87,18 @@ class Decision:
             rules=report.rules,
             context=contexts[:REDACT_CHARS],
             extra=extra,
+            rule_set=report.rule_set,
         )
+
+
+def _add_rule_set_column(db: sqlite3.Connection) -> None:
+    """A log written before records named their rule set gets the column (its old records: "")."""
+    if "rule_set" not in {row[1] for row in db.execute("PRAGMA table_info(decisions)")}:
+        try:
+            db.execute("ALTER TABLE decisions ADD COLUMN rule_set TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:  # another door's process added it a moment ago
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def default_audit_path(table: AuditTable) -> Path:
@@ -109,6 +122,7 @@ class AuditLog:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        _add_rule_set_column(self._db)
 
     def record(self, decision: Decision) -> int:
         """Append `decision`; its id (also set on it)."""

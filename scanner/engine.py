@@ -15,6 +15,7 @@ from scanner.dictionaries import load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
+from scanner.ruleset import rule_set
 
 NOT_REGULAR = "not a regular file (a pipe, socket or device)"
 _CHUNK = 1 << 20
@@ -34,6 +35,8 @@ class Scanner:
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
+        # Every report names the rule set it was decided under.
+        self.fingerprint = rule_set(self.config).fingerprint
         self.detectors = Detectors(load_dictionaries(self.config))
 
     def scan_bytes(
@@ -87,6 +90,7 @@ class Scanner:
             sha256=sha256,
             format=extraction.format,
             encoding=extraction.encoding,
+            rule_set=self.fingerprint,
         )
         return Scanned(report, extraction, evidence)
 
@@ -107,6 +111,7 @@ class Scanner:
             errors=[f"{problem.reason}: {problem.detail}"],
             size=len(data) or size,
             sha256=sha256,
+            rule_set=self.fingerprint,
         )
 
     def unread(self, name: str, problem: Problem, channel: str = "scan", size: int = 0) -> Scanned:

@@ -288,6 +288,7 @@ def verdict_record(report: FileReport, outbox: Outbox, route: str) -> dict[str, 
         "rules": report.rules,
         "findings": [f.to_dict() for f in report.findings],
         "errors": report.errors,
+        "rule_set": report.rule_set,
     }
 
 
