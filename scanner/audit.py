@@ -51,6 +51,9 @@ class Action(enum.StrEnum):
     QUARANTINED = "quarantined"  # put where only the service account can read it
     REFUSED = "refused"  # turned away: SMTP 550, HTTP 403, the content system told to reject it
     TEMPFAILED = "tempfailed"  # not judged now: SMTP 451, the sender tries again later
+    # Not about a file: the door's rules. The record's rule_set is the one in force afterwards.
+    RELOADED = "reloaded"  # new dictionaries or policy put in force while the door runs (name: what asked for it)
+    RELOAD_FAILED = "reload-failed"  # they could not be read: the rules in force stay (reason: why)
 
 
 @dataclass

@@ -93,7 +93,16 @@ def test_a_log_written_before_records_named_their_rule_set_gets_the_column(tmp_p
 
 
 def test_the_vocabulary_of_what_doors_do() -> None:
-    assert [str(a) for a in Action] == ["released", "allowed", "held", "quarantined", "refused", "tempfailed"]
+    assert [str(a) for a in Action] == [
+        "released",
+        "allowed",
+        "held",
+        "quarantined",
+        "refused",
+        "tempfailed",
+        "reloaded",
+        "reload-failed",
+    ]
 
 
 def test_threads_sharing_one_log_each_get_their_record(tmp_path: Path) -> None:
