@@ -1,4 +1,4 @@
-"""The one command, `baomi`, with a sub-command per door: scan, watch, review, audit, milter, serve, icap.
+"""The one command, `baomi`, with a sub-command per door: scan, watch, review, audit, milter, serve, icap, clamd.
 
 Errors at this edge become a message and exit status 2, never a traceback.
 """
@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "serve": "scanner.doors.web",
     "milter": "scanner.doors.milter",
     "icap": "scanner.doors.icap",
+    "clamd": "scanner.doors.clamd",
     "watch": "scanner.doors.watch",
     "review": "scanner.doors.review",
     "audit": "scanner.doors.audit_log",

@@ -1,5 +1,5 @@
 """Reading a configuration file's tables into typed records, and the tables of the doors: [audit], [watch], [mail],
-[web], [icap]. A table is a frozen dataclass whose fields' types say what the file may hold.
+[web], [icap], [clamd]. A table is a frozen dataclass whose fields' types say what the file may hold.
 
 `read_table` refuses unknown keys and values of the wrong type with a ConfigError naming the file, the table and the
 key. A new door adds its table here, in one place: a dataclass registered with @door_table.
@@ -298,3 +298,26 @@ class IcapTable:
             at_least(getattr(self, key), 0.001, key, " seconds")
         if not 0 < self.port < 65536:
             raise ValueError(f"port: expected 1 to 65535, not {self.port}")
+
+
+@door_table("clamd")
+@dataclass(frozen=True)
+class ClamdTable:
+    """`baomi clamd`: the clamd protocol for file clouds. The names after `#` are clamd.conf's for the same thing."""
+
+    listen: str = "tcp:127.0.0.1:3310"  # or unix:/run/baomi/clamd.sock
+    socket_mode: int = 0o660  # of a unix socket (the file cloud's user in the socket's group)
+    stream_max_length: int = 100 * 1024 * 1024  # StreamMaxLength: bytes of one INSTREAM
+    roots: tuple[Path, ...] = ()  # folders SCAN and CONTSCAN may read (none: they are refused)
+    command_seconds: float = 30.0  # CommandReadTimeout: for the first command after connecting
+    read_seconds: float = 120.0  # ReadTimeout: the longest silence later (inside a stream, between session commands)
+    stream_seconds: float = 600.0  # for a whole INSTREAM to arrive, however it trickles
+    connection_seconds: float = 3600.0  # for a whole connection (an IDSESSION of many files)
+    max_connections: int = 64  # open at once; connections waiting for a command give way to new ones
+    workers: int | None = None  # files scanned at once (default: cores); the others wait
+
+    def __post_init__(self) -> None:
+        for key in ("stream_max_length", "max_connections", "workers"):
+            at_least(getattr(self, key), 1, key)
+        for key in ("command_seconds", "read_seconds", "stream_seconds", "connection_seconds"):
+            at_least(getattr(self, key), 0.001, key, " seconds")
