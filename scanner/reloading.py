@@ -113,6 +113,8 @@ class Rules:
         self._lock = threading.Lock()  # one reload at a time
         self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # put() is safe in a signal handler
         self._observer: Any = None
+        self._changes = _Changes(self.request)
+        self._watches: dict[str, Any] = {}  # folder → watchdog's watch of it
 
     @property
     def scanner(self) -> Scanner:
@@ -185,6 +187,7 @@ class Rules:
             observer, self._observer = self._observer, None
             observer.stop()
             observer.join(timeout=10)
+            self._watches.clear()
             thread.join(timeout=30)
 
     def status(self) -> dict[str, Any]:
@@ -207,24 +210,27 @@ class Rules:
 
     def _watch_files(self) -> None:
         """Watch the folders of the policy file and of every dictionary the rules in force read (they may have
-        changed with the policy)."""
+        changed with the policy); a folder watched already stays so, with no gap."""
         observer = self._observer
         if observer is None:
             return
         files = {*self._watched_files, *(Path(d.path) for d in rule_set(self._scanner.config).dictionaries)}
-        wanted = {str(p) for f in files for p in (f.absolute(), f.resolve())}
-        observer.unschedule_all()
-        handler = _Changes(wanted, self.request)
-        for folder in sorted({str(Path(p).parent) for p in wanted}):
+        self._changes.files = {str(p) for f in files for p in (f.absolute(), f.resolve())}
+        folders = {str(Path(p).parent) for p in self._changes.files}
+        for folder in set(self._watches) - folders:
+            observer.unschedule(self._watches.pop(folder))
+        for folder in sorted(folders - set(self._watches)):
             try:
-                observer.schedule(handler, folder, recursive=False)
+                self._watches[folder] = observer.schedule(self._changes, folder, recursive=False)
             except OSError as exc:
                 log.error("cannot watch %s for changes (%s): reload with SIGHUP", folder, exc.strerror or exc)
 
 
 class _Changes(FileSystemEventHandler):
-    def __init__(self, files: set[str], request: Callable[[str], None]) -> None:
-        self.files = files
+    """Asks for a reload when one of `files` is written, created, renamed onto or removed."""
+
+    def __init__(self, request: Callable[[str], None]) -> None:
+        self.files: set[str] = set()
         self.request = request
 
     def on_any_event(self, event: FileSystemEvent) -> None:
