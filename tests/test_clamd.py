@@ -10,6 +10,7 @@ import io
 import os
 import select
 import socket
+import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -136,6 +137,17 @@ def test_clamdscan_pings_and_reads_the_version(plain_client: Path) -> None:
     assert clamdscan(config, "--ping", "1").stdout == "PONG\n"
     version = clamdscan(config, "--version").stdout
     assert version.startswith("baomi ") and version.count("/") == 2
+
+
+def test_seafiles_scan_command_exits_as_clamdscan_does(plain_client: Path, tmp_path: Path) -> None:
+    """hooks/clamd/baomi-clamdscan, as seafile.conf's scan_command runs it on one file: 1 found, 0 clean."""
+    command = Path(__file__).resolve().parents[1] / "hooks" / "clamd" / "baomi-clamdscan"
+    (tmp_path / "a.docx").write_bytes(MARKED)
+    (tmp_path / "b.docx").write_bytes(CLEAN)
+    env = {**os.environ, "BAOMI_CLAMDSCAN_CONF": str(plain_client)}
+    for name, status in (("a.docx", 1), ("b.docx", 0)):
+        done = subprocess.run([str(command), str(tmp_path / name)], env=env, capture_output=True, timeout=120)
+        assert done.returncode == status, done
 
 
 def test_clamdscan_contscan_reads_below_the_roots(client: Path, roots: Path) -> None:
