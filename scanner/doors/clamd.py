@@ -326,8 +326,9 @@ class ClamdService:
             failure = f"File path check failure: {exc}. ERROR".encode()
             conn.send(wire.reply(term, number, path, failure), SEND_SECONDS)
             return
-        found = 0
+        found = files = 0
         for item in self.roots.walk(top, path):
+            files += 1
             report = self._scan_item(scanner, item)
             if item.shown == path and item.fd is not None and not report.size and not report.findings:
                 conn.send(wire.reply(term, number, path, b"Empty file"), SEND_SECONDS)
@@ -338,6 +339,7 @@ class ClamdService:
                 conn.send(wire.reply(term, number, item.shown, text), SEND_SECONDS)
                 if first_only:
                     break
+        log.info("%s: %s of %d files: %d FOUND", peer, os.fsdecode(path), files, found)
         if not found:
             conn.send(wire.reply(term, number, path, b"OK"), SEND_SECONDS)
 
