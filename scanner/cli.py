@@ -29,6 +29,7 @@ DOORS: dict[str, str] = {
     "watch": "watch",
     "review": "review",
     "audit": "audit_log",
+    "register": "register",
 }
 
 

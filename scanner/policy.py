@@ -69,6 +69,7 @@ def load_config(path: Path | None = None) -> Config:
     if path is not None:
         raw = _overlay(raw, _read_toml(path))
         base = path.parent
+        raw.setdefault("registry", {}).setdefault("store", "registry.db")  # registered secrets: next to the policy
     else:
         base = Path.cwd()
     try:
@@ -155,8 +156,10 @@ def _build(raw: dict[str, Any], base: Path) -> Config:
 
 
 def _with_audit_path(base: Path, doors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """A relative [audit] path is relative to the configuration file that names it, as dictionary files are."""
-    path = doors.get("audit", {}).get("path")
-    if isinstance(path, str) and not Path(path).is_absolute():
-        doors = {**doors, "audit": {**doors["audit"], "path": str(base / path)}}
+    """A relative [audit] path, [registry] store or key is relative to the configuration file that names it, as
+    dictionary files are (a PostgreSQL URL is left as it is)."""
+    for table, key in (("audit", "path"), ("registry", "store"), ("registry", "key")):
+        path = doors.get(table, {}).get(key)
+        if isinstance(path, str) and "://" not in path and not Path(path).is_absolute():
+            doors = {**doors, table: {**doors[table], key: str(base / path)}}
     return doors

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from scanner.detect import identifiers, marks, terms
 from scanner.detect.view import SegmentView
@@ -14,6 +15,9 @@ from scanner.dictionaries import Dictionary
 from scanner.extract.base import Problem
 from scanner.model import Finding, Location, Segment, Verdict
 from scanner.policy import ChannelPolicy
+
+if TYPE_CHECKING:
+    from scanner.registry.index import Registry
 
 
 @dataclass(frozen=True)
@@ -30,9 +34,10 @@ class Evidence:
 
 
 class Detectors:
-    def __init__(self, dictionary: Dictionary) -> None:
+    def __init__(self, dictionary: Dictionary, registry: Registry | None = None) -> None:
         self.dictionary = dictionary
         self.terms = terms.TermChecker()
+        self.registry = registry
 
     def run(
         self, segments: Iterable[Segment], policy: ChannelPolicy, explain: bool = False
@@ -41,8 +46,10 @@ class Detectors:
         evidence: list[Evidence] = []
         findings: list[Finding] = []
         ids: set[str] = set()
+        views = []
         for segment in segments:
             view = SegmentView(segment, policy.context_chars)
+            views.append(view)
             hits = self.dictionary.hits(view.normal.text)
             mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
             term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
@@ -58,6 +65,10 @@ class Detectors:
                 findings.append(found.finding)
         if len(ids) >= policy.roster:
             findings.append(roster_finding(len(ids), policy.roster))
+        if self.registry is not None:
+            from scanner.detect import registered  # numpy, only where something is registered
+
+            findings += registered.find(self.registry, views)
         return evidence, _dedupe(findings)
 
 

@@ -1,0 +1,160 @@
+"""Fingerprints of folded text: keyed hashes of character k-grams, winnowed, computed with numpy over whole texts.
+
+What registration stores and what a scan looks up are made by the same functions here, so the two always agree.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import cache
+
+import numpy as np
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from scanner.normalize import normalize
+
+K = 6  # characters in a k-gram: long enough that a match means shared wording, short enough to survive edits
+WINDOW = 12  # k-grams in a winnowing window: every stretch of K + WINDOW - 1 characters keeps a fingerprint
+# The base of the polynomial rolling hash over code points (odd, so its powers are invertible modulo 2**64).
+_BASE = np.uint64(0x9E3779B97F4A7C15)
+_U64 = np.uint64
+SEPARATOR = 0  # stands for the spaces and punctuation between values, in the table reading of a text
+_BMP = 0x10000
+
+
+@dataclass(frozen=True)
+class Folded:
+    """The content characters of a text as code points, and where each came from in the normalised texts."""
+
+    codes: np.ndarray  # uint32 code points: letters (lower case) and digits, CJK included; SEPARATOR in tables
+    source: np.ndarray  # int64: index of each code in the joined normalised text
+    starts: np.ndarray  # int64: where each input text begins in the joined normalised text
+
+
+@cache
+def _tables() -> tuple[np.ndarray, np.ndarray]:
+    """For every BMP code point: is it content (a letter or digit of any script), and its lower case."""
+    chars = [chr(cp) for cp in range(_BMP)]
+    keep = np.fromiter((ch.isalnum() for ch in chars), dtype=bool, count=_BMP)
+    lower = np.fromiter((ord(low) if len(low := ch.lower()) == 1 else ord(ch) for ch in chars), np.uint32, _BMP)
+    # Code points past the BMP (CJK extensions B and on) are kept as they are.
+    return np.append(keep, True), np.append(lower, _BMP)
+
+
+def fold_texts(normal_texts: Sequence[str], separators: bool = False) -> Folded:
+    """Fold already-normalised texts into one stream of content characters: punctuation and spaces go (with
+    `separators`, each run of them becomes one SEPARATOR, and spaces or hyphens inside numbers go)."""
+    keep_table, lower_table = _tables()
+    lengths = np.fromiter((len(t) + 1 for t in normal_texts), dtype=np.int64, count=len(normal_texts))
+    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(normal_texts) else np.zeros(0, np.int64)
+    # Texts are joined with NUL, which is no content: a k-gram may run on from one segment into the next.
+    raw = np.frombuffer("\0".join(normal_texts).encode("utf-32-le"), dtype=np.uint32)
+    clipped = np.minimum(raw, _BMP)
+    keep = keep_table[clipped]
+    boundary = np.zeros_like(keep)
+    if separators:
+        gap = ~keep & ~_number_joiners(raw)
+        boundary[:] = gap
+        boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
+        keep = keep | boundary
+    source = np.flatnonzero(keep)
+    codes = np.where(raw[source] < _BMP, lower_table[clipped[source]], raw[source]).astype(np.uint32)
+    codes[boundary[source]] = SEPARATOR
+    return Folded(codes, source, starts)
+
+
+def _number_joiners(raw: np.ndarray) -> np.ndarray:
+    """A single space or hyphen between two digits: no separator, so that a phone number written 138-1234-5678 or
+    138 1234 5678 is one value, as in the table it came from."""
+    digit = (raw >= 0x30) & (raw <= 0x39)
+    joiner = np.zeros(len(raw), dtype=bool)
+    joiner[1:-1] = ((raw[1:-1] == 0x20) | (raw[1:-1] == 0x2D)) & digit[:-2] & digit[2:]
+    return joiner
+
+
+def fold(text: str) -> np.ndarray:
+    """The content characters of one raw text, normalised the way scans normalise."""
+    return fold_texts([normalize(text).text]).codes
+
+
+class Keyed:
+    """The keyed pseudo-random function over 64-bit k-gram hashes: AES-128 of each hash under a key derived from the
+    installation's secret. Without the secret the stored values tell nothing, not even whether a phrase is there."""
+
+    def __init__(self, secret: bytes, purpose: str) -> None:
+        self.key = hmac.new(secret, f"baomi {purpose}".encode(), hashlib.sha256).digest()[:16]
+
+    def __call__(self, hashes: np.ndarray) -> np.ndarray:
+        if not len(hashes):
+            return np.zeros(0, _U64)
+        blocks = np.zeros((len(hashes), 2), dtype=_U64)
+        blocks[:, 0] = hashes
+        encryptor = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()  # per call: ECB keeps no state
+        return np.frombuffer(encryptor.update(blocks.tobytes()), dtype=_U64)[0::2].copy()
+
+
+def key_id(secret: bytes) -> str:
+    """A short name for the secret, kept in the store, so that a store is never read with the wrong key."""
+    return hmac.new(secret, b"baomi key id", hashlib.sha256).hexdigest()[:16]
+
+
+def substring_hashes(codes: np.ndarray, length: int) -> np.ndarray:
+    """The polynomial hash of every run of `length` codes (position i hashes codes[i : i + length]), the same
+    wherever the run stands, from prefix sums in a few passes over the text whatever the length."""
+    n = len(codes) - length + 1
+    if n <= 0 or length <= 0:
+        return np.zeros(0, _U64)
+    powers, inverse = _powers(len(codes) + 1)
+    with np.errstate(over="ignore"):
+        prefix = np.zeros(len(codes) + 1, dtype=_U64)
+        np.cumsum(codes.astype(_U64) * powers[: len(codes)], out=prefix[1:])
+        return (prefix[length : length + n] - prefix[:n]) * inverse[:n]
+
+
+_power_cache: list[tuple[np.ndarray, np.ndarray]] = []
+
+
+def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
+    """BASE**i and BASE**-i modulo 2**64 for i < count, grown as longer texts come."""
+    if _power_cache and len(_power_cache[0][0]) >= count:
+        return _power_cache[0]
+    size = max(count, 1 << 16, 2 * len(_power_cache[0][0]) if _power_cache else 0)
+    powers = _cumulative(_BASE, size)
+    inverse = _cumulative(_U64(pow(int(_BASE), -1, 1 << 64)), size)
+    _power_cache[:] = [(powers, inverse)]
+    return powers, inverse
+
+
+def _cumulative(base: np.uint64, size: int) -> np.ndarray:
+    out = np.full(size, base, dtype=_U64)
+    out[0] = 1
+    with np.errstate(over="ignore"):
+        np.multiply.accumulate(out, out=out)
+    return out
+
+
+def winnow(hashes: np.ndarray, window: int = WINDOW) -> np.ndarray:
+    """Positions of the k-grams winnowing selects: in every window of `window` consecutive k-grams, the one with
+    the least hash (ties: all of them). Computed for all windows at once with van Herk's running minimum."""
+    if not len(hashes):
+        return np.zeros(0, np.int64)
+    if len(hashes) <= window:
+        return np.flatnonzero(hashes == hashes.min())
+    minima = _running(hashes, window, np.minimum, np.iinfo(np.uint64).max)
+    # A k-gram is selected when it is the minimum of some window holding it: equal to the largest of those minima.
+    pad = np.zeros(window - 1, dtype=_U64)
+    largest = _running(np.concatenate((pad, minima, pad)), window, np.maximum, 0)
+    return np.flatnonzero(hashes == largest)
+
+
+def _running(values: np.ndarray, window: int, op: np.ufunc, fill: int) -> np.ndarray:
+    """op over every window of `window` consecutive values (van Herk / Gil-Werman: three passes, any window)."""
+    n = len(values)
+    padded = np.concatenate((values, np.full((-n) % window, fill, dtype=values.dtype))).reshape(-1, window)
+    forward = op.accumulate(padded, axis=1).ravel()
+    backward = op.accumulate(padded[:, ::-1], axis=1)[:, ::-1].ravel()
+    result: np.ndarray = op(backward[: n - window + 1], forward[window - 1 : n])
+    return result
