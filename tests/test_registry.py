@@ -52,8 +52,10 @@ ROSTER = [
 
 
 def excerpt(length: int, start: int = 20) -> str:
-    """`length` characters of the registered document's second paragraph."""
-    return SECRET[1][start : start + length]
+    """`length` characters of the registered document's body, across its paragraphs."""
+    body = "\n".join(SECRET[1:])
+    assert start + length <= len(body)
+    return body[start : start + length]
 
 
 def with_changes(text: str, share: float, seed: int = 15) -> str:

@@ -8,12 +8,16 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from scanner.registry.fingerprint import WINDOW, K, Keyed, substring_hashes
+from scanner.registry.fingerprint import WINDOW, K, Keyed, kgram_hashes, small_positions
 from scanner.registry.store import DocumentRecord
 
 BAND = 16  # offsets (scanned position − registered position) within this many characters are one alignment
-MISSED = 3  # registered fingerprints an edit may hide between two found ones before a run is broken
+MISSED = 8  # registered fingerprints edits may hide between two found ones before a run is broken
+SPARSEST = 36  # folded characters per fingerprint found, at most, over a run: edits hide many, not nearly all
 MIN_FINGERPRINTS = 4  # a run of fewer is a coincidence of common phrasing, however long it looks
+# A fingerprint more registered documents share than this is the office's common phrasing, no evidence of any one
+# document (and each of its occurrences in a scanned text would cost a hit per document).
+MAX_SHARED = 16
 
 
 @dataclass(frozen=True)
@@ -49,9 +53,10 @@ class DocumentIndex:
         owners = np.repeat(np.arange(len(parts), dtype=np.int32), [len(v) for _, v, _ in parts])
         positions = np.concatenate([p for _, _, p in parts]).astype(np.int32) if parts else np.zeros(0, np.int32)
         order = np.argsort(values, kind="stable")
+        order = order[_not_common(values[order])]
         bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))) + 3, 16, 31))
         bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-        top = values >> np.uint64(64 - bits)
+        top = values[order] >> np.uint64(64 - bits)
         np.bitwise_or.at(bitmap, (top >> np.uint64(3)).astype(np.int64), np.left_shift(1, top & 7).astype(np.uint8))
         return cls(
             documents,
@@ -70,19 +75,25 @@ class DocumentIndex:
         """The passages of the folded text `codes` that match a registered document over `min_chars` or more."""
         if not len(self.values) or len(codes) < K:
             return []
-        hashes = keyed(substring_hashes(codes, K))
+        raw = kgram_hashes(codes)
+        small = small_positions(raw)
+        hashes = keyed(raw[small])
         top = hashes >> np.uint64(64 - self.bits)
         maybe = np.flatnonzero((self.bitmap[(top >> np.uint64(3)).astype(np.intp)] >> (top & 7).astype(np.uint8)) & 1)
         if not len(maybe):
             return []
-        left = np.searchsorted(self.values, hashes[maybe], "left")
-        count = np.searchsorted(self.values, hashes[maybe], "right") - left
+        hashes, small = hashes[maybe], small[maybe]
+        left = np.searchsorted(self.values, hashes, "left")
+        count = np.searchsorted(self.values, hashes, "right") - left
         found = count > 0
-        maybe, left, count = maybe[found], left[found], count[found]
+        small, left, count = small[found], left[found], count[found]
         # One hit per (scanned k-gram, registered fingerprint) pair: a phrase a document repeats gives several.
-        at = np.repeat(maybe, count)
+        at = np.repeat(small, count)
         entry = np.repeat(left, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        return self._runs(at, entry, min_chars)
+        # Most hits are common phrasing scattered over many documents: a document hit fewer times can have no run.
+        hits = np.bincount(self.owners[entry], minlength=len(self.documents))
+        enough = hits[self.owners[entry]] >= MIN_FINGERPRINTS
+        return self._runs(at[enough], entry[enough], min_chars) if enough.any() else []
 
     def _runs(self, at: np.ndarray, entry: np.ndarray, min_chars: int) -> list[Match]:
         """Runs of hits of one document at one alignment, in order on both sides. Alignments are binned twice (the
@@ -103,7 +114,8 @@ class DocumentIndex:
             span = np.minimum(last - first, p_last - p_first) + K
             # The ends of a passage lie about one fingerprint spacing beyond the first and last fingerprint found.
             chars = span + np.minimum(span // np.maximum(count - 1, 1), WINDOW)
-            for i in np.flatnonzero((count >= MIN_FINGERPRINTS) & (chars >= min_chars)):
+            dense = count * SPARSEST >= span
+            for i in np.flatnonzero((count >= MIN_FINGERPRINTS) & (chars >= min_chars) & dense):
                 match = Match(
                     self.documents[int(o[starts[i]])],
                     int(first[i]),
@@ -117,6 +129,15 @@ class DocumentIndex:
                 if key not in best or best[key].chars < match.chars:
                     best[key] = match
         return _without_overlaps(sorted(best.values(), key=lambda m: (m.start, -m.chars)))
+
+
+def _not_common(values: np.ndarray) -> np.ndarray:
+    """Which of these sorted values occur at most MAX_SHARED times."""
+    if not len(values):
+        return np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    counts = np.diff(np.append(starts, len(values)))
+    return np.repeat(counts <= MAX_SHARED, counts)
 
 
 def _without_overlaps(matches: list[Match]) -> list[Match]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
@@ -21,8 +22,13 @@ WINDOW = 12  # k-grams in a winnowing window: every stretch of K + WINDOW - 1 ch
 # The base of the polynomial rolling hash over code points (odd, so its powers are invertible modulo 2**64).
 _BASE = np.uint64(0x9E3779B97F4A7C15)
 _U64 = np.uint64
+# Winnowing keeps the least hash of each window, and the least of WINDOW hashes is under a quarter of the range but
+# in 3 % of windows. Documents keep only fingerprints under it, so a scan keys and looks up only the quarter of its
+# k-grams under it: the keyed hash, the dear part, is computed for few.
+SMALL = np.uint64(1 << 62)
 SEPARATOR = 0  # stands for the spaces and punctuation between values, in the table reading of a text
 _BMP = 0x10000
+_UNICODE = 0x110000
 
 
 @dataclass(frozen=True)
@@ -36,12 +42,15 @@ class Folded:
 
 @cache
 def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """For every BMP code point: is it content (a letter or digit of any script), and its lower case."""
+    """For every code point: is it content (a letter or digit of any script), and its lower case. Past the BMP
+    (CJK extensions B and on) every code point is content and its own lower case."""
     chars = [chr(cp) for cp in range(_BMP)]
     keep = np.fromiter((ch.isalnum() for ch in chars), dtype=bool, count=_BMP)
     lower = np.fromiter((ord(low) if len(low := ch.lower()) == 1 else ord(ch) for ch in chars), np.uint32, _BMP)
-    # Code points past the BMP (CJK extensions B and on) are kept as they are.
-    return np.append(keep, True), np.append(lower, _BMP)
+    return (
+        np.concatenate((keep, np.ones(_UNICODE - _BMP, dtype=bool))),
+        np.concatenate((lower, np.arange(_BMP, _UNICODE, dtype=np.uint32))),
+    )
 
 
 def fold_texts(normal_texts: Sequence[str], separators: bool = False) -> Folded:
@@ -51,18 +60,19 @@ def fold_texts(normal_texts: Sequence[str], separators: bool = False) -> Folded:
     lengths = np.fromiter((len(t) + 1 for t in normal_texts), dtype=np.int64, count=len(normal_texts))
     starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(normal_texts) else np.zeros(0, np.int64)
     # Texts are joined with NUL, which is no content: a k-gram may run on from one segment into the next.
-    raw = np.frombuffer("\0".join(normal_texts).encode("utf-32-le"), dtype=np.uint32)
-    clipped = np.minimum(raw, _BMP)
-    keep = keep_table[clipped]
-    boundary = np.zeros_like(keep)
+    joined = "\0".join(normal_texts).encode("utf-32-le", errors="surrogatepass")
+    raw = np.frombuffer(joined, dtype=np.uint32)
+    keep = keep_table[raw]
     if separators:
         gap = ~keep & ~_number_joiners(raw)
-        boundary[:] = gap
+        boundary = gap.copy()
         boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
-        keep = keep | boundary
-    source = np.flatnonzero(keep)
-    codes = np.where(raw[source] < _BMP, lower_table[clipped[source]], raw[source]).astype(np.uint32)
-    codes[boundary[source]] = SEPARATOR
+        source = np.flatnonzero(keep | boundary)
+        codes = lower_table[raw[source]]
+        codes[boundary[source]] = SEPARATOR
+    else:
+        source = np.flatnonzero(keep)
+        codes = lower_table[raw[source]]
     return Folded(codes, source, starts)
 
 
@@ -86,14 +96,24 @@ class Keyed:
 
     def __init__(self, secret: bytes, purpose: str) -> None:
         self.key = hmac.new(secret, f"baomi {purpose}".encode(), hashlib.sha256).digest()[:16]
+        self._local = threading.local()  # an encryptor per thread: doors scan in several
 
     def __call__(self, hashes: np.ndarray) -> np.ndarray:
         if not len(hashes):
             return np.zeros(0, _U64)
         blocks = np.zeros((len(hashes), 2), dtype=_U64)
         blocks[:, 0] = hashes
-        encryptor = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()  # per call: ECB keeps no state
+        encryptor = getattr(self._local, "encryptor", None)
+        if encryptor is None:  # ECB keeps no state between whole blocks: one encryptor serves every call
+            encryptor = self._local.encryptor = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
         return np.frombuffer(encryptor.update(blocks.tobytes()), dtype=_U64)[0::2].copy()
+
+    def __getstate__(self) -> dict[str, bytes]:
+        return {"key": self.key}
+
+    def __setstate__(self, state: dict[str, bytes]) -> None:
+        self.key = state["key"]
+        self._local = threading.local()
 
 
 def key_id(secret: bytes) -> str:
@@ -134,6 +154,22 @@ def _cumulative(base: np.uint64, size: int) -> np.ndarray:
     with np.errstate(over="ignore"):
         np.multiply.accumulate(out, out=out)
     return out
+
+
+def kgram_hashes(codes: np.ndarray) -> np.ndarray:
+    """The (unkeyed) hash of every k-gram."""
+    return substring_hashes(codes, K)
+
+
+def fingerprint_positions(hashes: np.ndarray) -> np.ndarray:
+    """The k-grams a document keeps: winnowed, and small (see SMALL)."""
+    selected = winnow(hashes)
+    return selected[hashes[selected] < SMALL]
+
+
+def small_positions(hashes: np.ndarray) -> np.ndarray:
+    """The k-grams of a scanned text that may be fingerprints: the only ones a scan keys and looks up."""
+    return np.flatnonzero(hashes < SMALL)
 
 
 def winnow(hashes: np.ndarray, window: int = WINDOW) -> np.ndarray:

@@ -15,6 +15,7 @@ from scanner.registry.store import FORMAT, DocumentRecord, Store, open_store
 from scanner.registry.tables import RegisteredTable
 
 DOCUMENTS = "documents"  # the purpose the documents' fingerprint key is derived for
+INDEX_FORMAT = 3  # bump when the way the index is built changes
 
 
 @dataclass
@@ -43,7 +44,7 @@ def open_registry(settings: RegistrySettings) -> Registry:
 def _document_index(store: Store, secret: bytes) -> DocumentIndex:
     """Sorting ten million fingerprints takes a second: done once per generation of the store, then cached."""
     name = hashlib.sha256(f"{FORMAT}\0{store.location}\0{key_id(secret)}".encode()).hexdigest()[:24]
-    name = f"registry-{name}-{store.generation()}.pickle"
+    name = f"registry-{INDEX_FORMAT}-{name}-{store.generation()}.pickle"
     cached = cache.load(name)
     if cached is not None:
         documents, *arrays = cached

@@ -20,7 +20,15 @@ import numpy as np
 from scanner.extract import Limits, extract
 from scanner.model import Role
 from scanner.normalize import normalize
-from scanner.registry.fingerprint import K, Keyed, fold_texts, key_id, substring_hashes, winnow
+from scanner.registry.fingerprint import (
+    K,
+    Keyed,
+    fingerprint_positions,
+    fold_texts,
+    key_id,
+    kgram_hashes,
+    small_positions,
+)
 from scanner.registry.index import DOCUMENTS
 from scanner.registry.settings import RegistryError
 from scanner.registry.store import FORMAT, DocumentRecord, Store, TableCells, TableRecord, pack, unpack
@@ -83,9 +91,9 @@ class Registrar:
         folded = read_folded(data, str(path), self.limits)
         if len(folded.codes) < K:
             raise RegistryError(f"{path}: no text to register")
-        hashes = self.keyed(substring_hashes(folded.codes, K))
-        positions = winnow(hashes)
-        values, positions = _without_public(hashes[positions], positions, self.public())
+        hashes = kgram_hashes(folded.codes)
+        positions = fingerprint_positions(hashes)
+        values, positions = _without_public(self.keyed(hashes[positions]), positions, self.public())
         record = DocumentRecord(
             new_id(), title or folded.title, check_level(level), now(), str(path), _sha256(data), len(folded.codes)
         )
@@ -100,7 +108,8 @@ class Registrar:
         for path in paths:
             data = path.read_bytes()
             codes = read_folded(data, str(path), self.limits).codes
-            hashes = np.unique(self.keyed(substring_hashes(codes, K)))
+            hashes = kgram_hashes(codes)
+            hashes = np.unique(self.keyed(np.unique(hashes[small_positions(hashes)])))
             self.store.add_public(new_id(), str(path), _sha256(data), now(), hashes)
             added.append(hashes)
         public = np.unique(np.concatenate(added)) if added else np.zeros(0, np.uint64)
