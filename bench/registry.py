@@ -31,12 +31,17 @@ from scanner.registry.store import open_store
 PAGE = 700  # characters of a printed A4 page of Chinese prose, punctuation included
 
 
-def made_up_documents(count: int, chars: int, seed: int = 15) -> list[str]:
-    """Documents of about `chars` characters from a word-bigram chain over the laws' words."""
-    words = jieba.lcut("".join(p.read_text(encoding="utf-8") for p in sorted(LAWS.rglob("*.md"))[::8]))
+def made_up_documents(count: int, chars: int, source: str = "laws", seed: int = 15) -> list[str]:
+    """Documents of about `chars` characters: from a word-bigram chain over the laws' words ("laws": the phrasing
+    of the scanned corpus, a hard case), or from words of jieba's dictionary drawn by their frequency ("words")."""
     following: dict[str, list[str]] = {}
-    for a, b in itertools.pairwise(words):
-        following.setdefault(a, []).append(b)
+    if source == "laws":
+        words = jieba.lcut("".join(p.read_text(encoding="utf-8") for p in sorted(LAWS.rglob("*.md"))[::8]))
+        for a, b in itertools.pairwise(words):
+            following.setdefault(a, []).append(b)
+    else:
+        entries = [line.split()[:2] for line in (Path(jieba.__file__).parent / "dict.txt").open(encoding="utf-8")]
+        words = random.Random(seed).choices([w for w, _ in entries], [int(f) for _, f in entries], k=1_000_000)
     rng = random.Random(seed)
     documents = []
     for _ in range(count):
@@ -89,16 +94,17 @@ def main() -> None:
     parser.add_argument("--copies", type=int, default=3, help="copies of the laws corpus (3 ≈ 75 MB)")
     parser.add_argument("--pairs", type=int, default=5, help="scans with and without, alternating")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
+    parser.add_argument("--source", choices=("laws", "words"), default="laws", help="what the made-up documents are")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="baomi-bench-registry-"))
     env = {**os.environ, "BAOMI_CACHE": str(work / "cache")}
     try:
         size = corpus(work / "corpus", args.copies) / 1e6
-        texts = made_up_documents(args.documents, args.chars)
+        texts = made_up_documents(args.documents, args.chars, args.source)
         seconds, chars, store_bytes = register(work / "with", texts)
         pages = sum(len(t) for t in texts) / PAGE
         print(
-            f"# Registered secrets\n\n{args.documents} made-up documents of {args.chars} characters registered in "
+            f"# Registered secrets\n\n{args.documents} made-up documents ({args.source}) of {args.chars} characters registered in "
             f"{seconds:.1f} s ({args.documents / seconds:.0f} documents/s, {chars / seconds / 1e6:.2f} M folded "
             f"characters/s, text files through the readers)."
         )

@@ -35,15 +35,16 @@ class Match:
 
 @dataclass
 class DocumentIndex:
-    """Every fingerprint of every registered document, sorted by hash, with a bitmap in front that answers "surely
-    not registered" for most k-grams of a scanned text without touching the sorted arrays."""
+    """Every fingerprint of every registered document, sorted by hash, bucketed by the hash's top bits: a k-gram
+    of a scanned text whose bucket is empty (most of them) costs two reads, the others a step or two more."""
 
     documents: list[DocumentRecord]
     values: np.ndarray  # uint64, sorted
     owners: np.ndarray  # int32: index into documents
     positions: np.ndarray  # int32: where the k-gram stands in its document's folded text
     ranks: np.ndarray  # int32: consecutive for consecutive fingerprints of one document
-    bitmap: np.ndarray  # uint8, one bit per value of the top `bits` bits of a hash
+    repeats: np.ndarray  # uint8: how many entries from this one on hold the same value
+    offsets: np.ndarray  # int32: where each bucket of values begins (one more at the end)
     bits: int
 
     @classmethod
@@ -52,21 +53,14 @@ class DocumentIndex:
         values = np.concatenate([v for _, v, _ in parts]) if parts else np.zeros(0, np.uint64)
         owners = np.repeat(np.arange(len(parts), dtype=np.int32), [len(v) for _, v, _ in parts])
         positions = np.concatenate([p for _, _, p in parts]).astype(np.int32) if parts else np.zeros(0, np.int32)
+        ranks = np.arange(len(values), dtype=np.int32)  # parts come in document order, positions ascending
         order = np.argsort(values, kind="stable")
         order = order[_not_common(values[order])]
-        bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))) + 3, 16, 31))
-        bitmap = np.zeros(1 << (bits - 3), dtype=np.uint8)
-        top = values[order] >> np.uint64(64 - bits)
-        np.bitwise_or.at(bitmap, (top >> np.uint64(3)).astype(np.int64), np.left_shift(1, top & 7).astype(np.uint8))
-        return cls(
-            documents,
-            values[order],
-            owners[order],
-            positions[order],
-            np.arange(len(values), dtype=np.int32)[order],  # parts come in document order, positions ascending
-            bitmap,
-            bits,
-        )
+        values = values[order]
+        bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))), 8, 30))
+        buckets = np.bincount((values >> np.uint64(64 - bits)).astype(np.intp), minlength=1 << bits)
+        offsets = np.concatenate(([0], np.cumsum(buckets))).astype(np.int32)
+        return cls(documents, values, owners[order], positions[order], ranks[order], _repeats(values), offsets, bits)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -78,15 +72,9 @@ class DocumentIndex:
         raw = kgram_hashes(codes)
         small = small_positions(raw)
         hashes = keyed(raw[small])
-        top = hashes >> np.uint64(64 - self.bits)
-        maybe = np.flatnonzero((self.bitmap[(top >> np.uint64(3)).astype(np.intp)] >> (top & 7).astype(np.uint8)) & 1)
-        if not len(maybe):
+        small, left, count = self._lookup(small, hashes)
+        if not len(small):
             return []
-        hashes, small = hashes[maybe], small[maybe]
-        left = np.searchsorted(self.values, hashes, "left")
-        count = np.searchsorted(self.values, hashes, "right") - left
-        found = count > 0
-        small, left, count = small[found], left[found], count[found]
         # One hit per (scanned k-gram, registered fingerprint) pair: a phrase a document repeats gives several.
         at = np.repeat(small, count)
         entry = np.repeat(left, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
@@ -95,40 +83,67 @@ class DocumentIndex:
         enough = hits[self.owners[entry]] >= MIN_FINGERPRINTS
         return self._runs(at[enough], entry[enough], min_chars) if enough.any() else []
 
+    def _lookup(self, places: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The places whose hash is registered, the first entry holding it, and how many entries do."""
+        bucket = (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
+        at, end = self.offsets[bucket], self.offsets[bucket + 1]
+        busy = np.flatnonzero(end > at)
+        places, hashes, at, end = places[busy], hashes[busy], at[busy], end[busy]
+        while True:  # step through the (few, sorted) values of each bucket up to the one sought
+            behind = np.flatnonzero((at < end) & (self.values[np.minimum(at, len(self.values) - 1)] < hashes))
+            if not len(behind):
+                break
+            at[behind] += 1
+        found = np.flatnonzero((at < end) & (self.values[np.minimum(at, len(self.values) - 1)] == hashes))
+        return places[found], at[found], self.repeats[at[found]].astype(np.intp)
+
     def _runs(self, at: np.ndarray, entry: np.ndarray, min_chars: int) -> list[Match]:
         """Runs of hits of one document at one alignment, in order on both sides. Alignments are binned twice (the
         second time shifted by half a band) so a run drifting across a bin's edge is whole in one of the two."""
         owner, position, rank = self.owners[entry], self.positions[entry], self.ranks[entry]
         best: dict[tuple[int, int], Match] = {}
-        for shift in (0, BAND // 2):
-            band = (at - position + shift) // BAND
-            order = np.lexsort((at, band, owner))
-            s, o, b, p, r = at[order], owner[order], band[order], position[order], rank[order]
-            step = np.diff(r)
-            broken = np.ones(len(s), dtype=bool)
-            broken[1:] = (o[1:] != o[:-1]) | (b[1:] != b[:-1]) | (step <= 0) | (step > MISSED + 1)
-            starts = np.flatnonzero(broken)
-            count = np.diff(np.append(starts, len(s)))
-            first, last = s[starts], np.maximum.reduceat(s, starts)
-            p_first, p_last = p[starts], np.maximum.reduceat(p, starts)
-            span = np.minimum(last - first, p_last - p_first) + K
-            # The ends of a passage lie about one fingerprint spacing beyond the first and last fingerprint found.
-            chars = span + np.minimum(span // np.maximum(count - 1, 1), WINDOW)
-            dense = count * SPARSEST >= span
-            for i in np.flatnonzero((count >= MIN_FINGERPRINTS) & (chars >= min_chars) & dense):
-                match = Match(
-                    self.documents[int(o[starts[i]])],
-                    int(first[i]),
-                    int(last[i]) + K,
-                    int(p_first[i]),
-                    int(p_last[i]) + K,
-                    int(count[i]),
-                    int(chars[i]),
-                )
-                key = (int(o[starts[i]]), int(first[i]) // max(min_chars, 1))
-                if key not in best or best[key].chars < match.chars:
-                    best[key] = match
+        # Both binnings in one sort: the second copy of the hits is told apart by an odd owner.
+        at, position, rank = np.tile(at, 2), np.tile(position, 2), np.tile(rank, 2)
+        shift = np.repeat(np.array([0, BAND // 2]), len(owner))
+        band = (at - position + shift) // BAND
+        twin = np.concatenate((owner * 2, owner * 2 + 1))
+        order = np.lexsort((at, band, twin))
+        s, o, b, p, r = at[order], twin[order], band[order], position[order], rank[order]
+        step = np.diff(r)
+        broken = np.ones(len(s), dtype=bool)
+        broken[1:] = (o[1:] != o[:-1]) | (b[1:] != b[:-1]) | (step <= 0) | (step > MISSED + 1)
+        starts = np.flatnonzero(broken)
+        count = np.diff(np.append(starts, len(s)))
+        first, last = s[starts], np.maximum.reduceat(s, starts)
+        p_first, p_last = p[starts], np.maximum.reduceat(p, starts)
+        span = np.minimum(last - first, p_last - p_first) + K
+        # The ends of a passage lie about one fingerprint spacing beyond the first and last fingerprint found.
+        chars = span + np.minimum(span // np.maximum(count - 1, 1), WINDOW)
+        dense = count * SPARSEST >= span
+        for i in np.flatnonzero((count >= MIN_FINGERPRINTS) & (chars >= min_chars) & dense):
+            match = Match(
+                self.documents[int(o[starts[i]]) // 2],
+                int(first[i]),
+                int(last[i]) + K,
+                int(p_first[i]),
+                int(p_last[i]) + K,
+                int(count[i]),
+                int(chars[i]),
+            )
+            key = (int(o[starts[i]]) // 2, int(first[i]) // max(min_chars, 1))
+            if key not in best or best[key].chars < match.chars:
+                best[key] = match
         return _without_overlaps(sorted(best.values(), key=lambda m: (m.start, -m.chars)))
+
+
+def _repeats(values: np.ndarray) -> np.ndarray:
+    """For each entry of sorted values: how many entries from it on hold the same value (MAX_SHARED at most)."""
+    if not len(values):
+        return np.zeros(0, np.uint8)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    lengths = np.diff(np.append(starts, len(values)))
+    within = np.arange(len(values)) - np.repeat(starts, lengths)
+    return (np.repeat(lengths, lengths) - within).astype(np.uint8)
 
 
 def _not_common(values: np.ndarray) -> np.ndarray:
