@@ -104,9 +104,9 @@ def main() -> None:
         seconds, chars, store_bytes = register(work / "with", texts)
         pages = sum(len(t) for t in texts) / PAGE
         print(
-            f"# Registered secrets\n\n{args.documents} made-up documents ({args.source}) of {args.chars} characters registered in "
-            f"{seconds:.1f} s ({args.documents / seconds:.0f} documents/s, {chars / seconds / 1e6:.2f} M folded "
-            f"characters/s, text files through the readers)."
+            f"# Registered secrets\n\n{args.documents} made-up documents ({args.source}) of {args.chars} characters "
+            f"registered in {seconds:.1f} s ({args.documents / seconds:.0f} documents/s, "
+            f"{chars / seconds / 1e6:.2f} M folded characters/s, text files through the readers)."
         )
         print(
             f"Store: {store_bytes / 1e6:.1f} MB, {store_bytes / pages:.0f} bytes per page of {PAGE} characters "
