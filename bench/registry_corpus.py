@@ -19,10 +19,12 @@ from dataclasses import dataclass
 from difflib import SequenceMatcher
 from pathlib import Path
 
+import numpy as np
+
 from scanner.engine import Scanner
 from scanner.extract import Limits
 from scanner.policy import load_config
-from scanner.registry.fingerprint import fold
+from scanner.registry.fingerprint import fold, kgram_hashes
 from scanner.registry.registration import Registrar
 from scanner.registry.settings import read_or_create_key
 from scanner.registry.store import open_store
@@ -77,21 +79,38 @@ def edited(text: str, share: float, rng: random.Random) -> str:
     return "".join(chars)
 
 
-def recall(office: Office, documents: list[Path], count: int, seed: int = 1) -> tuple[float, list[tuple[int, float]]]:
-    """The share of random edited excerpts found, and the (length, edits) of those missed."""
+def recall(
+    office: Office, documents: list[Path], count: int, seed: int = 1, public: np.ndarray | None = None
+) -> tuple[float, list[tuple[int, float]]]:
+    """The share of random edited excerpts found, and the (length, edits) of those missed. With `public` (sorted
+    k-gram hashes of the public text), excerpts more than half public are left out: they are boilerplate."""
     rng = random.Random(seed)
     folded = {p: "".join(map(chr, fold(p.read_text(encoding="utf-8")))) for p in documents}
-    found, missed = 0, []
+    found, tried, missed = 0, 0, []
     for _ in range(count):
         text = folded[rng.choice(documents)]
         length = min(rng.randint(80, 400), len(text))
         start = rng.randrange(len(text) - length + 1)
         share = rng.uniform(0, 0.10)
-        if office.flags(edited(text[start : start + length], share, rng)):
+        excerpt = edited(text[start : start + length], share, rng)
+        if public is not None and public_share(text[start : start + length], public) > 0.5:
+            continue
+        tried += 1
+        if office.flags(excerpt):
             found += 1
         else:
             missed.append((length, round(share, 3)))
-    return found / count, missed
+    return found / max(tried, 1), missed
+
+
+def public_hashes(paths: list[Path]) -> np.ndarray:
+    return np.unique(np.concatenate([kgram_hashes(fold(p.read_text(encoding="utf-8"))) for p in paths]))
+
+
+def public_share(text: str, public: np.ndarray) -> float:
+    hashes = kgram_hashes(np.array([ord(c) for c in text], dtype=np.uint32))
+    at = np.minimum(np.searchsorted(public, hashes), len(public) - 1)
+    return float((public[at] == hashes).mean()) if len(hashes) else 0.0
 
 
 def flagged(office: Office, scanned: list[Path]) -> list[tuple[Path, str]]:
@@ -130,7 +149,9 @@ def main() -> None:
         flags = flagged(strict, others)
         print(f"Precision, the other laws as the public list: {len(flags)} flags on {len(others)} laws.")
         rate, missed = recall(strict, registered, args.excerpts)
-        print(f"Recall with that public list: {rate:.1%}; missed: {missed}\n")
+        print(f"Recall with that public list: {rate:.1%}; missed: {missed}")
+        rate, missed = recall(strict, registered, args.excerpts, public=public_hashes(others))
+        print(f"... of the excerpts at most half public text: {rate:.1%}; missed: {missed}\n")
         held = Office(Path(work) / "held")
         held.folder.mkdir()
         held.register(registered, others[:half])

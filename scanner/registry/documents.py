@@ -46,6 +46,7 @@ class DocumentIndex:
     repeats: np.ndarray  # uint8: how many entries from this one on hold the same value
     offsets: np.ndarray  # int32: where each bucket of values begins (one more at the end)
     bits: int
+    bitmap: np.ndarray  # uint8: a bit per value of the top `bits` + 1 bits of a hash, small enough to stay in cache
 
     @classmethod
     def build(cls, parts: list[tuple[DocumentRecord, np.ndarray, np.ndarray]]) -> DocumentIndex:
@@ -57,10 +58,14 @@ class DocumentIndex:
         order = np.argsort(values, kind="stable")
         order = order[_not_common(values[order])]
         values = values[order]
-        bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))), 8, 30))
+        bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))) + 1, 8, 29))  # a third of the buckets busy
         buckets = np.bincount((values >> np.uint64(64 - bits)).astype(np.intp), minlength=1 << bits)
         offsets = np.concatenate(([0], np.cumsum(buckets))).astype(np.int32)
-        return cls(documents, values, owners[order], positions[order], ranks[order], _repeats(values), offsets, bits)
+        top = values >> np.uint64(64 - bits - 1)
+        bitmap = np.zeros(1 << (bits - 2), dtype=np.uint8)
+        np.bitwise_or.at(bitmap, (top >> np.uint64(3)).astype(np.intp), np.left_shift(1, top & 7).astype(np.uint8))
+        repeats = _repeats(values)
+        return cls(documents, values, owners[order], positions[order], ranks[order], repeats, offsets, bits, bitmap)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -85,16 +90,21 @@ class DocumentIndex:
 
     def _lookup(self, places: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The places whose hash is registered, the first entry holding it, and how many entries do."""
+        top = hashes >> np.uint64(64 - self.bits - 1)
+        marked = np.flatnonzero((self.bitmap[(top >> np.uint64(3)).astype(np.intp)] >> (top & 7).astype(np.uint8)) & 1)
+        if not len(marked):
+            return marked, marked, marked
+        places, hashes = places[marked], hashes[marked]
         bucket = (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
         at, end = self.offsets[bucket], self.offsets[bucket + 1]
         busy = np.flatnonzero(end > at)
         places, hashes, at, end = places[busy], hashes[busy], at[busy], end[busy]
-        while True:  # step through the (few, sorted) values of each bucket up to the one sought
-            behind = np.flatnonzero((at < end) & (self.values[np.minimum(at, len(self.values) - 1)] < hashes))
-            if not len(behind):
-                break
+        last = len(self.values) - 1
+        behind = np.flatnonzero(self.values[at] < hashes)
+        while len(behind):  # step through the (few, sorted) values of a bucket up to the one sought
             at[behind] += 1
-        found = np.flatnonzero((at < end) & (self.values[np.minimum(at, len(self.values) - 1)] == hashes))
+            behind = behind[(at[behind] < end[behind]) & (self.values[np.minimum(at[behind], last)] < hashes[behind])]
+        found = np.flatnonzero((at < end) & (self.values[np.minimum(at, last)] == hashes))
         return places[found], at[found], self.repeats[at[found]].astype(np.intp)
 
     def _runs(self, at: np.ndarray, entry: np.ndarray, min_chars: int) -> list[Match]:

@@ -11,6 +11,7 @@ import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
+from itertools import accumulate
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -41,39 +42,35 @@ class Folded:
 
 
 @cache
-def _tables() -> tuple[np.ndarray, np.ndarray]:
-    """For every code point: is it content (a letter or digit of any script), and its lower case. Past the BMP
-    (CJK extensions B and on) every code point is content and its own lower case."""
+def _folding() -> np.ndarray:
+    """For every code point, its folded form: the lower case of a letter or digit of any script, 0 for anything else
+    (spaces, punctuation, symbols). Past the BMP (CJK extensions B and on) every code point is content."""
     chars = [chr(cp) for cp in range(_BMP)]
-    keep = np.fromiter((ch.isalnum() for ch in chars), dtype=bool, count=_BMP)
-    lower = np.fromiter((ord(low) if len(low := ch.lower()) == 1 else ord(ch) for ch in chars), np.uint32, _BMP)
-    return (
-        np.concatenate((keep, np.ones(_UNICODE - _BMP, dtype=bool))),
-        np.concatenate((lower, np.arange(_BMP, _UNICODE, dtype=np.uint32))),
+    bmp = np.fromiter(
+        (0 if not ch.isalnum() else ord(low) if len(low := ch.lower()) == 1 else ord(ch) for ch in chars),
+        np.uint32,
+        _BMP,
     )
+    return np.concatenate((bmp, np.arange(_BMP, _UNICODE, dtype=np.uint32)))
 
 
 def fold_texts(normal_texts: Sequence[str], separators: bool = False) -> Folded:
     """Fold already-normalised texts into one stream of content characters: punctuation and spaces go (with
     `separators`, each run of them becomes one SEPARATOR, and spaces or hyphens inside numbers go)."""
-    keep_table, lower_table = _tables()
-    lengths = np.fromiter((len(t) + 1 for t in normal_texts), dtype=np.int64, count=len(normal_texts))
-    starts = np.concatenate(([0], np.cumsum(lengths)[:-1])) if len(normal_texts) else np.zeros(0, np.int64)
+    starts = np.fromiter(accumulate((len(t) + 1 for t in normal_texts[:-1]), initial=0), np.int64)
     # Texts are joined with NUL, which is no content: a k-gram may run on from one segment into the next.
     joined = "\0".join(normal_texts).encode("utf-32-le", errors="surrogatepass")
     raw = np.frombuffer(joined, dtype=np.uint32)
-    keep = keep_table[raw]
-    if separators:
-        gap = ~keep & ~_number_joiners(raw)
-        boundary = gap.copy()
-        boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
-        source = np.flatnonzero(keep | boundary)
-        codes = lower_table[raw[source]]
-        codes[boundary[source]] = SEPARATOR
-    else:
-        source = np.flatnonzero(keep)
-        codes = lower_table[raw[source]]
-    return Folded(codes, source, starts)
+    folded = _folding()[raw]
+    if not separators:
+        source = np.flatnonzero(folded)
+        return Folded(folded[source], source, starts)
+    keep = folded != 0
+    gap = ~keep & ~_number_joiners(raw)
+    boundary = gap.copy()
+    boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
+    source = np.flatnonzero(keep | boundary)
+    return Folded(folded[source], source, starts)  # a boundary folds to 0, the SEPARATOR
 
 
 def _number_joiners(raw: np.ndarray) -> np.ndarray:
@@ -101,8 +98,8 @@ class Keyed:
     def __call__(self, hashes: np.ndarray) -> np.ndarray:
         if not len(hashes):
             return np.zeros(0, _U64)
-        blocks = np.zeros((len(hashes), 2), dtype=_U64)
-        blocks[:, 0] = hashes
+        blocks = np.zeros(2 * len(hashes), dtype=_U64)
+        blocks[::2] = hashes
         encryptor = getattr(self._local, "encryptor", None)
         if encryptor is None:  # ECB keeps no state between whole blocks: one encryptor serves every call
             encryptor = self._local.encryptor = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
@@ -128,10 +125,10 @@ def substring_hashes(codes: np.ndarray, length: int) -> np.ndarray:
     if n <= 0 or length <= 0:
         return np.zeros(0, _U64)
     powers, inverse = _powers(len(codes) + 1)
-    with np.errstate(over="ignore"):
-        prefix = np.zeros(len(codes) + 1, dtype=_U64)
-        np.cumsum(codes.astype(_U64) * powers[: len(codes)], out=prefix[1:])
-        return (prefix[length : length + n] - prefix[:n]) * inverse[:n]
+    # Arithmetic on arrays of integers wraps around silently: modulo 2**64 is what is wanted.
+    prefix = np.zeros(len(codes) + 1, dtype=_U64)
+    np.cumsum(codes.astype(_U64) * powers[: len(codes)], out=prefix[1:])
+    return (prefix[length : length + n] - prefix[:n]) * inverse[:n]
 
 
 _power_cache: list[tuple[np.ndarray, np.ndarray]] = []
@@ -151,8 +148,7 @@ def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
 def _cumulative(base: np.uint64, size: int) -> np.ndarray:
     out = np.full(size, base, dtype=_U64)
     out[0] = 1
-    with np.errstate(over="ignore"):
-        np.multiply.accumulate(out, out=out)
+    np.multiply.accumulate(out, out=out)
     return out
 
 
