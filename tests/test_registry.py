@@ -11,7 +11,9 @@ import sqlite3
 from email.message import EmailMessage
 from pathlib import Path
 
+import docx
 import opencc
+import openpyxl
 import pytest
 from reportlab.lib.pagesizes import A4
 from reportlab.pdfbase import pdfmetrics
@@ -262,3 +264,24 @@ def test_scan_without_the_key_is_a_configuration_error(tmp_path: Path, capsys: p
     note = office.file("note.txt", "你好".encode())
     assert main(["scan", "--config", str(office.policy), str(note)]) == 2
     assert "key file" in capsys.readouterr().err
+
+
+def test_roster_registered_from_a_workbook_is_found_in_a_word_table(tmp_path: Path) -> None:
+    workbook = openpyxl.Workbook()
+    sheet = workbook.active
+    sheet.append(["说明：内部名单"])  # a title row above the header
+    sheet.append(["序号", *ROSTER_COLUMNS])
+    for number, row in enumerate(ROSTER, 1):
+        sheet.append([number, *row])
+    out = io.BytesIO()
+    workbook.save(out)
+    office = Office(tmp_path)
+    table = office.file("名单.xlsx", out.getvalue())
+    assert office.register("table", str(table), "--columns", "姓名,手机", "--min-columns", "2", "--level", "秘密") == 0
+    document = docx.Document()
+    grid = document.add_table(rows=1, cols=2)
+    grid.rows[0].cells[0].text, grid.rows[0].cells[1].text = "刘洋", "186 3333 4444"
+    data = io.BytesIO()
+    document.save(data)
+    [why] = registered(office.scanner().scan_bytes(data.getvalue(), "联系表.docx"), "registered-table")
+    assert "1 row" in why
