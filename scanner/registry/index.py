@@ -5,7 +5,14 @@ the store's generation (keyed hashes only, like the store), the tables rebuilt f
 from __future__ import annotations
 
 import hashlib
-from dataclasses import astuple, dataclass
+import os
+import pickle
+import shutil
+import tempfile
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+import numpy as np
 
 from scanner import cache
 from scanner.registry.documents import DocumentIndex
@@ -15,7 +22,7 @@ from scanner.registry.store import FORMAT, DocumentRecord, Store, open_store
 from scanner.registry.tables import RegisteredTable
 
 DOCUMENTS = "documents"  # the purpose the documents' fingerprint key is derived for
-INDEX_FORMAT = 7  # bump when the way the index is built changes
+INDEX_FORMAT = 8  # bump when the way the index is built changes
 
 
 @dataclass
@@ -42,14 +49,46 @@ def open_registry(settings: RegistrySettings) -> Registry:
 
 
 def _document_index(store: Store, secret: bytes) -> DocumentIndex:
-    """Sorting ten million fingerprints takes a second: done once per generation of the store, then cached."""
-    name = hashlib.sha256(f"{FORMAT}\0{store.location}\0{key_id(secret)}".encode()).hexdigest()[:24]
-    name = f"registry-{INDEX_FORMAT}-{name}-{store.generation()}.pickle"
-    cached = cache.load(name)
-    if cached is not None:
-        documents, *arrays = cached
-        return DocumentIndex([DocumentRecord(*d) for d in documents], *arrays)
-    index = DocumentIndex.build(list(store.fingerprints()))
-    fields = astuple(index)
-    cache.save(name, ([astuple(d) for d in index.documents], *fields[1:]))
+    """Sorting ten million fingerprints takes seconds: done once per generation of the store, then kept in the cache
+    as arrays that later scans map into memory (no load time; forked workers share the pages)."""
+    store_name = hashlib.sha256(f"{FORMAT}\0{store.location}\0{key_id(secret)}".encode()).hexdigest()[:24]
+    folder = cache.cache_dir() / f"registry-{INDEX_FORMAT}-{store_name}-{store.generation()}"
+    index = _load_index(folder)
+    if index is None:
+        index = DocumentIndex.build(list(store.fingerprints()))
+        _save_index(folder, index)
+        for old in folder.parent.glob(f"registry-*-{store_name}-*"):  # earlier generations of this store
+            if old != folder:
+                shutil.rmtree(old, ignore_errors=True)
     return index
+
+
+_ARRAYS = [f.name for f in fields(DocumentIndex) if f.name not in ("documents", "bits")]
+
+
+def _load_index(folder: Path) -> DocumentIndex | None:
+    try:
+        with open(folder / "documents.pickle", "rb") as fh:
+            documents, bits = pickle.load(fh)
+        arrays = {name: np.load(folder / f"{name}.npy", mmap_mode="r") for name in _ARRAYS}
+    except (OSError, ValueError, EOFError, pickle.UnpicklingError):
+        return None
+    return DocumentIndex([DocumentRecord(*d) for d in documents], bits=bits, **arrays)
+
+
+def _save_index(folder: Path, index: DocumentIndex) -> None:
+    """Written to a temporary folder and renamed: a concurrent reader finds the whole index or none."""
+    try:
+        folder.parent.mkdir(parents=True, exist_ok=True)
+        temporary = Path(tempfile.mkdtemp(dir=folder.parent, prefix=".tmp-"))
+    except OSError:
+        return
+    try:
+        for name in _ARRAYS:
+            np.save(temporary / f"{name}.npy", getattr(index, name))
+        documents = [tuple(getattr(d, f.name) for f in fields(d)) for d in index.documents]
+        with open(temporary / "documents.pickle", "wb") as fh:
+            pickle.dump((documents, index.bits), fh, protocol=5)
+        os.replace(temporary, folder)
+    except OSError:
+        shutil.rmtree(temporary, ignore_errors=True)
