@@ -103,7 +103,7 @@ class Keyed:
         encryptor = getattr(self._local, "encryptor", None)
         if encryptor is None:  # ECB keeps no state between whole blocks: one encryptor serves every call
             encryptor = self._local.encryptor = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
-        return np.frombuffer(encryptor.update(blocks.tobytes()), dtype=_U64)[0::2].copy()
+        return np.frombuffer(encryptor.update(blocks.tobytes()), dtype=_U64)[0::2]
 
     def __getstate__(self) -> dict[str, bytes]:
         return {"key": self.key}
@@ -127,7 +127,8 @@ def substring_hashes(codes: np.ndarray, length: int) -> np.ndarray:
     powers, inverse = _powers(len(codes) + 1)
     # Arithmetic on arrays of integers wraps around silently: modulo 2**64 is what is wanted.
     prefix = np.zeros(len(codes) + 1, dtype=_U64)
-    np.cumsum(codes.astype(_U64) * powers[: len(codes)], out=prefix[1:])
+    np.multiply(codes, powers[: len(codes)], out=prefix[1:])
+    np.cumsum(prefix[1:], out=prefix[1:])
     return (prefix[length : length + n] - prefix[:n]) * inverse[:n]
 
 
