@@ -44,18 +44,15 @@ class Office:
     folder: Path
     scanner: Scanner | None = None
 
-    def registrar(self) -> tuple[Registrar, object]:
-        store = open_store(str(self.folder / "registry.db"))
-        return Registrar(store, read_or_create_key(self.folder / "registry.key"), Limits()), store
-
     def register(self, documents: list[Path], public: list[Path]) -> float:
-        registrar, store = self.registrar()
+        store = open_store(str(self.folder / "registry.db"))
+        registrar = Registrar(store, read_or_create_key(self.folder / "registry.key"), Limits())
         start = time.perf_counter()
         for path in documents:
             registrar.add_document(path, "机密")
         if public:
             registrar.add_public(public)
-        store.close()  # type: ignore[attr-defined]
+        store.close()
         (self.folder / "policy.toml").write_text("[registry]\n", encoding="utf-8")
         self.scanner = Scanner(load_config(self.folder / "policy.toml"))
         return time.perf_counter() - start
