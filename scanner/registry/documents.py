@@ -74,7 +74,7 @@ class DocumentIndex:
         """The passages of the folded text `codes` that match a registered document over `min_chars` or more."""
         if not len(self.values) or len(codes) < K:
             return []
-        raw = kgram_hashes(codes)
+        raw = kgram_hashes(codes, keyed.base)
         small = small_positions(raw)
         hashes = keyed(raw[small])
         small, left, count = self._lookup(small, hashes)

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 from itertools import accumulate
+from typing import Any
 
 import numpy as np
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
@@ -20,8 +21,9 @@ from scanner.normalize import normalize
 
 K = 6  # characters in a k-gram: long enough that a match means shared wording, short enough to survive edits
 WINDOW = 12  # k-grams in a winnowing window: every stretch of K + WINDOW - 1 characters keeps a fingerprint
-# The base of the polynomial rolling hash over code points (odd, so its powers are invertible modulo 2**64).
-_BASE = np.uint64(0x9E3779B97F4A7C15)
+# The base of the polynomial rolling hash over code points (odd, so its powers are invertible modulo 2**64) where
+# nothing depends on which values are picked (a table's cells); fingerprints use a base derived from the key.
+PUBLIC_BASE = 0x9E3779B97F4A7C15
 _U64 = np.uint64
 # Winnowing keeps the least hash of each window, and the least of WINDOW hashes is under a quarter of the range but
 # in 3 % of windows. Documents keep only fingerprints under it, so a scan keys and looks up only the quarter of its
@@ -93,6 +95,8 @@ class Keyed:
 
     def __init__(self, secret: bytes, purpose: str) -> None:
         self.key = hmac.new(secret, f"baomi {purpose}".encode(), hashlib.sha256).digest()[:16]
+        base = hmac.new(secret, f"baomi {purpose} base".encode(), hashlib.sha256).digest()[:8]
+        self.base = int.from_bytes(base, "little") | 1  # odd: invertible modulo 2**64
         self._local = threading.local()  # an encryptor per thread: doors scan in several
 
     def __call__(self, hashes: np.ndarray) -> np.ndarray:
@@ -105,11 +109,11 @@ class Keyed:
             encryptor = self._local.encryptor = Cipher(algorithms.AES(self.key), modes.ECB()).encryptor()
         return np.frombuffer(encryptor.update(blocks.tobytes()), dtype=_U64)[0::2]
 
-    def __getstate__(self) -> dict[str, bytes]:
-        return {"key": self.key}
+    def __getstate__(self) -> dict[str, bytes | int]:
+        return {"key": self.key, "base": self.base}
 
-    def __setstate__(self, state: dict[str, bytes]) -> None:
-        self.key = state["key"]
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.key, self.base = state["key"], state["base"]
         self._local = threading.local()
 
 
@@ -118,13 +122,13 @@ def key_id(secret: bytes) -> str:
     return hmac.new(secret, b"baomi key id", hashlib.sha256).hexdigest()[:16]
 
 
-def substring_hashes(codes: np.ndarray, length: int) -> np.ndarray:
+def substring_hashes(codes: np.ndarray, length: int, base: int = PUBLIC_BASE) -> np.ndarray:
     """The polynomial hash of every run of `length` codes (position i hashes codes[i : i + length]), the same
     wherever the run stands, from prefix sums in a few passes over the text whatever the length."""
     n = len(codes) - length + 1
     if n <= 0 or length <= 0:
         return np.zeros(0, _U64)
-    powers, inverse = _powers(len(codes) + 1)
+    powers, inverse = _powers(base, len(codes) + 1)
     # Arithmetic on arrays of integers wraps around silently: modulo 2**64 is what is wanted.
     prefix = np.zeros(len(codes) + 1, dtype=_U64)
     np.multiply(codes, powers[: len(codes)], out=prefix[1:])
@@ -132,17 +136,18 @@ def substring_hashes(codes: np.ndarray, length: int) -> np.ndarray:
     return (prefix[length : length + n] - prefix[:n]) * inverse[:n]
 
 
-_power_cache: list[tuple[np.ndarray, np.ndarray]] = []
+_power_cache: dict[int, tuple[np.ndarray, np.ndarray]] = {}
 
 
-def _powers(count: int) -> tuple[np.ndarray, np.ndarray]:
-    """BASE**i and BASE**-i modulo 2**64 for i < count, grown as longer texts come."""
-    if _power_cache and len(_power_cache[0][0]) >= count:
-        return _power_cache[0]
-    size = max(count, 1 << 16, 2 * len(_power_cache[0][0]) if _power_cache else 0)
-    powers = _cumulative(_BASE, size)
-    inverse = _cumulative(_U64(pow(int(_BASE), -1, 1 << 64)), size)
-    _power_cache[:] = [(powers, inverse)]
+def _powers(base: int, count: int) -> tuple[np.ndarray, np.ndarray]:
+    """base**i and base**-i modulo 2**64 for i < count, grown as longer texts come."""
+    cached = _power_cache.get(base)
+    if cached is not None and len(cached[0]) >= count:
+        return cached
+    size = max(count, 1 << 16, 2 * len(cached[0]) if cached is not None else 0)
+    powers = _cumulative(_U64(base), size)
+    inverse = _cumulative(_U64(pow(base, -1, 1 << 64)), size)
+    _power_cache[base] = (powers, inverse)
     return powers, inverse
 
 
@@ -153,9 +158,10 @@ def _cumulative(base: np.uint64, size: int) -> np.ndarray:
     return out
 
 
-def kgram_hashes(codes: np.ndarray) -> np.ndarray:
-    """The (unkeyed) hash of every k-gram."""
-    return substring_hashes(codes, K)
+def kgram_hashes(codes: np.ndarray, base: int = PUBLIC_BASE) -> np.ndarray:
+    """The hash of every k-gram under `base` (a Keyed's base for fingerprints: which k-grams winnowing picks then
+    depends on the key too, so the pattern of a document's fingerprint positions cannot be recomputed without it)."""
+    return substring_hashes(codes, K, base)
 
 
 def fingerprint_positions(hashes: np.ndarray) -> np.ndarray:

@@ -91,7 +91,7 @@ class Registrar:
         folded = read_folded(data, str(path), self.limits)
         if len(folded.codes) < K:
             raise RegistryError(f"{path}: no text to register")
-        hashes = kgram_hashes(folded.codes)
+        hashes = kgram_hashes(folded.codes, self.keyed.base)
         positions = fingerprint_positions(hashes)
         values, positions = _without_public(self.keyed(hashes[positions]), positions, self.public())
         record = DocumentRecord(
@@ -108,7 +108,7 @@ class Registrar:
         for path in paths:
             data = path.read_bytes()
             codes = read_folded(data, str(path), self.limits).codes
-            hashes = kgram_hashes(codes)
+            hashes = kgram_hashes(codes, self.keyed.base)
             hashes = np.unique(self.keyed(np.unique(hashes[small_positions(hashes)])))
             self.store.add_public(new_id(), str(path), _sha256(data), now(), hashes)
             added.append(hashes)

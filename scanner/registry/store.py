@@ -17,7 +17,7 @@ import numpy as np
 
 from scanner.registry.settings import RegistryError, is_postgres
 
-FORMAT = "baomi-registry-1"
+FORMAT = "baomi-registry-2"
 
 
 @dataclass(frozen=True)
