@@ -17,7 +17,7 @@ from pathlib import Path
 
 from scanner.command import UsageError, build_scanner, common_options, version
 from scanner.engine import Scanner
-from scanner.inspection import Inspection, check_report_path
+from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, Config, ConfigError
@@ -35,6 +35,7 @@ COMMANDS: dict[str, str] = {
     "watch": "scanner.doors.watch",
     "review": "scanner.doors.review",
     "audit": "scanner.doors.audit_log",
+    "register": "scanner.doors.register",
 }
 BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader went away (`baomi scan ... | head`)
 
@@ -139,7 +140,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if inspection:
         try:
             for path in args.report:
-                inspection.write(path)
+                write_report(inspection, path)
         except OSError as exc:
             raise UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     return 0 if all(v == Verdict.PASS for v in verdicts) else 1

@@ -15,6 +15,7 @@ from scanner.dictionaries import load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
+from scanner.registry import load_registry
 from scanner.ruleset import rule_set
 
 NOT_REGULAR = "not a regular file (a pipe, socket or device)"
@@ -31,13 +32,13 @@ class Scanned:
 
 
 class Scanner:
-    """Scans files under one configuration. Build it once: the automaton is compiled (or loaded) here."""
+    """Scans files under one configuration. Build it once: the automaton and the registry are loaded here."""
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
         # Every report names the rule set it was decided under.
         self.fingerprint = rule_set(self.config).fingerprint
-        self.detectors = Detectors(load_dictionaries(self.config))
+        self.detectors = Detectors(load_dictionaries(self.config), load_registry(self.config))
 
     def scan_bytes(
         self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None

@@ -141,12 +141,14 @@ class Rules:
             else:
                 outcome = Reload(why, built.fingerprint, previous.fingerprint)
             self.last = outcome
-            if not outcome.failed and built.fingerprint != previous.fingerprint:
+            if not outcome.failed:
+                # Swapped even when the fingerprint is the same: what it does not cover (the registry's store) is new.
                 self.loaded = outcome.time
                 self._scanner = built  # one assignment: every unit of work sees the old rules or the new
-                log.warning("rules reloaded after %s: %s (were %s)", why, built.fingerprint, previous.fingerprint)
-            elif not outcome.failed:
-                log.info("reloaded after %s: the rules are unchanged (%s)", why, built.fingerprint)
+                if built.fingerprint != previous.fingerprint:
+                    log.warning("rules reloaded after %s: %s (were %s)", why, built.fingerprint, previous.fingerprint)
+                else:
+                    log.info("reloaded after %s: the rules are unchanged (%s)", why, built.fingerprint)
             self._watch_files()
         if self._on_reload is not None and (outcome.failed or outcome.fingerprint != outcome.previous):
             try:

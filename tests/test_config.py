@@ -53,12 +53,13 @@ def test_a_configuration_that_cannot_be_used_names_the_file_and_the_key(
 
 def test_every_door_table_is_registered_in_one_place() -> None:
     assert {name: schema.__name__ for name, schema in DOOR_TABLES.items()} == {
-        "i18n": "LanguageTable",
         "audit": "AuditTable",
         "watch": "WatchTable",
         "mail": "MailTable",
         "web": "WebTable",
         "icap": "IcapTable",
+        "i18n": "LanguageTable",
+        "registry": "RegistryTable",
         "clamd": "ClamdTable",
     }
 
