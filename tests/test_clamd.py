@@ -19,8 +19,19 @@ import pytest
 
 from scanner.audit import AuditLog
 from scanner.doors.clamd_protocol import MAX_COMMAND
-from tests.clamd_rig import CLAMD, CLAMDSCAN, BaomiClamd, RealClamd, ask, chunks, clamdscan, client_config, instream
-from tests.common import docx_of
+from tests.clamd_rig import (
+    BAOMI,
+    CLAMD,
+    CLAMDSCAN,
+    BaomiClamd,
+    RealClamd,
+    ask,
+    chunks,
+    clamdscan,
+    client_config,
+    instream,
+)
+from tests.common import docx_of, stop
 from tests.conftest import require
 
 MARKED = docx_of("关于某项目的通知", header="机密★5年")
@@ -148,6 +159,29 @@ def test_seafiles_scan_command_exits_as_clamdscan_does(plain_client: Path, tmp_p
     for name, status in (("a.docx", 1), ("b.docx", 0)):
         done = subprocess.run([str(command), str(tmp_path / name)], env=env, capture_output=True, timeout=120)
         assert done.returncode == status, done
+
+
+def test_clamdscan_reaches_baomi_on_a_unix_socket(tmp_path: Path) -> None:
+    """Nextcloud's socket mode, and clamdscan with LocalSocket."""
+    require(CLAMDSCAN is not None, "clamdscan (Debian package clamdscan)")
+    path = tmp_path / "clamd.sock"
+    command = [str(BAOMI), "clamd", "--listen", f"unix:{path}", "--audit", str(tmp_path / "audit.db")]
+    with (tmp_path / "clamd.log").open("wb") as log:
+        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 60
+        while not path.is_socket():
+            assert process.poll() is None and time.monotonic() < deadline, (tmp_path / "clamd.log").read_text()
+            time.sleep(0.05)
+        assert path.stat().st_mode & 0o777 == 0o660
+        config = tmp_path / "local.conf"
+        config.write_text(f"LocalSocket {path}\n", encoding="utf-8")
+        (tmp_path / "通知.docx").write_bytes(MARKED)
+        result = clamdscan(config, "--stream", str(tmp_path / "通知.docx"))
+        assert (result.returncode, result.stdout.split(": ")[-1]) == (1, "Baomi.state-secret.mark.state-secret FOUND\n")
+    finally:
+        stop(process)
+    assert not path.exists()  # removed when the door stops
 
 
 def test_clamdscan_contscan_reads_below_the_roots(client: Path, roots: Path) -> None:
@@ -422,8 +456,8 @@ def test_corner_cases_of_the_protocol_are_answered_byte_for_byte_as_clamd_answer
         clamd.stop()
 
 
-def test_the_roots_are_read_through_descriptors_not_names(roots: Path) -> None:
-    """No descriptor is left open by a walk stopped half-way (SCAN stops at its first find)."""
+def test_a_walk_stopped_half_way_leaves_no_descriptor_open(roots: Path) -> None:
+    """SCAN stops at its first find: the folders the walk had opened are closed all the same."""
     from scanner.doors.clamd import Roots
 
     folders = Roots((roots,))

@@ -125,6 +125,14 @@ def test_a_change_of_rules_is_recorded_and_a_reload_that_changes_nothing_is_not(
     assert record.rule_set == rules.fingerprint != before and record.extra == {"previous": before}
 
 
+def test_a_reload_that_changes_no_rule_still_puts_what_it_built_in_force(folder: Path) -> None:
+    """What the fingerprint does not cover (the registry's store, read when a Scanner is built) is new after it."""
+    rules = rules_of(folder)
+    before = rules.scanner
+    outcome = rules.reload("SIGHUP")
+    assert outcome.fingerprint == outcome.previous and rules.scanner is not before
+
+
 def test_a_dictionary_written_is_in_force_once_the_reload_it_causes_is_done(folder: Path) -> None:
     rules = rules_of(folder)
     before = rules.fingerprint
