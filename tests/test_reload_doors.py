@@ -147,12 +147,13 @@ def milter(folder: Path) -> Iterator[Door]:
 
 
 @contextlib.contextmanager
-def watch(folder: Path) -> Iterator[Door]:
+def watch(folder: Path, *options: str) -> Iterator[Door]:
+    """`baomi watch` scanning in processes, as it does by default: new rules are new scanning processes."""
     for name in ("outbox", "released", "review", "quarantine"):
         (folder / name).mkdir()
     audit = folder / "audit.db"
     outbox = (folder / "outbox", folder / "released", folder / "review", folder / "quarantine")
-    command = [str(BAOMI), "watch", "--config", "baomi.toml", "--audit", str(audit), "--settle", "0.2", "--threads"]
+    command = [str(BAOMI), "watch", "--config", "baomi.toml", "--audit", str(audit), "--settle", "0.2", *options]
     command += [str(outbox[0]), "--released", str(outbox[1]), "--review", str(outbox[2])]
     with started([*command, "--quarantine", str(outbox[3])], folder, None) as (process, log):
         dropped = iter(range(1000))
@@ -171,7 +172,11 @@ def watch(folder: Path) -> Iterator[Door]:
         yield door
 
 
-@pytest.mark.parametrize("door", [clamd, web, icap, milter, watch])
+def watch_in_threads(folder: Path) -> contextlib.AbstractContextManager[Door]:
+    return watch(folder, "--threads")
+
+
+@pytest.mark.parametrize("door", [clamd, web, icap, milter, watch, watch_in_threads])
 def test_a_door_reloads_its_rules_while_it_runs(
     door: Callable[[Path], contextlib.AbstractContextManager[Door]], tmp_path: Path
 ) -> None:
