@@ -181,6 +181,8 @@ class Rules:
         self._observer.start()
         with self._lock:
             self._watch_files()
+        if self._load is not None and self.changed():  # written after the rules in force were read, before the watch
+            self.request("a change while the door started")
         try:
             with _on_hangup(lambda: self.request("SIGHUP")):
                 yield self

@@ -133,6 +133,16 @@ def test_a_reload_that_changes_no_rule_still_puts_what_it_built_in_force(folder:
     assert outcome.fingerprint == outcome.previous and rules.scanner is not before
 
 
+def test_a_dictionary_written_before_the_watch_began_is_not_missed(folder: Path) -> None:
+    """The door read its rules, then the file changed, then the door began to watch: it reloads all the same."""
+    rules = rules_of(folder)
+    codenames(folder, CODENAME, SECOND)
+    with rules.watching():
+        wait_until(lambda: rules.last is not None)
+    assert found(rules.scanner) == [CODENAME, SECOND]
+    assert rules.last is not None and rules.last.why == "a change while the door started"
+
+
 def test_a_dictionary_written_is_in_force_once_the_reload_it_causes_is_done(folder: Path) -> None:
     rules = rules_of(folder)
     before = rules.fingerprint
