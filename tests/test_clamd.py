@@ -336,17 +336,26 @@ def test_a_client_that_drops_the_connection_mid_stream_is_forgotten(service: Bao
     assert records(service)[before:] == [("pass", "allowed", "")]  # nothing was decided about the dropped one
 
 
+def session(service: BaomiClamd, then: bytes = b"") -> socket.socket:
+    """A connection in an IDSESSION that has had its first answer (so the door has admitted it), then sends `then`."""
+    sock = socket.create_connection(("127.0.0.1", service.port), timeout=30)
+    sock.sendall(b"zIDSESSION\0zPING\0" + then)
+    answer = b""
+    while answer != b"1: PONG\0":
+        answer += sock.recv(100)
+    return sock
+
+
 def test_idle_connections_give_way_and_busy_ones_do_not(tmp_path: Path) -> None:
     service = BaomiClamd(tmp_path, "[clamd]\nmax_connections = 2\n")
     try:
-        idle = [socket.create_connection(("127.0.0.1", service.port), timeout=30) for _ in range(2)]
-        time.sleep(0.5)
-        assert service.ask(b"zPING\0") == b"PONG\0"  # one idle connection was closed to make room
-        busy = [socket.create_connection(("127.0.0.1", service.port), timeout=30) for _ in range(2)]
-        for sock in busy:
-            sock.sendall(b"zINSTREAM\0" + (100).to_bytes(4, "big") + b"x")
-        time.sleep(0.5)
-        assert service.ask(b"zPING\0") == b""  # every connection is in the middle of a stream
+        idle = [session(service) for _ in range(2)]  # waiting for their next command
+        assert service.ask(b"zPING\0") == b"PONG\0"  # the oldest of them was closed to make room
+        assert idle[0].recv(100) == b""
+        # In the middle of a stream: the same packet's INSTREAM is read as soon as the PING is answered.
+        busy = [session(service, b"zINSTREAM\0" + (100).to_bytes(4, "big") + b"x") for _ in range(2)]
+        time.sleep(0.2)
+        assert service.ask(b"zPING\0") == b""  # refused after a second: nobody gave way
         for sock in [*idle, *busy]:
             sock.close()
     finally:
