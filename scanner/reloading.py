@@ -213,12 +213,13 @@ class Rules:
             self.reload(", ".join(dict.fromkeys(reasons)))
 
     def _watch_files(self) -> None:
-        """Watch the folders of the policy file and of every dictionary the rules in force read (they may have
-        changed with the policy); a folder watched already stays so, with no gap."""
+        """Watch the folders of the policy file, of every dictionary the rules in force read (they may have changed
+        with the policy) and of the registry's store; a folder watched already stays so, with no gap."""
         observer = self._observer
         if observer is None:
             return
-        files = {*self._watched_files, *(Path(d.path) for d in rule_set(self._scanner.config).dictionaries)}
+        rules = rule_set(self._scanner.config)
+        files = {*self._watched_files, *(Path(d.path) for d in rules.dictionaries), *rules.registry_files}
         self._changes.files = {str(p) for f in files for p in (f.absolute(), f.resolve())}
         folders = {str(Path(p).parent) for p in self._changes.files}
         for folder in set(self._watches) - folders:

@@ -24,6 +24,7 @@ from scanner.cli import main
 from scanner.engine import Scanner
 from scanner.model import FileReport
 from scanner.policy import load_config
+from scanner.ruleset import rule_set
 from tests.common import docx_of
 from tests.conftest import SHARED
 from tests.extract_fixtures import zip_of
@@ -285,3 +286,19 @@ def test_roster_registered_from_a_workbook_is_found_in_a_word_table(tmp_path: Pa
     document.save(data)
     [why] = registered(office.scanner().scan_bytes(data.getvalue(), "联系表.docx"), "registered-table")
     assert "1 row" in why
+
+
+def test_a_registration_changes_the_rule_set_a_report_names(tmp_path: Path) -> None:
+    """A scan index reuses a report only under the rule set it was made under: a document registered since makes it
+    stale, as a changed dictionary does."""
+    office = Office(tmp_path)
+    first = office.file("第一份.docx", docx_of(*SECRET))
+    assert office.register("add", str(first), "--level", "秘密") == 0
+    before = rule_set(load_config(office.policy))
+    second = office.file("第二份.docx", docx_of("关于某项目的另一份报告，正文与第一份不同。" * 6))
+    assert office.register("add", str(second), "--level", "秘密") == 0
+    after = rule_set(load_config(office.policy))
+    assert before.registry and after.registry and before.registry != after.registry
+    assert before.fingerprint != after.fingerprint
+    assert office.scanner().fingerprint == after.fingerprint
+    assert Path(office.folder / "registry.db") in after.registry_files
