@@ -9,6 +9,7 @@ from __future__ import annotations
 import enum
 import json
 import os
+import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
@@ -35,7 +36,8 @@ CREATE TABLE IF NOT EXISTS decisions (
     context TEXT NOT NULL,
     actor TEXT,
     reason TEXT,
-    extra TEXT NOT NULL
+    extra TEXT NOT NULL,
+    rule_set TEXT NOT NULL DEFAULT ''
 );
 CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 """
@@ -51,6 +53,9 @@ class Action(enum.StrEnum):
     QUARANTINED = "quarantined"  # put where only the service account can read it
     REFUSED = "refused"  # turned away: SMTP 550, HTTP 403, the content system told to reject it
     TEMPFAILED = "tempfailed"  # not judged now: SMTP 451, the sender tries again later
+    # Not about a file: the door's rules. The record's rule_set is the one in force afterwards.
+    RELOADED = "reloaded"  # new dictionaries or policy put in force while the door runs (name: what asked for it)
+    RELOAD_FAILED = "reload-failed"  # they could not be read: the rules in force stay (reason: why)
 
 
 @dataclass
@@ -69,6 +74,7 @@ class Decision:
     actor: str | None = None  # the reviewer, for a release by hand
     reason: str | None = None  # the reviewer's reason
     extra: dict[str, Any] = field(default_factory=dict)  # sender, recipients, token name, ...
+    rule_set: str = ""  # the fingerprint of the rules the verdict was reached under (scanner.ruleset)
     time: str = ""
     id: int | None = None
 
@@ -86,7 +92,19 @@ class Decision:
             rules=report.rules,
             context=contexts[:REDACT_CHARS],
             extra=extra,
+            rule_set=report.rule_set,
         )
+
+
+def _add_rule_set_column(db: Database) -> None:
+    """A SQLite log written before records named their rule set gets the column (its old records: ""); a log in
+    PostgreSQL had it from the start."""
+    if db.kind == "sqlite" and "rule_set" not in {row[1] for row in db.rows("PRAGMA table_info(decisions)")}:
+        try:
+            db.execute("ALTER TABLE decisions ADD COLUMN rule_set TEXT NOT NULL DEFAULT ''")
+        except sqlite3.OperationalError as exc:  # another door's process added it a moment ago
+            if "duplicate column" not in str(exc):
+                raise
 
 
 def default_audit_path(table: AuditTable) -> Path:
@@ -114,6 +132,7 @@ class AuditLog:
         self._lock = threading.Lock()  # one connection, used by every thread of the door
         self._db = Database(location)
         self._db.create(_SCHEMA)
+        _add_rule_set_column(self._db)
 
     def record(self, decision: Decision) -> int:
         """Append `decision`; its id (also set on it)."""

@@ -1,4 +1,4 @@
-"""The one command, `baomi`, with a sub-command per door: scan, watch, review, audit, milter, serve, icap.
+"""The one command, `baomi`, with a sub-command per door: scan, watch, review, audit, milter, serve, icap, clamd.
 
 Errors at this edge become a message and exit status 2, never a traceback.
 """
@@ -23,7 +23,6 @@ from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, ConfigError
 from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
-from scanner.ruleset import rule_set
 from scanner.scan import Executor, Processes, ScanError, Serial, Sweep, closing_line, open_index, start_run
 from scanner.walk import scan_entry, walk
 
@@ -34,9 +33,11 @@ COMMANDS: dict[str, str] = {
     "serve": "scanner.doors.web",
     "milter": "scanner.doors.milter",
     "icap": "scanner.doors.icap",
+    "clamd": "scanner.doors.clamd",
     "watch": "scanner.doors.watch",
     "review": "scanner.doors.review",
     "audit": "scanner.doors.audit_log",
+    "register": "scanner.doors.register",
 }
 NEEDS_DASK = "--cluster needs Dask distributed here and on the workers: pip install 'baomi[cluster]'"
 BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader went away (`baomi scan ... | head`)
@@ -171,7 +172,7 @@ def _check_scan_options(args: argparse.Namespace) -> None:
 def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
     """The scan of the walked files: the index and its run, the scanning processes; the index's closing line."""
     index, warning = (None, None) if args.no_index else open_index(scanner.config, args.index)
-    rules = rule_set(scanner.config).fingerprint
+    rules = scanner.fingerprint
     run = None
     if index is not None:
         run, warning = start_run(index, args.paths, rules, args.channel, args.rescan, args.resume)

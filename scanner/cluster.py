@@ -15,7 +15,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from distributed import Client, WorkerPlugin, get_worker
 
@@ -26,6 +26,9 @@ from scanner.index.reuse import ContentLookup, Examiner, How, Job, Outcome
 from scanner.policy import Config
 from scanner.ruleset import baomi_version
 from scanner.scan import CHUNK, ScanError
+
+if TYPE_CHECKING:
+    from scanner.registry.index import Registry
 
 BATCH = 8  # files per task: few enough that a lost worker costs little, enough that a task is not all overhead
 TASKS_PER_THREAD = 4  # tasks in flight for each worker thread the cluster had at the start
@@ -55,11 +58,13 @@ class ClusterError(ScanError):
 @dataclass(frozen=True)
 class Recipe:
     """What every worker needs to scan as this client would, sent once per worker: the configuration, the compiled
-    dictionaries (the dictionary files themselves may exist only here), the channel, whether reports are kept, and
-    the content lookup."""
+    dictionaries and registry (their files and store may exist only here) and the rule set's fingerprint, the
+    channel, whether reports are kept, and the content lookup."""
 
     config: Config
     dictionary: Dictionary
+    registry: Registry | None
+    fingerprint: str
     channel: str
     keep: bool
     contents: ContentLookup | None
@@ -74,7 +79,7 @@ class ScannerPlugin(WorkerPlugin):
 
     def setup(self, worker: Any) -> None:
         recipe = self.recipe
-        scanner = Scanner(recipe.config, recipe.dictionary)
+        scanner = Scanner.assembled(recipe.config, recipe.dictionary, recipe.registry, recipe.fingerprint)
         self.examiner = Examiner(scanner, recipe.channel, recipe.keep, recipe.contents)
 
     def teardown(self, worker: Any) -> None:
@@ -122,8 +127,9 @@ class Cluster:
         try:
             self._check(paths)
             scanner = examiner.scanner
-            recipe = Recipe(scanner.config, scanner.detectors.dictionary, examiner.channel, examiner.keep,
-                            examiner.contents)  # fmt: skip
+            detectors = scanner.detectors
+            recipe = Recipe(scanner.config, detectors.dictionary, detectors.registry, scanner.fingerprint,
+                            examiner.channel, examiner.keep, examiner.contents)  # fmt: skip
             self.plugin = f"baomi-scanner-{uuid.uuid4().hex}"
             self.client.register_plugin(ScannerPlugin(recipe), name=self.plugin)
             threads = sum(self.client.nthreads().values())

@@ -14,8 +14,10 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
+from scanner.audit import AuditLog
 from scanner.engine import Scanner
 from scanner.policy import Config, load_config
+from scanner.reloading import Rules, recorder
 from scanner.report import printable
 
 T = TypeVar("T")
@@ -52,6 +54,12 @@ def config_of(args: argparse.Namespace) -> Config:
 def build_scanner(args: argparse.Namespace) -> Scanner:
     """A Scanner from --config, --dict and --ocr."""
     return Scanner(config_of(args))
+
+
+def reloadable(args: argparse.Namespace, scanner: Scanner, audit: AuditLog | None, channel: str) -> Rules:
+    """A long-running door's rules: `scanner` (built from these options) to begin with, built again from the same
+    options on a reload; each change and each failed reload is recorded in `audit` under `channel`."""
+    return Rules(scanner, lambda: config_of(args), [args.config] if args.config else [], recorder(audit, channel))
 
 
 def overridden(table: T, **options: Any) -> T:

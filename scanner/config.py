@@ -1,5 +1,5 @@
 """Reading a configuration file's tables into typed records, and the tables of the doors: [audit], [index], [watch],
-[mail], [web], [icap]. A table is a frozen dataclass whose fields' types say what the file may hold.
+[mail], [web], [icap], [clamd]. A table is a frozen dataclass whose fields' types say what the file may hold.
 
 `read_table` refuses unknown keys and values of the wrong type with a ConfigError naming the file, the table and the
 key. A new door adds its table here, in one place: a dataclass registered with @door_table.
@@ -181,6 +181,22 @@ class LanguageTable:
             raise ValueError(f"language {self.language!r}: expected one of {', '.join(i18n.LANGUAGES)}")
 
 
+@door_table("registry")
+@dataclass(frozen=True)
+class RegistryTable:
+    """Registered secrets (baomi register): where the store is, the key that makes its hashes unreadable, and how much
+    must match. Relative paths are relative to the configuration file."""
+
+    store: str | None = None  # a SQLite file or a postgresql:// URL (default: registry.db beside the policy file)
+    key: Path | None = None  # default: $BAOMI_REGISTRY_KEY, else registry.key beside a SQLite store
+    min_chars: int = 80  # folded characters (letters and digits) of a registered document that make a finding
+    table_window: int = 120  # folded characters within which the values of one row of a registered table must stand
+
+    def __post_init__(self) -> None:
+        at_least(self.min_chars, 1, "min_chars")
+        at_least(self.table_window, 1, "table_window")
+
+
 @dataclass(frozen=True)
 class DatabaseTable:
     """Where a table's records live: a SQLite file (relative: to the configuration file), or a PostgreSQL database
@@ -317,3 +333,26 @@ class IcapTable:
             at_least(getattr(self, key), 0.001, key, " seconds")
         if not 0 < self.port < 65536:
             raise ValueError(f"port: expected 1 to 65535, not {self.port}")
+
+
+@door_table("clamd")
+@dataclass(frozen=True)
+class ClamdTable:
+    """`baomi clamd`: the clamd protocol for file clouds. The names after `#` are clamd.conf's for the same thing."""
+
+    listen: str = "tcp:127.0.0.1:3310"  # or unix:/run/baomi/clamd.sock
+    socket_mode: int = 0o660  # of a unix socket (the file cloud's user in the socket's group)
+    stream_max_length: int = 100 * 1024 * 1024  # StreamMaxLength: bytes of one INSTREAM
+    roots: tuple[Path, ...] = ()  # folders SCAN and CONTSCAN may read (none: they are refused)
+    command_seconds: float = 30.0  # CommandReadTimeout: for the first command after connecting
+    read_seconds: float = 120.0  # ReadTimeout: the longest silence later (inside a stream, between session commands)
+    stream_seconds: float = 600.0  # for a whole INSTREAM to arrive, however it trickles
+    connection_seconds: float = 3600.0  # for a whole connection (an IDSESSION of many files)
+    max_connections: int = 64  # open at once; connections waiting for a command give way to new ones
+    workers: int | None = None  # files scanned at once (default: cores); the others wait
+
+    def __post_init__(self) -> None:
+        for key in ("stream_max_length", "max_connections", "workers"):
+            at_least(getattr(self, key), 1, key)
+        for key in ("command_seconds", "read_seconds", "stream_seconds", "connection_seconds"):
+            at_least(getattr(self, key), 0.001, key, " seconds")

@@ -16,12 +16,12 @@ from urllib.parse import urlsplit, urlunsplit
 
 T = TypeVar("T")
 URL_SCHEMES = ("postgresql://", "postgres://")
-NEEDS_PSYCOPG = "a PostgreSQL database ({url}) needs psycopg: pip install 'baomi[postgres]'"
+NEEDS_PSYCOPG = "a PostgreSQL database ({url}) needs psycopg: pip install 'psycopg[binary]'"
 CANNOT_CONNECT = "cannot connect to the PostgreSQL database {url}: {error}"
 CANNOT_OPEN = "cannot open the database {path}: {error}"
 LOST = "lost the connection to the PostgreSQL database {url}: {error}"
 # Column types and key of each database, for the schemas' placeholders.
-_TYPES = {
+SQL_TYPES = {
     "sqlite": {"blob": "BLOB", "bigint": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"},
     "postgresql": {
         "blob": "BYTEA",
@@ -72,7 +72,7 @@ class Database:
                 self._db.execute("PRAGMA synchronous=NORMAL")
             except (OSError, sqlite3.Error) as exc:
                 raise DatabaseError(CANNOT_OPEN.format(path=path, error=exc)) from None
-        self.types = _TYPES[self.kind]
+        self.types = SQL_TYPES[self.kind]
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         """Run one statement; its cursor."""

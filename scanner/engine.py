@@ -9,12 +9,18 @@ import hashlib
 import os
 import stat
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from scanner.detect import Deadline, Detectors, Evidence, unscannable_finding
 from scanner.dictionaries import Dictionary, load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
+from scanner.registry import load_registry
+from scanner.ruleset import rule_set
+
+if TYPE_CHECKING:
+    from scanner.registry.index import Registry
 
 NOT_REGULAR = "not a regular file (a pipe, socket or device)"
 _CHUNK = 1 << 20
@@ -30,13 +36,22 @@ class Scanned:
 
 
 class Scanner:
-    """Scans files under one configuration. Build it once: the automaton is compiled (or loaded) here."""
+    """Scans files under one configuration. Build it once: the automaton and the registry are loaded here."""
 
-    def __init__(self, config: Config | None = None, dictionary: Dictionary | None = None) -> None:
-        """`dictionary`: the configuration's compiled dictionaries, when they were compiled elsewhere (a cluster's
-        workers get them from the client, which may have dictionary files they do not)."""
+    def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
-        self.detectors = Detectors(dictionary if dictionary is not None else load_dictionaries(self.config))
+        # Every report names the rule set it was decided under.
+        self.fingerprint = rule_set(self.config).fingerprint
+        self.detectors = Detectors(load_dictionaries(self.config), load_registry(self.config))
+
+    @classmethod
+    def assembled(cls, config: Config, dictionary: Dictionary, registry: Registry | None, fingerprint: str) -> Scanner:
+        """A scanner of parts built elsewhere: a cluster's workers get them from the client, which may have dictionary
+        files and a registry store they do not."""
+        scanner = cls.__new__(cls)
+        scanner.config, scanner.fingerprint = config, fingerprint
+        scanner.detectors = Detectors(dictionary, registry)
+        return scanner
 
     def scan_bytes(
         self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None
@@ -89,6 +104,7 @@ class Scanner:
             sha256=sha256,
             format=extraction.format,
             encoding=extraction.encoding,
+            rule_set=self.fingerprint,
         )
         return Scanned(report, extraction, evidence)
 
@@ -109,6 +125,7 @@ class Scanner:
             errors=[f"{problem.reason}: {problem.detail}"],
             size=len(data) or size,
             sha256=sha256,
+            rule_set=self.fingerprint,
         )
 
     def unread(self, name: str, problem: Problem, channel: str = "scan", size: int = 0) -> Scanned:

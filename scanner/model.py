@@ -130,6 +130,7 @@ class FileReport:
     sha256: str = ""
     format: str = ""  # what the content was detected as: text, docx, pdf, zip, ...
     encoding: str | None = None  # for text, the encoding that was used
+    rule_set: str = ""  # the fingerprint of the rules it was decided under (scanner.ruleset)
     reused: bool = False  # from the scan index: the file's content and the rule set are those of a report made before
 
     @property
@@ -145,6 +146,7 @@ class FileReport:
             "size": self.size,
             "sha256": self.sha256,
             "format": self.format,
+            "rule_set": self.rule_set,
             "reused": self.reused,
         }
         if self.encoding is not None:

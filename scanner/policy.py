@@ -23,17 +23,21 @@ __all__ = ["CHANNELS", "ChannelPolicy", "Config", "ConfigError", "apply_policy",
 DEFAULTS = Path(__file__).parent / "data" / "default.toml"
 # The channels a door may select, each with the channel whose settings it starts from: mail to internal recipients
 # only is judged as mail first, then by its own lighter actions; uploads at the web proxy as the web desk's, except
-# where nobody can hold one for review.
+# where nobody can hold one for review; uploads to the file cloud (baomi clamd) by the policy itself.
 CHANNELS: dict[str, str | None] = {
     "scan": None,
     "watch": None,
     "mail": None,
     "web": None,
+    "clamd": None,
     "mail-internal": "mail",
     "web-proxy": "web",
 }
 # What was not read, or not read for sure: whatever the configuration says, a person looks before it leaves.
 NEVER_PASS = frozenset({"unscannable", "image", "damaged"})
+# Channels whose door can neither hold a file for a person nor mark it: what it lets through it answers as clean.
+# There, what could not be read at all is blocked, even where a flag is let through.
+UNREVIEWED = frozenset({"clamd"})
 T = TypeVar("T")
 
 
@@ -59,6 +63,7 @@ class ChannelPolicy:
     roster: int
     context_chars: int
     flag: Verdict = Verdict.FLAG  # what a flag becomes: block where nobody can hold a file for a person to look at
+    reviewed: bool = True  # False: nothing flagged reaches a person (UNREVIEWED), so the unscannable is blocked
 
 
 @dataclass
@@ -180,6 +185,8 @@ def apply_policy(findings: list[Finding], channel: ChannelPolicy, config: Config
             action = max(action, Verdict.FLAG)  # fail closed: a policy may lower these to flag, never to pass
         if action == Verdict.FLAG:
             action = channel.flag
+        if finding.category == "unscannable" and not channel.reviewed:
+            action = Verdict.BLOCK  # a flag would be let through unread
         kept.append(replace(finding, action=action) if action != finding.action else finding)
     return kept
 
@@ -204,6 +211,7 @@ def _channels(policy: PolicyFile) -> dict[str, ChannelPolicy]:
             roster=own.thresholds.roster or base.roster,
             context_chars=own.thresholds.context_chars or base.context_chars,
             flag=Verdict.parse(own.flag) if own.flag else base.flag,
+            reviewed=name not in UNREVIEWED,
         )
     return built
 

@@ -1,5 +1,6 @@
-"""The rule set a verdict was reached under, as a fingerprint: baomi's version, the effective policy and the content
-of every dictionary. Two scans with one fingerprint judged by the same rules; reports and records carry it.
+"""The rule set a verdict was reached under, as a fingerprint: baomi's version, the effective policy, the content of
+every dictionary and what the registry of secrets holds. Two scans with one fingerprint judged by the same rules;
+reports and records carry it, and a scan index reuses a report only under the fingerprint it was made under.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ import hashlib
 import importlib.metadata
 import json
 from dataclasses import dataclass
+from pathlib import Path
 
 from scanner.dictionaries import dictionary_texts, parse_dictionary, parse_titles
 from scanner.policy import Config
@@ -31,7 +33,9 @@ class RuleSet:
     version: str  # baomi's: the mark grammar, the detectors and the readers
     policy: str  # SHA-256 of the effective policy (actions, thresholds, allow-list, limits, OCR), 12 hex digits
     dictionaries: tuple[DictionaryFile, ...]
+    registry: str  # which store of registered secrets, at which generation (registrations change it); "" for none
     fingerprint: str  # SHA-256 of all of the above, 16 hex digits
+    registry_files: tuple[Path, ...] = ()  # the registry's SQLite file and its write-ahead log, for doors to watch
 
 
 def baomi_version() -> str:
@@ -63,7 +67,27 @@ def rule_set(config: Config) -> RuleSet:
             )
         )
     version, policy = baomi_version(), policy_digest(config)
-    digest = hashlib.sha256(f"baomi {version}\npolicy {policy}\n".encode())
+    registry, files = registry_state(config)
+    digest = hashlib.sha256(f"baomi {version}\npolicy {policy}\nregistry {registry}\n".encode())
     for each in dictionaries:
         digest.update(f"dictionary {each.category} {each.sha256}\n".encode())
-    return RuleSet(version, policy, tuple(dictionaries), digest.hexdigest()[:16])
+    return RuleSet(version, policy, tuple(dictionaries), registry, digest.hexdigest()[:16], files)
+
+
+def registry_state(config: Config) -> tuple[str, tuple[Path, ...]]:
+    """The store of registered secrets `config` names, by location, key and generation (each registration or removal
+    makes a new one), and the files a door watches to see it change; ("", ()) where nothing was ever registered."""
+    from scanner.registry.settings import is_postgres, registry_settings
+
+    settings = registry_settings(config)
+    if not settings.exists():
+        return "", ()
+    from scanner.registry.store import open_store  # numpy: only where something is registered
+
+    store = open_store(settings.store)
+    try:
+        state = f"{store.location}\0{store.meta('key_id') or ''}\0{store.generation()}"
+    finally:
+        store.close()
+    files = () if is_postgres(settings.store) else (Path(settings.store), Path(settings.store + "-wal"))
+    return hashlib.sha256(state.encode()).hexdigest()[:12], files

@@ -44,11 +44,12 @@ def require(available: bool, what: str, *, needed_in_ci: bool = True) -> None:
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the automaton cache and the audit log of the test run out of the user's home."""
+    """Keep the automaton cache, the audit log and the registry of the test run out of the user's home."""
     state = tmp_path_factory.mktemp("state")
-    saved = {k: os.environ.get(k) for k in ("BAOMI_CACHE", "BAOMI_AUDIT")}
+    saved = {k: os.environ.get(k) for k in ("BAOMI_CACHE", "BAOMI_AUDIT", "BAOMI_REGISTRY")}
     os.environ["BAOMI_CACHE"] = str(state / "cache")
     os.environ["BAOMI_AUDIT"] = str(state / "audit.db")
+    os.environ["BAOMI_REGISTRY"] = str(state / "registry.db")
     yield
     for key, value in saved.items():
         if value is None:

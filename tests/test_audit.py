@@ -4,13 +4,15 @@ threads and processes may write at once; where the log lives."""
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
 import threading
 from pathlib import Path
 
 import pytest
 
-from scanner.audit import REDACT_CHARS, Action, AuditLog, Decision, default_audit_path
+from scanner.audit import _SCHEMA, REDACT_CHARS, Action, AuditLog, Decision, default_audit_path
 from scanner.config import AuditTable
+from scanner.database import SQL_TYPES
 from scanner.model import FileReport, Finding, Location, Verdict
 
 
@@ -64,8 +66,44 @@ def test_a_decision_of_a_report_keeps_a_short_context_only() -> None:
     )
 
 
+def test_a_decision_names_the_rule_set_of_its_report(tmp_path: Path) -> None:
+    report = FileReport("a.txt", Verdict.PASS, size=1, sha256="ef" * 32, rule_set="0123456789abcdef")
+    log = AuditLog(tmp_path / "audit.db")
+    log.record(Decision.of(report, "web", "10.0.0.1", Action.ALLOWED))
+    [read] = log.query()
+    log.close()
+    assert read.rule_set == "0123456789abcdef"
+
+
+def test_a_log_written_before_records_named_their_rule_set_gets_the_column(tmp_path: Path) -> None:
+    path = tmp_path / "audit.db"
+    old_schema = _SCHEMA.format(**SQL_TYPES["sqlite"]).replace(",\n    rule_set TEXT NOT NULL DEFAULT ''", "")
+    assert "rule_set" not in old_schema
+    old = sqlite3.connect(path)
+    old.executescript(old_schema)
+    old.execute(
+        "INSERT INTO decisions (time, channel, source, name, size, sha256, verdict, action, rules, context, extra)"
+        " VALUES ('2026-01-01T00:00', 'mail', 's', 'old.eml', 1, '', 'pass', 'allowed', '[]', '', '{}')"
+    )
+    old.commit()
+    old.close()
+    log = AuditLog(path)
+    log.record(decision("new.txt"))
+    assert [(d.name, d.rule_set) for d in log.query()] == [("new.txt", ""), ("old.eml", "")]
+    log.close()
+
+
 def test_the_vocabulary_of_what_doors_do() -> None:
-    assert [str(a) for a in Action] == ["released", "allowed", "held", "quarantined", "refused", "tempfailed"]
+    assert [str(a) for a in Action] == [
+        "released",
+        "allowed",
+        "held",
+        "quarantined",
+        "refused",
+        "tempfailed",
+        "reloaded",
+        "reload-failed",
+    ]
 
 
 def test_threads_sharing_one_log_each_get_their_record(tmp_path: Path) -> None:

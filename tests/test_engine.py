@@ -12,6 +12,7 @@ import pytest
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
 from scanner.model import Verdict
+from scanner.ruleset import rule_set
 
 MARKED = "机密★5年\n关于某项目的通知\n".encode()
 
@@ -21,6 +22,12 @@ def test_a_report_says_what_the_content_is_and_its_hash(scanner: Scanner) -> Non
     assert (report.path, report.verdict, report.format, report.encoding) == ("通知.txt", Verdict.BLOCK, "text", "utf-8")
     assert (report.size, report.sha256) == (len(MARKED), hashlib.sha256(MARKED).hexdigest())
     assert report.rules == ["mark.state-secret"]
+
+
+def test_every_report_names_the_rule_set_it_was_decided_under(scanner: Scanner) -> None:
+    fingerprint = rule_set(scanner.config).fingerprint
+    assert scanner.scan_bytes(MARKED, "通知.txt").to_dict()["rule_set"] == fingerprint
+    assert scanner.unscanned("a.bin", Problem("too-large", "over the limit")).rule_set == fingerprint
 
 
 def test_the_channel_chooses_the_policy(scanner: Scanner) -> None:

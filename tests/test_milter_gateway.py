@@ -20,6 +20,7 @@ from scanner.doors.milter import Gateway, MailHandler, Message, Places, is_inter
 from scanner.engine import Scanner
 from scanner.model import Finding, Location, Verdict
 from scanner.policy import load_config
+from scanner.reloading import Rules
 from tests.conftest import ROOT
 from tests.postfix_fixture import Milter
 from tests.test_milter_protocol import ScriptedMTA
@@ -36,7 +37,7 @@ def door(scanner: Scanner, tmp_path: Path) -> Iterator[Door]:
 
     def start(**table: object) -> tuple[ScriptedMTA, AuditLog]:
         audit = AuditLog(tmp_path / f"audit{len(started)}.db")
-        gateway = Gateway(scanner, audit, read_table(MailTable, table, "mail", Origin()), workers=2)
+        gateway = Gateway(Rules(scanner), audit, read_table(MailTable, table, "mail", Origin()), workers=2)
         server = mp.MilterServer("inet:0@127.0.0.1", lambda: MailHandler(gateway))
         server.serve_in_thread(poll_interval=0.02)
         started.append(server)
@@ -82,7 +83,7 @@ def test_a_message_that_finds_no_scanner_free_by_its_deadline_gets_its_own_tempo
     scanner: Scanner, tmp_path: Path
 ) -> None:
     mail = MailTable(scan_seconds=0.5, slow_seconds=60)
-    gateway = Gateway(scanner, AuditLog(tmp_path / "audit.db"), mail, workers=1)
+    gateway = Gateway(Rules(scanner), AuditLog(tmp_path / "audit.db"), mail, workers=1)
     assert gateway.places.take("a long scan", until=time.monotonic()) is not None  # the one place is taken
     outcome = gateway.decide(Message(headers=HEADERS, body=["您好。\r\n".encode()]), {}, progress=lambda: None)
     assert (

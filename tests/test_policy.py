@@ -148,3 +148,18 @@ def test_content_never_scanned_gets_its_verdict_from_the_policy(tmp_path: Path) 
     assert (str(report.verdict), report.rules, report.size) == ("flag", ["unscannable.too-large"], 20)
     assert report.errors == ["too-large: message over 10 bytes"]
     assert str(Scanner(config).unscanned("m.eml", Problem("seconds", "slow"), "scan").verdict) == "block"
+
+
+def test_the_file_cloud_channel_blocks_a_flag_by_default() -> None:
+    report = Scanner(load_config()).scan_bytes("内部资料 注意保存\n正文".encode(), "a.txt", "clamd")
+    assert (str(report.verdict), report.rules) == ("block", ["mark.internal"])
+
+
+def test_where_a_flag_is_let_through_unread_what_could_not_be_read_is_still_blocked(tmp_path: Path) -> None:
+    """The clamd channel answers a flag it lets through as clean: there, lowering the unscannable to flag would
+    pass it, so the policy blocks it whatever the file says; an image keeps its flag."""
+    lenient = '[channels.clamd]\nflag = "flag"\n[channels.clamd.actions]\nunscannable = "flag"\nimage = "flag"\n'
+    scanner = Scanner(load_config(write(tmp_path, lenient)))
+    assert str(scanner.scan_bytes(b"\x00\x01\x02\x03" * 100, "x.bin", "clamd").verdict) == "block"
+    assert str(scanner.unscanned("stream", Problem("too-large", "over"), "clamd").verdict) == "block"
+    assert str(scanner.scan_bytes(png(), "扫描件.png", "clamd").verdict) == "flag"

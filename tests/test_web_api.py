@@ -371,7 +371,8 @@ def test_a_token_from_the_token_file_is_accepted(guarded: Service) -> None:
 
 
 def test_health_and_page_need_no_token(guarded: Service) -> None:
-    assert httpx.get(guarded.url + "/healthz").json() == {"status": "ok"}
+    health = httpx.get(guarded.url + "/healthz").json()
+    assert health["status"] == "ok" and len(health["rule_set"]) == 16 and health["last_reload"] is None
     assert httpx.get(guarded.url + "/").status_code == 200
 
 

@@ -22,6 +22,7 @@ from scanner.outbox.journal import Journal
 from scanner.outbox.layout import SIDECAR_SUFFIX, Outbox
 from scanner.outbox.mover import Mover
 from scanner.outbox.watcher import Settings, Watcher
+from scanner.reloading import Rules
 from tests.conftest import require
 
 PASS_TEXT = "今天天气很好，下午三点在三楼会议室开会。\n"
@@ -108,7 +109,7 @@ def wait_for(condition: Callable[[], bool], timeout: float = 15.0, what: str = "
 @contextmanager
 def watching(gateway: Gateway, scanner: Scanner, settle: float = 0.5, jobs: int = 2) -> Iterator[Watcher]:
     """A watcher with a real watchdog observer on the gateway's outbox, running until the block ends."""
-    watcher = Watcher(scanner, [gateway.box()], gateway.mover(), Settings(settle=settle, jobs=jobs))
+    watcher = Watcher(Rules(scanner), [gateway.box()], gateway.mover(), Settings(settle=settle, jobs=jobs))
     thread = threading.Thread(target=watcher.run, name="watcher", daemon=True)
     thread.start()
     time.sleep(0.3)  # the observer's inotify watches are in place

@@ -37,6 +37,7 @@ COLUMNS = (
     "actor",
     "reason",
     "extra",
+    "rule_set",
 )
 _RELATIVE = re.compile(r"^(\d+)([mhdw])$")
 _UNITS = {"m": "minutes", "h": "hours", "d": "days", "w": "weeks"}

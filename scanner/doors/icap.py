@@ -6,14 +6,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import hashlib
 import html
 import logging
 import os
 import socket
 import socketserver
 import threading
-import time
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,14 +22,16 @@ from string import Template
 from urllib.parse import urlsplit
 
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, logging_to, overridden, version
+from scanner.command import UsageError, build_scanner, logging_to, overridden, reloadable, version
 from scanner.config import AuditTable, IcapTable
 from scanner.doors import icap_protocol as wire
+from scanner.doors.admission import Admission
 from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
 from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
 from scanner.model import FileReport, Finding, Verdict
+from scanner.reloading import Rules
 
 log = logging.getLogger("baomi.icap")
 
@@ -56,16 +56,20 @@ class Answer:
 class IcapService:
     """Turns REQMOD requests into engine calls and verdicts into ICAP answers; one instance serves every thread."""
 
-    def __init__(self, scanner: Scanner, audit: AuditLog, settings: IcapTable) -> None:
-        self.scanner = scanner
+    def __init__(self, rules: Rules, audit: AuditLog, settings: IcapTable) -> None:
+        self.rules = rules
         self.audit = audit
         self.settings = settings
-        self.istag = _istag(scanner)
-        self._changed = threading.Condition()  # guards the two below; notified when a connection ends or goes idle
-        self._open: dict[wire.Connection, None] = {}  # oldest first
+        self._connections: Admission[wire.Connection] = Admission(settings.max_connections, ADMIT_SECONDS)
+        self._counting = threading.Lock()  # guards the count below
         self._in_progress: Counter[str] = Counter()  # requests under way, by browser
         # More scans at once than cores only makes the engine start extra worker processes and throw them away.
         self._scanning = threading.BoundedSemaphore(settings.workers or os.cpu_count() or 2)
+
+    @property
+    def istag(self) -> str:
+        """Changes when the rules do, so Squid knows earlier answers no longer hold (at most 32 characters)."""
+        return f"baomi-{self.rules.fingerprint}"
 
     # -- connections
 
@@ -74,36 +78,16 @@ class IcapService:
         conn = wire.Connection(
             sock, settings.idle_timeout, settings.timeout, settings.deadline, settings.header_timeout
         )
-        if not self._admit(conn):
+        if not self._connections.admit(conn):
             log.warning("%s: refused, every connection is in the middle of a request", peer)
             with contextlib.suppress(OSError):
                 sock.sendall(wire.error_response(self.istag, 503))
             return
         try:
             while self._serve_one(conn, peer):
-                with self._changed:
-                    self._changed.notify_all()  # it waits for its next request now: a new connection may have it
+                self._connections.went_idle()
         finally:
-            with self._changed:
-                self._open.pop(conn, None)
-                self._changed.notify_all()
-
-    def _admit(self, conn: wire.Connection) -> bool:
-        """Room for one more connection, made by closing the oldest one with no request under way if need be (Squid
-        opens another when it needs one); False when every connection is still in the middle of a request after
-        ADMIT_SECONDS."""
-        until = time.monotonic() + ADMIT_SECONDS
-        with self._changed:
-            while len(self._open) >= self.settings.max_connections:
-                idle = next((c for c in self._open if c.waiting_for_head), None)
-                if idle is not None:
-                    del self._open[idle]
-                    idle.close_now()
-                    break
-                if not self._changed.wait(until - time.monotonic()):
-                    return False
-            self._open[conn] = None
-            return True
+            self._connections.leave(conn)
 
     @contextlib.contextmanager
     def _under_way(self, client: str | None) -> Iterator[bool]:
@@ -111,7 +95,7 @@ class IcapService:
         if client is None:
             yield True
             return
-        with self._changed:
+        with self._counting:
             if self._in_progress[client] >= self.settings.max_requests_per_client:
                 allowed = False
             else:
@@ -121,7 +105,7 @@ class IcapService:
             yield allowed
         finally:
             if allowed:
-                with self._changed:
+                with self._counting:
                     self._in_progress[client] -= 1
                     if not self._in_progress[client]:
                         del self._in_progress[client]
@@ -167,17 +151,18 @@ class IcapService:
 
     def _read_and_decide(self, conn: wire.Connection, request: wire.IcapRequest, peer: str) -> Answer:
         assert request.http is not None
+        scanner = self.rules.scanner  # the rules in force when the request came judge all of it
         try:
             body = conn.read_body(request, self.settings.max_body)
         except wire.BodyTooLarge as exc:
             # The rest of the body is still on its way; answering now and closing is all that is left to do.
             name = name_from_url(request.http.target)
             problem = Problem("too-large", f"request body over the limit of {exc.limit} bytes")
-            report = self.scanner.unscanned(name, problem, CHANNEL)
+            report = scanner.unscanned(name, problem, CHANNEL)
             answer = self._decide(request, peer, [(Upload(name, b"", "body"), report)], b"")
             answer.keep_open = False
             return answer
-        return self._decide(request, peer, self._scan(request, body), body)
+        return self._decide(request, peer, self._scan(scanner, request, body), body)
 
     def options(self) -> bytes:
         return wire.options_response(
@@ -195,7 +180,7 @@ class IcapService:
 
     # -- scanning and deciding
 
-    def _scan(self, request: wire.IcapRequest, body: bytes) -> list[tuple[Upload, FileReport]]:
+    def _scan(self, scanner: Scanner, request: wire.IcapRequest, body: bytes) -> list[tuple[Upload, FileReport]]:
         assert request.http is not None
         if not body:
             return []
@@ -213,10 +198,10 @@ class IcapService:
             )
         except UnreadableBody as exc:
             name = name_from_url(head.target)
-            report = self.scanner.unscanned(name, Problem("unreadable-body", str(exc)), CHANNEL, data=body)
+            report = scanner.unscanned(name, Problem("unreadable-body", str(exc)), CHANNEL, data=body)
             return [(Upload(name, body, "body"), report)]
         with self._scanning:
-            return [(upload, self.scanner.scan_bytes(upload.data, upload.name, CHANNEL)) for upload in uploads]
+            return [(upload, scanner.scan_bytes(upload.data, upload.name, CHANNEL)) for upload in uploads]
 
     def _decide(
         self, request: wire.IcapRequest, peer: str, scanned: list[tuple[Upload, FileReport]], body: bytes
@@ -344,11 +329,6 @@ def _where(finding: Finding) -> str:
 # -- helpers
 
 
-def _istag(scanner: Scanner) -> str:
-    """Changes when the policy does, so Squid knows earlier answers no longer hold (at most 32 characters)."""
-    return "baomi-" + hashlib.sha256(f"{version()} {scanner.config!r}".encode()).hexdigest()[:20]
-
-
 def _client(request: wire.IcapRequest, peer: str) -> str:
     """The browser's address when Squid sends it (icap_send_client_ip on), else the proxy's."""
     return request.headers.get("X-Client-IP") or f"proxy {peer}"
@@ -418,20 +398,22 @@ def _serve(args: argparse.Namespace) -> int:
         workers=args.workers,
     )
     audit = AuditLog(audit_location(scanner.config.table(AuditTable), args.audit))
-    service = IcapService(scanner, audit, settings)
+    rules = reloadable(args, scanner, audit, CHANNEL)
+    service = IcapService(rules, audit, settings)
     with StopSignal() as stop:  # before the port opens, so that a SIGTERM as soon as it is open stops the service
         try:
             server = _Server((settings.host, settings.port), service)
         except OSError as exc:
             audit.close()
             raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-        threading.Thread(target=server.serve_forever, name="icap", daemon=True).start()
-        host, port = server.server_address[:2]
-        log.warning("listening on icap://%s:%s%s", host, port, SERVICE_PATH)
-        _notify_systemd()
-        stop.wait()
-        server.shutdown()
-        server.server_close()
+        with rules.watching():
+            threading.Thread(target=server.serve_forever, name="icap", daemon=True).start()
+            host, port = server.server_address[:2]
+            log.warning("listening on icap://%s:%s%s (rules %s)", host, port, SERVICE_PATH, rules.fingerprint)
+            _notify_systemd()
+            stop.wait()
+            server.shutdown()
+            server.server_close()
     audit.close()
     return 0
 

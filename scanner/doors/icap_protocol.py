@@ -203,6 +203,11 @@ class Connection:
         self._waiting_for_request = True
         self.waiting_for_head = True  # between requests, or while a request's heads arrive: nothing under way yet
 
+    @property
+    def idle(self) -> bool:
+        """Nothing under way: between requests, or while a request's heads arrive (scanner.doors.admission)."""
+        return self.waiting_for_head
+
     # -- reading
 
     def read_request(self) -> IcapRequest | None:

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, logging_to
+from scanner.command import UsageError, build_scanner, logging_to, reloadable
 from scanner.config import AuditTable, MailTable
 from scanner.detect import Deadline
 from scanner.doors.milter_protocol import (
@@ -39,6 +39,7 @@ from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
 from scanner.model import FileReport, Finding, Verdict
+from scanner.reloading import Rules
 
 log = logging.getLogger("baomi.milter")
 T = TypeVar("T")
@@ -201,16 +202,17 @@ class Scan:
 
 
 class Gateway:
-    """Shared by every connection: the scanner, the audit log, the policy and the places that bound scans."""
+    """Shared by every connection: the rules, the audit log, the policy and the places that bound scans."""
 
-    def __init__(self, scanner: Scanner, audit: AuditLog, mail: MailTable, workers: int) -> None:
-        self.scanner = scanner
+    def __init__(self, rules: Rules, audit: AuditLog, mail: MailTable, workers: int) -> None:
+        self.rules = rules
         self.audit = audit
         self.mail = mail
         self.places = Places(workers, mail.slow_seconds)
 
     def decide(self, message: Message, macros: dict[str, str], progress: Callable[[], None]) -> Outcome:
         """Scan the message and turn the verdict into the SMTP answer; any fault becomes a failure reply."""
+        scanner = self.rules.scanner  # the rules in force now judge this message, whatever a reload does meanwhile
         started = time.monotonic()
         deadline = started + self.mail.scan_seconds
         queue_id = macros.get("i", "")
@@ -222,11 +224,11 @@ class Gateway:
         if message.oversize:
             why = f"message over {self.mail.max_message_bytes} bytes"
             return self._failure(
-                message, name, message_id, facts, Problem("too-large", why), self.mail.on_oversize, channel
+                scanner, message, name, message_id, facts, Problem("too-large", why), self.mail.on_oversize, channel
             )
         try:
             raw = message.raw()
-            report = replace(self._scan(raw, queue_id or message_id, channel, deadline, progress), path=name)
+            report = replace(self._scan(scanner, raw, queue_id or message_id, channel, deadline, progress), path=name)
             attachments = attachment_names(raw)
             action = ACTIONS[report.verdict]
             ref = self.audit.record(
@@ -235,13 +237,13 @@ class Gateway:
             outcome = self._act(report, message, ref)
         except Overdue as late:
             return self._failure(
-                message, name, message_id, facts, Problem("seconds", late.why), self.mail.on_error, channel
+                scanner, message, name, message_id, facts, Problem("seconds", late.why), self.mail.on_error, channel
             )
         except Exception as exc:  # fail closed: a fault is a refusal, never an accept
             log.exception("internal error on %s", message_id)
             why = f"internal error: {type(exc).__name__}"
             return self._failure(
-                message, name, message_id, facts, Problem("internal-error", why), self.mail.on_error, channel
+                scanner, message, name, message_id, facts, Problem("internal-error", why), self.mail.on_error, channel
             )
         log.info(
             "%s %s from=%s to=%s verdict=%s action=%s rules=%s ref=%s %.0f ms",
@@ -257,13 +259,15 @@ class Gateway:
         )
         return outcome
 
-    def _scan(self, raw: bytes, label: str, channel: str, deadline: float, progress: Callable[[], None]) -> FileReport:
+    def _scan(
+        self, scanner: Scanner, raw: bytes, label: str, channel: str, deadline: float, progress: Callable[[], None]
+    ) -> FileReport:
         """The message's report by its deadline, telling the MTA every PROGRESS_SECONDS that we are still at it;
         Overdue when no place came free or the scan did not end in time."""
         seconds = self.mail.scan_seconds
         place = _by(deadline, progress, f"no scanner free within {seconds:g} s", lambda t: self.places.take(label, t))
         # The scan stops a moment after the message's answer, so a scan cut short is never taken for its verdict.
-        scan = Scan(self.scanner, raw, channel, place, self.places, Deadline(deadline + _GRACE, seconds + _GRACE))
+        scan = Scan(scanner, raw, channel, place, self.places, Deadline(deadline + _GRACE, seconds + _GRACE))
         turns_slow = place.started + self.mail.slow_seconds
 
         def result(until: float) -> FileReport | None:
@@ -288,6 +292,7 @@ class Gateway:
 
     def _failure(
         self,
+        scanner: Scanner,
         message: Message,
         name: str,
         message_id: str,
@@ -298,7 +303,7 @@ class Gateway:
     ) -> Outcome:
         """The message could not be judged: a temporary failure (or a rejection), and a line in the audit log whose
         verdict the policy gives what nobody read."""
-        report = self.scanner.unscanned(name, problem, channel, size=message.size)
+        report = scanner.unscanned(name, problem, channel, size=message.size)
         action = Action.TEMPFAILED if answer == "tempfail" else Action.REFUSED
         why = problem.detail
         ref: int | str = "-"
@@ -448,19 +453,18 @@ def run(args: argparse.Namespace) -> int:
         scanner = build_scanner(args)
         mail = scanner.config.table(MailTable)
         audit = AuditLog(audit_location(scanner.config.table(AuditTable), args.audit))
-        gateway = Gateway(scanner, audit, mail, args.workers)
+        rules = reloadable(args, scanner, audit, CHANNEL)
+        gateway = Gateway(rules, audit, mail, args.workers)
         listen = args.listen or mail.listen
         try:
             server = MilterServer(listen, lambda: MailHandler(gateway))
         except (OSError, ValueError) as exc:
             audit.close()
             raise UsageError(f"cannot listen on {listen}: {exc}") from None
-        server.serve_in_thread()
-        log.info("listening on %s", listen)
-        stop.wait()
-        # Sessions still in progress end with the process; Postfix answers them per milter_default_action (tempfail).
-        server.shutdown()
-        server.server_close()
+        with rules.watching():
+            log.info("listening on %s (rules %s)", listen, rules.fingerprint)
+            # Sessions in progress end with the process; Postfix answers them per milter_default_action (tempfail).
+            server.serve_until(stop.wait, "milter-listener")
         audit.close()
         log.info("stopped")
     return 0

@@ -8,17 +8,15 @@ with modifications and one final reply.
 
 from __future__ import annotations
 
-import contextlib
 import logging
-import os
 import socket
 import socketserver
-import stat
 import struct
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from pathlib import Path
+
+from scanner.doors.listening import Listener
 
 log = logging.getLogger("baomi.milter")
 
@@ -361,48 +359,13 @@ class _RequestHandler(socketserver.BaseRequestHandler):
         Session(self.request, self.server.new_handler).run()
 
 
-class MilterServer(socketserver.ThreadingMixIn, socketserver.TCPServer):
+class MilterServer(Listener):
     """A threaded listener: one thread per MTA connection, each with its own Handler."""
 
-    daemon_threads = True
-    allow_reuse_address = True
-
     def __init__(self, listen: str, new_handler: Callable[[], Handler], socket_mode: int = 0o660) -> None:
-        self.address_family, address = parse_listen(listen)
         self.new_handler = new_handler
-        self.unix_path: Path | None = None
-        if self.address_family == socket.AF_UNIX:
-            assert isinstance(address, str)
-            self.unix_path = Path(address)
-            _remove_stale_socket(self.unix_path)
-        super().__init__(address, _RequestHandler)  # type: ignore[arg-type]
-        if self.unix_path is not None:
-            os.chmod(self.unix_path, socket_mode)
+        family, address = parse_listen(listen)
+        super().__init__(family, address, _RequestHandler, socket_mode, what="milter")
 
-    def server_close(self) -> None:
-        super().server_close()
-        if self.unix_path is not None:
-            with contextlib.suppress(FileNotFoundError):
-                self.unix_path.unlink()
-
-    def serve_in_thread(self, poll_interval: float = 0.5) -> threading.Thread:
-        """Accept connections in a thread of its own; `shutdown()` returns within `poll_interval` seconds."""
-        thread = threading.Thread(target=self.serve_forever, args=(poll_interval,), name="milter-listener", daemon=True)
-        thread.start()
-        return thread
-
-
-def _remove_stale_socket(path: Path) -> None:
-    """A socket file left by a milter that died; anything else at that path is not ours to delete."""
-    with contextlib.suppress(FileNotFoundError):
-        if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise ValueError(f"{path} exists and is not a socket")
-        probe = socket.socket(socket.AF_UNIX)
-        try:
-            probe.connect(str(path))
-        except ConnectionRefusedError:
-            path.unlink()
-        else:
-            raise ValueError(f"another milter is listening on {path}")
-        finally:
-            probe.close()
+    def serve_in_thread(self, name: str = "milter-listener", poll_interval: float = 0.5) -> threading.Thread:
+        return super().serve_in_thread(name, poll_interval)

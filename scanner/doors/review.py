@@ -245,4 +245,5 @@ def _decision(h: Held, record: dict[str, Any], action: Action, args: argparse.Na
         actor=args.reviewer,
         reason=args.reason,
         extra={"held": display_name(h.path)},
+        rule_set=str(record.get("rule_set", "")),
     )

@@ -1,5 +1,5 @@
-"""How a long-running door learns it should stop: SIGTERM or SIGINT (and SIGHUP where asked), whichever thread the
-kernel hands it to; and how it leaves the process's signal handling as it found it.
+"""How a long-running door learns it should stop: SIGTERM or SIGINT, whichever thread the kernel hands it to; and
+how it leaves the process's signal handling as it found it. (SIGHUP reloads the rules: scanner.reloading.)
 """
 
 from __future__ import annotations
@@ -21,11 +21,11 @@ class StopSignal:
     serving, so that a SIGTERM while the door starts still ends in an orderly stop.
     """
 
-    def __init__(self, on_stop: Callable[[], None] | None = None, hangup: bool = False, leases: bool = False) -> None:
-        """`hangup`: SIGHUP stops too. `leases`: SIGIO is ignored (a file lease the door holds for a moment signals
-        SIGIO when a writer opens the file meanwhile, and by default that kills the process)."""
+    def __init__(self, on_stop: Callable[[], None] | None = None, leases: bool = False) -> None:
+        """`leases`: SIGIO is ignored (a file lease the door holds for a moment signals SIGIO when a writer opens the
+        file meanwhile, and by default that kills the process)."""
         self.on_stop = on_stop
-        self.stopping = (signal.SIGTERM, signal.SIGINT, *((signal.SIGHUP,) if hangup else ()))
+        self.stopping = (signal.SIGTERM, signal.SIGINT)
         self.ignored = (signal.SIGIO,) if leases else ()
         self._saved: dict[int, signal._HANDLER] = {}
         self._saved_fd = -1

@@ -9,7 +9,7 @@ import logging
 import os
 from pathlib import Path
 
-from scanner.command import UsageError, build_scanner, logging_to, overridden
+from scanner.command import UsageError, build_scanner, logging_to, overridden, reloadable
 from scanner.config import WatchTable
 from scanner.doors.stopping import StopSignal
 from scanner.outbox.layout import PRIVATE_MODE, ROUTES, TEMPORARY, Outbox, display_name, make_folder
@@ -70,11 +70,13 @@ def run_watch(args: argparse.Namespace) -> int:
     level = logging.WARNING if args.quiet else logging.INFO
     with logging_to("%(asctime)s baomi watch: %(levelname)s %(message)s", level, args.log or table.log, "baomi"):
         audit, journal = open_logs(args, scanner.config)
-        watcher = Watcher(scanner, outboxes, Mover(journal, audit), settings)
+        rules = reloadable(args, scanner, audit, "watch")
+        watcher = Watcher(rules, outboxes, Mover(journal, audit), settings)
         try:
-            with StopSignal(watcher.stop, hangup=True, leases=True):
+            with StopSignal(watcher.stop, leases=True), rules.watching():
                 names = ", ".join(f"{display_name(o.path)} ({o.channel})" for o in outboxes)
-                log.info("%s %s", "delivering what is in" if args.once else "watching", names)
+                doing = "delivering what is in" if args.once else "watching"
+                log.info("%s %s (rules %s)", doing, names, rules.fingerprint)
                 status = watcher.run(once=args.once)
                 log.info("stopped after %d files", watcher.delivered)
         finally:

@@ -32,14 +32,14 @@ from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, logging_to, overridden
+from scanner.command import UsageError, build_scanner, logging_to, overridden, reloadable
 from scanner.config import AuditTable, ConfigError, TokenTable, WebTable
 from scanner.database import shown
 from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded
 from scanner.doors.web_guard import ClientLimit, Connections
-from scanner.engine import Scanner
 from scanner.extract.base import Problem
 from scanner.model import FileReport, Verdict
+from scanner.reloading import Rules
 from scanner.report import to_json
 
 STATIC = Path(__file__).parent / "static"
@@ -266,10 +266,10 @@ def _extended_filename(disposition: bytes) -> bytes | None:
 
 
 class Desk:
-    """The service's state: one Scanner, the settings, the audit log, and a limit on files scanned at once."""
+    """The service's state: the rules, the settings, the audit log, and a limit on files scanned at once."""
 
-    def __init__(self, scanner: Scanner, settings: WebSettings, audit: AuditLog | None) -> None:
-        self.scanner, self.settings, self.audit = scanner, settings, audit
+    def __init__(self, rules: Rules, settings: WebSettings, audit: AuditLog | None) -> None:
+        self.rules, self.settings, self.audit = rules, settings, audit
         self._limiter: anyio.CapacityLimiter | None = None  # made on first use, inside the event loop
 
     def authorise(self, request: Request) -> str | None:
@@ -294,12 +294,13 @@ class Desk:
         return JSONResponse(to_json(reports), headers={"X-Baomi-Verdict": str(worst)})
 
     def _scan_one(self, upload: Upload, source: str, token: str | None) -> FileReport:
+        scanner = self.rules.scanner
         try:
             data = upload.read()
         except UnreadableBody as exc:
-            report = self.scanner.unscanned(upload.name, Problem("unreadable-body", str(exc)), CHANNEL)
+            report = scanner.unscanned(upload.name, Problem("unreadable-body", str(exc)), CHANNEL)
         else:
-            report = self.scanner.scan_bytes(data, upload.name, CHANNEL)
+            report = scanner.scan_bytes(data, upload.name, CHANNEL)
         upload.close()
         if self.audit is not None:
             self.audit.record(Decision.of(report, CHANNEL, source, ACTIONS[report.verdict], token=token))
@@ -412,7 +413,9 @@ async def scan_body(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    """Up, and judging by which rules: a reload that failed says why here (the rules in force stay)."""
+    desk: Desk = request.app.state.desk
+    return JSONResponse({"status": "ok", **desk.rules.status()})
 
 
 async def page(request: Request) -> Response:
@@ -462,7 +465,7 @@ class SecurityHeaders:
         await self.app(scope, receive, with_headers if scope["type"] == "http" else send)
 
 
-def create_app(scanner: Scanner, settings: WebSettings | None = None, audit: AuditLog | None = None) -> Starlette:
+def create_app(rules: Rules, settings: WebSettings | None = None, audit: AuditLog | None = None) -> Starlette:
     handlers: dict[Any, Callable[[Request, Exception], Response | Awaitable[Response]]] = {
         Refusal: _refused,
         HTTPException: _http_error,
@@ -480,7 +483,7 @@ def create_app(scanner: Scanner, settings: WebSettings | None = None, audit: Aud
         exception_handlers=handlers,
     )
     settings = settings or WebSettings()
-    app.state.desk = Desk(scanner, settings, audit)
+    app.state.desk = Desk(rules, settings, audit)
     app.add_middleware(SecurityHeaders)
     app.add_middleware(ClientLimit, limit=settings.max_requests_per_client)
     return app
@@ -514,13 +517,14 @@ def run_serve(args: argparse.Namespace) -> int:
     audit = AuditLog(audit_path)
     print(
         f"baomi serve: http://{args.host}:{args.port}/ (audit log {shown(audit_path)}, "
-        f"{len(settings.tokens) or 'no'} tokens, limit {settings.max_bytes} bytes)",
+        f"{len(settings.tokens) or 'no'} tokens, limit {settings.max_bytes} bytes, rules {scanner.fingerprint})",
         file=sys.stderr,
         flush=True,
     )
-    app = create_app(scanner, settings, audit)
+    rules = reloadable(args, scanner, audit, CHANNEL)
+    app = create_app(rules, settings, audit)
     connections = Connections(settings.header_seconds, settings.max_connections)
-    with logging_to("%(name)s: %(message)s", logging.INFO):
+    with logging_to("%(name)s: %(message)s", logging.INFO), rules.watching():
         uvicorn.run(
             app,
             host=args.host,

@@ -28,6 +28,7 @@ from scanner.outbox.layout import ACTIONS, ROUTES, TEMPORARY, Outbox, display_na
 from scanner.outbox.mover import Mover, Placed
 from scanner.outbox.tracking import TICK, Candidate, Tracker, observe
 from scanner.policy import Config
+from scanner.reloading import Rules, build
 
 log = logging.getLogger("baomi.watch")
 
@@ -52,8 +53,8 @@ class Watcher:
     verdict, one at a time, in this thread. At most 2 × jobs files are in flight, so memory stays bounded however many
     files wait."""
 
-    def __init__(self, scanner: Scanner, outboxes: list[Outbox], mover: Mover, settings: Settings) -> None:
-        self.scanner = scanner
+    def __init__(self, rules: Rules, outboxes: list[Outbox], mover: Mover, settings: Settings) -> None:
+        self.rules = rules
         self.outboxes = outboxes
         self.mover = mover
         self.settings = settings
@@ -65,7 +66,8 @@ class Watcher:
         # Deliveries placed and not yet completed (their copies are synced together), and since when the first waits.
         self.placed: list[tuple[Candidate, FileReport, Placed]] = []
         self.placed_since = 0.0
-        self._pool_in_use: Executor | None = None
+        self._pools: list[Executor] = []  # the pool in use last; before it, those of earlier rules finishing
+        self._pool_rules: Scanner | None = None  # the rules the scanning processes of the pool in use were given
 
     def stop(self) -> None:
         """Finish the files in hand, start no others."""
@@ -94,24 +96,33 @@ class Watcher:
         try:
             self._run_pool(pool)
         finally:
-            if self._pool_in_use is not None:
-                self._pool_in_use.shutdown(wait=True, cancel_futures=True)
+            for each in self._pools:
+                each.shutdown(wait=True, cancel_futures=True)
 
     def _pool(self) -> Executor:
         """Scanning processes (each with its own Scanner: text scans are CPU-bound Python, which threads cannot run
         side by side), or threads in this process (for tests that hook the scanner)."""
         if self.settings.processes:
             context = multiprocessing.get_context("forkserver")  # not fork: this process runs watchdog's threads
+            self._pool_rules = self.rules.scanner
             pool: Executor = ProcessPoolExecutor(
                 self.settings.jobs,
                 mp_context=context,
                 initializer=_start_worker,
-                initargs=(self.scanner.config, os.getpid()),
+                initargs=(self._pool_rules.config, os.getpid()),
             )
         else:
             pool = ThreadPoolExecutor(self.settings.jobs, thread_name_prefix="baomi-scan")
-        self._pool_in_use = pool
+        self._pools.append(pool)
         return pool
+
+    def _pool_for_the_rules_in_force(self, pool: Executor) -> Executor:
+        """After a reload, scanning processes with the new rules; those of the old ones finish the files they have
+        (threads take the rules in force with each file)."""
+        if not self.settings.processes or self.rules.scanner is self._pool_rules:
+            return pool
+        pool.shutdown(wait=False)  # what it was given it still scans
+        return self._pool()
 
     def _submit(self, pool: Executor, candidate: Candidate) -> Future[FileReport | None]:
         """Scan the file the tracker holds open: a scanning process reads that very file through this process's
@@ -122,11 +133,11 @@ class Watcher:
         channel = candidate.outbox.channel
         if held.fd is None:  # nobody may read it: it goes to quarantine as it is, by the policy's word
             done: Future[FileReport | None] = Future()
-            done.set_result(self.scanner.unscanned(name, Problem("unreadable", "permission denied"), channel))
+            done.set_result(self.rules.scanner.unscanned(name, Problem("unreadable", "permission denied"), channel))
             return done
         if self.settings.processes:
             return pool.submit(_scan_in_worker, held.proc_path(), name, channel)
-        return pool.submit(scan_file, self.scanner, held.proc_path(), name, channel)
+        return pool.submit(scan_file, self.rules.scanner, held.proc_path(), name, channel)
 
     def _run_pool(self, pool: Executor) -> None:
         in_flight: dict[Future[FileReport | None], Candidate] = {}
@@ -134,6 +145,7 @@ class Watcher:
         last_walk = last_progress = time.monotonic()
         while True:
             if not self.stopping:
+                pool = self._pool_for_the_rules_in_force(pool)
                 taken = self.tracker.take(2 * self.settings.jobs - len(in_flight))
                 for index, candidate in enumerate(taken):
                     try:
@@ -288,6 +300,7 @@ def verdict_record(report: FileReport, outbox: Outbox, route: str) -> dict[str, 
         "rules": report.rules,
         "findings": [f.to_dict() for f in report.findings],
         "errors": report.errors,
+        "rule_set": report.rule_set,
     }
 
 
@@ -319,8 +332,7 @@ def _start_worker(config: Config, watcher: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     threading.Thread(target=_exit_with, args=(watcher,), name="baomi-exit-with-watcher", daemon=True).start()
-    _worker_scanner = Scanner(config)
-    _worker_scanner.scan_bytes("预热".encode(), "warm-up.txt")  # loads the dictionaries now, not on a user's file
+    _worker_scanner = build(lambda: config)  # loads the dictionaries now, not on a user's file
 
 
 def _exit_with(watcher: int) -> None:

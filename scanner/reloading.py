@@ -1,0 +1,269 @@
+"""Live reload: the rules a long-running door judges by, replaced while the door runs. Each unit of work (a message,
+an upload, a stream, a file) takes the Scanner in force when it starts and keeps it to its end.
+
+SIGHUP, a change of the policy file or of a dictionary, or a door's own command builds new rules in a background
+thread and swaps them in at once; a reload that fails keeps the rules in force and says why.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import logging
+import queue
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from watchdog.events import FileSystemEvent, FileSystemEventHandler
+from watchdog.observers import Observer
+
+from scanner.audit import Action, AuditLog, Decision
+from scanner.engine import Scanner
+from scanner.policy import Config
+from scanner.ruleset import rule_set
+
+log = logging.getLogger("baomi.reload")
+
+# One save is several events (truncate, write, close; or write elsewhere and rename): they make one reload, once the
+# file has been quiet this long, or at the latest after GATHER_SECONDS of a burst.
+QUIET_SECONDS = 0.2
+GATHER_SECONDS = 2.0
+# What a file's writer does; opening and reading it (as each reload does) changes nothing.
+_WRITES = frozenset({"created", "deleted", "modified", "moved", "closed"})
+_ATTEMPTS = 3  # builds in a row that saw a dictionary change under them before the last one is taken anyway
+_WARM_UP = "预热".encode()
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+@dataclass(frozen=True)
+class Reload:
+    """What one reload did: the rules in force before and after it, and why it failed, if it did."""
+
+    why: str  # what asked for it: "SIGHUP", "/etc/baomi/codenames.txt changed", "the RELOAD command"
+    fingerprint: str  # the rule set in force afterwards
+    previous: str  # the rule set in force before
+    error: str = ""  # why the new rules could not be built ("": they were); the old ones stay in force then
+    time: str = field(default_factory=_now)
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.error)
+
+    def decision(self, channel: str) -> Decision:
+        """The audit record of a change of rules or of a failed reload (a reload that changed nothing has none)."""
+        return Decision(
+            channel=channel,
+            source="rules",
+            name=self.why,
+            size=0,
+            sha256="",
+            verdict="",
+            action=Action.RELOAD_FAILED if self.failed else Action.RELOADED,
+            reason=self.error or None,
+            extra={"previous": self.previous},
+            time=self.time,
+            rule_set=self.fingerprint,
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"why": self.why, "time": self.time, "rule_set": self.fingerprint, "error": self.error or None}
+
+
+def build(load: Callable[[], Config]) -> Scanner:
+    """A Scanner from the configuration `load` reads, warmed up, whose fingerprint is that of the dictionaries it
+    compiled: a dictionary written while it was read is read again."""
+    for _attempt in range(_ATTEMPTS):
+        config = load()
+        scanner = Scanner(config)
+        scanner.scan_bytes(_WARM_UP, "warm-up.txt")
+        if rule_set(config).fingerprint == scanner.fingerprint:
+            break
+    return scanner
+
+
+class Rules:
+    """The rules a door judges by now, as a Scanner: `scanner` is read once per unit of work. Without `load` they
+    never change; with it, `reload()` (or `request()`, from any thread or a signal handler) builds them anew.
+    `watching()` reloads when the policy file or a dictionary changes, and when the process gets SIGHUP."""
+
+    def __init__(
+        self,
+        scanner: Scanner,
+        load: Callable[[], Config] | None = None,
+        watched: Iterable[Path] = (),
+        on_reload: Callable[[Reload], None] | None = None,
+    ) -> None:
+        """`watched`: files read by `load` besides the dictionaries (the policy file). `on_reload` hears of every
+        reload that changed the rules or failed."""
+        self._scanner = scanner
+        self._load = load
+        self._watched_files = [Path(p) for p in watched]
+        self._on_reload = on_reload
+        self.loaded = _now()  # when the rules in force were built
+        self.last: Reload | None = None  # the latest reload, whatever came of it
+        self._lock = threading.Lock()  # one reload at a time
+        self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # put() is safe in a signal handler
+        self._observer: Any = None
+        self._changes = _Changes(self.request)
+        self._watches: dict[str, Any] = {}  # folder → watchdog's watch of it
+
+    @property
+    def scanner(self) -> Scanner:
+        """The Scanner in force: take it once per unit of work, so that a reload meanwhile does not change its rules
+        half-way."""
+        return self._scanner
+
+    @property
+    def fingerprint(self) -> str:
+        return self._scanner.fingerprint
+
+    def reload(self, why: str) -> Reload:
+        """Build the rules anew and put them in force; if that fails, the rules in force stay and the outcome says
+        why. Blocks until done (a reload asked for meanwhile waits for this one)."""
+        if self._load is None:
+            raise RuntimeError("these rules have nothing to reload from")
+        with self._lock:
+            previous = self._scanner
+            try:
+                built = build(self._load)
+            except Exception as exc:  # bad TOML, an unreadable dictionary, anything: the old rules go on
+                outcome = Reload(why, previous.fingerprint, previous.fingerprint, f"{exc}")
+                log.error("reload after %s failed; the rules in force (%s) stay: %s", why, previous.fingerprint, exc)
+            else:
+                outcome = Reload(why, built.fingerprint, previous.fingerprint)
+            self.last = outcome
+            if not outcome.failed:
+                # Swapped even when the fingerprint is the same: what it does not cover (the registry's store) is new.
+                self.loaded = outcome.time
+                self._scanner = built  # one assignment: every unit of work sees the old rules or the new
+                if built.fingerprint != previous.fingerprint:
+                    log.warning("rules reloaded after %s: %s (were %s)", why, built.fingerprint, previous.fingerprint)
+                else:
+                    log.info("reloaded after %s: the rules are unchanged (%s)", why, built.fingerprint)
+            self._watch_files()
+        if self._on_reload is not None and (outcome.failed or outcome.fingerprint != outcome.previous):
+            try:
+                self._on_reload(outcome)
+            except Exception:  # the reload stands even if its record cannot be written
+                log.exception("cannot record the reload")
+        return outcome
+
+    def changed(self) -> bool:
+        """Whether the files now say other rules than those in force (a file that cannot be read: yes, and the
+        reload it asks for will say why)."""
+        if self._load is None:
+            return False
+        try:
+            return rule_set(self._load()).fingerprint != self.fingerprint
+        except Exception:
+            return True
+
+    def request(self, why: str) -> None:
+        """Ask for a reload in the background (see `watching`); requests that come together make one reload."""
+        self._requests.put(why)
+
+    @contextlib.contextmanager
+    def watching(self) -> Iterator[Rules]:
+        """While the block runs: a background thread reloads on request, on SIGHUP (when entered in the main
+        thread) and when a watched file changes."""
+        thread = threading.Thread(target=self._serve_requests, name="baomi-reload", daemon=True)
+        thread.start()
+        self._observer = Observer()
+        self._observer.start()
+        with self._lock:
+            self._watch_files()
+        if self._load is not None and self.changed():  # written after the rules in force were read, before the watch
+            self.request("a change while the door started")
+        try:
+            with _on_hangup(lambda: self.request("SIGHUP")):
+                yield self
+        finally:
+            self._requests.put(None)
+            observer, self._observer = self._observer, None
+            observer.stop()
+            observer.join(timeout=10)
+            self._watches.clear()
+            thread.join(timeout=30)
+
+    def status(self) -> dict[str, Any]:
+        """For a health check: the rules in force, since when, and the latest reload."""
+        return {"rule_set": self.fingerprint, "loaded": self.loaded, "last_reload": self.last and self.last.to_dict()}
+
+    def _serve_requests(self) -> None:
+        while (why := self._requests.get()) is not None:
+            reasons = [why]
+            until = time.monotonic() + GATHER_SECONDS
+            while (left := until - time.monotonic()) > 0:
+                try:
+                    more = self._requests.get(timeout=min(QUIET_SECONDS, left))
+                except queue.Empty:
+                    break
+                if more is None:
+                    return
+                reasons.append(more)
+            self.reload(", ".join(dict.fromkeys(reasons)))
+
+    def _watch_files(self) -> None:
+        """Watch the folders of the policy file, of every dictionary the rules in force read (they may have changed
+        with the policy) and of the registry's store; a folder watched already stays so, with no gap."""
+        observer = self._observer
+        if observer is None:
+            return
+        rules = rule_set(self._scanner.config)
+        files = {*self._watched_files, *(Path(d.path) for d in rules.dictionaries), *rules.registry_files}
+        self._changes.files = {str(p) for f in files for p in (f.absolute(), f.resolve())}
+        folders = {str(Path(p).parent) for p in self._changes.files}
+        for folder in set(self._watches) - folders:
+            observer.unschedule(self._watches.pop(folder))
+        for folder in sorted(folders - set(self._watches)):
+            try:
+                self._watches[folder] = observer.schedule(self._changes, folder, recursive=False)
+            except OSError as exc:
+                log.error("cannot watch %s for changes (%s): reload with SIGHUP", folder, exc.strerror or exc)
+
+
+class _Changes(FileSystemEventHandler):
+    """Asks for a reload when one of `files` is written, created, renamed onto or removed."""
+
+    def __init__(self, request: Callable[[str], None]) -> None:
+        self.files: set[str] = set()
+        self.request = request
+
+    def on_any_event(self, event: FileSystemEvent) -> None:
+        if event.event_type not in _WRITES:
+            return
+        for path in (event.src_path, getattr(event, "dest_path", "")):
+            name = path.decode() if isinstance(path, bytes) else path
+            if name in self.files:
+                self.request(f"{name} changed")
+
+
+@contextlib.contextmanager
+def _on_hangup(callback: Callable[[], None]) -> Iterator[None]:
+    """SIGHUP calls `callback` while the block runs (in the main thread only: elsewhere signals cannot be set)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = signal.signal(signal.SIGHUP, lambda signum, frame: callback())
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGHUP, saved)
+
+
+def recorder(audit: AuditLog | None, channel: str) -> Callable[[Reload], None] | None:
+    """For `Rules(on_reload=…)`: each change of rules and each failed reload as a record in the door's audit log."""
+    return None if audit is None else functools.partial(_record, audit, channel)
+
+
+def _record(audit: AuditLog, channel: str, outcome: Reload) -> None:
+    audit.record(outcome.decision(channel))
