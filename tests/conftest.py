@@ -42,13 +42,27 @@ def require(available: bool, what: str, *, needed_in_ci: bool = True) -> None:
         pytest.skip(f"{what} is not available")
 
 
+# The environment every test starts from: English messages and UTC times, whatever the developer's own locale and
+# zone; a test of another language or zone sets its own (monkeypatch.setenv("LANG", "zh_CN.UTF-8")).
+LOCALE_VARIABLES = ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")
+ENGLISH_UTC = {"LANG": "C.UTF-8", "LC_ALL": None, "LC_MESSAGES": None, "LANGUAGE": None, "TZ": "UTC"}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the automaton cache and the audit log of the test run out of the user's home."""
+    """Keep the automaton cache and the audit log of the test run out of the user's home; speak English in UTC."""
     state = tmp_path_factory.mktemp("state")
-    saved = {k: os.environ.get(k) for k in ("BAOMI_CACHE", "BAOMI_AUDIT")}
-    os.environ["BAOMI_CACHE"] = str(state / "cache")
-    os.environ["BAOMI_AUDIT"] = str(state / "audit.db")
+    settings: dict[str, str | None] = {
+        "BAOMI_CACHE": str(state / "cache"),
+        "BAOMI_AUDIT": str(state / "audit.db"),
+        **ENGLISH_UTC,
+    }
+    saved = {k: os.environ.get(k) for k in settings}
+    for key, value in settings.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     yield
     for key, value in saved.items():
         if value is None:

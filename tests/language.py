@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Names that stay as they are in a Chinese sentence.
@@ -34,3 +35,14 @@ def english_words(text: str, keep: Iterable[str] = ()) -> list[str]:
 
 def has_han(text: str) -> bool:
     return bool(HAN.search(text))
+
+
+def data_words(*texts: object) -> set[str]:
+    """The Latin words of data a text shows as it is (paths, user and machine names), for english_words' `keep`."""
+    return {word for text in texts for word in WORD.findall(str(text))}
+
+
+def dictionary_names() -> set[str]:
+    """baomi's dictionary categories (tender, personnel): names like rule IDs, shown beside their titles."""
+    folder = Path(__file__).resolve().parent.parent / "scanner" / "data" / "dictionaries"
+    return {path.stem for path in folder.glob("*.txt")}

@@ -20,6 +20,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from scanner.i18n import msg
+
 log = logging.getLogger("baomi.milter")
 
 VERSION = 6
@@ -351,7 +353,7 @@ def parse_listen(spec: str) -> tuple[int, str | tuple[str, int]]:
         host = host.strip("[]") or ("::1" if kind == "inet6" else "127.0.0.1")
         if port.isdigit() and int(port) < 65536:  # port 0: any free port
             return (socket.AF_INET6 if kind == "inet6" else socket.AF_INET), (host, int(port))
-    raise ValueError(f"cannot listen on {spec!r}: expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path")
+    raise ValueError(msg("expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path"))
 
 
 class _RequestHandler(socketserver.BaseRequestHandler):
@@ -396,13 +398,13 @@ def _remove_stale_socket(path: Path) -> None:
     """A socket file left by a milter that died; anything else at that path is not ours to delete."""
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise ValueError(f"{path} exists and is not a socket")
+            raise ValueError(msg("{path} exists and is not a socket", path=str(path)))
         probe = socket.socket(socket.AF_UNIX)
         try:
             probe.connect(str(path))
         except ConnectionRefusedError:
             path.unlink()
         else:
-            raise ValueError(f"another milter is listening on {path}")
+            raise ValueError(msg("another milter is listening on {path}", path=str(path)))
         finally:
             probe.close()
