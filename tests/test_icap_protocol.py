@@ -63,7 +63,9 @@ class Response:
 
 
 def http_post(path: str, content_type: str, body: bytes, *extra: str) -> bytes:
+    """An upload as a browser in Chinese sends it (its Accept-Language chooses the language of baomi's pages)."""
     lines = [f"POST http://upload.example{path} HTTP/1.1", "Host: upload.example", f"Content-Type: {content_type}"]
+    lines += ["Accept-Language: zh-CN,zh;q=0.9"]
     lines += [f"Content-Length: {len(body)}", *extra]
     return "\r\n".join(lines).encode() + b"\r\n\r\n"
 
@@ -327,7 +329,7 @@ def test_two_content_types_are_refused(service: IcapService) -> None:
     head = http_post("/upload", "text/plain", body, f"Content-Type: {FORM_TYPE}")
     response = exchange(service, reqmod(head, body))
     assert response.http_status == 403
-    assert "格式无法解析" in response.page
+    assert "无法按网站服务器的方式拆解" in response.page
 
 
 def test_flagged_upload_goes_on_with_a_verdict_header(service: IcapService) -> None:
@@ -344,14 +346,14 @@ def test_flagged_upload_is_blocked_when_the_configuration_says_so(strict_service
     body = "内部资料 注意保存\n正文\n".encode()
     response = exchange(strict_service, reqmod(http_post("/notes.txt", "text/plain", body), body))
     assert response.http_status == 403
-    assert "内部资料标志" in response.page
+    assert "内部资料" in response.page
 
 
 def test_body_over_the_limit_is_blocked_as_unscannable(service: IcapService) -> None:
     body = CLEAN * (MAX_BODY // len(CLEAN) + 1)
     response = exchange(service, reqmod(http_post("/big.txt", "text/plain", body), body))
     assert response.http_status == 403
-    assert "超过大小限制" in response.page
+    assert "超出该通道的大小限制" in response.page
 
 
 # -- preview

@@ -87,7 +87,10 @@ def test_marked_docx_upload_gets_403_and_never_reaches_the_upstream(client: http
 
 
 def test_browser_sees_the_block_page_in_chinese(client: httpx.Client, upstream: Upstream) -> None:
-    response = client.post(upstream.url("/page"), files={"file": ("通知.txt", MARKED_TXT, "text/plain")})
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+    response = client.post(
+        upstream.url("/page"), files={"file": ("通知.txt", MARKED_TXT, "text/plain")}, headers=chinese
+    )
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "此次上传已被拦截" in response.text
     assert "通知.txt" in response.text

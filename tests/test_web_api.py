@@ -383,8 +383,8 @@ def test_openapi_document_describes_both_ways_to_scan(service: Service) -> None:
 
 
 def test_page_is_served_with_a_policy_that_runs_only_its_own_script(service: Service) -> None:
-    response = httpx.get(service.url + "/")
-    assert "发布前保密检查" in response.text
+    response = httpx.get(service.url + "/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "发布前保密检查" in response.text and response.headers["content-language"] == "zh-CN"
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert httpx.get(service.url + "/static/app.js").status_code == 200
 

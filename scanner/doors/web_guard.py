@@ -18,14 +18,17 @@ import h11
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from scanner.i18n import Message, msg, negotiate, render, speaking
+
 log = logging.getLogger("baomi.web")
 
-FULL = {"error": "busy", "message": "服务繁忙，文件未检查，请稍后再试", "detail": "every connection is taken"}
-TOO_MANY = {
-    "error": "too-many-requests",
-    "message": "同时提交的检查过多，文件未检查，请稍后再试",
-    "detail": "this client has too many requests in progress",
-}
+BUSY = msg("The service is busy: the file was not checked. Try again later.")
+TOO_MANY = msg("Too many checks were sent at once: the file was not checked. Try again later.")
+
+
+def refusal(code: str, message: Message, detail: str) -> dict[str, str]:
+    """The JSON of a refusal (as web.Refusal says it), its message in the current language."""
+    return {"error": code, "message": render(message), "detail": detail}
 
 
 class Connections:
@@ -116,9 +119,10 @@ class ClientLimit:
     """ASGI middleware: a client (by address, the forwarded one behind a trusted proxy) with `limit` requests in
     progress is answered 429 for the next, so that one client's slow uploads cannot take every connection."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, language: str | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.language = language  # [i18n] language: for a browser that asks for none baomi speaks
         self.in_progress: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -128,7 +132,10 @@ class ClientLimit:
         client = _peer(scope.get("client"))
         if self.in_progress[client] >= self.limit:
             log.warning("%s: refused, %d requests already in progress", client, self.limit)
-            await _send_json(send, 429, TOO_MANY)
+            asked = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
+            with speaking(negotiate(asked, self.language)):
+                body = refusal("too-many-requests", TOO_MANY, "this client has too many requests in progress")
+            await _send_json(send, 429, body)
             return
         self.in_progress[client] += 1
         try:
@@ -145,7 +152,7 @@ def _peer(client: Any) -> str:
 
 def _unavailable() -> bytes:
     """A whole 503 answer that closes the connection, for a connection uvicorn has not read a request from."""
-    content = json.dumps(FULL, ensure_ascii=False).encode()
+    content = json.dumps(refusal("busy", BUSY, "every connection is taken"), ensure_ascii=False).encode()
     head = (
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
         f"retry-after: 10\r\ncontent-length: {len(content)}\r\n\r\n"
