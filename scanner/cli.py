@@ -23,7 +23,7 @@ from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, Config, ConfigError
 from scanner.report import printable, render_json, render_jsonl, render_sarif, render_summary, render_text
-from scanner.titles import format_title, os_error, role_title
+from scanner.titles import format_title, os_error, part_title, role_title
 from scanner.walk import Entry, scan_entry, walk
 
 # Sub-command → the module that registers it (its register(subparsers, common)). A module is imported only when its
@@ -67,7 +67,9 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="baomi", description=_("baomi: the confidentiality check of files before they leave the office.")
     )
-    parser.add_argument("--version", action="version", version=f"baomi {version()}")
+    parser.add_argument(
+        "--version", action="version", version=f"baomi {version()}", help=_("show program's version number and exit")
+    )
     sub = parser.add_subparsers(required=True, metavar=_("COMMAND"))
     scan = sub.add_parser(
         "scan",
@@ -217,11 +219,12 @@ def _explain(scanner: Scanner, args: argparse.Namespace) -> int:
         )
         _out(f"== {printable(render(read_as))}\n")
         for segment in scanned.extraction.segments:
-            role = role_title(segment.role)
+            part, role = part_title(segment.part), role_title(segment.role)
+            named = part if role == part else render(msg("{part} ({role})", part=part, role=role))
             heading = (
-                msg("segment {part} ({role}), page {page}", part=segment.part, role=role, page=segment.page)
+                msg("segment {part}, page {page}", part=named, page=segment.page)
                 if segment.page
-                else msg("segment {part} ({role})", part=segment.part, role=role)
+                else msg("segment {part}", part=named)
             )
             _out(f"-- {printable(render(heading))}\n{segment.text.rstrip()}\n")
             folded = normalize(segment.text, squeeze=segment.role != Role.FILENAME).text

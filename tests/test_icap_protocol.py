@@ -6,6 +6,7 @@ import base64
 import gzip
 import io
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from scanner.audit import AuditLog
 from tests.common import closed_by_peer, docx_of, slowloris
 from tests.icap_rig import IcapService
+from tests.language import english_words, has_han
 
 MAX_BODY = 200_000
 MARKED = "机密★5年\n关于某项目的通知\n内容第二行\n".encode()
@@ -188,6 +190,28 @@ def test_marked_upload_gets_a_403_page_in_chinese(service: IcapService) -> None:
     assert "mark.state-secret" in response.page
     assert "国家秘密标志" in response.page
     assert "report.txt" in response.page
+
+
+def english_browser(http_head: bytes) -> bytes:
+    """The same request as a browser in English sends it."""
+    return http_head.replace(b"Accept-Language: zh-CN,zh;q=0.9", b"Accept-Language: en-US,en;q=0.9")
+
+
+def block_page_text(page: str) -> str:
+    """What the block page says, its markup, styles and the uploaded file's name set aside."""
+    words = re.sub(r"<style>.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    return words.replace("report.txt", " ")
+
+
+def test_the_block_page_speaks_the_language_of_the_browser(service: IcapService) -> None:
+    chinese = exchange(service, reqmod(http_post("/report.txt", "text/plain", MARKED), MARKED))
+    english = exchange(service, reqmod(english_browser(http_post("/report.txt", "text/plain", MARKED)), MARKED))
+    assert (chinese.http_status, english.http_status) == (403, 403)
+    assert '<html lang="zh-CN">' in chinese.page and '<html lang="en">' in english.page
+    assert "This upload was blocked" in english.page and "State-secret mark" in english.page
+    assert english_words(block_page_text(chinese.page)) == []
+    assert not has_han(block_page_text(english.page))
+    assert re.search(r"（\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC）", chinese.page)  # the time, its zone named
 
 
 def test_block_page_shows_no_text_of_the_file(service: IcapService) -> None:
@@ -498,7 +522,11 @@ def test_a_browser_with_too_many_uploads_under_way_gets_429_while_others_go_on(g
             assert sock.makefile("rb").readline() == b"ICAP/1.0 100 Continue\r\n"
         response = exchange(guarded_service, preview_request(head, CLEAN, ieof=False, client="10.0.0.9"))
         assert (response.status, response.http_status) == (200, 429)
-        assert "同时上传的文件过多" in response.page
+        assert "同时上传的文件过多" in response.page and english_words(block_page_text(response.page)) == []
+        english = preview_request(english_browser(head), CLEAN, ieof=False, client="10.0.0.9")
+        response = exchange(guarded_service, english)
+        assert response.http_status == 429 and "Too many uploads at once" in response.page
+        assert not has_han(response.page)
         other = exchange(guarded_service, preview_request(head, CLEAN, ieof=True, client="10.0.0.10"))
         assert other.status == 204
     finally:

@@ -97,6 +97,16 @@ def test_browser_sees_the_block_page_in_chinese(client: httpx.Client, upstream: 
     assert "国家秘密标志" in response.text
 
 
+def test_browser_in_english_sees_the_block_page_in_english(client: httpx.Client, upstream: Upstream) -> None:
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    response = client.post(
+        upstream.url("/page-en"), files={"file": ("notice.txt", MARKED_TXT, "text/plain")}, headers=english
+    )
+    assert response.status_code == 403
+    assert "This upload was blocked" in response.text and "State-secret mark" in response.text
+    assert '<html lang="en">' in response.text and "此次上传" not in response.text
+
+
 def test_marked_chunked_upload_gets_403(client: httpx.Client, upstream: Upstream) -> None:
     response = client.post(upstream.url("/chunked"), content=iter([MARKED_TXT[:9], MARKED_TXT[9:]]))
     assert response.status_code == 403

@@ -22,6 +22,7 @@ from scanner.i18n import render
 from scanner.model import Finding, Location, Verdict
 from scanner.policy import load_config
 from tests.conftest import ROOT
+from tests.language import english_words
 from tests.postfix_fixture import Milter
 from tests.test_milter_protocol import ScriptedMTA
 
@@ -231,3 +232,37 @@ def test_sigterm_stops_the_milter_in_order(tmp_path: Path) -> None:
     log = milter.stop()  # SIGTERM
     assert milter.returncode == 0
     assert log.splitlines()[-1] == "baomi milter: stopped"
+
+
+# -- the language of a reply: [i18n] language where it is ASCII (English), else rule IDs and the reference alone
+
+
+def gateway_speaking(language: str, tmp_path: Path, **mail: object) -> Gateway:
+    config = tmp_path / f"{language}.toml"
+    config.write_text(f'[i18n]\nlanguage = "{language}"\n', encoding="utf-8")
+    scanner = Scanner(load_config(config))
+    return Gateway(scanner, AuditLog(tmp_path / f"{language}.db"), MailTable(**mail), workers=1)  # type: ignore[arg-type]
+
+
+def reply(gateway: Gateway, body: str) -> str:
+    outcome = gateway.decide(Message(headers=HEADERS, body=[body.encode()]), {}, progress=lambda: None)
+    return outcome.reply.text
+
+
+def test_a_refusal_in_english_is_a_sentence(tmp_path: Path) -> None:
+    text = reply(gateway_speaking("en", tmp_path), "机密★5年\r\n\r\n试验数据如下。\r\n")
+    assert text == "550 5.7.1 Message refused by the confidentiality check: mark.state-secret in the message (ref 1)."
+
+
+def test_a_refusal_in_chinese_is_ascii_the_rules_and_the_reference(tmp_path: Path) -> None:
+    """Chinese cannot travel in an SMTP reply to a client that did not ask for SMTPUTF8 (test_milter shows what
+    Postfix does with it): the reply says what needs no language, and no English either."""
+    text = reply(gateway_speaking("zh_CN", tmp_path), "机密★5年\r\n\r\n试验数据如下。\r\n")
+    assert text == "550 5.7.1 baomi: mark.state-secret #1"
+    assert text.isascii() and english_words(text.removeprefix("550 5.7.1")) == []
+
+
+def test_a_temporary_failure_in_chinese_is_ascii_too(tmp_path: Path) -> None:
+    gateway = gateway_speaking("zh_CN", tmp_path, scan_seconds=0.5, slow_seconds=60)
+    assert gateway.places.take("a long scan", until=time.monotonic()) is not None  # the one place is taken
+    assert reply(gateway, "您好。\r\n") == "451 4.7.1 baomi: unscannable.seconds #1"

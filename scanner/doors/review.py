@@ -110,8 +110,13 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     ):
         sub = actions.add_parser(verb, help=helptext)
         sub.add_argument("files", nargs="+", type=Path, metavar=_("FILE"), help=_("held files"))
-        sub.add_argument("--reason", required=True, help=_("why (recorded in the audit log)"))
-        sub.add_argument("--reviewer", default=_reviewer(), help=_("who decides (default: the user running this)"))
+        sub.add_argument("--reason", required=True, metavar=_("REASON"), help=_("why (recorded in the audit log)"))
+        sub.add_argument(
+            "--reviewer",
+            default=_reviewer(),
+            metavar=_("NAME"),
+            help=_("who decides (default: the user running this)"),
+        )
         sub.set_defaults(run=function)
     actions.choices["release"].add_argument(
         "--force", action="store_true", help=_("release even a quarantined (blocked) file")
