@@ -79,7 +79,7 @@ class IcapService:
             sock, settings.idle_timeout, settings.timeout, settings.deadline, settings.header_timeout
         )
         if not self._admit(conn):
-            log.warning("%s: refused, every connection is in the middle of a request", peer)
+            log.warning(msg("{client}: refused, every connection is in the middle of a request", client=peer))
             with contextlib.suppress(OSError):
                 sock.sendall(wire.error_response(self.istag, 503))
             return
@@ -144,7 +144,7 @@ class IcapService:
             log.warning("%s: %s", peer, exc)
             answer = Answer(wire.error_response(self.istag, exc.status), keep_open=False)
         except Exception:  # a fault here must refuse the request (Squid then fails closed), never pass it
-            log.exception("%s: internal error", peer)
+            log.exception(msg("{client}: internal error", client=peer))
             answer = Answer(wire.error_response(self.istag, 500), keep_open=False)
         try:
             conn.finish(answer.data)
@@ -165,7 +165,12 @@ class IcapService:
             raise wire.IcapError(400, "REQMOD without an encapsulated HTTP request")
         with self._under_way(request.headers.get("X-Client-IP")) as allowed:
             if not allowed:
-                log.warning("%s: refused, %s has too many uploads under way", peer, _client(request, peer))
+                busy = msg(
+                    "{client}: refused, {browser} has too many uploads under way",
+                    client=peer,
+                    browser=_client(request, peer),
+                )
+                log.warning(busy)
                 with speaking(self.language(request)):
                     return Answer(too_many_page(self.istag), keep_open=False)  # its body is not read
             return self._read_and_decide(conn, request, peer)
@@ -236,7 +241,13 @@ class IcapService:
         verdict = max((report.verdict for _, report in scanned), default=Verdict.PASS)
         ids = self._record(request, peer, scanned, verdict)
         if verdict == Verdict.BLOCK:
-            log.info("block %s %s: %s", _client(request, peer), _url(request.http.target), _rules(scanned))
+            blocked = msg(
+                "blocked {browser} {url}: {rules}",
+                browser=_client(request, peer),
+                url=_url(request.http.target),
+                rules=_rules(scanned),
+            )
+            log.info(blocked)
             with speaking(self.language(request)):
                 page = block_page([report for _, report in scanned if report.verdict > Verdict.PASS], ids, self.titles)
             headers = [
@@ -404,7 +415,8 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.service.serve_connection(self.request, f"{self.client_address[0]}:{self.client_address[1]}")
+        with speaking(self.server.service.scanner.config.language):  # its log lines; pages follow their browser
+            self.server.service.serve_connection(self.request, f"{self.client_address[0]}:{self.client_address[1]}")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:

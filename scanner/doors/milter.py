@@ -45,7 +45,7 @@ from scanner.engine import Scanner
 from scanner.extract.base import Problem
 from scanner.i18n import _, msg, msg_n, render, speaking
 from scanner.model import FileReport, Finding, Verdict
-from scanner.titles import os_error
+from scanner.titles import action_title, os_error
 
 log = logging.getLogger("baomi.milter")
 T = TypeVar("T")
@@ -325,7 +325,15 @@ class Gateway:
             ref = self.audit.record(decision)
         except Exception:  # the refusal stands even when the log cannot be written
             log.exception(render(msg("cannot write the audit log")))
-        log.warning("%s %s: %s; answered %s (ref %s)", facts.get("queue_id") or "-", message_id, why, action, ref)
+        answered = msg(
+            "{queue_id} {message}: {why} Answered {action} (ref {ref}).",
+            queue_id=facts.get("queue_id") or "-",
+            message=message_id,
+            why=why,
+            action=action_title(action),
+            ref=ref,
+        )
+        log.warning(answered)
         rules = report.rules
         if answer == "tempfail":
             later = msg("Cannot check this message now; try again later. {why}", why=why)

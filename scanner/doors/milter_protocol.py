@@ -270,7 +270,7 @@ class Session:
                 if not self.dispatch(*item):
                     break
         except (ProtocolError, OSError) as exc:
-            log.warning("milter connection dropped: %s", exc)
+            log.warning(msg("milter connection dropped: {error}", error=str(exc)))
         finally:
             self.handler.close()
 

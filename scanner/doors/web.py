@@ -557,7 +557,7 @@ async def openapi(request: Request) -> Response:
 
 def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    log.info("%s %s refused: %s", request.method, request.url.path, exc)
+    log.info(msg("{method} {path} refused: {why}", method=request.method, path=request.url.path, why=str(exc)))
     with speaking(language(request)):
         return _spoken(request, exc.response())
 
@@ -576,7 +576,7 @@ def _http_error(request: Request, exc: Exception) -> Response:
 
 
 def _failed(request: Request, exc: Exception) -> Response:
-    log.exception("%s %s failed", request.method, request.url.path)
+    log.exception(msg("{method} {path} failed", method=request.method, path=request.url.path))
     with speaking(language(request)):
         said = _("The service failed inside: the file was not checked.")
     return _spoken(request, JSONResponse({"error": "internal", "message": said, "detail": type(exc).__name__}, 500))

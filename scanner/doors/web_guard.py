@@ -46,7 +46,7 @@ class Connections:
             idle = next((c for c in self.open if c.waiting_for_head), None)
             if idle is None:
                 return False
-            idle.drop("the service is full and it has not sent a request")
+            idle.drop(msg("the service is full and it has not sent a request"))
         self.open[connection] = None
         return True
 
@@ -71,7 +71,9 @@ class GuardedProtocol(H11Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
         if not self.guard.admit(self):
-            log.warning("%s: refused, every connection is in the middle of a request", _peer(self.client))
+            log.warning(
+                msg("{client}: refused, every connection is in the middle of a request", client=_peer(self.client))
+            )
             self.transport.write(_unavailable())
             self.transport.close()
             return
@@ -90,8 +92,8 @@ class GuardedProtocol(H11Protocol):
         super().on_response_complete()
         self._watch_head()
 
-    def drop(self, why: str) -> None:
-        log.info("%s: connection closed: %s", _peer(self.client), why)
+    def drop(self, why: Message) -> None:
+        log.info(msg("{client}: connection closed: {why}", client=_peer(self.client), why=why))
         self._stop_clock()
         self.guard.open.pop(self, None)
         self.transport.close()
@@ -107,7 +109,7 @@ class GuardedProtocol(H11Protocol):
     def _head_overdue(self) -> None:
         self.head_deadline = None
         if self.waiting_for_head and not self.transport.is_closing():
-            self.drop(f"no request head within {self.guard.header_seconds:g} s")
+            self.drop(msg("no request head within {seconds} s", seconds=f"{self.guard.header_seconds:g}"))
 
     def _stop_clock(self) -> None:
         if self.head_deadline is not None:
@@ -131,7 +133,7 @@ class ClientLimit:
             return
         client = _peer(scope.get("client"))
         if self.in_progress[client] >= self.limit:
-            log.warning("%s: refused, %d requests already in progress", client, self.limit)
+            log.warning(msg("{client}: refused, {count} requests already in progress", client=client, count=self.limit))
             asked = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
             with speaking(negotiate(asked, self.language)):
                 body = refusal("too-many-requests", TOO_MANY, "this client has too many requests in progress")
