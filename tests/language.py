@@ -14,11 +14,13 @@ PRODUCT_NAMES = frozenset(
     "baomi Tesseract chi_sim SHA UTC PDF OCR ICAP SMTP HTTP XML HTML JSON CSV Word Excel PowerPoint WPS OFD zip "  # noqa: SIM905
     "docx xlsx pptx pdf txt Postfix Squid Nextcloud Seafile LibreOffice Chromium SQLite KB MB GB "
     "TOML Sendmail cron milter Debian catdoc unrar unar IRM DRM OLE RTF EMF WMF JPEG GBK Luhn API "
-    "POST PUT GET REQMOD".split()
+    "POST PUT GET REQMOD UTF tar rar Office Outlook OpenDocument FIB DTD NUL Latin XR WordDocument "
+    "EncryptedPackage Ole Native Visa JCB".split()
 )
 # Machine words a reader types or quotes as they are.
 MACHINE = re.compile(
     r"--[a-z][a-z-]*"  # options: --ocr
+    r"|\$[A-Z_]+"  # environment variables: $BAOMI_AUDIT
     r"|\[[a-z0-9_.]+\]\s+[a-z_]+"  # configuration keys: [limits] max_ratio, [i18n] language
     r"|\[\[?[a-z0-9_.]+\]\]?"  # configuration tables: [limits], [[watch.outbox]]
     r"|\b[a-z]+(?:_[a-z0-9]+)+\b"  # names in code: max_bytes, running_prose (the rule that set a mention aside)
