@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "watch": "scanner.doors.watch",
     "review": "scanner.doors.review",
     "audit": "scanner.doors.audit_log",
+    "register": "scanner.doors.register",
 }
 BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader went away (`baomi scan ... | head`)
 

@@ -254,6 +254,22 @@ class LanguageTable:
             raise Invalid("language", why)
 
 
+@door_table("registry")
+@dataclass(frozen=True)
+class RegistryTable:
+    """Registered secrets (baomi register): where the store is, the key that makes its hashes unreadable, and how much
+    must match. Relative paths are relative to the configuration file."""
+
+    store: str | None = None  # a SQLite file or a postgresql:// URL (default: registry.db beside the policy file)
+    key: Path | None = None  # default: $BAOMI_REGISTRY_KEY, else registry.key beside a SQLite store
+    min_chars: int = 80  # folded characters (letters and digits) of a registered document that make a finding
+    table_window: int = 120  # folded characters within which the values of one row of a registered table must stand
+
+    def __post_init__(self) -> None:
+        at_least(self.min_chars, 1, "min_chars")
+        at_least(self.table_window, 1, "table_window")
+
+
 @door_table("audit")
 @dataclass(frozen=True)
 class AuditTable:

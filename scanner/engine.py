@@ -16,6 +16,7 @@ from scanner.extract import Extraction, Problem, extract
 from scanner.i18n import msg
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
+from scanner.registry import load_registry
 from scanner.titles import os_error
 
 NOT_REGULAR = msg("This is not a regular file but a pipe, a socket or a device.")
@@ -32,11 +33,11 @@ class Scanned:
 
 
 class Scanner:
-    """Scans files under one configuration. Build it once: the automaton is compiled (or loaded) here."""
+    """Scans files under one configuration. Build it once: the automaton and the registry are loaded here."""
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
-        self.detectors = Detectors(load_dictionaries(self.config))
+        self.detectors = Detectors(load_dictionaries(self.config), load_registry(self.config))
 
     def scan_bytes(
         self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None

@@ -50,11 +50,13 @@ ENGLISH_UTC = {"LANG": "C.UTF-8", "LC_ALL": None, "LC_MESSAGES": None, "LANGUAGE
 
 @pytest.fixture(scope="session", autouse=True)
 def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the automaton cache and the audit log of the test run out of the user's home; speak English in UTC."""
+    """Keep the automaton cache, the audit log and the registry of the test run out of the user's home; speak English
+    in UTC."""
     state = tmp_path_factory.mktemp("state")
     settings: dict[str, str | None] = {
         "BAOMI_CACHE": str(state / "cache"),
         "BAOMI_AUDIT": str(state / "audit.db"),
+        "BAOMI_REGISTRY": str(state / "registry.db"),
         **ENGLISH_UTC,
     }
     saved = {k: os.environ.get(k) for k in settings}

@@ -59,6 +59,7 @@ def test_every_door_table_is_registered_in_one_place() -> None:
         "web": "WebTable",
         "icap": "IcapTable",
         "i18n": "LanguageTable",
+        "registry": "RegistryTable",
     }
 
 
