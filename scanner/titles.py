@@ -24,6 +24,8 @@ CATEGORIES = {
     "unscannable": N_("Could not be checked"),
     "image": N_("Image not examined"),
     "damaged": N_("Damaged file, read after repair"),
+    "registered": N_("Excerpt of a registered secret document"),
+    "registered-table": N_("Rows of a registered secret table"),
 }
 
 # Why a file's text did not (all) come out (the reasons of scanner/extract's Problems), and what a person does next.
