@@ -15,13 +15,15 @@ import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
-from scanner.command import UsageError, build_scanner, common_options, version
+from scanner.command import UsageError, build_scanner, common_options, count, version
 from scanner.engine import Scanner
+from scanner.i18n import _, msg, render, translate_argparse
 from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, Config, ConfigError
-from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
+from scanner.report import printable, render_json, render_jsonl, render_sarif, render_summary, render_text
+from scanner.titles import format_title, os_error, part_title, role_title
 from scanner.walk import Entry, scan_entry, walk
 
 # Sub-command → the module that registers it (its register(subparsers, common)). A module is imported only when its
@@ -44,8 +46,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args, unknown = parser.parse_known_args(argv)
-    if unknown:  # said by the sub-command's parser, so its usage is the one shown
-        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:  # said by the sub-command's parser, so its usage is the one shown (argparse's own words)
+        getattr(args, "parser", parser).error(_("unrecognized arguments: %s") % " ".join(unknown))
     try:
         return int(args.run(args))
     except (UsageError, ConfigError) as exc:
@@ -60,21 +62,47 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser for `command`, or for every command when it is not one of those registered (for --help)."""
+    """The parser for `command`, or for every command when it is not one of those registered (for --help), in the
+    reader's language (argparse's own words too)."""
+    translate_argparse()
     common = common_options()
-    parser = argparse.ArgumentParser(prog="baomi", description="保密检查: outbound content-leak scanner")
-    parser.add_argument("--version", action="version", version=f"baomi {version()}")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    scan = sub.add_parser("scan", parents=[common], help="scan files and folders")
-    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    scan.add_argument("--format", choices=("text", "json", "jsonl", "sarif"), default="text")
-    scan.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="processes (default: cores)")
-    scan.add_argument("--channel", default="scan", choices=CHANNELS, help=argparse.SUPPRESS)
-    scan.add_argument("--ocr", action="store_true", help="read images and scanned pages with Tesseract")
-    scan.add_argument("--explain", action="store_true", help="show the extracted text and why each rule fired")
-    scan.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser = argparse.ArgumentParser(
+        prog="baomi", description=_("baomi: the confidentiality check of files before they leave the office.")
+    )
+    parser.add_argument(
+        "--version", action="version", version=f"baomi {version()}", help=_("show program's version number and exit")
+    )
+    sub = parser.add_subparsers(required=True, metavar=_("COMMAND"))
+    scan = sub.add_parser(
+        "scan",
+        parents=[common],
+        help=_("scan files and folders"),
+        description=_(
+            "Scan files and folders: each file gets a verdict (pass, flag or block) and each finding says where it "
+            "is, what it is and which rule found it. Exit status: 0 all passed, 1 something did not, 2 an error."
+        ),
+    )
+    scan.add_argument("paths", nargs="+", type=Path, metavar=_("PATH"), help=_("files and folders to scan"))
     scan.add_argument(
-        "--report", type=Path, action="append", default=[], metavar="FILE", help="write a report: .html, .docx"
+        "--format",
+        choices=("text", "json", "jsonl", "sarif"),
+        default="text",
+        help=_("text for people (the default), json, jsonl (a line per file) or sarif for tools"),
+    )
+    scan.add_argument(
+        "--jobs", type=count, default=os.cpu_count() or 1, metavar="N", help=_("processes (default: cores)")
+    )
+    scan.add_argument("--channel", default="scan", choices=CHANNELS, help=argparse.SUPPRESS)
+    scan.add_argument("--ocr", action="store_true", help=_("read images and scanned pages with Tesseract"))
+    scan.add_argument("--explain", action="store_true", help=_("show the extracted text and why each rule fired"))
+    scan.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
+    scan.add_argument(
+        "--report",
+        type=Path,
+        action="append",
+        default=[],
+        metavar=_("FILE"),
+        help=_("also write the inspection report to FILE: .html or .docx; may be given twice"),
     )
     scan.set_defaults(run=run_scan)
     wanted = [COMMANDS[command]] if command in COMMANDS else [] if command == "scan" else list(COMMANDS.values())
@@ -94,16 +122,14 @@ def _remember_parsers(parser: argparse.ArgumentParser) -> None:
 
 
 def run_scan(args: argparse.Namespace) -> int:
-    if args.jobs < 1:
-        raise UsageError("--jobs takes a number of processes, 1 or more")
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        raise UsageError(msg("There is no such file or folder: {paths}.", paths=", ".join(missing)))
     try:
         for path in args.report:
             check_report_path(path)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(exc.args[0]) from None
     scanner = build_scanner(args)
     # The compiled dictionaries are long-lived: the garbage collector need not walk their objects again and again.
     gc.freeze()
@@ -142,7 +168,9 @@ def run_scan(args: argparse.Namespace) -> int:
             for path in args.report:
                 write_report(inspection, path)
         except OSError as exc:
-            raise UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from None
+            raise UsageError(
+                msg("Cannot write the report {path}: {error}.", path=str(path), error=os_error(exc))
+            ) from None
     return 0 if all(v == Verdict.PASS for v in verdicts) else 1
 
 
@@ -185,19 +213,30 @@ def _explain(scanner: Scanner, args: argparse.Namespace) -> int:
     worst = Verdict.PASS
     for entry in walk(args.paths):
         scanned = scan_entry(scanner, entry, args.channel, explain=True)
-        _out(
-            f"== {entry.path}: {scanned.extraction.format}"
-            + (f" ({scanned.report.encoding})\n" if scanned.report.encoding else "\n")
+        fmt = format_title(scanned.extraction.format)
+        read_as = (
+            msg("{path}: {format} ({encoding})", path=str(entry.path), format=fmt, encoding=scanned.report.encoding)
+            if scanned.report.encoding
+            else msg("{path}: {format}", path=str(entry.path), format=fmt)
         )
+        _out(f"== {printable(render(read_as))}\n")
         for segment in scanned.extraction.segments:
-            page = f" page {segment.page}" if segment.page else ""
-            _out(f"-- segment {segment.part} [{segment.role}]{page}\n{segment.text.rstrip()}\n")
+            part, role = part_title(segment.part), role_title(segment.role)
+            named = part if role == part else render(msg("{part} ({role})", part=part, role=role))
+            heading = (
+                msg("segment {part}, page {page}", part=named, page=segment.page)
+                if segment.page
+                else msg("segment {part}", part=named)
+            )
+            _out(f"-- {printable(render(heading))}\n{segment.text.rstrip()}\n")
             folded = normalize(segment.text, squeeze=segment.role != Role.FILENAME).text
             if folded != segment.text:
-                _out(f"-- normalised\n{folded.rstrip()}\n")
-        _out("-- evidence\n")
+                normalised = _("normalised")
+                _out(f"-- {normalised}\n{folded.rstrip()}\n")
+        evidence = _("evidence")
+        _out(f"-- {evidence}\n")
         for item in scanned.evidence:
-            _out(f"   {item}\n")
+            _out(f"   {printable(str(item))}\n")
         _out(render_text(scanned.report, sys.stdout.isatty()))
         worst = max(worst, scanned.report.verdict)
     return 0 if worst == Verdict.PASS else 1
@@ -216,7 +255,8 @@ class _Progress:
         if self.total >= 20:
             width = 30
             filled = width * self.done_count // self.total
-            sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {self.done_count}/{self.total} files")
+            files = render(msg("{done}/{total} files", done=self.done_count, total=self.total))
+            sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {files}")
             sys.stderr.flush()
 
     def done(self) -> None:

@@ -11,9 +11,11 @@ from pathlib import Path
 import ahocorasick
 
 from scanner import cache
+from scanner.i18n import msg
 from scanner.model import Verdict
 from scanner.normalize import normalize_term, spellings
 from scanner.policy import Config, ConfigError
+from scanner.titles import os_error
 
 # The repository's dictionaries/, through a link setuptools follows: installs carry them as package data.
 BUILTIN = Path(__file__).resolve().parent / "data" / "dictionaries"
@@ -157,9 +159,9 @@ def parse_dictionary(text: str, path: Path) -> list[Term]:
         try:
             verdict = Verdict.parse(action) if action.strip() else Verdict.FLAG
         except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from None
+            raise ConfigError(msg("{where}: {why}", where=f"{path}:{number}", why=exc.args[0])) from None
         if verdict == Verdict.PASS:
-            raise ConfigError(f"{path}:{number}: a dictionary term must flag or block")
+            raise ConfigError(msg("{where}: a dictionary term must flag or block.", where=f"{path}:{number}"))
         if normalize_term(word):
             terms.append(Term(word.strip(), category, verdict, f"{path.name}:{number}"))
     return terms
@@ -185,6 +187,8 @@ def _read(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise ConfigError(f"cannot read dictionary {path}: {exc.strerror}") from None
+        raise ConfigError(
+            msg("Cannot read the dictionary {path}: {error}.", path=str(path), error=os_error(exc))
+        ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"dictionary {path} is not UTF-8") from None
+        raise ConfigError(msg("The dictionary {path} is not UTF-8.", path=str(path))) from None

@@ -13,12 +13,14 @@ from dataclasses import dataclass, replace
 from scanner.detect import Deadline, Detectors, Evidence, unscannable_finding
 from scanner.dictionaries import load_dictionaries
 from scanner.extract import Extraction, Problem, extract
+from scanner.i18n import msg
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
 from scanner.registry import load_registry
 from scanner.ruleset import rule_set
+from scanner.titles import os_error
 
-NOT_REGULAR = "not a regular file (a pipe, socket or device)"
+NOT_REGULAR = msg("This is not a regular file but a pipe, a socket or a device.")
 _CHUNK = 1 << 20
 
 
@@ -59,9 +61,8 @@ class Scanner:
         except Refused as exc:
             return self.unread(str(path), exc.problem, channel, exc.size)
         except OSError as exc:
-            return self.unread(
-                str(path), Problem("unreadable", f"cannot read the file: {exc.strerror or exc}"), channel
-            )
+            problem = Problem("unreadable", msg("The file cannot be read: {error}.", error=os_error(exc)))
+            return self.unread(str(path), problem, channel)
         return self.examine(data, str(path), channel, explain)
 
     def examine(
@@ -78,7 +79,10 @@ class Scanner:
             extraction = extract(data, name, limits, ocr=self.config.ocr)
             evidence, findings = self.detectors.run(extraction.segments, policy, explain, deadline=deadline)
         except Exception as exc:  # fail closed: a fault in any step is a finding, never a pass
-            extraction = Extraction("unknown", problems=[Problem("internal-error", f"{type(exc).__name__}: {exc}")])
+            problem = Problem(
+                "internal-error", msg("baomi failed while checking it."), cause=f"{type(exc).__name__}: {exc}"
+            )
+            extraction = Extraction("unknown", problems=[problem])
             evidence, findings = [], []
         findings += [unscannable_finding(p) for p in extraction.problems]
         findings = apply_policy(findings, policy, self.config, sha256)
@@ -86,7 +90,7 @@ class Scanner:
             path=name,
             verdict=verdict_of(findings),
             findings=findings,
-            errors=[f"{p.reason}: {p.detail}" for p in extraction.problems],
+            errors=[f"{p.reason}: {p.english}" for p in extraction.problems],
             size=len(data),
             sha256=sha256,
             format=extraction.format,
@@ -109,7 +113,7 @@ class Scanner:
             path=name,
             verdict=verdict_of(findings),
             findings=findings,
-            errors=[f"{problem.reason}: {problem.detail}"],
+            errors=[f"{problem.reason}: {problem.english}"],
             size=len(data) or size,
             sha256=sha256,
             rule_set=self.fingerprint,
@@ -125,7 +129,7 @@ class Refused(Exception):
     """A path that is not read: not a regular file, or larger than the limit."""
 
     def __init__(self, problem: Problem, size: int = 0) -> None:
-        super().__init__(problem.detail)
+        super().__init__(problem.english)
         self.problem = problem
         self.size = size
 
@@ -142,12 +146,15 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
         if not stat.S_ISREG(info.st_mode):
             raise Refused(Problem("unreadable", NOT_REGULAR))
         if info.st_size > max_bytes:
-            raise Refused(Problem("max_bytes", f"{info.st_size} bytes, over the limit of {max_bytes}"), info.st_size)
+            too_large = msg("{size} bytes, over the limit of {limit}.", size=info.st_size, limit=max_bytes)
+            raise Refused(Problem("max_bytes", too_large), info.st_size)
         chunks: list[bytes] = []
         size = 0
         while chunk := handle.read(_CHUNK):
             size += len(chunk)
             if size > max_bytes:
-                raise Refused(Problem("max_bytes", f"more than {max_bytes} bytes, over the limit"), size)
+                raise Refused(
+                    Problem("max_bytes", msg("More than {limit} bytes, over the limit.", limit=max_bytes)), size
+                )
             chunks.append(chunk)
     return b"".join(chunks)

@@ -11,7 +11,9 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any
 
+from scanner.i18n import msg, msg_n, render
 from scanner.model import FileReport, Finding, Verdict
+from scanner.titles import verdict_word, where
 
 _VERDICT_COLOURS = {Verdict.PASS: "32", Verdict.FLAG: "33", Verdict.BLOCK: "31"}
 _SARIF_LEVELS = {Verdict.PASS: "note", Verdict.FLAG: "warning", Verdict.BLOCK: "error"}
@@ -58,24 +60,35 @@ def render_jsonl(report: FileReport) -> str:
 
 
 def render_text(report: FileReport, colour: bool = False) -> str:
-    """The report for a person: a line per file and per finding. What comes from the file (its name, its parts'
-    names, the context) is escaped by `printable`, so a file cannot forge lines of the report."""
-    verdict = str(report.verdict).upper()
+    """The report for a person, in the reader's language: a line per file and per finding. What comes from the file
+    (its name, its parts' names, the context, the text quoted in a reason) is escaped by `printable`, so a file cannot
+    forge lines of the report."""
+    verdict = f"{verdict_word(report.verdict).upper():5}"
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
-    lines = [f"{verdict:5}  {printable(report.path)}"]
+    lines = [f"{verdict}  {printable(report.path)}"]
     for finding in report.findings:
         shown = _highlight(finding, colour)
-        where = printable(str(finding.location))
-        lines.append(f"       {finding.action!s:5} {finding.rule} at {where}" + (f": {shown}" if shown else ""))
-        if finding.explanation:
-            lines.append(f"             {printable(finding.explanation)}")
+        place = printable(where(finding.location))
+        found = {"action": f"{verdict_word(finding.action):5}", "rule": finding.rule, "where": place}
+        line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
+        lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
+        if finding.message:
+            lines.append(f"             {printable(finding.message)}")
     return "\n".join(lines) + "\n"
 
 
 def render_summary(verdicts: list[Verdict]) -> str:
     s = summary(verdicts)
-    return f"{s['files']} files: {s['pass']} pass, {s['flag']} flag, {s['block']} block\n"
+    counts = msg_n(
+        "{count} file: {passed} pass, {flag} flag, {block} block",
+        "{count} files: {passed} pass, {flag} flag, {block} block",
+        s["files"],
+        passed=s["pass"],
+        flag=s["flag"],
+        block=s["block"],
+    )
+    return render(counts) + "\n"
 
 
 def render_sarif(reports: list[FileReport]) -> str:

@@ -15,6 +15,7 @@ from scanner.detect.budget import Budget
 from scanner.detect.segmenter import Segmenter, load_segmenter
 from scanner.detect.view import Judged, SegmentView
 from scanner.dictionaries import Term
+from scanner.i18n import Message, msg
 from scanner.model import Finding
 
 _WINDOW = 8  # characters of context on each side that jieba sees
@@ -121,7 +122,7 @@ class TermChecker:
                     text=original,
                     location=location,
                     context=context,
-                    explanation=explain(each.text, each.source),
+                    reason=explain(each.text, each.source),
                 )
                 yield Judged(finding.rule, (start, end), "finding", finding, key)
 
@@ -159,9 +160,9 @@ def _candidate(text: str, start: int, end: int) -> TermCandidate:
     return TermCandidate(text[start:end], text[lo:start], text[end : newline if newline != -1 else hi])
 
 
-def explain(term: str, source: str) -> str:
-    """The sentence a report gives for a term: which term, from which dictionary line."""
-    return f"dictionary term {term!r} ({source})"
+def explain(term: str, source: str) -> Message:
+    """The reason a report gives for a term: which term, from which dictionary line."""
+    return msg("Dictionary term “{term}” ({source}).", term=term, source=source)
 
 
 def _ascii_bounded(text: str, start: int, end: int) -> bool:
