@@ -242,7 +242,7 @@ def gateway_speaking(language: str, tmp_path: Path, **mail: object) -> Gateway:
     config = tmp_path / f"{language}.toml"
     config.write_text(f'[i18n]\nlanguage = "{language}"\n', encoding="utf-8")
     scanner = Scanner(load_config(config))
-    return Gateway(scanner, AuditLog(tmp_path / f"{language}.db"), MailTable(**mail), workers=1)  # type: ignore[arg-type]
+    return Gateway(Rules(scanner), AuditLog(tmp_path / f"{language}.db"), MailTable(**mail), workers=1)  # type: ignore[arg-type]
 
 
 def reply(gateway: Gateway, body: str) -> str:

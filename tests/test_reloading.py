@@ -108,7 +108,7 @@ def test_a_dictionary_that_cannot_be_read_keeps_the_rules_in_force(folder: Path)
     rules = rules_of(folder)
     (folder / "codenames.txt").unlink()
     outcome = rules.reload("a test")
-    assert outcome.failed and "cannot read dictionary" in outcome.error
+    assert outcome.failed and "Cannot read the dictionary" in outcome.error
     assert found(rules.scanner) == [CODENAME]
 
 
