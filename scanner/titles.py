@@ -197,6 +197,8 @@ ACTIONS = {
     "quarantined": N_("quarantined"),
     "refused": N_("refused"),
     "tempfailed": N_("deferred"),
+    "reloaded": N_("reloaded"),  # not a file: the door's rules (the record's name says what came of it)
+    "reload-failed": N_("reload failed"),
 }
 # The formats whose names are words rather than the abbreviations people know (docx, pdf, zip).
 FORMATS = {"text": N_("plain text"), "unknown": N_("unknown format")}

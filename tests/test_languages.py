@@ -155,7 +155,7 @@ def test_explain_speaks_chinese(share: Path, speak: Callable[[str], None], capsy
     "command",
     [
         *([], ["scan"], ["watch"], ["review"], ["review", "list"], ["review", "show"], ["review", "release"]),
-        *(["review", "keep"], ["audit"], ["milter"], ["serve"], ["icap"], ["register"], ["register", "add"]),
+        *(["review", "keep"], ["audit"], ["milter"], ["serve"], ["icap"], ["clamd"], ["register"], ["register", "add"]),
         *(["register", "table"], ["register", "public"], ["register", "list"], ["register", "remove"]),
         *(["register", "export"], ["register", "import"]),
     ],

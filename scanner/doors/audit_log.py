@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import IO
 
 from scanner import times
-from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.audit import Action, AuditLog, Decision, default_audit_path
 from scanner.command import UsageError, config_of, count
 from scanner.config import AuditTable
-from scanner.i18n import _, msg, render
+from scanner.i18n import Message, _, msg, render
 from scanner.model import Verdict
 from scanner.policy import CHANNELS
 from scanner.report import printable
@@ -145,7 +145,9 @@ def render_line(d: Decision) -> str:
     """A decision for a person: its time in the local zone (zone named), the door's words in the reader's language."""
     rules = ",".join(d.rules) or "-"
     verdict = verdict_word(Verdict.parse(d.verdict)) if d.verdict in ("pass", "flag", "block") else d.verdict
-    line = f"{times.shown(d.time)}  {d.channel:5} {verdict:5} {action_title(d.action):11} {d.name}  {rules}"
+    said = d.extra.get("message") if d.action in (Action.RELOADED, Action.RELOAD_FAILED) else None
+    name = render(Message.from_dict(said)) if isinstance(said, dict) else d.name  # a reload: what came of it
+    line = f"{times.shown(d.time)}  {d.channel:5} {verdict:5} {action_title(d.action):11} {name}  {rules}"
     if d.actor:
         line += render(msg("  [{actor}: {reason}]", actor=d.actor, reason=d.reason or ""))
     return printable(line)  # names come from senders and outbox writers: no line of theirs may look like ours

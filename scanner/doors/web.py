@@ -452,9 +452,11 @@ async def scan_body(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Up, and judging by which rules: a reload that failed says why here (the rules in force stay)."""
+    """Up, and judging by which rules: a reload that failed says why here (the rules in force stay), in English for
+    scripts (`error`) and in the reader's language (`message`)."""
     desk: Desk = request.app.state.desk
-    return JSONResponse({"status": "ok", **desk.rules.status()})
+    with speaking(language(request)):
+        return _spoken(request, JSONResponse({"status": "ok", **desk.rules.status()}))
 
 
 def language(request: Request) -> str:
