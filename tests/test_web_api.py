@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import quopri
 import socket
@@ -430,6 +431,21 @@ def test_cms_hook_exits_2_for_a_marked_file(service: Service, tmp_path: Path) ->
 def test_cms_hook_sends_its_token(guarded: Service, tmp_path: Path) -> None:
     assert run_hook(guarded, CLEAN, "a.txt", tmp_path).returncode == 3
     assert run_hook(guarded, CLEAN, "a.txt", tmp_path, BAOMI_TOKEN=TOKEN).returncode == 0
+
+
+def test_cms_hook_speaks_the_users_language(service: Service, tmp_path: Path) -> None:
+    """Its own line and the service's report: Chinese under a Chinese locale, English under LANG=C."""
+    chinese = run_hook(service, MARKED, "notice.txt", tmp_path, LANG="zh_CN.UTF-8")
+    assert (chinese.returncode, chinese.stderr) == (2, "baomi-check：notice.txt：禁止发布\n")
+    [finding] = json.loads(chinese.stdout)["files"][0]["findings"]
+    assert finding["message"].startswith("国家秘密标志“机密★5年”")
+    english = run_hook(service, MARKED, "notice.txt", tmp_path, LANG="C")
+    assert (english.returncode, english.stderr) == (2, "baomi-check: notice.txt: block, must not be published\n")
+    [finding] = json.loads(english.stdout)["files"][0]["findings"]
+    assert finding["message"].startswith("State-secret mark “机密★5年”")
+    assert run_hook(service, b"", "empty.txt", tmp_path, LANG="zh_CN.UTF-8").stderr.startswith(
+        "baomi-check：empty.txt 未经检查：HTTP 400 "
+    )
 
 
 def test_cms_hook_exits_3_when_the_service_is_down(tmp_path: Path) -> None:
