@@ -1,0 +1,164 @@
+"""Literal matching: every dictionary key in a text, found in one pass over the text's UTF-16 code units (two bytes a
+character: Chinese text's shortest form, made from the str without decoding work, and offsets that are characters).
+
+Hyperscan in literal mode where it is installed; pyahocorasick, the reference, elsewhere. Both give the same hits in
+the same order (tests/test_matcher.py), and both serialise to bytes that load without being built again.
+"""
+
+from __future__ import annotations
+
+import pickle
+import re
+import threading
+from array import array
+from bisect import bisect_right
+from typing import Any, Protocol
+
+# A hit: (start, end, key) in characters of the text, ordered by end, and at one end the longest key first.
+Hit = tuple[int, int, int]
+# Big-endian: the byte that varies less comes first, so pyahocorasick's nodes near the root have few children to walk.
+ENCODING = "utf-16-be"
+_ASTRAL = re.compile("[\U00010000-\U0010ffff]")
+
+
+def code_units(text: str) -> bytes:
+    """`text` as UTF-16; a lone surrogate (possible in a str) stays one code unit."""
+    return text.encode(ENCODING, "surrogatepass")
+
+
+class Engine(Protocol):
+    """One automaton over the keys' code units."""
+
+    name: str
+
+    def ends(self, data: bytes) -> list[tuple[int, int]]:
+        """(end, key) in bytes for every key in `data`, aligned or not, in any order."""
+        ...
+
+    def dump(self) -> bytes: ...
+
+
+class PyAhoCorasick:
+    """pyahocorasick: the reference. It walks a node's children one by one, so bytes (as a latin-1 str, at most 256
+    children a node) run far faster than characters would."""
+
+    name = "pyahocorasick"
+
+    def __init__(self, automaton: Any) -> None:
+        self._automaton = automaton
+
+    @classmethod
+    def build(cls, keys: list[bytes]) -> PyAhoCorasick:
+        import ahocorasick
+
+        automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
+        for index, key in enumerate(keys):
+            automaton.add_word(key.decode("latin-1"), index)
+        if keys:
+            automaton.make_automaton()
+        return cls(automaton)
+
+    @classmethod
+    def load(cls, blob: bytes) -> PyAhoCorasick:
+        return cls(pickle.loads(blob))
+
+    def dump(self) -> bytes:
+        return pickle.dumps(self._automaton, protocol=5)
+
+    def ends(self, data: bytes) -> list[tuple[int, int]]:
+        return [(end + 1, key) for end, key in self._automaton.iter(data.decode("latin-1"))]
+
+
+class Hyperscan:
+    """Hyperscan: several times pyahocorasick's speed, and a database that loads by copying its bytes. Each key is
+    given as a pattern of escaped bytes (its literal compiler takes keys as C strings, and code units hold NUL
+    bytes); a pattern that is a literal compiles to the same engines. A scan needs scratch space of its own: one for
+    each thread that scans."""
+
+    name = "hyperscan"
+
+    def __init__(self, database: Any) -> None:
+        self._database = database
+        self._local = threading.local()
+
+    @classmethod
+    def build(cls, keys: list[bytes]) -> Hyperscan:
+        import hyperscan
+
+        patterns = [("\\x" + key.hex(":").replace(":", "\\x")).encode() for key in keys]
+        database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+        database.compile(expressions=patterns, ids=list(range(len(keys))), elements=len(keys), flags=0)
+        return cls(database)
+
+    @classmethod
+    def load(cls, blob: bytes) -> Hyperscan:
+        import hyperscan
+
+        return cls(hyperscan.loadb(blob, hyperscan.HS_MODE_BLOCK))
+
+    def dump(self) -> bytes:
+        import hyperscan
+
+        dumped: bytes = hyperscan.dumpb(self._database)
+        return dumped
+
+    def ends(self, data: bytes) -> list[tuple[int, int]]:
+        scratch = getattr(self._local, "scratch", None)
+        if scratch is None:
+            import hyperscan
+
+            scratch = self._local.scratch = hyperscan.Scratch(self._database)
+        found: list[tuple[int, int]] = []
+        add = found.append
+        self._database.scan(
+            data, match_event_handler=lambda key, start, end, flags, context: add((end, key)), scratch=scratch
+        )
+        return found
+
+
+ENGINES: dict[str, type[PyAhoCorasick] | type[Hyperscan]] = {"hyperscan": Hyperscan, "pyahocorasick": PyAhoCorasick}
+
+
+def available() -> str:
+    """The fastest engine this installation has: hyperscan where its wheel is installed and the processor runs it."""
+    try:
+        import hyperscan
+
+        hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK).compile(expressions=[b"ok"])
+    except Exception:  # not installed, or a processor without the instructions it needs
+        return "pyahocorasick"
+    return "hyperscan"
+
+
+class Matcher:
+    """The keys, compiled by one engine, and the way from its byte offsets to the text's characters."""
+
+    def __init__(self, engine: Engine, units: array[int]) -> None:
+        self.engine = engine
+        self.units = units  # each key's length in code units
+
+    @classmethod
+    def build(cls, keys: list[str], engine: str) -> Matcher:
+        encoded = [code_units(key) for key in keys]
+        return cls(ENGINES[engine].build(encoded), array("I", [len(key) // 2 for key in encoded]))
+
+    def find(self, text: str) -> list[Hit]:
+        """Every key in `text`: (start, end, key) in characters, by end, the longest first at one end."""
+        data = code_units(text)
+        units = self.units
+        found = []
+        for end, key in self.engine.ends(data):
+            if not end & 1:  # a key found across two characters' bytes is no key
+                end //= 2
+                found.append((end, end - units[key], key))
+        found.sort()
+        hits = [(start, end, key) for end, start, key in found]
+        if len(data) != 2 * len(text):  # characters beyond the BMP take two code units
+            return _to_characters(text, hits)
+        return hits
+
+
+def _to_characters(text: str, hits: list[Hit]) -> list[Hit]:
+    """Hits in code units turned into characters: each character beyond the BMP before an offset counts one less."""
+    seconds = [m.start() + i + 1 for i, m in enumerate(_ASTRAL.finditer(text))]  # its second unit, in units
+    return [(start - bisect_right(seconds, start), end - bisect_right(seconds, end), key) for start, end, key in hits]
