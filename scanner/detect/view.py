@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import re
-from array import array
-from bisect import bisect_left
 from dataclasses import dataclass
 
 from scanner.detect.budget import Work
@@ -17,7 +15,6 @@ _ID_SHAPED = re.compile(r"[\dA-Za-zＡ-Ｚａ-ｚ](?:[ \-\u3000－]?[\dA-Za-zＡ
 _SECRET_DIGITS = 6
 # How far past a context's window to look for the rest of an identifier the window cuts.
 _ID_REACH = 40
-_BREAKS = re.compile(r"[\n\f]")
 
 
 def mask(value: str, head: int, tail: int) -> str:
@@ -45,7 +42,7 @@ class SegmentView:
         self.normal: NormalText = normalize(segment.text, squeeze=segment.role != Role.FILENAME)
         self.context_chars = context_chars
         self.work = work if work is not None else Work()
-        self._breaks: array[int] | None = None  # where lines and pages end in the normalised text
+        self._line = (1, 0)  # the line line_of found last: (start, end)
         self._counted_to = 0  # a place in the original, the newlines before it, and where its line starts
         self._lines_before = 0
         self._line_start = 0
@@ -90,35 +87,54 @@ class SegmentView:
 
     def line_of(self, start: int) -> tuple[int, int]:
         """The normalised line around normalised index `start`: (line start, line end). A form feed (a page
-        break) ends a line too."""
-        breaks = self.breaks()
-        k = bisect_left(breaks, start)
-        begin = breaks[k - 1] + 1 if k else 0
-        return begin, breaks[k] if k < len(breaks) else len(self.normal.text)
-
-    def breaks(self) -> array[int]:
-        """Where each line or page of the normalised text ends (the index of its \\n or \\f), found once and kept
-        as machine integers (8 bytes a line, not a Python object each)."""
-        if self._breaks is None:
-            self._breaks = array("q", (m.start() for m in _BREAKS.finditer(self.normal.text)))
-            self.work.characters += len(self.normal.text)
-        return self._breaks
+        break) ends a line too. Found by looking out from `start` to the breaks on either side, so a line costs its
+        own length, not the text's; the line asked about last is kept, for the other hits on it."""
+        begin, end = self._line
+        if not begin <= start <= end:
+            text = self.normal.text
+            begin, end = _break_before(text, start) + 1, _break_from(text, start)
+            self._line = begin, end
+            self.work.characters += end - begin
+        return begin, end
 
     def lines_above(self, line_start: int, enough: int) -> int:
         """Non-blank lines above the line starting at `line_start` on its page, counted up to `enough`. Walking up
         stops there, so each blank line is walked past by at most `enough` lines below it."""
-        if line_start == 0:
-            return 0
-        text, breaks = self.normal.text, self.breaks()
-        k = bisect_left(breaks, line_start - 1)  # the break that ends the line above
+        text = self.normal.text
+        end = line_start - 1  # the break that ends the line above
         count = 0
-        while count < enough and k >= 0 and text[breaks[k]] != "\f":
-            begin = breaks[k - 1] + 1 if k else 0
-            self.work.characters += breaks[k] - begin
-            if text[begin : breaks[k]].strip():
+        while count < enough and end >= 0 and text[end] != "\f":
+            begin = _break_before(text, end) + 1
+            self.work.characters += end - begin
+            if text[begin:end].strip():
                 count += 1
-            k -= 1
+            end = begin - 1
         return count
+
+
+def _break_before(text: str, index: int) -> int:
+    """The index of the last line or page break before `index`, or -1: looked for in windows that double as they
+    go back, so the cost is the distance to it, however far the next break of the other kind is."""
+    high, width = index, 256
+    while high > 0:
+        low = max(0, high - width)
+        found = max(text.rfind("\n", low, high), text.rfind("\f", low, high))
+        if found != -1:
+            return found
+        high, width = low, 2 * width
+    return -1
+
+
+def _break_from(text: str, index: int) -> int:
+    """The index of the first line or page break at or after `index`, or the text's length (as _break_before)."""
+    low, width = index, 256
+    while low < len(text):
+        high = min(len(text), low + width)
+        found = [at for at in (text.find("\n", low, high), text.find("\f", low, high)) if at != -1]
+        if found:
+            return min(found)
+        low, width = high, 2 * width
+    return len(text)
 
 
 def _masked(text: str, lo: int, hi: int) -> str:
