@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from scanner import cache
-from scanner.matcher import ENGINES, Matcher, available
+from scanner.matcher import ENGINES, Hit, Matcher, available
 from scanner.model import Verdict
 from scanner.normalize import normalize_term, spellings
 from scanner.policy import Config, ConfigError
@@ -31,7 +31,7 @@ MARK_KEYWORDS = (
     "保密资料",
     "保密文件",
 )
-_FORMAT = "baomi-automaton-6"  # bump when the way keys or the cache are built changes
+_FORMAT = "baomi-automaton-7"  # bump when the way keys or the cache are built changes
 
 
 @dataclass(frozen=True)
@@ -101,6 +101,7 @@ class Dictionary:
 
     table: TermTable  # the matcher's key k stands for table.group(k): all terms that fold to one key
     matcher: Matcher
+    marks: int  # the mark keywords are the keys before this one
     _terms: dict[int, tuple[Term, ...]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -112,11 +113,13 @@ class Dictionary:
             group = self._terms[index] = self.table.group(index)
         return group
 
+    def find(self, folded: str) -> list[Hit]:
+        """(start, end, key) in characters of `folded` for every key found in it, in order of their end."""
+        return self.matcher.find(folded) if len(self.table) else []
+
     def hits(self, folded: str) -> list[tuple[int, int, tuple[Term, ...]]]:
         """(start, end, terms) in characters of `folded` for every key found in it, in order of their end."""
-        if not len(self.table):
-            return []
-        return [(start, end, self.terms(key)) for start, end, key in self.matcher.find(folded)]
+        return [(start, end, self.terms(key)) for start, end, key in self.find(folded)]
 
 
 def load_dictionaries(config: Config, engine: str | None = None) -> Dictionary:
@@ -133,12 +136,13 @@ def load_dictionaries(config: Config, engine: str | None = None) -> Dictionary:
     cache_name = f"{digest.hexdigest()[:32]}.pickle"
     cached = cache.load(cache_name)
     if cached is not None:
-        table, units, blob = cached
-        return Dictionary(table, Matcher(ENGINES[engine].load(blob), units))
+        table, units, blob, marks = cached
+        return Dictionary(table, Matcher(ENGINES[engine].load(blob), units), marks)
     groups = _group(_marks() + [t for path, text in contents for t in parse_dictionary(text, path)])
     matcher = Matcher.build([normalize_term(group[0].text) for group in groups], engine)
-    dictionary = Dictionary(TermTable.of(groups), matcher)
-    cache.save(cache_name, (dictionary.table, matcher.units, matcher.engine.dump()))
+    marks = sum(1 for group in groups if group[0].category == "mark")  # the first groups: _group keeps the order
+    dictionary = Dictionary(TermTable.of(groups), matcher, marks)
+    cache.save(cache_name, (dictionary.table, matcher.units, matcher.engine.dump(), marks))
     return dictionary
 
 
@@ -199,6 +203,7 @@ def _marks() -> list[Term]:
 
 
 def _group(terms: list[Term]) -> list[tuple[Term, ...]]:
+    """Terms by the key they fold to, in the order each key first comes: the mark keywords, given first, first."""
     by_key: dict[str, list[Term]] = {}
     for term in terms:
         by_key.setdefault(normalize_term(term.text), []).append(term)

@@ -17,7 +17,7 @@ from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
 
 NOT_REGULAR = "not a regular file (a pipe, socket or device)"
-_CHUNK = 1 << 20
+_CHUNK = 1 << 16  # what a file grew by while it was read, at a time
 
 
 @dataclass
@@ -51,26 +51,35 @@ class Scanner:
         """`examine` for a file on disk, read within the limits: its size is checked before a byte is read, and it is
         read in chunks that stop at the limit, so a file of any size costs at most the limit in memory."""
         try:
-            data = read_regular_file(path, self.config.limits.max_bytes)
+            content = [read_regular_file(path, self.config.limits.max_bytes)]
         except Refused as exc:
             return self.unreadable(str(path), exc.problem, channel, exc.size)
         except OSError as exc:
             problem = Problem("unreadable", f"cannot read the file: {exc.strerror or exc}")
             return self.unreadable(str(path), problem, channel)
-        return self.examine(data, str(path), channel, explain)
+        return self._examine(content, str(path), channel, explain, None)
 
     def examine(
         self, data: bytes, name: str, channel: str = "scan", explain: bool = False, *, deadline: Deadline | None = None
     ) -> Scanned:
         """The report and what lies behind it: the extraction, and with `explain` every candidate set aside. One
         deadline covers both steps: extraction gets what is left of it, detection what extraction left."""
+        return self._examine([data], name, channel, explain, deadline)
+
+    def _examine(
+        self, content: list[bytes], name: str, channel: str, explain: bool, deadline: Deadline | None
+    ) -> Scanned:
+        # `content` holds the file's bytes so that, read here from a path, nothing else does: they are let go once
+        # extracted, and a large text file costs its text while it is searched, not its bytes as well.
+        data = content.pop()
+        size, sha256 = len(data), hashlib.sha256(data).hexdigest()
         policy = self.config.channel(channel)
         own = Deadline.after(self.config.limits.seconds)
         deadline = own if deadline is None or own.at < deadline.at else deadline
-        sha256 = hashlib.sha256(data).hexdigest()
         try:
             limits = replace(self.config.limits, seconds=max(0.0, deadline.left()))
-            extraction = extract(data, name, limits, ocr=self.config.ocr)
+            extraction = extract(data, name, limits, ocr=self.config.ocr, sha256=sha256)
+            del data
             evidence, findings = self.detectors.run(extraction.segments, policy, explain, deadline=deadline)
         except Exception as exc:  # fail closed: a fault in any step is a finding, never a pass
             extraction = Extraction("unknown", problems=[Problem("internal-error", f"{type(exc).__name__}: {exc}")])
@@ -82,7 +91,7 @@ class Scanner:
             verdict=verdict_of(findings),
             findings=findings,
             errors=[f"{p.reason}: {p.detail}" for p in extraction.problems],
-            size=len(data),
+            size=size,
             sha256=sha256,
             format=extraction.format,
             encoding=extraction.encoding,
@@ -126,11 +135,12 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
             raise Refused(Problem("unreadable", NOT_REGULAR))
         if info.st_size > max_bytes:
             raise Refused(Problem("max_bytes", f"{info.st_size} bytes, over the limit of {max_bytes}"), info.st_size)
-        chunks: list[bytes] = []
-        size = 0
+        # What the file holds now in one read (one buffer, not chunks joined into a second), then whatever it grew by.
+        chunks = [handle.read(info.st_size) if info.st_size else b""]
+        size = len(chunks[0])
         while chunk := handle.read(_CHUNK):
             size += len(chunk)
             if size > max_bytes:
                 raise Refused(Problem("max_bytes", f"more than {max_bytes} bytes, over the limit"), size)
             chunks.append(chunk)
-    return b"".join(chunks)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

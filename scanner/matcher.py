@@ -12,6 +12,7 @@ import re
 import threading
 from array import array
 from bisect import bisect_right
+from operator import itemgetter
 from typing import Any, Protocol
 
 # A hit: (start, end, key) in characters of the text, ordered by end, and at one end the longest key first.
@@ -30,9 +31,11 @@ class Engine(Protocol):
     """One automaton over the keys' code units."""
 
     name: str
+    ordered: bool  # whether hits() gives them by end, the longest first at one end
 
-    def ends(self, data: bytes) -> list[tuple[int, int]]:
-        """(end, key) in bytes for every key in `data`, aligned or not, in any order."""
+    def hits(self, data: bytes, units: array[int]) -> list[Hit]:
+        """(start, end, key) in code units for every key in `data` (a key found across two code units' bytes, at
+        an odd offset, is no key); `units` are the keys' lengths."""
         ...
 
     def dump(self) -> bytes: ...
@@ -43,6 +46,7 @@ class PyAhoCorasick:
     children a node) run far faster than characters would."""
 
     name = "pyahocorasick"
+    ordered = True
 
     def __init__(self, automaton: Any) -> None:
         self._automaton = automaton
@@ -65,8 +69,9 @@ class PyAhoCorasick:
     def dump(self) -> bytes:
         return pickle.dumps(self._automaton, protocol=5)
 
-    def ends(self, data: bytes) -> list[tuple[int, int]]:
-        return [(end + 1, key) for end, key in self._automaton.iter(data.decode("latin-1"))]
+    def hits(self, data: bytes, units: array[int]) -> list[Hit]:
+        found = self._automaton.iter(data.decode("latin-1"))  # end is the last byte's index: odd when aligned
+        return [((end + 1) // 2 - units[key], (end + 1) // 2, key) for end, key in found if end & 1]
 
 
 class Hyperscan:
@@ -76,6 +81,7 @@ class Hyperscan:
     each thread that scans."""
 
     name = "hyperscan"
+    ordered = False
 
     def __init__(self, database: Any) -> None:
         self._database = database
@@ -102,17 +108,20 @@ class Hyperscan:
         dumped: bytes = hyperscan.dumpb(self._database)
         return dumped
 
-    def ends(self, data: bytes) -> list[tuple[int, int]]:
+    def hits(self, data: bytes, units: array[int]) -> list[Hit]:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             import hyperscan
 
             scratch = self._local.scratch = hyperscan.Scratch(self._database)
-        found: list[tuple[int, int]] = []
+        found: list[Hit] = []
         add = found.append
-        self._database.scan(
-            data, match_event_handler=lambda key, start, end, flags, context: add((end, key)), scratch=scratch
-        )
+
+        def found_at(key: int, start: int, end: int, flags: int, context: object) -> None:
+            if not end & 1:
+                add((end // 2 - units[key], end // 2, key))
+
+        self._database.scan(data, match_event_handler=found_at, scratch=scratch)
         return found
 
 
@@ -145,17 +154,15 @@ class Matcher:
     def find(self, text: str) -> list[Hit]:
         """Every key in `text`: (start, end, key) in characters, by end, the longest first at one end."""
         data = code_units(text)
-        units = self.units
-        found = []
-        for end, key in self.engine.ends(data):
-            if not end & 1:  # a key found across two characters' bytes is no key
-                end //= 2
-                found.append((end, end - units[key], key))
-        found.sort()
-        hits = [(start, end, key) for end, start, key in found]
-        if len(data) != 2 * len(text):  # characters beyond the BMP take two code units
-            return _to_characters(text, hits)
-        return hits
+        wide = len(data) != 2 * len(text)  # characters beyond the BMP take two code units
+        hits = self.engine.hits(data, self.units)
+        del data  # as large as the text: not kept while the hits are sorted and turned into characters
+        if not self.engine.ordered:
+            hits.sort(key=_BY_END)
+        return _to_characters(text, hits) if wide else hits
+
+
+_BY_END = itemgetter(1, 0)
 
 
 def _to_characters(text: str, hits: list[Hit]) -> list[Hit]:

@@ -65,9 +65,14 @@ class Detectors:
         return found.evidence, _dedupe(found.findings)
 
     def _detect(self, view: SegmentView, budget: Budget, found: _Found) -> None:
-        hits = self.dictionary.hits(view.normal.text)
-        mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
-        term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
+        hits, marks_below, terms_of = (
+            self.dictionary.find(view.normal.text),
+            self.dictionary.marks,
+            self.dictionary.terms,
+        )
+        mark_hits = [(s, e) for s, e, key in hits if key < marks_below]
+        term_hits = [(s, e, terms_of(key)) for s, e, key in hits if key >= marks_below]
+        del hits
         marked = False
         for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
             marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
