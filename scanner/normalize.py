@@ -54,21 +54,26 @@ _JOINED_BREAK = (
 
 
 @cache
-def _cuts_pattern(squeeze: bool, wide: bool) -> re.Pattern[str]:
+def _cuts_pattern(squeeze: bool, wide: bool, fold: bool) -> re.Pattern[str]:
     """One pattern for everything normalising cuts, so the text is read once: an invisible character anywhere, and
-    with `squeeze` a run of fillers between CJK characters and a line break that is not a line's end. Every
-    alternative opens with one character class, which the regex engine skips ahead to; without `wide` (a text with
-    no character beyond the BMP) the class leaves out the invisible characters there, and is looked up in a table
-    rather than range by range (twice as fast)."""
+    with `squeeze` a run of fillers between CJK characters and a line break that is not a line's end; with `fold`,
+    also a character to fold (group "fold": the text is then folded and read again). Every alternative opens with
+    one character class, which the regex engine skips ahead to; without `wide` (a text with no character beyond the
+    BMP) the class leaves out the invisible characters there, and is looked up in a table rather than range by
+    range (twice as fast)."""
     invisible = _INVISIBLE_RANGES if wide else re.sub("[\U00010000-\U0010ffff]-?", "", _INVISIBLE_RANGES)
-    if not squeeze:
-        return re.compile(f"[{invisible}]")
+    folds = _fold()[1] if fold else ""
     fillers = _FILLERS + invisible
-    return re.compile(
-        rf"[{fillers}\n](?:(?<=[{_CJK}][{fillers}])[{fillers}]{{0,3}}(?=[{_CJK}])|(?<=[{invisible}])|(?<=\n)(?:"
-        + _JOINED_BREAK
-        + "))"
-    )
+    # In this order: a run of fillers takes in the invisible characters within it (an invisible character is a
+    # filler), and nothing that folds is cut (tests/test_normalize.py), so a character to fold is always seen.
+    alternatives = [
+        *([f"(?P<fold>(?<=[{folds}]))"] if fold else []),
+        *([rf"(?<=[{_CJK}][{fillers}])[{fillers}]{{0,3}}(?=[{_CJK}])"] if squeeze else []),
+        f"(?<=[{invisible}])",
+        *([f"(?<=\n)(?:{_JOINED_BREAK})"] if squeeze else []),
+    ]
+    lead = fillers + "\n" if squeeze else invisible
+    return re.compile(f"[{lead}{folds}](?:{'|'.join(alternatives)})")
 
 
 VARIANTS = Path(__file__).parent / "data" / "mark-variants.txt"
@@ -105,9 +110,12 @@ class NormalText:
 def normalize(text: str, squeeze: bool = True) -> NormalText:
     """Fold `text`; with `squeeze`, also cut the spaces and fillers between CJK characters (not in file names,
     where a separator is written on purpose: 机密-预算.docx)."""
-    table, needs_folding = _fold()
-    folded = text.translate(table) if needs_folding.search(text) else text
-    return _cut(folded, _cuts_pattern(squeeze, _wide(folded)).finditer(folded))
+    normal = _cut(text, _cuts_pattern(squeeze, _wide(text), True).finditer(text))
+    if normal is None:  # a character to fold: fold the text, and look again at what the folded text holds
+        folded = text.translate(_fold()[0])
+        normal = _cut(folded, _cuts_pattern(squeeze, _wide(folded), False).finditer(folded))
+    assert normal is not None  # no character of a folded text folds again
+    return normal
 
 
 def normalize_term(term: str) -> str:
@@ -126,14 +134,17 @@ def _wide(text: str) -> bool:
 _PIECES = 4096
 
 
-def _cut(folded: str, cuts: Iterator[re.Match[str]]) -> NormalText:
-    """`folded` without the spans matched (adjacent or overlapping ones taken as one), and the map back."""
+def _cut(folded: str, cuts: Iterator[re.Match[str]]) -> NormalText | None:
+    """`folded` without the spans matched (adjacent or overlapping ones taken as one), and the map back; None as
+    soon as a match is a character to fold."""
     joined: list[str] = []
     kept: list[str] = []
     cuts_at: array[int] = array("q")
     cut_total: array[int] = array("q")
     total = pos = 0
     for match in cuts:
+        if match.lastgroup:
+            return None
         start, end = match.span()
         if start <= pos and cuts_at:  # runs on from the span before it
             total += end - pos
@@ -155,17 +166,29 @@ def _cut(folded: str, cuts: Iterator[re.Match[str]]) -> NormalText:
 
 
 @cache
-def _fold() -> tuple[dict[int, str], re.Pattern[str]]:
-    """One character for one: NFKC where it yields a single character, then Traditional → Simplified; and a
-    pattern that finds whether a text has anything to fold at all (most Simplified text has not). Built from
-    OpenCC's tables once (0.08 s) and kept in the cache after."""
+def _fold() -> tuple[dict[int, str], str]:
+    """One character for one: NFKC where it yields a single character, then Traditional → Simplified; and the
+    characters it folds, as a regular expression class's ranges. Built from OpenCC's tables once (0.08 s) and kept in
+    the cache after."""
     variants = hashlib.sha256(VARIANTS.read_bytes()).hexdigest()[:12]
     name = f"fold-{_FOLD_FORMAT}-opencc-{version('opencc')}-{variants}.pickle"
     table: dict[int, str] | None = disk_cache.load(name)
     if table is None:
         table = _fold_table()
         disk_cache.save(name, table)
-    return table, re.compile("[" + "".join(re.escape(chr(cp)) for cp in sorted(table)) + "]")
+    return table, _ranges(sorted(table))
+
+
+def _ranges(points: list[int]) -> str:
+    """Sorted code points as a class's ranges (a-z), much shorter to compile than each point on its own."""
+    out = []
+    start = 0
+    for i in range(1, len(points) + 1):
+        if i == len(points) or points[i] != points[i - 1] + 1:
+            first, last = re.escape(chr(points[start])), re.escape(chr(points[i - 1]))
+            out.append(first if start == i - 1 else f"{first}-{last}")
+            start = i
+    return "".join(out)
 
 
 def _fold_table() -> dict[int, str]:

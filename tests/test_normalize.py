@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.normalize import INVISIBLE, normalize
+from scanner import normalize as normalize_module
+from scanner.normalize import INVISIBLE, _fold, normalize
 
 
 def test_full_width_letters_digits_and_star_fold_to_half_width() -> None:
@@ -136,3 +137,12 @@ def test_ordinary_line_breaks_stay() -> None:
 
 def test_file_names_keep_their_line_breaks_as_they_are() -> None:
     assert normalize("机\n密", squeeze=False).text == "机\n密"
+
+
+def test_no_character_that_folds_is_one_normalising_cuts() -> None:
+    """normalize reads a text once, cuts and characters to fold together: a character both folded and cut (a filler,
+    an invisible character, a line break) could be cut before it is seen to fold."""
+    table, _ = _fold()
+    cut_here = normalize_module._cuts_pattern(True, True, False)
+    assert not [chr(cp) for cp in table if cut_here.match(f"机{chr(cp)}密", 1)]
+    assert not [chr(cp) for cp in table if chr(cp) in INVISIBLE + " \t\n\u3000\u00a0"]
