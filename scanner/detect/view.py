@@ -141,13 +141,13 @@ def _masked(text: str, lo: int, hi: int) -> str:
     """text[lo:hi] with every digit of an identifier-shaped run of six or more digits starred. The run is
     recognised in the text around the window, so one the window cuts in half is masked all the same."""
     piece = text[lo:hi]
-    if sum(ch.isdigit() for ch in piece) == 0:
+    if not any(map(str.isdigit, piece)):
         return piece
     reach_lo = max(0, lo - _ID_REACH)
     around = text[reach_lo : hi + _ID_REACH]
     chars = list(piece)
     for run in _ID_SHAPED.finditer(around):
-        if sum(ch.isdigit() for ch in run.group()) < _SECRET_DIGITS:
+        if sum(map(str.isdigit, run.group())) < _SECRET_DIGITS:
             continue
         for i in range(max(run.start() + reach_lo, lo), min(run.end() + reach_lo, hi)):
             if chars[i - lo].isdigit():
