@@ -5,15 +5,18 @@ Records carry short redacted contexts only, never documents.
 
 from __future__ import annotations
 
+import enum
 import json
 import os
 import sqlite3
-from collections.abc import Iterator
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from scanner.config import AuditTable
 from scanner.model import FileReport
 
 _SCHEMA = """
@@ -38,6 +41,17 @@ CREATE INDEX IF NOT EXISTS decisions_time ON decisions(time);
 REDACT_CHARS = 60  # at most this many characters of context per decision
 
 
+class Action(enum.StrEnum):
+    """What a door did with a file, a message or an upload: one vocabulary for every door."""
+
+    RELEASED = "released"  # sent on to where it was going: an outbox's released folder (by the watcher or a reviewer)
+    ALLOWED = "allowed"  # let through as it came: mail accepted, an upload passed on or answered as clean
+    HELD = "held"  # waits for a person: a review folder, Postfix's hold queue, the publishing desk; kept by a reviewer
+    QUARANTINED = "quarantined"  # put where only the service account can read it
+    REFUSED = "refused"  # turned away: SMTP 550, HTTP 403, the content system told to reject it
+    TEMPFAILED = "tempfailed"  # not judged now: SMTP 451, the sender tries again later
+
+
 @dataclass
 class Decision:
     """One door's decision about one file (or message, or upload)."""
@@ -48,7 +62,7 @@ class Decision:
     size: int
     sha256: str
     verdict: str  # pass, flag, block
-    action: str  # what the door did: released, review, quarantine, rejected, held, accepted, reviewer-released...
+    action: str  # what the door did: an Action (older logs may hold other words)
     rules: list[str] = field(default_factory=list)
     context: str = ""
     actor: str | None = None  # the reviewer, for a release by hand
@@ -74,10 +88,10 @@ class Decision:
         )
 
 
-def default_audit_path(door_tables: dict[str, dict[str, Any]]) -> Path:
+def default_audit_path(table: AuditTable) -> Path:
     """Where the decision log lives: [audit] path in the configuration, else $BAOMI_AUDIT, else the user's state
     folder (a service sets one of the first two)."""
-    configured = door_tables.get("audit", {}).get("path") or os.environ.get("BAOMI_AUDIT")
+    configured = table.path or os.environ.get("BAOMI_AUDIT")
     if configured:
         return Path(configured)
     state = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
@@ -85,42 +99,49 @@ def default_audit_path(door_tables: dict[str, dict[str, Any]]) -> Path:
 
 
 class AuditLog:
-    """An append-only SQLite log, safe to share between the processes of several doors."""
+    """An append-only SQLite log, safe to share between the processes of several doors and the threads of one."""
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()  # one connection, used by every thread of the door
         self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
 
     def record(self, decision: Decision) -> int:
+        """Append `decision`; its id (also set on it)."""
         decision.time = decision.time or datetime.now(UTC).isoformat(timespec="milliseconds")
         row = asdict(decision)
         row.pop("id")
         row["rules"] = json.dumps(decision.rules, ensure_ascii=False)
         row["extra"] = json.dumps(decision.extra, ensure_ascii=False)
-        cursor = self._db.execute(
-            f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values())
-        )
+        sql = f"INSERT INTO decisions ({', '.join(row)}) VALUES ({', '.join('?' * len(row))})"
+        with self._lock:
+            cursor = self._db.execute(sql, tuple(row.values()))
         decision.id = cursor.lastrowid
         return int(cursor.lastrowid or 0)
 
     def query(
         self,
         verdict: str | None = None,
-        channel: str | None = None,
+        channel: str | Sequence[str] | None = None,
         since: str | None = None,
         until: str | None = None,
         limit: int | None = 100,
     ) -> list[Decision]:
-        """Newest first. `since` and `until` are ISO dates or times (UTC), compared as text."""
+        """Newest first. `channel` is one or several; `since` and `until` are ISO dates or times (UTC), compared as
+        text."""
         where, args = [], []
-        for column, op, value in (("verdict", "=", verdict), ("channel", "=", channel), ("time", ">=", since)):
+        for column, op, value in (("verdict", "=", verdict), ("time", ">=", since)):
             if value:
                 where.append(f"{column} {op} ?")
                 args.append(value)
+        if channel:
+            channels = [channel] if isinstance(channel, str) else list(channel)
+            where.append(f"channel IN ({', '.join('?' * len(channels))})")
+            args.extend(channels)
         if until:
             where.append("time < ?")
             args.append(until if "T" in until else until + "T99")
@@ -130,12 +151,15 @@ class AuditLog:
         return list(self._rows(sql, args))
 
     def close(self) -> None:
-        self._db.close()
+        with self._lock:
+            self._db.close()
 
     def _rows(self, sql: str, args: list[Any]) -> Iterator[Decision]:
-        cursor = self._db.execute(sql, args)
-        names = [d[0] for d in cursor.description]
-        for values in cursor:
+        with self._lock:
+            cursor = self._db.execute(sql, args)
+            names = [d[0] for d in cursor.description]
+            rows = cursor.fetchall()
+        for values in rows:
             row = dict(zip(names, values, strict=True))
             row["rules"] = json.loads(row["rules"])
             row["extra"] = json.loads(row["extra"])

@@ -11,37 +11,40 @@ import importlib
 import multiprocessing
 import os
 import sys
+import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
+from scanner.command import UsageError, build_scanner, common_options, version
 from scanner.engine import Scanner
-from scanner.inspection import Inspection, check_report_path
+from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
-from scanner.policy import ConfigError, load_config
+from scanner.policy import CHANNELS, Config, ConfigError
 from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
 from scanner.walk import Entry, scan_entry, walk
 
-# Sub-command → the module under scanner.doors that registers it (register(subparsers, common)). A module is
-# imported only when its command is run (or for --help), so `baomi scan` does not pay for web frameworks.
-DOORS: dict[str, str] = {
-    "serve": "web",
-    "milter": "milter",
-    "icap": "icap",
-    "watch": "watch",
-    "review": "review",
-    "audit": "audit_log",
+# Sub-command → the module that registers it (its register(subparsers, common)). A module is imported only when its
+# command is run (or for --help), so `baomi scan` does not pay for web frameworks. A new command is one module and
+# one line here.
+COMMANDS: dict[str, str] = {
+    "serve": "scanner.doors.web",
+    "milter": "scanner.doors.milter",
+    "icap": "scanner.doors.icap",
+    "watch": "scanner.doors.watch",
+    "review": "scanner.doors.review",
+    "audit": "scanner.doors.audit_log",
+    "register": "scanner.doors.register",
 }
-
-
-class UsageError(Exception):
-    """A command line that cannot be carried out; exit status 2."""
+BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader went away (`baomi scan ... | head`)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # said by the sub-command's parser, so its usage is the one shown
+        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     try:
         return int(args.run(args))
     except (UsageError, ConfigError) as exc:
@@ -49,20 +52,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        # Nobody reads the rest; the output still buffered must not fail again (and print a traceback) at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser for `command`, or for every command when it is not one of the doors' (for --help)."""
-    common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--config", type=Path, help="a TOML file laid over the default policy")
-    common.add_argument("--dict", type=Path, action="append", default=[], metavar="FILE", help="more dictionary terms")
+    """The parser for `command`, or for every command when it is not one of those registered (for --help)."""
+    common = common_options()
     parser = argparse.ArgumentParser(prog="baomi", description="保密检查: outbound content-leak scanner")
+    parser.add_argument("--version", action="version", version=f"baomi {version()}")
     sub = parser.add_subparsers(required=True, metavar="COMMAND")
     scan = sub.add_parser("scan", parents=[common], help="scan files and folders")
     scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
     scan.add_argument("--format", choices=("text", "json", "jsonl", "sarif"), default="text")
     scan.add_argument("--jobs", type=int, default=os.cpu_count() or 1, metavar="N", help="processes (default: cores)")
-    scan.add_argument("--channel", default="scan", choices=("scan", "watch", "mail", "web"), help=argparse.SUPPRESS)
+    scan.add_argument("--channel", default="scan", choices=CHANNELS, help=argparse.SUPPRESS)
     scan.add_argument("--ocr", action="store_true", help="read images and scanned pages with Tesseract")
     scan.add_argument("--explain", action="store_true", help="show the extracted text and why each rule fired")
     scan.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -70,18 +76,20 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         "--report", type=Path, action="append", default=[], metavar="FILE", help="write a report: .html, .docx"
     )
     scan.set_defaults(run=run_scan)
-    wanted = {DOORS[command]} if command in DOORS else set() if command == "scan" else set(DOORS.values())
-    for module in sorted(wanted):
-        importlib.import_module(f"scanner.doors.{module}").register(sub, common)
+    wanted = [COMMANDS[command]] if command in COMMANDS else [] if command == "scan" else list(COMMANDS.values())
+    for module in wanted:
+        importlib.import_module(module).register(sub, common)
+    _remember_parsers(parser)
     return parser
 
 
-def build_scanner(args: argparse.Namespace) -> Scanner:
-    """A Scanner from --config, --dict and --ocr; ConfigError becomes exit status 2 in main."""
-    config = load_config(args.config).with_dictionaries(args.dict)
-    if getattr(args, "ocr", False):
-        config.ocr = True
-    return Scanner(config)
+def _remember_parsers(parser: argparse.ArgumentParser) -> None:
+    """Each sub-command's parser as a default of its own, so a mistake is shown with that sub-command's usage."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for choice in action.choices.values():
+                choice.set_defaults(parser=choice)
+                _remember_parsers(choice)
 
 
 def run_scan(args: argparse.Namespace) -> int:
@@ -131,7 +139,7 @@ def run_scan(args: argparse.Namespace) -> int:
     if inspection:
         try:
             for path in args.report:
-                inspection.write(path)
+                write_report(inspection, path)
         except OSError as exc:
             raise UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from None
     return 0 if all(v == Verdict.PASS for v in verdicts) else 1
@@ -150,10 +158,22 @@ def _scan_all(scanner: Scanner, files: list[Entry], jobs: int, channel: str) -> 
     if jobs == 1 or len(files) < 2:
         yield from (scan_entry(scanner, f, channel).report for f in files)
         return
-    # Forked workers inherit the compiled automaton instead of each loading it again.
     _worker_scanner = scanner
-    with multiprocessing.get_context("fork").Pool(jobs) as pool:
+    if threading.active_count() == 1:
+        # Forked workers inherit the compiled automaton instead of each loading it again.
+        pool = multiprocessing.get_context("fork").Pool(jobs)
+    else:
+        # A process with threads (a caller's, a test's) cannot be forked safely: a lock another thread held stays
+        # locked in the child. Fresh workers each build the scanner from the configuration (from the disk cache).
+        context = multiprocessing.get_context("forkserver")
+        pool = context.Pool(jobs, initializer=_start_worker, initargs=(scanner.config,))
+    with pool:
         yield from pool.imap(_scan_path_in_worker, [(f, channel) for f in files], chunksize=4)
+
+
+def _start_worker(config: Config) -> None:
+    global _worker_scanner
+    _worker_scanner = Scanner(config)
 
 
 def _scan_path_in_worker(job: tuple[Entry, str]) -> FileReport:

@@ -15,6 +15,7 @@ from scanner.dictionaries import load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
+from scanner.registry import load_registry
 
 NOT_REGULAR = "not a regular file (a pipe, socket or device)"
 _CHUNK = 1 << 16  # what a file grew by while it was read, at a time
@@ -30,11 +31,11 @@ class Scanned:
 
 
 class Scanner:
-    """Scans files under one configuration. Build it once: the automaton is compiled (or loaded) here."""
+    """Scans files under one configuration. Build it once: the automaton and the registry are loaded here."""
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
-        self.detectors = Detectors(load_dictionaries(self.config))
+        self.detectors = Detectors(load_dictionaries(self.config), load_registry(self.config))
 
     def scan_bytes(
         self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None
@@ -53,10 +54,11 @@ class Scanner:
         try:
             content = [read_regular_file(path, self.config.limits.max_bytes)]
         except Refused as exc:
-            return self.unreadable(str(path), exc.problem, channel, exc.size)
+            return self.unread(str(path), exc.problem, channel, exc.size)
         except OSError as exc:
-            problem = Problem("unreadable", f"cannot read the file: {exc.strerror or exc}")
-            return self.unreadable(str(path), problem, channel)
+            return self.unread(
+                str(path), Problem("unreadable", f"cannot read the file: {exc.strerror or exc}"), channel
+            )
         return self._examine(content, str(path), channel, explain, None)
 
     def examine(
@@ -98,19 +100,29 @@ class Scanner:
         )
         return Scanned(report, extraction, evidence)
 
-    def unreadable(self, name: str, problem: Problem, channel: str = "scan", size: int = 0) -> Scanned:
-        """The report on a file that was not read at all (a pipe, a folder that cannot be listed, a file too large)."""
+    def unscanned(
+        self, name: str, problem: Problem, channel: str = "scan", data: bytes = b"", size: int = 0
+    ) -> FileReport:
+        """The report on content a door could not hand to the engine (unreadable, too large, malformed, out of time):
+        an unscannable finding saying why, decided by `channel`'s policy like any other. `data` is what there was of
+        it, if anything; `size` its size when the content itself is gone."""
+        sha256 = hashlib.sha256(data).hexdigest() if data else ""
         findings: list[Finding] = apply_policy(
-            [unscannable_finding(problem)], self.config.channel(channel), self.config, ""
+            [unscannable_finding(problem)], self.config.channel(channel), self.config, sha256
         )
-        report = FileReport(
+        return FileReport(
             path=name,
             verdict=verdict_of(findings),
             findings=findings,
             errors=[f"{problem.reason}: {problem.detail}"],
-            size=size,
+            size=len(data) or size,
+            sha256=sha256,
         )
-        return Scanned(report, Extraction("unknown", problems=[problem]), [])
+
+    def unread(self, name: str, problem: Problem, channel: str = "scan", size: int = 0) -> Scanned:
+        """`unscanned` for a path that was not read at all (a pipe, a folder that cannot be listed, a file too
+        large), with the problem as its extraction, for `--explain`."""
+        return Scanned(self.unscanned(name, problem, channel, size=size), Extraction("unknown", problems=[problem]), [])
 
 
 class Refused(Exception):

@@ -1,4 +1,5 @@
-"""Configuration and policy: how findings become a verdict, per channel, with an allow-list.
+"""Configuration and policy: how findings become a verdict, per channel, with an allow-list. Every verdict a door
+acts on is decided here; a door that needs a different decision selects a channel.
 
 The defaults live in scanner/data/default.toml; a user's TOML file is laid over them table by table.
 """
@@ -8,29 +9,47 @@ from __future__ import annotations
 import copy
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal, TypeVar
 
 from scanner import i18n
+from scanner.config import DOOR_TABLES, ConfigError, LanguageTable, Origin, check_tables, did_you_mean, read_table
 from scanner.extract.base import Limits
 from scanner.model import Finding, Verdict
 
+__all__ = ["CHANNELS", "ChannelPolicy", "Config", "ConfigError", "apply_policy", "load_config", "verdict_of"]
+
 DEFAULTS = Path(__file__).parent / "data" / "default.toml"
-CHANNELS = ("scan", "watch", "mail", "web")
+# The channels a door may select, each with the channel whose settings it starts from: mail to internal recipients
+# only is judged as mail first, then by its own lighter actions; uploads at the web proxy as the web desk's, except
+# where nobody can hold one for review.
+CHANNELS: dict[str, str | None] = {
+    "scan": None,
+    "watch": None,
+    "mail": None,
+    "web": None,
+    "mail-internal": "mail",
+    "web-proxy": "web",
+}
 # What was not read, or not read for sure: whatever the configuration says, a person looks before it leaves.
 NEVER_PASS = frozenset({"unscannable", "image", "damaged"})
-
-
-class ConfigError(ValueError):
-    """A configuration file that cannot be used as it is; the message says what and where."""
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
-class Allowance:
-    """Something known to be safe (a phrase or a file's SHA-256), and who said why."""
+class AllowedPhrase:
+    """A phrase known to be safe (a standard disclaimer), and who said why."""
 
-    value: str
+    text: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class AllowedFile:
+    """A file known to be safe, by its SHA-256, and who said why."""
+
+    sha256: str
     reason: str
 
 
@@ -39,21 +58,22 @@ class ChannelPolicy:
     actions: dict[str, Verdict]
     roster: int
     context_chars: int
+    flag: Verdict = Verdict.FLAG  # what a flag becomes: block where nobody can hold a file for a person to look at
 
 
 @dataclass
 class Config:
-    """The whole configuration: one rule set shared by every door, with per-channel overrides."""
+    """The whole configuration: one rule set shared by every door, with per-channel overrides, and the doors' tables."""
 
     channels: dict[str, ChannelPolicy]
-    allowed_phrases: list[Allowance] = field(default_factory=list)
-    allowed_files: list[Allowance] = field(default_factory=list)
+    allowed_phrases: tuple[AllowedPhrase, ...] = ()
+    allowed_files: tuple[AllowedFile, ...] = ()
     builtin_dictionaries: bool = True
     dictionary_files: list[Path] = field(default_factory=list)
     limits: Limits = field(default_factory=Limits)
     ocr: bool = False  # read images and image-only pages with Tesseract
-    doors: dict[str, dict[str, Any]] = field(default_factory=dict)  # door-specific tables: [watch], [mail], ...
-    language: str | None = None  # [i18n] language: what services speak to a reader who says nothing (None: $LANG)
+    tables: dict[str, Any] = field(default_factory=dict)  # the doors' tables, by name, as their records
+    origin: Origin = field(default_factory=Origin)
 
     def channel(self, name: str) -> ChannelPolicy:
         try:
@@ -61,29 +81,96 @@ class Config:
         except KeyError:
             raise ConfigError(f"unknown channel {name!r}: expected one of {', '.join(CHANNELS)}") from None
 
+    @property
+    def language(self) -> str | None:
+        """[i18n] language: what services speak to a reader who says nothing (None: the environment's, $LANG)."""
+        return i18n.normalise(self.table(LanguageTable).language) or None
+
+    def table(self, schema: type[T]) -> T:
+        """A door's table ([watch], [mail], ...) as its record; the record's defaults when the file has none."""
+        found = self.tables.get(_name_of(schema))
+        return found if isinstance(found, schema) else schema()
+
     def with_dictionaries(self, files: Iterable[Path]) -> Config:
         return replace(self, dictionary_files=[*self.dictionary_files, *files])
 
 
+def _name_of(schema: type) -> str:
+    return next(name for name, known in DOOR_TABLES.items() if known is schema)
+
+
+# The policy's own tables, as the file holds them.
+
+
+@dataclass(frozen=True)
+class ThresholdsTable:
+    roster: int | None = None  # distinct valid identifiers that make a file a roster
+    context_chars: int | None = None  # characters of context on each side of a match in reports and logs
+
+
+@dataclass(frozen=True)
+class ChannelTable:
+    actions: dict[str, Verdict] = field(default_factory=dict)
+    thresholds: ThresholdsTable = ThresholdsTable()
+    flag: Literal["flag", "block"] | None = None
+
+
+@dataclass(frozen=True)
+class AllowTable:
+    phrase: tuple[AllowedPhrase, ...] = ()
+    file: tuple[AllowedFile, ...] = ()
+
+
+@dataclass(frozen=True)
+class DictionariesTable:
+    builtin: bool = True
+    files: tuple[Path, ...] = ()
+
+
+@dataclass(frozen=True)
+class PolicyFile:
+    """The policy's tables; the doors' tables are read by their own records (scanner.config)."""
+
+    actions: dict[str, Verdict] = field(default_factory=dict)
+    thresholds: ThresholdsTable = ThresholdsTable()
+    allow: AllowTable = AllowTable()
+    dictionaries: DictionariesTable = DictionariesTable()
+    limits: Limits = field(default_factory=Limits)
+    channels: dict[str, ChannelTable] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in self.channels:
+            if name not in CHANNELS:
+                raise ValueError(f"unknown table [channels.{name}]{did_you_mean(name, list(CHANNELS))}")
+
+
 def load_config(path: Path | None = None) -> Config:
-    """The defaults, overlaid with the TOML file at `path` when one is given."""
+    """The defaults, overlaid with the TOML file at `path` when one is given; every table checked."""
     raw = _read_toml(DEFAULTS)
     if path is not None:
         raw = _overlay(raw, _read_toml(path))
-        base = path.parent
-    else:
-        base = Path.cwd()
-    try:
-        return _build(raw, base)
-    except (KeyError, TypeError, ValueError) as exc:
-        where = path or DEFAULTS
-        raise ConfigError(f"{where}: {exc}") from None
+    origin = Origin(path)
+    check_tables(raw, [*PolicyFile.__dataclass_fields__, *DOOR_TABLES], origin)
+    policy = read_table(PolicyFile, {k: v for k, v in raw.items() if k not in DOOR_TABLES}, "", origin)
+    tables: dict[str, Any] = {
+        name: read_table(schema, raw[name], name, origin) for name, schema in DOOR_TABLES.items() if name in raw
+    }
+    return Config(
+        channels=_channels(policy),
+        allowed_phrases=policy.allow.phrase,
+        allowed_files=policy.allow.file,
+        builtin_dictionaries=policy.dictionaries.builtin,
+        dictionary_files=list(policy.dictionaries.files),
+        limits=policy.limits,
+        tables=tables,
+        origin=origin,
+    )
 
 
 def apply_policy(findings: list[Finding], channel: ChannelPolicy, config: Config, sha256: str) -> list[Finding]:
     """Set each finding's action by the channel's policy and drop what the allow-list covers."""
-    if any(a.value == sha256 for a in config.allowed_files):
-        return [f for f in findings if f.category == "unscannable"]
+    if any(a.sha256.lower() == sha256 for a in config.allowed_files):
+        findings = [f for f in findings if f.category == "unscannable"]
     kept = []
     for finding in findings:
         if _allowed_phrase(finding, config.allowed_phrases):
@@ -91,6 +178,8 @@ def apply_policy(findings: list[Finding], channel: ChannelPolicy, config: Config
         action = channel.actions.get(finding.category, finding.action)
         if finding.category in NEVER_PASS:
             action = max(action, Verdict.FLAG)  # fail closed: a policy may lower these to flag, never to pass
+        if action == Verdict.FLAG:
+            action = channel.flag
         kept.append(replace(finding, action=action) if action != finding.action else finding)
     return kept
 
@@ -99,10 +188,30 @@ def verdict_of(findings: Iterable[Finding]) -> Verdict:
     return max((f.action for f in findings), default=Verdict.PASS)
 
 
-def _allowed_phrase(finding: Finding, allowed: list[Allowance]) -> bool:
+def _channels(policy: PolicyFile) -> dict[str, ChannelPolicy]:
+    """Each channel: the global actions and thresholds, then those of the channel it starts from, then its own."""
+    top = ChannelPolicy(
+        actions=dict(policy.actions),
+        roster=policy.thresholds.roster or 10,
+        context_chars=policy.thresholds.context_chars or 20,
+    )
+    built: dict[str, ChannelPolicy] = {}
+    for name, parent in CHANNELS.items():  # parents come before the channels built on them
+        base = built[parent] if parent else top
+        own = policy.channels.get(name, ChannelTable())
+        built[name] = ChannelPolicy(
+            actions={**base.actions, **own.actions},
+            roster=own.thresholds.roster or base.roster,
+            context_chars=own.thresholds.context_chars or base.context_chars,
+            flag=Verdict.parse(own.flag) if own.flag else base.flag,
+        )
+    return built
+
+
+def _allowed_phrase(finding: Finding, allowed: tuple[AllowedPhrase, ...]) -> bool:
     """A match inside an allowed phrase (as shown in its context) is that phrase, not a leak."""
     return finding.category != "unscannable" and any(
-        finding.text in a.value and a.value in finding.context for a in allowed
+        finding.text in a.text and a.text in finding.context for a in allowed
     )
 
 
@@ -124,51 +233,3 @@ def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:
         else:
             out[key] = copy.deepcopy(value)
     return out
-
-
-def _build(raw: dict[str, Any], base: Path) -> Config:
-    actions = {k: Verdict.parse(v) for k, v in raw.get("actions", {}).items()}
-    thresholds = raw.get("thresholds", {})
-    channels = {}
-    for name in CHANNELS:
-        over = raw.get("channels", {}).get(name, {}) or {}
-        th = {**thresholds, **over.get("thresholds", {})}
-        channels[name] = ChannelPolicy(
-            actions={**actions, **{k: Verdict.parse(v) for k, v in over.get("actions", {}).items()}},
-            roster=int(th.get("roster", 10)),
-            context_chars=int(th.get("context_chars", 20)),
-        )
-    allow = raw.get("allow", {})
-    limit_names = {f.name for f in fields(Limits)}
-    unknown = set(raw.get("limits", {})) - limit_names
-    if unknown:
-        raise ValueError(f"unknown limits: {', '.join(sorted(unknown))}")
-    dicts = raw.get("dictionaries", {})
-    known = {"actions", "thresholds", "allow", "dictionaries", "limits", "channels", "i18n"}
-    return Config(
-        channels=channels,
-        allowed_phrases=[Allowance(str(a["text"]), str(a["reason"])) for a in allow.get("phrase", [])],
-        allowed_files=[Allowance(str(a["sha256"]).lower(), str(a["reason"])) for a in allow.get("file", [])],
-        builtin_dictionaries=bool(dicts.get("builtin", True)),
-        dictionary_files=[(base / p) for p in dicts.get("files", [])],
-        limits=Limits(**raw.get("limits", {})),
-        doors=_with_audit_path(base, {k: v for k, v in raw.items() if k not in known and isinstance(v, dict)}),
-        language=_language(raw.get("i18n", {}).get("language", "")),
-    )
-
-
-def _language(configured: str) -> str | None:
-    if not configured:
-        return None
-    language = i18n.normalise(str(configured))
-    if language is None:
-        raise ValueError(f"[i18n] language {configured!r}: expected one of {', '.join(i18n.LANGUAGES)}")
-    return language
-
-
-def _with_audit_path(base: Path, doors: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
-    """A relative [audit] path is relative to the configuration file that names it, as dictionary files are."""
-    path = doors.get("audit", {}).get("path")
-    if isinstance(path, str) and not Path(path).is_absolute():
-        doors = {**doors, "audit": {**doors["audit"], "path": str(base / path)}}
-    return doors

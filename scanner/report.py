@@ -6,6 +6,7 @@ Renderers only read FileReports; they know nothing of matching or of files.
 from __future__ import annotations
 
 import json
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from typing import Any
@@ -14,6 +15,29 @@ from scanner.model import FileReport, Finding, Verdict
 
 _VERDICT_COLOURS = {Verdict.PASS: "32", Verdict.FLAG: "33", Verdict.BLOCK: "31"}
 _SARIF_LEVELS = {Verdict.PASS: "note", Verdict.FLAG: "warning", Verdict.BLOCK: "error"}
+
+
+def printable(text: str) -> str:
+    """`text` safe to print as (part of) one line: control characters, line and paragraph separators and invisible
+    format characters (a newline in a file name, an escape sequence, a right-to-left override) are shown escaped
+    (\\n, \\x1b, \\u202e), and a backslash as \\\\, so no name or context can forge a line of a log or report."""
+    if text.isprintable() and "\\" not in text:
+        return text
+    return "".join(_escaped(ch) for ch in text)
+
+
+def _escaped(ch: str) -> str:
+    if ch == "\\":
+        return "\\\\"
+    if ch in _SHORT:
+        return _SHORT[ch]
+    if unicodedata.category(ch) in ("Cc", "Cf", "Zl", "Zp", "Cs", "Co", "Cn"):
+        code = ord(ch)
+        return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}" if code < 0x10000 else f"\\U{code:08x}"
+    return ch
+
+
+_SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def summary(verdicts: Iterable[Verdict]) -> dict[str, Any]:
@@ -34,17 +58,18 @@ def render_jsonl(report: FileReport) -> str:
 
 
 def render_text(report: FileReport, colour: bool = False) -> str:
+    """The report for a person: a line per file and per finding. What comes from the file (its name, its parts'
+    names, the context) is escaped by `printable`, so a file cannot forge lines of the report."""
     verdict = str(report.verdict).upper()
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
-    lines = [f"{verdict:5}  {report.path}"]
+    lines = [f"{verdict:5}  {printable(report.path)}"]
     for finding in report.findings:
         shown = _highlight(finding, colour)
-        lines.append(
-            f"       {finding.action!s:5} {finding.rule} at {finding.location}" + (f": {shown}" if shown else "")
-        )
+        where = printable(str(finding.location))
+        lines.append(f"       {finding.action!s:5} {finding.rule} at {where}" + (f": {shown}" if shown else ""))
         if finding.explanation:
-            lines.append(f"             {finding.explanation}")
+            lines.append(f"             {printable(finding.explanation)}")
     return "\n".join(lines) + "\n"
 
 
@@ -55,17 +80,14 @@ def render_summary(verdicts: list[Verdict]) -> str:
 
 def render_sarif(reports: list[FileReport]) -> str:
     rules = sorted({f.rule for r in reports for f in r.findings})
-    results = [
+    results: list[dict[str, Any]] = [
         {
             "ruleId": f.rule,
             "level": _SARIF_LEVELS[f.action],
             "message": {"text": f"{f.category}: {f.explanation or f.text}"},
             "locations": [
                 {
-                    "physicalLocation": {
-                        "artifactLocation": {"uri": r.path},
-                        "region": {"startLine": f.location.line, "startColumn": f.location.column},
-                    },
+                    "physicalLocation": _physical(r.path, f),
                     "logicalLocations": [{"fullyQualifiedName": f.location.part}],
                 }
             ],
@@ -82,10 +104,20 @@ def render_sarif(reports: list[FileReport]) -> str:
     return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
 
 
+def _physical(uri: str, finding: Finding) -> dict[str, Any]:
+    """SARIF numbers lines and columns from 1; a finding about the whole file (unscannable, an image) has no line, so
+    its location is the file alone."""
+    location: dict[str, Any] = {"artifactLocation": {"uri": uri}}
+    if finding.location.line >= 1:
+        location["region"] = {"startLine": finding.location.line, "startColumn": max(1, finding.location.column)}
+    return location
+
+
 def _highlight(finding: Finding, colour: bool) -> str:
     """The context with the match marked: underlined on a terminal, in [brackets] elsewhere."""
-    context = finding.context or finding.text
-    if not finding.text or finding.text not in context:
+    context = printable(finding.context or finding.text)
+    text = printable(finding.text)
+    if not text or text not in context:
         return context
-    marked = f"\x1b[1;4m{finding.text}\x1b[0m" if colour else f"[{finding.text}]"
-    return context.replace(finding.text, marked, 1)
+    marked = f"\x1b[1;4m{text}\x1b[0m" if colour else f"[{text}]"
+    return context.replace(text, marked, 1)

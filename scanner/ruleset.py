@@ -14,7 +14,7 @@ from scanner.dictionaries import dictionary_texts, parse_dictionary, parse_title
 from scanner.policy import Config
 
 # Fields of Config that say where things are or how a door runs, not how a file is judged.
-_NOT_RULES = ("doors", "dictionary_files", "language")
+_NOT_RULES = ("tables", "origin", "dictionary_files")
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,14 @@ PROBLEMS = {
         N_("The archive holds more files than the limit."),
         N_("Unpack it and check the files inside, or raise [limits] max_members."),
     ),
+    "too-large": (
+        N_("The message or upload is larger than the door accepts, so it was not read."),
+        N_("Send it in smaller parts, or raise the door's limit ([mail] max_message_bytes, [icap] max_body)."),
+    ),
+    "unreadable-body": (
+        N_("The upload's form could not be taken apart the way a web server would, so it was not read."),
+        N_("Upload the file again from an ordinary browser form; a form built by hand may be refused on purpose."),
+    ),
     "xml_entities": (
         N_("The file declares XML entities or refers to outside files, which baomi refuses to expand."),
         N_("Have a person check it: office programs do not write such files."),

@@ -38,7 +38,7 @@ def walk(paths: Sequence[Path]) -> Iterator[Entry]:
 def scan_entry(scanner: Scanner, entry: Entry, channel: str, explain: bool = False) -> Scanned:
     """The report on one entry: its file scanned, or its problem as an unscannable finding."""
     if entry.problem is not None:
-        return scanner.unreadable(str(entry.path), Problem("unreadable", entry.problem), channel)
+        return scanner.unread(str(entry.path), Problem("unreadable", entry.problem), channel)
     return scanner.examine_path(entry.path, channel, explain)
 
 

@@ -85,6 +85,9 @@ class Upstream:
                 self.send_response(200)
                 self.send_header("Content-Type", "text/plain")
                 self.send_header("Content-Length", str(len(answer)))
+                # One request per connection: a handler thread kept for Squid's next request would outlive the test.
+                self.send_header("Connection", "close")
+                self.close_connection = True
                 self.end_headers()
                 self.wfile.write(answer)
 

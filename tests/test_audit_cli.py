@@ -22,8 +22,8 @@ def log_path(tmp_path: Path) -> Path:
     for time, channel, name, verdict, action, rules in [
         ("2026-11-01T09:00:00.000+00:00", "watch", "通知.docx", "pass", "released", []),
         ("2026-11-02T10:00:00.000+00:00", "mail", "工资表.xlsx", "flag", "held", ["id.resident-id"]),
-        ("2026-11-02T23:59:00.000+00:00", "watch", "密件.pdf", "block", "quarantine", ["mark.state-secret"]),
-        ("2026-11-03T08:00:00.000+00:00", "web", "方案.docx", "block", "rejected", ["mark.state-secret"]),
+        ("2026-11-02T23:59:00.000+00:00", "watch", "密件.pdf", "block", "quarantined", ["mark.state-secret"]),
+        ("2026-11-03T08:00:00.000+00:00", "web", "方案.docx", "block", "refused", ["mark.state-secret"]),
     ]:
         log.record(Decision(channel, "src", name, 10, "ab" * 32, verdict, action, rules, "机密★5年", time=time))
     log.record(
@@ -34,7 +34,7 @@ def log_path(tmp_path: Path) -> Path:
             5,
             "cd" * 32,
             "flag",
-            "reviewer-released",
+            "released",
             ["mark.internal"],
             actor="王保密",
             reason="已脱密",
@@ -111,3 +111,15 @@ def test_a_missing_log_is_a_clear_error_and_is_not_created(tmp_path: Path, capsy
     assert audit(tmp_path / "none.db") == 2
     assert "no audit log" in capsys.readouterr().err
     assert not (tmp_path / "none.db").exists()
+
+
+def test_a_channel_includes_the_channels_built_on_it(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = tmp_path / "audit.db"
+    log = AuditLog(path)
+    for channel, name in (("mail", "外发.eml"), ("mail-internal", "内部.eml"), ("web", "上传.docx")):
+        log.record(Decision(channel, "src", name, 1, "", "pass", "allowed"))
+    log.close()
+    audit(path, "--channel", "mail")
+    assert sorted(names(capsys.readouterr().out)) == ["内部.eml", "外发.eml"]
+    audit(path, "--channel", "mail-internal")
+    assert names(capsys.readouterr().out) == ["内部.eml"]

@@ -135,3 +135,38 @@ def test_user_dictionary_from_the_command_line(tmp_path: Path) -> None:
     doc.write_text("天河七号试验计划", encoding="utf-8")
     result = baomi("scan", "--dict", words, "--format", "json", doc)
     assert json.loads(result.stdout)["files"][0]["findings"][0]["rule"] == "term.codenames"
+
+
+def test_version() -> None:
+    result = baomi("--version")
+    assert result.returncode == 0 and result.stdout.startswith("baomi ")
+
+
+def test_an_unknown_option_shows_the_usage_of_its_sub_command(tmp_path: Path) -> None:
+    result = baomi("scan", "--frmat", "json", tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("usage: baomi scan ")
+    assert "unrecognized arguments: --frmat" in result.stderr
+    nested = baomi("review", "--outbox", tmp_path, "list", "--fromat", "json")
+    assert nested.stderr.startswith("usage: baomi review list ") and nested.returncode == 2
+
+
+def test_output_piped_into_a_reader_that_stops_early_ends_quietly(tmp_path: Path) -> None:
+    for n in range(300):
+        (tmp_path / f"{n:03d}.txt").write_text("机密★5年\n关于某项目的通知\n", encoding="utf-8")
+    command = [sys.executable, "-m", "scanner.cli", "scan", "--jobs", "1", str(tmp_path)]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as scan:
+        assert scan.stdout is not None and scan.stderr is not None
+        assert scan.stdout.readline().startswith(b"BLOCK")
+        scan.stdout.close()  # as `head -1` does
+        errors = scan.stderr.read().decode()
+        status = scan.wait(timeout=120)
+    assert errors == ""
+    assert status == 141
+
+
+def test_sarif_of_an_unscannable_file_has_no_line_zero(tmp_path: Path) -> None:
+    (tmp_path / "x.bin").write_bytes(os.urandom(2048))
+    sarif = json.loads(baomi("scan", "--format", "sarif", tmp_path).stdout)
+    [result] = sarif["runs"][0]["results"]
+    assert "region" not in result["locations"][0]["physicalLocation"]

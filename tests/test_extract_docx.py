@@ -327,8 +327,8 @@ def test_missing_main_part_is_corrupt() -> None:
     assert caught.value.reason == "corrupt"
 
 
-@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
 def test_peer_nested_tables_yield_their_chinese_text() -> None:
+    require(PEER.exists(), f"the peer corpus at {PEER}")
     segments = segments_of(read_docx, (PEER / "poi-tl" / "issue" / "161.docx").read_bytes())
     han = sum(1 for s in segments for ch in s.text if "\u4e00" <= ch <= "\u9fff")
     assert han >= 80

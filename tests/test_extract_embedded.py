@@ -19,6 +19,7 @@ from pptx.util import Inches
 
 from scanner.engine import Scanner
 from scanner.extract import extract
+from tests.conftest import require
 from tests.extract_fixtures import MARK, libreoffice, ole_of, reasons, the_one
 from tests.test_extract_pdf import grey_png
 
@@ -150,8 +151,7 @@ def test_document_variables_are_read() -> None:
 def ppt_with_word_object(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """A PowerPoint 97 file with an embedded Word 97 document: the .doc written by LibreOffice, put in a pptx as an
     OLE object by python-pptx, and the pptx written as .ppt by LibreOffice (an ExOleObjStg record)."""
-    if shutil.which("soffice") is None:
-        pytest.skip("needs LibreOffice")
+    require(shutil.which("soffice") is not None, "LibreOffice (soffice)")
     folder = tmp_path_factory.mktemp("ppt-object")
     inner = docx.Document()
     inner.add_paragraph(f"{MARK}\n附件")

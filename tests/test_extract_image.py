@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import shutil
+from pathlib import Path
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -17,10 +18,8 @@ FONT = "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc"
 
 def _picture(text: str, fmt: str = "PNG") -> bytes:
     image = Image.new("RGB", (640, 120), "white")
-    try:
-        font = ImageFont.truetype(FONT, 48)
-    except OSError:
-        pytest.skip("fonts-noto-cjk is not installed")
+    require(Path(FONT).is_file(), f"fonts-noto-cjk ({FONT})")
+    font = ImageFont.truetype(FONT, 48)
     ImageDraw.Draw(image).text((20, 30), text, fill="black", font=font)
     buffer = io.BytesIO()
     image.save(buffer, fmt)

@@ -122,8 +122,7 @@ def test_dps_presentation(converted: dict[str, Path]) -> None:
 )
 def test_password_protected_legacy_files_are_encrypted(path: str) -> None:
     # No Debian tool writes encrypted .doc/.xls/.ppt; these come from oletools' test suite.
-    if not (PEER / path).exists():
-        pytest.skip("the peer corpus is not here")
+    require((PEER / path).exists(), f"the peer corpus at {PEER}")
     assert reasons(extract((PEER / path).read_bytes(), path)) == {"encrypted"}
 
 

@@ -17,7 +17,7 @@ import pytest
 
 from scanner.extract import Limits, extract, worker
 from scanner.extract.worker import WorkerFailed
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 from tests.extract_fixtures import MARK, reasons, the_one, zip_of
 
 PEER = SHARED / "corpora" / "peer"
@@ -84,8 +84,7 @@ def test_a_file_out_of_time_is_seconds() -> None:
 @pytest.mark.parametrize("name", ["droste.zip", "quine.gz"])
 def test_an_archive_that_contains_itself_ends_at_once(name: str) -> None:
     path = PEER / "tika" / "tika-parser-pkg-module" / name
-    if not path.exists():
-        pytest.skip(f"the peer corpus ({path}) is not here")
+    require(path.exists(), f"the peer corpus at {PEER}")
     started = time.monotonic()
     assert "max_depth" in reasons(extract(path.read_bytes(), name))
     assert time.monotonic() - started < 5

@@ -11,12 +11,10 @@ from email.mime.message import MIMEMessage
 from email.mime.multipart import MIMEMultipart
 from email.mime.text import MIMEText
 
-import pytest
-
 from scanner.engine import Scanner
 from scanner.extract import extract
 from scanner.model import Role
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 from tests.extract_fixtures import MARK, the_one, zip_of
 
 
@@ -99,8 +97,7 @@ def test_every_message_of_an_mbox_is_read() -> None:
 
 def test_an_outlook_msg_in_big5_without_a_code_page_is_decoded() -> None:
     path = SHARED / "corpora" / "peer" / "tika" / "tika-parser-microsoft-module" / "testMSG_chinese.msg"
-    if not path.exists():
-        pytest.skip("the peer corpus is not here (no library writes .msg files)")
+    require(path.exists(), f"the peer corpus at {path.parents[2]} (no library writes .msg files)")
     extraction = extract(path.read_bytes(), "testMSG_chinese.msg")
     assert extraction.format == "msg"
     subject = extraction.segments[1]

@@ -12,7 +12,7 @@ from scanner.extract import extract
 from scanner.extract.base import Unscannable
 from scanner.extract.ofd import read_ofd
 from scanner.model import Role
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 from tests.extract_fixtures import MARK, zip_of
 from tests.reader_context import context, find, segments_of
 
@@ -148,9 +148,9 @@ def test_encrypted_ofd_package_is_unscannable() -> None:
     assert caught.value.reason == "encrypted"
 
 
-@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
 @pytest.mark.parametrize("path", ["ofdrw-tool/hello_watermark.ofd", "ofdrw-converter/ano.ofd"])
 def test_peer_watermark_annotations_yield_baomi_ziliao(path: str) -> None:
+    require(PEER.exists(), f"the peer corpus at {PEER}")
     segments = segments_of(read_ofd, (PEER / path).read_bytes())
     assert {s.role for s in find(segments, "保密资料")} == {Role.WATERMARK}
 

@@ -247,22 +247,22 @@ def test_french_accents_are_not_garbled() -> None:
     assert garbled("Le réseau électrique à Genève était prêt, déjà.") is None
 
 
-@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
 def test_peer_gbk_font_without_a_map_is_read_as_chinese() -> None:
+    require(PEER.exists(), f"the peer corpus at {PEER}")
     [page] = segments_of(read_pdf, (PEER / "pdfjs" / "XiaoBiaoSong.pdf").read_bytes())
     assert "关于红军作战的原则" in page.text.replace(" ", "")  # pdfminer.six gives Latin-1 mojibake here
 
 
-@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
 def test_peer_scan_without_text_layer_is_an_image_problem() -> None:
+    require(PEER.exists(), f"the peer corpus at {PEER}")
     ctx = context()
     list(read_pdf((PEER / "mineru" / "demo" / "pdfs" / "small_ocr.pdf").read_bytes(), "", ctx))
     assert {p.reason for p in ctx.problems} == {"image"}
 
 
-@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
 @pytest.mark.parametrize("path", ["qpdf/issue-120.pdf", "qpdf/issue-99.pdf", "pdfjs/Brotli-Prototype-FileA.pdf"])
 def test_peer_pdf_neither_library_reads_is_corrupt(path: str) -> None:
+    require(PEER.exists(), f"the peer corpus at {PEER}")
     with pytest.raises(Unscannable) as caught:
         segments_of(read_pdf, (PEER / path).read_bytes())
     assert caught.value.reason == "corrupt"

@@ -14,6 +14,7 @@ import pytest
 from scanner.extract import extract
 from scanner.extract.sniff import sniff
 from scanner.model import Role
+from tests.conftest import require
 from tests.extract_fixtures import MARK, holding, libreoffice, reasons, the_one
 
 
@@ -145,8 +146,7 @@ def test_an_embedded_package_is_read_through_the_dispatcher() -> None:
 
 
 def test_an_embedded_word_document_is_read(tmp_path: Path) -> None:
-    if shutil.which("soffice") is None:
-        pytest.skip("needs LibreOffice")
+    require(shutil.which("soffice") is not None, "LibreOffice (soffice)")
     source = docx.Document()
     source.add_paragraph(f"{MARK}\n附件")
     source.save(tmp_path / "inner.docx")

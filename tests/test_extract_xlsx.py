@@ -13,7 +13,7 @@ from scanner.extract import extract
 from scanner.extract.base import Limits, Unscannable
 from scanner.extract.ooxml import header_footer_text, read_xlsx
 from scanner.model import Role
-from tests.conftest import SHARED
+from tests.conftest import SHARED, require
 from tests.extract_fixtures import MARK, zip_of
 from tests.reader_context import context, find, segments_of
 
@@ -127,9 +127,9 @@ def test_long_shared_string_in_many_cells_is_read_once() -> None:
     assert [s.part for s in find(segments_of(read_xlsx, data), MARK)] == ["sheet:表一!B1"]
 
 
-@pytest.mark.skipif(not PEER.exists(), reason="peer corpus not present")
 @pytest.mark.parametrize("name", ["poc-xmlbomb.xlsx", "54764.xlsx"])
 def test_entity_bomb_is_unscannable(name: str) -> None:
+    require(PEER.exists(), f"the peer corpus at {PEER}")
     with pytest.raises(Unscannable) as caught:
         segments_of(read_xlsx, (PEER / "poi" / "spreadsheet" / name).read_bytes())
     assert caught.value.reason == "xml_entities"

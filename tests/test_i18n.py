@@ -191,7 +191,6 @@ def test_services_take_their_language_from_i18n_language(tmp_path: Path) -> None
     config.write_text('[i18n]\nlanguage = "zh-CN"\n', encoding="utf-8")
     assert load_config(config).language == "zh_CN"
     assert load_config().language is None  # the default follows the environment
-    assert "i18n" not in load_config(config).doors
 
 
 def test_a_language_baomi_does_not_speak_is_a_configuration_error(tmp_path: Path) -> None:

@@ -34,9 +34,9 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcapService]:
 
 @pytest.fixture(scope="module")
 def strict_service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IcapService]:
-    """A service whose [icap] table blocks flagged uploads and takes one connection at a time."""
+    """A service whose policy blocks flagged uploads at the proxy and that takes one connection at a time."""
     workdir = tmp_path_factory.mktemp("icap-strict")
-    (workdir / "baomi.toml").write_text('[icap]\nflag = "block"\nmax_connections = 1\n')
+    (workdir / "baomi.toml").write_text('[channels.web-proxy]\nflag = "block"\n[icap]\nmax_connections = 1\n')
     running = IcapService(workdir, "--config", str(workdir / "baomi.toml"))
     yield running
     running.stop()
@@ -132,7 +132,7 @@ def multipart(*parts: tuple[str, str | None, bytes]) -> tuple[str, bytes]:
 def audit_rows(service: IcapService) -> list:
     log = AuditLog(service.audit)
     try:
-        return log.query(channel="web", limit=None)
+        return log.query(channel="web-proxy", limit=None)
     finally:
         log.close()
 
@@ -531,10 +531,10 @@ def test_each_scanned_upload_is_audited_with_the_client_address(service: IcapSer
     exchange(service, reqmod(head, body, headers=("X-Client-IP: 10.1.2.3", "X-Client-Username: zhang")))
     rows = [d for d in audit_rows(service) if d.extra.get("url") == "http://upload.example/audit-me"]
     assert sorted((d.name, d.verdict, d.action) for d in rows) == [
-        ("ok.txt", "pass", "rejected"),  # it went nowhere either: the request as a whole was refused
-        ("通知.txt", "block", "rejected"),
+        ("ok.txt", "pass", "refused"),  # it went nowhere either: the request as a whole was refused
+        ("通知.txt", "block", "refused"),
     ]
-    assert {(d.channel, d.source, d.extra["user"]) for d in rows} == {("web", "10.1.2.3", "zhang")}
+    assert {(d.channel, d.source, d.extra["user"]) for d in rows} == {("web-proxy", "10.1.2.3", "zhang")}
 
 
 def test_clean_form_fields_are_not_audited(service: IcapService) -> None:

@@ -129,12 +129,12 @@ def test_blocked_upload_is_audited_with_the_browser_address(
 ) -> None:
     client.post(upstream.url("/audited"), files={"file": ("通知.txt", MARKED_TXT, "text/plain")})
     log = AuditLog(icap.audit)
-    [decision] = [d for d in log.query(channel="web") if d.extra["url"].endswith("/audited")]
+    [decision] = [d for d in log.query(channel="web-proxy") if d.extra["url"].endswith("/audited")]
     log.close()
     assert (decision.name, decision.verdict, decision.action, decision.source) == (
         "通知.txt",
         "block",
-        "rejected",
+        "refused",
         "127.0.0.1",
     )
 

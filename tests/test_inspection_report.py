@@ -20,7 +20,7 @@ import pytest
 from PIL import Image
 
 from scanner.cli import main
-from scanner.inspection import CONTEXT_CHARS, FINDINGS_PER_FILE, Inspection
+from scanner.inspection import CONTEXT_CHARS, FINDINGS_PER_FILE, Inspection, write_report
 from scanner.model import FileReport, Finding, Location, Verdict
 from scanner.policy import load_config
 from tests.conftest import ROOT, SHARED, require
@@ -289,7 +289,7 @@ def test_names_and_contexts_from_files_are_shown_as_text_never_as_markup(browser
     )
     inspection.add(FileReport(f"{tmp_path}/{markup}.txt", Verdict.BLOCK, [finding]))
     report = tmp_path / "report.html"
-    inspection.write(report)
+    write_report(inspection, report)
     page, errors = open_page(browser, report)
     assert page.locator("section img").count() == 0
     assert markup in page.locator("body").inner_text()

@@ -198,7 +198,7 @@ def test_every_verdict_is_in_the_audit_log_with_envelope_and_attachments(gateway
     msg.add_attachment(docx_with(MARK), maintype="application", subtype="octet-stream", filename="附件一.docx")
     refused(gateway, msg)
     decision = next(d for d in gateway.decisions() if d.source == msg["Message-ID"])
-    assert (decision.channel, decision.verdict, decision.action) == ("mail", "block", "rejected")
+    assert (decision.channel, decision.verdict, decision.action) == ("mail", "block", "refused")
     assert decision.rules == ["mark.state-secret"]
     assert decision.extra["sender"] == "author@baomi.example"
     assert decision.extra["recipients"] == ["someone@example.org"]
@@ -331,4 +331,4 @@ def test_two_slow_messages_get_their_own_tempfail_while_other_mail_goes_on(tmp_p
     records = {d.source: d for d in gateway.decisions()}
     for sending in slow:
         record = records[str(sending.msg["Message-ID"])]
-        assert (record.action, record.reason) == ("tempfail", "scan took more than 5 s")
+        assert (record.action, record.reason) == ("tempfailed", "scan took more than 5 s")

@@ -14,11 +14,12 @@ from pathlib import Path
 import pytest
 
 from scanner.audit import AuditLog
+from scanner.config import ConfigError, MailTable, Origin, read_table
 from scanner.doors import milter_protocol as mp
-from scanner.doors.milter import Gateway, MailHandler, MailPolicy, Message, Places, place
+from scanner.doors.milter import Gateway, MailHandler, Message, Places, is_internal, place
 from scanner.engine import Scanner
 from scanner.model import Finding, Location, Verdict
-from scanner.policy import ConfigError, load_config
+from scanner.policy import load_config
 from tests.conftest import ROOT
 from tests.postfix_fixture import Milter
 from tests.test_milter_protocol import ScriptedMTA
@@ -35,7 +36,7 @@ def door(scanner: Scanner, tmp_path: Path) -> Iterator[Door]:
 
     def start(**table: object) -> tuple[ScriptedMTA, AuditLog]:
         audit = AuditLog(tmp_path / f"audit{len(started)}.db")
-        gateway = Gateway(scanner, audit, MailPolicy.from_table(table), workers=2)
+        gateway = Gateway(scanner, audit, read_table(MailTable, table, "mail", Origin()), workers=2)
         server = mp.MilterServer("inet:0@127.0.0.1", lambda: MailHandler(gateway))
         server.serve_in_thread(poll_interval=0.02)
         started.append(server)
@@ -59,7 +60,9 @@ def test_a_message_over_the_size_limit_gets_a_temporary_failure(door: Door) -> N
     mta.message(HEADERS, b"x" * 2000)
     command, text = final(mta)
     assert (command, text[:9]) == (mp.R_REPLYCODE, "451 4.7.1")
-    assert [(d.verdict, d.action) for d in audit.query()] == [("block", "tempfail")]
+    assert [(d.verdict, d.action, d.rules) for d in audit.query()] == [
+        ("block", "tempfailed", ["unscannable.too-large"])
+    ]
 
 
 def test_a_message_over_the_size_limit_is_refused_when_the_policy_says_reject(door: Door) -> None:
@@ -78,14 +81,14 @@ def test_a_scan_that_outlasts_scan_seconds_gets_a_temporary_failure(door: Door) 
 def test_a_message_that_finds_no_scanner_free_by_its_deadline_gets_its_own_temporary_failure(
     scanner: Scanner, tmp_path: Path
 ) -> None:
-    mail = MailPolicy.from_table({"scan_seconds": 0.5, "slow_seconds": 60})
+    mail = MailTable(scan_seconds=0.5, slow_seconds=60)
     gateway = Gateway(scanner, AuditLog(tmp_path / "audit.db"), mail, workers=1)
     assert gateway.places.take("a long scan", until=time.monotonic()) is not None  # the one place is taken
     outcome = gateway.decide(Message(headers=HEADERS, body=["您好。\r\n".encode()]), {}, progress=lambda: None)
     assert (
         outcome.reply.text == "451 4.7.1 Cannot check this message now (no scanner free within 0.5 s); try again later"
     )
-    assert [(d.action, d.reason) for d in gateway.audit.query()] == [("tempfail", "no scanner free within 0.5 s")]
+    assert [(d.action, d.reason) for d in gateway.audit.query()] == [("tempfailed", "no scanner free within 0.5 s")]
 
 
 def test_a_scan_running_past_slow_seconds_is_set_aside_and_its_place_goes_to_the_next_message() -> None:
@@ -162,23 +165,28 @@ def test_a_refusal_names_the_rule_and_the_audit_reference(door: Door) -> None:
     ],
 )
 def test_leniency_needs_every_recipient_inside_the_organisation(recipients: list[str], internal: bool) -> None:
-    assert MailPolicy.from_table({"internal_domains": ["example.cn"]}).is_internal(recipients) is internal
+    assert is_internal(recipients, ["example.cn"]) is internal
 
 
-def test_internal_actions_can_be_set_but_unscannable_is_never_relaxed() -> None:
-    policy = MailPolicy.from_table({"internal_actions": {"unscannable": "pass", "work-secret": "flag"}})
-    assert "unscannable" not in policy.internal_actions
-    assert policy.internal_actions["work-secret"] == Verdict.FLAG
-    assert policy.internal_actions["internal"] == Verdict.PASS  # a default kept
+def test_mail_to_internal_recipients_is_judged_by_the_mail_internal_channel(door: Door) -> None:
+    """Personal data may circulate inside the organisation (the channel's actions in default.toml)."""
+    mta, audit = door(internal_domains=["example.cn"])
+    mta.send(mp.MAIL, b"<hr@example.cn>\0")
+    mta.send(mp.RCPT, b"<staff@mail.example.cn>\0")
+    mta.send(mp.EOH)
+    mta.send(mp.BODY, "身份证号 11010519491231002X，请办理入职。\r\n".encode())
+    assert mta.end()[-1] == (mp.R_ACCEPT, b"")
+    [decision] = audit.query()
+    assert (decision.channel, decision.verdict, decision.action) == ("mail-internal", "pass", "allowed")
 
 
 @pytest.mark.parametrize(
     "table",
-    [{"listen_on": "inet:1@x"}, {"on_error": "accept"}, {"on_oversize": "pass"}, {"internal_actions": {"x": "maybe"}}],
+    [{"listen_on": "inet:1@x"}, {"on_error": "accept"}, {"on_oversize": "pass"}, {"internal_actions": {}}],
 )
 def test_a_mail_table_that_cannot_be_used_is_a_configuration_error(table: dict[str, object]) -> None:
     with pytest.raises(ConfigError, match=r"\[mail\]"):
-        MailPolicy.from_table(table)
+        read_table(MailTable, table, "mail", Origin())
 
 
 @pytest.mark.parametrize(
@@ -209,7 +217,7 @@ def test_the_command_refuses_a_socket_it_cannot_listen_on() -> None:
 
 def test_the_administrators_example_configuration_is_valid() -> None:
     config = load_config(ROOT / "hooks" / "postfix" / "baomi.toml.example")
-    policy = MailPolicy.from_table(config.doors["mail"])
+    policy = config.table(MailTable)
     assert policy.internal_domains == ("example.gov.cn",)
     assert policy.on_error == "tempfail"
 

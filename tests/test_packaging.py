@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require
+
 ROOT = Path(__file__).resolve().parent.parent
 CHECK = """
 import scanner, sys
@@ -50,8 +52,7 @@ def fresh_clone(target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
-    if shutil.which("git") is None or not (ROOT / ".git").exists():
-        pytest.skip("not a git checkout")
+    require(shutil.which("git") is not None and (ROOT / ".git").exists(), "a git checkout of baomi")
     work = tmp_path_factory.mktemp("package")
     clone = fresh_clone(work / "clone")
     built = subprocess.run(

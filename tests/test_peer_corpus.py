@@ -111,6 +111,7 @@ _scanner: Scanner | None = None
 
 
 def _start_worker() -> None:
+    """In each scanning process (started fresh by the forkserver: the test process may have threads)."""
     global _scanner
     _scanner = Scanner()
 

@@ -8,6 +8,8 @@ from pathlib import Path
 import pytest
 
 from scanner.engine import Scanner
+from scanner.extract.base import Problem
+from scanner.model import Verdict
 from scanner.policy import ConfigError, load_config
 
 MARKED = "机密★5年\n正文".encode()
@@ -73,7 +75,7 @@ def test_unscannable_is_never_lowered_to_pass(tmp_path: Path) -> None:
     [
         ("[actions\n", "not valid TOML"),
         ('[actions]\nstate-secret = "delete"\n', "unknown action"),
-        ("[limits]\nmax_everything = 3\n", "unknown limits"),
+        ("[limits]\nmax_everything = 3\n", "unknown key 'max_everything'"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -87,19 +89,62 @@ def test_unknown_channel_is_a_clear_error() -> None:
 
 
 def test_an_image_not_examined_flags_and_is_never_a_pass(scanner) -> None:
-    import io
-
-    from PIL import Image
-
-    out = io.BytesIO()
-    Image.new("RGB", (40, 20), "white").save(out, "PNG")
-    report = scanner.scan_bytes(out.getvalue(), "扫描件.png")
+    report = scanner.scan_bytes(png(), "扫描件.png")
     assert str(report.verdict) == "flag"
     assert [(f.category, f.rule) for f in report.findings] == [("image", "image.not-examined")]
 
 
 def test_a_relative_audit_path_is_relative_to_the_configuration_file(tmp_path: Path) -> None:
     from scanner.audit import default_audit_path
+    from scanner.config import AuditTable
 
     config = load_config(write(tmp_path, '[audit]\npath = "logs/audit.db"\n'))
-    assert default_audit_path(config.doors) == tmp_path / "logs" / "audit.db"
+    assert default_audit_path(config.table(AuditTable)) == tmp_path / "logs" / "audit.db"
+
+
+def png() -> bytes:
+    import io
+
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (40, 20), "white").save(out, "PNG")
+    return out.getvalue()
+
+
+def test_internal_mail_is_judged_by_the_lighter_mail_internal_channel(scan_text) -> None:
+    text = "身份证号 11010519491231002X，请办理入职。"
+    assert str(scan_text(text, channel="mail").verdict) == "flag"
+    assert str(scan_text(text, channel="mail-internal").verdict) == "pass"
+    assert str(scan_text("机密★5年\n正文", channel="mail-internal").verdict) == "block"
+
+
+def test_the_mail_internal_channel_cannot_pass_what_was_not_read(tmp_path: Path) -> None:
+    """Leniency is a channel of the policy, so the rule that an image is never a pass holds for it too."""
+    config = load_config(write(tmp_path, '[channels.mail-internal.actions]\nimage = "pass"\nunscannable = "pass"\n'))
+    scanner = Scanner(config)
+    assert str(scanner.scan_bytes(png(), "扫描件.png", "mail-internal").verdict) == "flag"
+    assert str(scanner.scan_bytes(b"\x00\x01\x02\x03" * 100, "x.bin", "mail-internal").verdict) == "flag"
+
+
+def test_a_channel_starts_from_the_channel_it_is_built_on(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[channels.mail.actions]\nwork-secret = "flag"\n'))
+    assert config.channel("mail-internal").actions["work-secret"] == Verdict.FLAG
+    assert config.channel("mail-internal").actions["personal-data"] == Verdict.PASS  # its own action stays
+    assert config.channel("web").actions["work-secret"] == Verdict.BLOCK
+
+
+def test_where_nobody_can_review_a_channel_makes_a_flag_a_block(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[channels.web-proxy]\nflag = "block"\n'))
+    report = Scanner(config).scan_bytes("内部资料 注意保存\n正文".encode(), "a.txt", "web-proxy")
+    assert [(f.rule, str(f.action)) for f in report.findings] == [("mark.internal", "block")]
+    assert str(report.verdict) == "block"
+    assert str(Scanner(config).scan_bytes("内部资料 注意保存\n正文".encode(), "a.txt", "web").verdict) == "flag"
+
+
+def test_content_never_scanned_gets_its_verdict_from_the_policy(tmp_path: Path) -> None:
+    config = load_config(write(tmp_path, '[channels.mail.actions]\nunscannable = "flag"\n'))
+    report = Scanner(config).unscanned("m.eml", Problem("too-large", "message over 10 bytes"), "mail", size=20)
+    assert (str(report.verdict), report.rules, report.size) == ("flag", ["unscannable.too-large"], 20)
+    assert report.errors == ["too-large: message over 10 bytes"]
+    assert str(Scanner(config).unscanned("m.eml", Problem("seconds", "slow"), "scan").verdict) == "block"

@@ -83,11 +83,10 @@ def test_traditional_text_matches_simplified_terms(scan_text) -> None:
 
 def test_both_segmenters_cut_the_laws_alike() -> None:
     """jieba-rs stands in for jieba only because it cuts the same: checked on real prose."""
-    from tests.conftest import SHARED
+    from tests.conftest import LAWS, require
 
-    laws = sorted((SHARED / "corpora" / "laws").rglob("*.md"))[:40]
-    if not laws:
-        pytest.skip("the laws corpus is not there")
+    laws = sorted(LAWS.rglob("*.md"))[:40]
+    require(bool(laws), f"the laws corpus at {LAWS}")
     rust, python = RustJieba(), PythonJieba()
     for path in laws:
         for line in path.read_text(encoding="utf-8").splitlines()[:30]:

@@ -4,6 +4,7 @@ place and its decision in the audit log exactly once; SIGTERM finishes the file 
 from __future__ import annotations
 
 import hashlib
+import multiprocessing
 import os
 import signal
 import sqlite3
@@ -12,7 +13,9 @@ from pathlib import Path
 import pytest
 
 from scanner.audit import AuditLog, Decision
-from scanner.outbox import ContentChanged, Journal, Mover, identity_of
+from scanner.outbox.handles import ContentChanged, open_held
+from scanner.outbox.journal import Journal
+from scanner.outbox.mover import Mover
 from tests.watch_rig import (
     FLAG_TEXT,
     PASS_TEXT,
@@ -79,62 +82,80 @@ def test_sigterm_finishes_the_files_in_hand_and_stops(gateway: Gateway) -> None:
     assert sorted(d.name for d in gateway.decisions()) == sorted(done)
 
 
-# The mover killed (os._exit in a forked child) at each step of a move, then recovered by a new process.
-# (held?, the step it dies after): a released file has no verdict record, so no "sidecar" step.
+# The mover killed (os._exit in a process of its own) at each step of a delivery, then recovered by a new process.
+# (held?, readable?, the step it dies after): a released file has no verdict record, so no "sidecar" step; a file
+# nobody may read is moved as it is (to quarantine), so no "copied" and "renamed" steps.
 STEPS = [
-    (held, step)
+    (held, readable, step)
     for held in (False, True)
-    for step in ("begun", "sidecar", "moved", "recorded")
-    if held or step != "sidecar"
+    for readable in (True, False)
+    for step in ("begun", "sidecar", "copied", "renamed", "moved", "recorded")
+    if (held or step != "sidecar") and (readable or step not in ("copied", "renamed")) and (held or readable)
 ]
 
 
-def deliver_and_die(gateway: Gateway, source: Path, folder: Path, step: str, held: bool) -> None:
-    pid = os.fork()
-    if pid == 0:  # the child: a mover that dies at `step`, as a SIGKILL would leave it
-        try:
-            mover = Mover(
-                Journal(gateway.journal_path),
-                AuditLog(gateway.audit_path),
-                checkpoint=lambda s: os._exit(9) if s == step else None,
-            )
-            decision = Decision("watch", "outbox", source.name, 1, sha256_of(source), "flag", folder.name)
-            identity = identity_of(source)
-            assert identity is not None
-            sidecar = {"verdict": "flag"} if held else None
-            mover.deliver(source, folder, Path(source.name), identity, decision, sidecar)
-        finally:
-            os._exit(0)
-    _, status = os.waitpid(pid, 0)
-    assert os.waitstatus_to_exitcode(status) in (0, 9)
+def deliver_and_die(gateway: Gateway, source: Path, folder: Path, step: str, held: bool, readable: bool = True) -> None:
+    """A mover in a process of its own that dies at `step`, as a SIGKILL would leave it. The process is started by
+    the forkserver: this one may have threads, and a fork would copy the locks they hold."""
+    context = multiprocessing.get_context("forkserver")
+    args = (gateway.journal_path, gateway.audit_path, source, folder, step, held, readable)
+    child = context.Process(target=_die_at, args=args)
+    child.start()
+    child.join(timeout=60)
+    assert child.exitcode in (0, 9)
+
+
+def _die_at(journal: Path, audit: Path, source: Path, folder: Path, step: str, held: bool, readable: bool) -> None:
+    mover = Mover(Journal(journal), AuditLog(audit), checkpoint=lambda s: os._exit(9) if s == step else None)
+    deliver(mover, source, folder, held, readable)
+
+
+def deliver(mover: Mover, source: Path, folder: Path, held: bool = False, readable: bool = True) -> Path:
+    """Deliver `source` (a file at the top of its outbox) as the watcher does: held open, by its descriptor."""
+    with open_held(source.parent, Path(source.name)) as handle:
+        if not readable:  # as a file of mode 000 is held: by its folder and name alone
+            assert handle.fd is not None
+            os.close(handle.fd)
+            handle.fd = None
+        sha256 = sha256_of(source) if readable else ""
+        decision = Decision("watch", "outbox", source.name, 1, sha256, "flag", folder.name)
+        placed = mover.place(handle, folder, Path(source.name), decision, {"verdict": "flag"} if held else None)
+        return mover.complete_one(placed)
 
 
 def sha256_of(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def recover_and_finish(gateway: Gateway, source: Path, folder: Path, held: bool = False) -> list[Decision]:
+def recover_and_finish(
+    gateway: Gateway, source: Path, folder: Path, held: bool = False, readable: bool = True
+) -> list[Decision]:
     mover = gateway.mover()
     mover.recover()
     assert mover.recover() == [], "recovery is idempotent"
     if source.exists():  # undone: the next pass of the watcher delivers it
-        identity = identity_of(source)
-        assert identity is not None
-        decision = Decision("watch", "outbox", source.name, 1, sha256_of(source), "flag", folder.name)
-        mover.deliver(source, folder, Path(source.name), identity, decision, {"verdict": "flag"} if held else None)
+        deliver(mover, source, folder, held, readable)
     return gateway.decisions()
 
 
-@pytest.mark.parametrize(("held", "step"), STEPS, ids=[f"{'held' if h else 'released'}-{s}" for h, s in STEPS])
-def test_a_move_killed_at_any_step_ends_in_one_place_with_one_decision(gateway: Gateway, step: str, held: bool) -> None:
+@pytest.mark.parametrize(
+    ("held", "readable", "step"),
+    STEPS,
+    ids=[f"{'held' if h else 'released'}-{'copy' if r else 'unreadable'}-{s}" for h, r, s in STEPS],
+)
+def test_a_delivery_killed_at_any_step_ends_in_one_place_with_one_decision(
+    gateway: Gateway, step: str, held: bool, readable: bool
+) -> None:
     source = gateway.drop("文件.txt", FLAG_TEXT)
     folder = gateway.folder("review" if held else "released")
-    deliver_and_die(gateway, source, folder, step, held)
-    decisions = recover_and_finish(gateway, source, folder, held)
+    deliver_and_die(gateway, source, folder, step, held, readable)
+    decisions = recover_and_finish(gateway, source, folder, held, readable)
     assert gateway.places("文件.txt") == [folder.name]
+    assert (folder / "文件.txt").read_text(encoding="utf-8") == FLAG_TEXT
     assert len(decisions) == 1
-    sidecars = sorted(p.name for p in folder.iterdir() if p.name.endswith(".verdict.json"))
-    assert sidecars == (["文件.txt.verdict.json"] if held else [])
+    left = sorted(p.name for p in folder.iterdir() if p.name != "文件.txt")
+    assert left == (["文件.txt.verdict.json"] if held else []), "no hidden temporary left"
+    assert sorted(p.name for p in gateway.outbox.iterdir()) == []
 
 
 @pytest.mark.parametrize("step", ["begun", "copied", "renamed", "moved", "recorded"])
@@ -186,25 +207,19 @@ class LockedOnce(AuditLog):
 def test_a_decision_the_audit_log_refused_is_recorded_by_the_next_recovery(gateway: Gateway) -> None:
     source = gateway.drop("锁.txt", PASS_TEXT)
     mover = Mover(Journal(gateway.journal_path), LockedOnce(gateway.audit_path))
-    identity = identity_of(source)
-    assert identity is not None
-    decision = Decision("watch", "outbox", "锁.txt", 1, "0" * 64, "pass", "released")
-    mover.deliver(source, gateway.folder("released"), Path("锁.txt"), identity, decision)
+    deliver(mover, source, gateway.folder("released"))
     assert gateway.places("锁.txt") == ["released"] and gateway.decisions() == []
     assert len(mover.recover()) == 1
     assert [d.name for d in gateway.decisions()] == ["锁.txt"]
     assert mover.recover() == []
 
 
-def test_a_file_changed_before_its_copy_to_another_file_system_stays_in_the_outbox(gateway: Gateway) -> None:
-    with folder_elsewhere(gateway, "changed") as folder:
-        source = gateway.drop("改.txt", PASS_TEXT)
-        checked = hashlib.sha256(b"the content that was scanned").hexdigest()
-        identity = identity_of(source)
-        assert identity is not None
-        decision = Decision("watch", "outbox", "改.txt", 1, checked, "pass", "released")
-        with pytest.raises(ContentChanged):
-            gateway.mover().deliver(source, folder, Path("改.txt"), identity, decision)
-        assert list(folder.iterdir()) == []
-        assert source.read_text(encoding="utf-8") == PASS_TEXT
-        assert gateway.decisions() == []
+def test_a_file_changed_since_its_scan_is_not_delivered_and_stays(gateway: Gateway) -> None:
+    source = gateway.drop("改.txt", PASS_TEXT)
+    checked = hashlib.sha256(b"the content that was scanned").hexdigest()
+    decision = Decision("watch", "outbox", "改.txt", 1, checked, "pass", "released")
+    with open_held(gateway.outbox, Path("改.txt")) as handle, pytest.raises(ContentChanged):
+        gateway.mover().place(handle, gateway.folder("released"), Path("改.txt"), decision)
+    assert list(gateway.folder("released").iterdir()) == []
+    assert source.read_text(encoding="utf-8") == PASS_TEXT
+    assert gateway.decisions() == []

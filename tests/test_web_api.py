@@ -331,7 +331,7 @@ def test_each_scanned_file_is_audited_with_channel_and_client(service: Service) 
     log = AuditLog(service.audit)
     decisions = {d.name: d for d in log.query(channel="web", limit=10)}
     log.close()
-    assert (decisions["审计一.txt"].verdict, decisions["审计一.txt"].action) == ("block", "rejected")
+    assert (decisions["审计一.txt"].verdict, decisions["审计一.txt"].action) == ("block", "refused")
     assert (decisions["审计二.txt"].verdict, decisions["审计二.txt"].source) == ("pass", "127.0.0.1")
 
 

@@ -3,7 +3,10 @@ log, and a real watcher (watchdog observer included) running in a thread or as a
 
 from __future__ import annotations
 
+import ctypes
 import os
+import select
+import struct
 import subprocess
 import sys
 import threading
@@ -13,12 +16,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import pytest
-
 from scanner.audit import AuditLog, Decision
-from scanner.doors.watch import Settings, Watcher
 from scanner.engine import Scanner
-from scanner.outbox import SIDECAR_SUFFIX, Journal, Mover, Outbox
+from scanner.outbox.journal import Journal
+from scanner.outbox.layout import SIDECAR_SUFFIX, Outbox
+from scanner.outbox.mover import Mover
+from scanner.outbox.watcher import Settings, Watcher
+from tests.conftest import require
 
 PASS_TEXT = "今天天气很好，下午三点在三楼会议室开会。\n"
 FLAG_TEXT = "内部资料 注意保存\n会议纪要\n"
@@ -120,8 +124,7 @@ def watching(gateway: Gateway, scanner: Scanner, settle: float = 0.5, jobs: int 
 def folder_elsewhere(gateway: Gateway, name: str) -> Iterator[Path]:
     """An empty folder on another file system than the outbox's (/dev/shm), removed afterwards; skips without one."""
     shm = Path("/dev/shm")
-    if not shm.is_dir() or shm.stat().st_dev == gateway.root.stat().st_dev:
-        pytest.skip("needs /dev/shm on a file system of its own")
+    require(shm.is_dir() and shm.stat().st_dev != gateway.root.stat().st_dev, "/dev/shm on a file system of its own")
     folder = shm / f"baomi-test-{os.getpid()}-{name}"
     folder.mkdir()
     try:
@@ -153,11 +156,51 @@ def descendants(pid: int) -> set[int]:
     return found
 
 
-def baomi_watch(gateway: Gateway, *extra: str) -> subprocess.Popen[bytes]:
-    """`baomi watch` as a real process, logging to gateway/watch.log."""
+# Root reads any file whatever its mode; without these two capabilities it is held to modes like anyone else.
+AS_A_USER = ["setpriv", "--inh-caps=-all", "--bounding-set=-dac_override,-dac_read_search"] if os.geteuid() == 0 else []
+
+
+def baomi_watch(gateway: Gateway, *extra: str, unprivileged: bool = False) -> subprocess.Popen[bytes]:
+    """`baomi watch` as a real process, logging to gateway/watch.log; `unprivileged`: held to file modes even when
+    the tests run as root."""
+    command = [sys.executable, "-m", "scanner.cli", "watch", str(gateway.outbox), *gateway.args(), *extra]
     return subprocess.Popen(
-        [sys.executable, "-m", "scanner.cli", "watch", str(gateway.outbox), *gateway.args(), *extra],
+        [*(AS_A_USER if unprivileged else []), *command],
         stdout=subprocess.DEVNULL,
         stderr=open(gateway.root / "watch.log", "ab"),
         env={**os.environ, "BAOMI_AUDIT": str(gateway.audit_path)},
     )
+
+
+class Inotify:
+    """The kernel's inotify, as an attacker uses it: which file was opened, read or closed, and when."""
+
+    OPEN, ACCESS, CLOSE_NOWRITE = 0x20, 0x01, 0x10
+    _EVENT = struct.Struct("iIII")
+
+    def __init__(self) -> None:
+        self.libc = ctypes.CDLL(None, use_errno=True)
+        self.fd = self.libc.inotify_init1(os.O_CLOEXEC | os.O_NONBLOCK)
+        if self.fd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_init1")
+
+    def watch(self, path: Path, mask: int) -> int:
+        wd = int(self.libc.inotify_add_watch(self.fd, os.fsencode(path), mask))
+        if wd < 0:
+            raise OSError(ctypes.get_errno(), "inotify_add_watch", str(path))
+        return wd
+
+    def events(self, timeout: float) -> list[tuple[int, int]]:
+        """(watch, mask) of the events that came within `timeout` seconds, in order."""
+        if not select.select([self.fd], [], [], timeout)[0]:
+            return []
+        data = os.read(self.fd, 64 * 1024)
+        found, offset = [], 0
+        while offset < len(data):
+            wd, mask, _cookie, length = self._EVENT.unpack_from(data, offset)
+            found.append((wd, mask))
+            offset += self._EVENT.size + length
+        return found
+
+    def close(self) -> None:
+        os.close(self.fd)

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
 from itertools import chain
+from typing import TYPE_CHECKING
 
 from scanner.detect import identifiers, marks, terms
 from scanner.detect.budget import Budget, Deadline, Overrun, Work
@@ -15,6 +16,9 @@ from scanner.dictionaries import Dictionary
 from scanner.extract.base import Problem
 from scanner.model import Finding, Location, Segment, Verdict
 from scanner.policy import ChannelPolicy
+
+if TYPE_CHECKING:
+    from scanner.registry.index import Registry
 
 __all__ = ["Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
 
@@ -33,9 +37,10 @@ class Evidence:
 
 
 class Detectors:
-    def __init__(self, dictionary: Dictionary) -> None:
+    def __init__(self, dictionary: Dictionary, registry: Registry | None = None) -> None:
         self.dictionary = dictionary
         self.terms = terms.TermChecker()
+        self.registry = registry
 
     def run(
         self,
@@ -50,10 +55,19 @@ class Detectors:
         `deadline`, detection stops and says so with an unscannable finding; `work` counts what it cost."""
         budget = Budget(deadline, work if work is not None else Work())
         found = _Found(explain)
+        views: list[SegmentView] = []  # kept only for the registry, which matches across a file's segments
         try:
             for segment in segments:
                 budget.check(segment.part)
-                self._detect(SegmentView(segment, policy.context_chars, budget.work), budget, found)
+                view = SegmentView(segment, policy.context_chars, budget.work)
+                self._detect(view, budget, found)
+                if self.registry is not None:
+                    views.append(view)
+            if self.registry is not None:
+                budget.check("file")
+                from scanner.detect import registered  # numpy, only where something is registered
+
+                found.findings += registered.find(self.registry, views)
         except Overrun as overrun:
             seconds = deadline.seconds if deadline else 0
             detail = f"the scan did not finish within {seconds:g} s; what it had found until then is reported"

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import IO
 
 from scanner.audit import AuditLog, Decision, default_audit_path
-from scanner.cli import UsageError
-from scanner.policy import load_config
+from scanner.command import UsageError, config_of
+from scanner.config import AuditTable
+from scanner.policy import CHANNELS
+from scanner.report import printable
 
 COLUMNS = (
     "id",
@@ -49,7 +51,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         "(2026-11-27), a time (2026-11-27T08:30), 'today', or an age such as 30m, 12h, 7d, 2w.",
     )
     parser.add_argument("--verdict", choices=("pass", "flag", "block"))
-    parser.add_argument("--channel", choices=("scan", "watch", "mail", "web"))
+    parser.add_argument("--channel", choices=CHANNELS)
     parser.add_argument("--since", metavar="WHEN", help="from this date or time on")
     parser.add_argument("--until", metavar="WHEN", help="up to this time, or to the end of this date")
     parser.add_argument("--limit", type=int, metavar="N", help="at most N decisions (default: 50 shown, all exported)")
@@ -75,7 +77,7 @@ def when(text: str, now: datetime | None = None) -> str:
 
 
 def run_audit(args: argparse.Namespace) -> int:
-    path = args.audit or default_audit_path(load_config(args.config).doors)
+    path = args.audit or default_audit_path(config_of(args).table(AuditTable))
     if not Path(path).is_file():
         raise UsageError(f"no audit log at {path} (set [audit] path, $BAOMI_AUDIT or --audit)")
     limit = args.limit if args.limit is not None else (50 if args.format == "text" else None)
@@ -83,7 +85,7 @@ def run_audit(args: argparse.Namespace) -> int:
     try:
         decisions = log.query(
             verdict=args.verdict,
-            channel=args.channel,
+            channel=[c for c, parent in CHANNELS.items() if args.channel in (c, parent)] if args.channel else None,
             since=when(args.since) if args.since else None,
             until=when(args.until) if args.until else None,
             limit=limit or None,
@@ -119,7 +121,7 @@ def write(decisions: list[Decision], fmt: str, out: IO[str]) -> None:
 
 def render_line(d: Decision) -> str:
     rules = ",".join(d.rules) or "-"
-    line = f"{d.time[:19].replace('T', ' ')}  {d.channel:5} {d.verdict:5} {d.action:17} {d.name}  {rules}"
+    line = f"{d.time[:19].replace('T', ' ')}  {d.channel:5} {d.verdict:5} {d.action:11} {d.name}  {rules}"
     if d.actor:
         line += f"  [{d.actor}: {d.reason or ''}]"
-    return line
+    return printable(line)  # names come from senders and outbox writers: no line of theirs may look like ours

@@ -16,66 +16,33 @@ import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass
 from datetime import datetime
-from importlib import metadata, resources
+from importlib import resources
 from pathlib import Path
 from string import Template
-from typing import Any
 from urllib.parse import urlsplit
 
-from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.audit import Action, AuditLog, Decision, default_audit_path
+from scanner.command import UsageError, build_scanner, logging_to, overridden, version
+from scanner.config import AuditTable, IcapTable
 from scanner.doors import icap_protocol as wire
-from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, unscannable_report, uploads_of
+from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
 from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
+from scanner.extract.base import Problem
 from scanner.model import FileReport, Finding, Verdict
-from scanner.policy import ConfigError
 
 log = logging.getLogger("baomi.icap")
 
-CHANNEL = "web"
+# Judged as the web desk's uploads, except that [channels.web-proxy] flag = "block" refuses what would be flagged:
+# nobody can hold an upload at the proxy for a person to look at. A flagged upload goes on, marked.
+CHANNEL = "web-proxy"
 SERVICE_PATH = "/reqmod"
 VERDICT_HEADER = "X-Baomi-Verdict"
 # How long a new connection waits for one with no request under way when every connection is taken.
 ADMIT_SECONDS = 1.0
-# What the audit log says each door action was.
-ACTIONS = {Verdict.PASS: "accepted", Verdict.FLAG: "flagged", Verdict.BLOCK: "rejected"}
-
-
-@dataclass
-class Settings:
-    """The [icap] table of the configuration; command-line options override it."""
-
-    host: str = "127.0.0.1"
-    port: int = 1344
-    max_body: int = 64 * 1024 * 1024  # bytes of one request body; over it the upload is blocked unread
-    timeout: float = 60.0  # seconds a client may go quiet in the middle of a request
-    header_timeout: float = 30.0  # seconds a request's heads may take from their first byte
-    deadline: float = 900.0  # seconds one request (a slow upload relayed by Squid) may take in all
-    idle_timeout: float = 120.0  # seconds an idle persistent connection is kept
-    max_connections: int = 64  # advertised to Squid; idle ones give way to new ones, past it 503
-    max_requests_per_client: int = 16  # uploads in progress at once from one browser (X-Client-IP); past it 429
-    workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # uploads scanned at once; the others wait
-    preview: int = 4096  # bytes Squid sends before waiting for 100 Continue
-    options_ttl: int = 3600  # seconds Squid may keep the OPTIONS answer
-    flag: str = "pass"  # what a flagged upload does: pass (with X-Baomi-Verdict: flag) or block
-
-    @classmethod
-    def from_table(cls, table: dict[str, Any]) -> Settings:
-        known = {f.name: f.type for f in fields(cls)}
-        unknown = sorted(set(table) - set(known))
-        if unknown:
-            raise ConfigError(f"[icap]: unknown setting {', '.join(unknown)}")
-        settings = cls()
-        for key, value in table.items():
-            default = getattr(settings, key)
-            if type(value) is not type(default) and not (isinstance(default, float) and type(value) is int):
-                raise ConfigError(f"[icap] {key}: expected {type(default).__name__}, got {value!r}")
-            setattr(settings, key, type(default)(value))
-        if settings.flag not in ("pass", "block"):
-            raise ConfigError(f"[icap] flag: expected pass or block, got {settings.flag!r}")
-        return settings
+ACTIONS = {Verdict.PASS: Action.ALLOWED, Verdict.FLAG: Action.ALLOWED, Verdict.BLOCK: Action.REFUSED}
 
 
 @dataclass
@@ -89,17 +56,16 @@ class Answer:
 class IcapService:
     """Turns REQMOD requests into engine calls and verdicts into ICAP answers; one instance serves every thread."""
 
-    def __init__(self, scanner: Scanner, audit: AuditLog, settings: Settings) -> None:
+    def __init__(self, scanner: Scanner, audit: AuditLog, settings: IcapTable) -> None:
         self.scanner = scanner
         self.audit = audit
         self.settings = settings
         self.istag = _istag(scanner)
-        self._audit_lock = threading.Lock()
         self._changed = threading.Condition()  # guards the two below; notified when a connection ends or goes idle
         self._open: dict[wire.Connection, None] = {}  # oldest first
         self._in_progress: Counter[str] = Counter()  # requests under way, by browser
         # More scans at once than cores only makes the engine start extra worker processes and throw them away.
-        self._scanning = threading.BoundedSemaphore(settings.workers)
+        self._scanning = threading.BoundedSemaphore(settings.workers or os.cpu_count() or 2)
 
     # -- connections
 
@@ -206,7 +172,8 @@ class IcapService:
         except wire.BodyTooLarge as exc:
             # The rest of the body is still on its way; answering now and closing is all that is left to do.
             name = name_from_url(request.http.target)
-            report = unscannable_report(name, "too-large", f"request body over the limit of {exc.limit} bytes")
+            problem = Problem("too-large", f"request body over the limit of {exc.limit} bytes")
+            report = self.scanner.unscanned(name, problem, CHANNEL)
             answer = self._decide(request, peer, [(Upload(name, b"", "body"), report)], b"")
             answer.keep_open = False
             return answer
@@ -217,7 +184,7 @@ class IcapService:
             self.istag,
             [
                 ("Methods", "REQMOD"),
-                ("Service", f"baomi/{_version()} upload scanner"),
+                ("Service", f"baomi/{version()} upload scanner"),
                 ("Allow", "204"),
                 ("Preview", str(self.settings.preview)),
                 ("Transfer-Preview", "*"),
@@ -246,7 +213,8 @@ class IcapService:
             )
         except UnreadableBody as exc:
             name = name_from_url(head.target)
-            return [(Upload(name, body, "body"), unscannable_report(name, "unreadable-body", str(exc), body))]
+            report = self.scanner.unscanned(name, Problem("unreadable-body", str(exc)), CHANNEL, data=body)
+            return [(Upload(name, body, "body"), report)]
         with self._scanning:
             return [(upload, self.scanner.scan_bytes(upload.data, upload.name, CHANNEL)) for upload in uploads]
 
@@ -255,8 +223,6 @@ class IcapService:
     ) -> Answer:
         assert request.http is not None
         verdict = max((report.verdict for _, report in scanned), default=Verdict.PASS)
-        if verdict == Verdict.FLAG and self.settings.flag == "block":
-            verdict = Verdict.BLOCK
         ids = self._record(request, peer, scanned, verdict)
         if verdict == Verdict.BLOCK:
             log.info("block %s %s: %s", _client(request, peer), _url(request.http.target), _rules(scanned))
@@ -286,13 +252,12 @@ class IcapService:
         if user:
             extra["user"] = user
         ids = []
-        with self._audit_lock:
-            for upload, report in scanned:
-                if upload.kind == "fields" and report.verdict == Verdict.PASS:
-                    continue  # every login form and search box would fill the log otherwise
-                # What the door did with the request as a whole: a clean file in a refused upload did not go out.
-                decision = Decision.of(report, CHANNEL, _client(request, peer), ACTIONS[verdict], **extra)
-                ids.append(self.audit.record(decision))
+        for upload, report in scanned:
+            if upload.kind == "fields" and report.verdict == Verdict.PASS:
+                continue  # every login form and search box would fill the log otherwise
+            # What the door did with the request as a whole: a clean file in a refused upload did not go out.
+            decision = Decision.of(report, CHANNEL, _client(request, peer), ACTIONS[verdict], **extra)
+            ids.append(self.audit.record(decision))
         return ids
 
 
@@ -381,14 +346,7 @@ def _where(finding: Finding) -> str:
 
 def _istag(scanner: Scanner) -> str:
     """Changes when the policy does, so Squid knows earlier answers no longer hold (at most 32 characters)."""
-    return "baomi-" + hashlib.sha256(f"{_version()} {scanner.config!r}".encode()).hexdigest()[:20]
-
-
-def _version() -> str:
-    try:
-        return metadata.version("baomi")
-    except metadata.PackageNotFoundError:
-        return "0"
+    return "baomi-" + hashlib.sha256(f"{version()} {scanner.config!r}".encode()).hexdigest()[:20]
 
 
 def _client(request: wire.IcapRequest, peer: str) -> str:
@@ -445,30 +403,35 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.cli import UsageError, build_scanner
+    with logging_to("baomi icap: %(message)s", logging.INFO if args.verbose else logging.WARNING):
+        return _serve(args)
 
-    logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING, format="baomi icap: %(message)s")
+
+def _serve(args: argparse.Namespace) -> int:
     scanner = build_scanner(args)
-    settings = Settings.from_table(scanner.config.doors.get("icap", {}))
-    for option in ("host", "port", "max_body", "timeout", "workers"):
-        if getattr(args, option) is not None:
-            setattr(settings, option, getattr(args, option))
-    if settings.max_body < 1 or settings.timeout <= 0 or settings.workers < 1:
-        raise UsageError("--max-body, --timeout and --workers take positive numbers")
-    audit = AuditLog(args.audit or default_audit_path(scanner.config.doors))
+    settings = overridden(
+        scanner.config.table(IcapTable),
+        host=args.host,
+        port=args.port,
+        max_body=args.max_body,
+        timeout=args.timeout,
+        workers=args.workers,
+    )
+    audit = AuditLog(args.audit or default_audit_path(scanner.config.table(AuditTable)))
     service = IcapService(scanner, audit, settings)
-    stop = StopSignal()  # before the port opens, so that a SIGTERM as soon as it is open stops the service
-    try:
-        server = _Server((settings.host, settings.port), service)
-    except OSError as exc:
-        raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
-    threading.Thread(target=server.serve_forever, name="icap", daemon=True).start()
-    host, port = server.server_address[:2]
-    log.warning("listening on icap://%s:%s%s", host, port, SERVICE_PATH)
-    _notify_systemd()
-    stop.wait()
-    server.shutdown()
-    server.server_close()
+    with StopSignal() as stop:  # before the port opens, so that a SIGTERM as soon as it is open stops the service
+        try:
+            server = _Server((settings.host, settings.port), service)
+        except OSError as exc:
+            audit.close()
+            raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+        threading.Thread(target=server.serve_forever, name="icap", daemon=True).start()
+        host, port = server.server_address[:2]
+        log.warning("listening on icap://%s:%s%s", host, port, SERVICE_PATH)
+        _notify_systemd()
+        stop.wait()
+        server.shutdown()
+        server.server_close()
     audit.close()
     return 0
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
 import json
 import quopri
 import re
@@ -22,11 +21,9 @@ from urllib.parse import unquote, unquote_to_bytes, urlsplit
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
-from scanner.detect import unscannable_finding
 from scanner.extract.archive import GzipMembers
-from scanner.extract.base import Problem, decode_name
+from scanner.extract.base import decode_name
 from scanner.extract.sniff import sniff
-from scanner.model import FileReport, Verdict
 
 FIELDS_NAME = "(表单内容)"  # the name under which a form's text fields are scanned and reported
 # RFC 2046's characters of a boundary, less the space that a server may or may not strip.
@@ -44,20 +41,6 @@ class Upload:
 
 class UnreadableBody(Exception):
     """A body that cannot be taken apart into what it carries; a door must not let it pass unread."""
-
-
-def unscannable_report(name: str, reason: str, detail: str, data: bytes = b"") -> FileReport:
-    """A report for what was never handed to the engine (a body too large or malformed): blocked, whatever the
-    policy, since nothing of it was read."""
-    finding = unscannable_finding(Problem(reason, detail))
-    return FileReport(
-        path=name,
-        verdict=Verdict.BLOCK,
-        findings=[finding],
-        errors=[f"{reason}: {detail}"],
-        size=len(data),
-        sha256=hashlib.sha256(data).hexdigest(),
-    )
 
 
 def uploads_of(

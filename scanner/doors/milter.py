@@ -20,7 +20,9 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, TypeVar
 
-from scanner.audit import AuditLog, Decision, default_audit_path
+from scanner.audit import Action, AuditLog, Decision, default_audit_path
+from scanner.command import UsageError, build_scanner, logging_to
+from scanner.config import AuditTable, MailTable
 from scanner.detect import Deadline
 from scanner.doors.milter_protocol import (
     ACCEPT,
@@ -35,20 +37,18 @@ from scanner.doors.milter_protocol import (
 )
 from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
+from scanner.extract.base import Problem
 from scanner.model import FileReport, Finding, Verdict
-from scanner.policy import ConfigError, verdict_of
 
 log = logging.getLogger("baomi.milter")
 T = TypeVar("T")
 
 CHANNEL = "mail"
+# Mail whose every recipient is inside the organisation ([mail] internal_domains) is judged by this channel's
+# lighter policy (scanner/data/default.toml); classified marks still block there.
+INTERNAL_CHANNEL = "mail-internal"
 VERDICT_HEADER = "X-Baomi-Verdict"
-DEFAULT_LISTEN = "inet:10025@127.0.0.1"
-# What a category becomes when every recipient is inside the organisation, unless [mail.internal_actions] says
-# otherwise: internal-use material and personal data may circulate, a commercial-secret mark is held for review
-# instead of refused. Classified marks still block: the regulations forbid e-mailing them to anyone.
-DEFAULT_INTERNAL_ACTIONS = {"internal": "pass", "personal-data": "pass", "commercial-secret": "flag"}
-ACTIONS = {Verdict.BLOCK: "rejected", Verdict.FLAG: "held", Verdict.PASS: "accepted"}  # in the audit log
+ACTIONS = {Verdict.BLOCK: Action.REFUSED, Verdict.FLAG: Action.HELD, Verdict.PASS: Action.ALLOWED}
 SCANNED_NAME = "message.eml"
 PROGRESS_SECONDS = 10.0  # tell the MTA we are still working this often during a long scan
 
@@ -56,65 +56,15 @@ PROGRESS_SECONDS = 10.0  # tell the MTA we are still working this often during a
 _GRACE = 1.0  # seconds a scan may run past its message's deadline before the engine stops it
 
 
-@dataclass(frozen=True)
-class MailPolicy:
-    """The [mail] table of the configuration."""
-
-    listen: str = DEFAULT_LISTEN
-    internal_domains: tuple[str, ...] = ()
-    internal_actions: dict[str, Verdict] = field(default_factory=dict)
-    max_message_bytes: int = 50 * 1024 * 1024
-    scan_seconds: float = 150.0  # per message, from the end of its data to the answer
-    slow_seconds: float = 5.0  # a scan running longer is set aside, freeing its place for the next message
-    on_error: str = "tempfail"  # timeouts and internal errors: tempfail or reject
-    on_oversize: str = "tempfail"
-    pass_header: bool = True
-
-    @classmethod
-    def from_table(cls, table: dict[str, Any]) -> MailPolicy:
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(table) - known
-        if unknown:
-            raise ConfigError(f"[mail]: unknown settings: {', '.join(sorted(unknown))}")
-        try:
-            actions = {**DEFAULT_INTERNAL_ACTIONS, **table.get("internal_actions", {})}
-            internal = {category: Verdict.parse(str(word)) for category, word in actions.items()}
-            internal.pop("unscannable", None)  # fail closed: what could not be read is never let through
-            out = cls(
-                listen=str(table.get("listen", DEFAULT_LISTEN)),
-                internal_domains=tuple(d.strip().strip(".").lower() for d in table.get("internal_domains", [])),
-                internal_actions=internal,
-                max_message_bytes=int(table.get("max_message_bytes", cls.max_message_bytes)),
-                scan_seconds=float(table.get("scan_seconds", cls.scan_seconds)),
-                slow_seconds=float(table.get("slow_seconds", cls.slow_seconds)),
-                on_error=str(table.get("on_error", cls.on_error)),
-                on_oversize=str(table.get("on_oversize", cls.on_oversize)),
-                pass_header=bool(table.get("pass_header", cls.pass_header)),
-            )
-        except (TypeError, ValueError, AttributeError) as exc:
-            raise ConfigError(f"[mail]: {exc}") from None
-        for key in ("on_error", "on_oversize"):
-            if getattr(out, key) not in ("tempfail", "reject"):
-                raise ConfigError(f"[mail] {key}: expected tempfail or reject, not {getattr(out, key)!r}")
-        return out
-
-    def is_internal(self, recipients: Iterable[str]) -> bool:
-        """Every recipient in one of the organisation's domains (or a subdomain of one)."""
-        domains = [_domain(r) for r in recipients]
-        return bool(domains) and bool(self.internal_domains) and all(self._ours(d) for d in domains)
-
-    def _ours(self, domain: str) -> bool:
-        return any(domain == d or domain.endswith("." + d) for d in self.internal_domains)
+def is_internal(recipients: Iterable[str], domains: Iterable[str]) -> bool:
+    """Every recipient in one of the organisation's domains (or a subdomain of one)."""
+    ours = [d.strip().strip(".").lower() for d in domains]
+    found = [_domain(r) for r in recipients]
+    return bool(found) and bool(ours) and all(any(d == o or d.endswith("." + o) for o in ours) for d in found)
 
 
 def _domain(address: str) -> str:
     return address.strip().strip("<>").rpartition("@")[2].rstrip(".").lower()
-
-
-def lenient(report: FileReport, actions: dict[str, Verdict]) -> FileReport:
-    """The report with each finding's action replaced by the internal-mail action of its category."""
-    findings = [replace(f, action=actions.get(f.category, f.action)) for f in report.findings]
-    return replace(report, findings=findings, verdict=verdict_of(findings))
 
 
 @dataclass
@@ -215,20 +165,24 @@ class Scan:
     at [limits] seconds if that comes first). A scan that outlasts it is left to end by itself and keeps its place
     until then; neither the door nor the process's exit waits for it."""
 
-    def __init__(self, scanner: Scanner, raw: bytes, place: Place, places: Places, deadline: Deadline) -> None:
+    def __init__(
+        self, scanner: Scanner, raw: bytes, channel: str, place: Place, places: Places, deadline: Deadline
+    ) -> None:
         self.place = place
         self.done = threading.Event()
         self.report: FileReport | None = None
         self.error: BaseException | None = None
         self.ended = float("inf")  # when, by the monotonic clock
-        thread = threading.Thread(target=self._run, args=(scanner, raw, places, deadline), name="scan", daemon=True)
+        thread = threading.Thread(
+            target=self._run, args=(scanner, raw, channel, places, deadline), name="scan", daemon=True
+        )
         thread.start()
 
-    def _run(self, scanner: Scanner, raw: bytes, places: Places, deadline: Deadline) -> None:
+    def _run(self, scanner: Scanner, raw: bytes, channel: str, places: Places, deadline: Deadline) -> None:
         try:
             # Scanned under a neutral name: a file name is text to the detectors, and a queue ID of eleven digits
             # (17173219174) is a valid mobile number.
-            self.report = scanner.scan_bytes(raw, SCANNED_NAME, CHANNEL, deadline=deadline)
+            self.report = scanner.scan_bytes(raw, SCANNED_NAME, channel, deadline=deadline)
         except BaseException as exc:  # handed to the waiting door, which answers it as an internal error
             self.error = exc
         finally:
@@ -249,12 +203,11 @@ class Scan:
 class Gateway:
     """Shared by every connection: the scanner, the audit log, the policy and the places that bound scans."""
 
-    def __init__(self, scanner: Scanner, audit: AuditLog, mail: MailPolicy, workers: int) -> None:
+    def __init__(self, scanner: Scanner, audit: AuditLog, mail: MailTable, workers: int) -> None:
         self.scanner = scanner
         self.audit = audit
         self.mail = mail
         self.places = Places(workers, mail.slow_seconds)
-        self.audit_lock = threading.Lock()
 
     def decide(self, message: Message, macros: dict[str, str], progress: Callable[[], None]) -> Outcome:
         """Scan the message and turn the verdict into the SMTP answer; any fault becomes a failure reply."""
@@ -264,27 +217,32 @@ class Gateway:
         name = f"{queue_id or 'message'}.eml"  # as the audit log names it
         message_id = message.header("Message-ID") or name
         facts = {"sender": message.sender, "recipients": message.recipients, "queue_id": queue_id}
+        internal = is_internal(message.recipients, self.mail.internal_domains)
+        channel = INTERNAL_CHANNEL if internal else CHANNEL
         if message.oversize:
             why = f"message over {self.mail.max_message_bytes} bytes"
-            return self._failure(message, name, message_id, facts, why, self.mail.on_oversize)
+            return self._failure(
+                message, name, message_id, facts, Problem("too-large", why), self.mail.on_oversize, channel
+            )
         try:
             raw = message.raw()
-            report = replace(self._scan(raw, queue_id or message_id, deadline, progress), path=name)
+            report = replace(self._scan(raw, queue_id or message_id, channel, deadline, progress), path=name)
             attachments = attachment_names(raw)
-            internal = self.mail.is_internal(message.recipients)
-            if internal:
-                report = lenient(report, self.mail.internal_actions)
             action = ACTIONS[report.verdict]
-            ref = self._record(
-                Decision.of(report, CHANNEL, message_id, action, attachments=attachments, internal=internal, **facts)
+            ref = self.audit.record(
+                Decision.of(report, channel, message_id, action, attachments=attachments, internal=internal, **facts)
             )
             outcome = self._act(report, message, ref)
         except Overdue as late:
-            return self._failure(message, name, message_id, facts, late.why, self.mail.on_error)
+            return self._failure(
+                message, name, message_id, facts, Problem("seconds", late.why), self.mail.on_error, channel
+            )
         except Exception as exc:  # fail closed: a fault is a refusal, never an accept
             log.exception("internal error on %s", message_id)
             why = f"internal error: {type(exc).__name__}"
-            return self._failure(message, name, message_id, facts, why, self.mail.on_error)
+            return self._failure(
+                message, name, message_id, facts, Problem("internal-error", why), self.mail.on_error, channel
+            )
         log.info(
             "%s %s from=%s to=%s verdict=%s action=%s rules=%s ref=%s %.0f ms",
             queue_id or "-",
@@ -299,13 +257,13 @@ class Gateway:
         )
         return outcome
 
-    def _scan(self, raw: bytes, label: str, deadline: float, progress: Callable[[], None]) -> FileReport:
+    def _scan(self, raw: bytes, label: str, channel: str, deadline: float, progress: Callable[[], None]) -> FileReport:
         """The message's report by its deadline, telling the MTA every PROGRESS_SECONDS that we are still at it;
         Overdue when no place came free or the scan did not end in time."""
         seconds = self.mail.scan_seconds
         place = _by(deadline, progress, f"no scanner free within {seconds:g} s", lambda t: self.places.take(label, t))
         # The scan stops a moment after the message's answer, so a scan cut short is never taken for its verdict.
-        scan = Scan(self.scanner, raw, place, self.places, Deadline(deadline + _GRACE, seconds + _GRACE))
+        scan = Scan(self.scanner, raw, channel, place, self.places, Deadline(deadline + _GRACE, seconds + _GRACE))
         turns_slow = place.started + self.mail.slow_seconds
 
         def result(until: float) -> FileReport | None:
@@ -329,26 +287,31 @@ class Gateway:
         return Outcome(ACCEPT, [*cleanup, *added])
 
     def _failure(
-        self, message: Message, name: str, message_id: str, facts: dict[str, Any], why: str, answer: str
+        self,
+        message: Message,
+        name: str,
+        message_id: str,
+        facts: dict[str, Any],
+        problem: Problem,
+        answer: str,
+        channel: str,
     ) -> Outcome:
-        """The message could not be judged: a temporary failure (or a rejection) and a line in the audit log."""
-        report = FileReport(path=name, verdict=Verdict.BLOCK, errors=[why], size=message.size)
-        action = "tempfail" if answer == "tempfail" else "rejected"
+        """The message could not be judged: a temporary failure (or a rejection), and a line in the audit log whose
+        verdict the policy gives what nobody read."""
+        report = self.scanner.unscanned(name, problem, channel, size=message.size)
+        action = Action.TEMPFAILED if answer == "tempfail" else Action.REFUSED
+        why = problem.detail
         ref: int | str = "-"
         try:
-            decision = Decision.of(report, CHANNEL, message_id, action, **facts)
+            decision = Decision.of(report, channel, message_id, action, **facts)
             decision.reason = why
-            ref = self._record(decision)
+            ref = self.audit.record(decision)
         except Exception:  # the refusal stands even when the log cannot be written
             log.exception("cannot write the audit log")
         log.warning("%s %s: %s; answered %s (ref %s)", facts.get("queue_id") or "-", message_id, why, action, ref)
         if answer == "tempfail":
             return Outcome(Reply.smtp(451, "4.7.1", f"Cannot check this message now ({why}); try again later"))
         return Outcome(Reply.smtp(550, "5.7.1", f"Message refused: {why} (ref {ref})"))
-
-    def _record(self, decision: Decision) -> int:
-        with self.audit_lock:
-            return self.audit.record(decision)
 
 
 def _by(deadline: float, progress: Callable[[], None], why: str, attempt: Callable[[float], T | None]) -> T:
@@ -463,7 +426,7 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
         help="mail gateway: a Postfix/Sendmail milter that refuses classified mail at SMTP time",
         description="Scan every message Postfix accepts: block → 550 5.7.1, flag → hold queue, pass → header.",
     )
-    parser.add_argument("--listen", metavar="SOCKET", help=f"inet:PORT@HOST or unix:/path (default {DEFAULT_LISTEN})")
+    parser.add_argument("--listen", metavar="SOCKET", help=f"inet:PORT@HOST or unix:/path (default {MailTable.listen})")
     parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
     parser.add_argument(
         "--workers",
@@ -477,27 +440,27 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 
 
 def run(args: argparse.Namespace) -> int:
-    from scanner.cli import UsageError, build_scanner
-
     if args.workers < 1:
         raise UsageError("--workers takes a number, 1 or more")
-    stop = StopSignal()  # first, so that a SIGTERM while the scanner loads still ends in an orderly stop (status 0)
-    logging.basicConfig(level=logging.WARNING if args.quiet else logging.INFO, format="baomi milter: %(message)s")
-    scanner = build_scanner(args)
-    mail = MailPolicy.from_table(scanner.config.doors.get("mail", {}))
-    audit = AuditLog(args.audit or default_audit_path(scanner.config.doors))
-    gateway = Gateway(scanner, audit, mail, args.workers)
-    listen = args.listen or mail.listen
-    try:
-        server = MilterServer(listen, lambda: MailHandler(gateway))
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"cannot listen on {listen}: {exc}") from None
-    server.serve_in_thread()
-    log.info("listening on %s", listen)
-    stop.wait()
-    # Sessions still in progress end with the process; Postfix answers them per milter_default_action (tempfail).
-    server.shutdown()
-    server.server_close()
-    audit.close()
-    log.info("stopped")
+    level = logging.WARNING if args.quiet else logging.INFO
+    # First, so that a SIGTERM while the scanner loads still ends in an orderly stop (status 0).
+    with StopSignal() as stop, logging_to("baomi milter: %(message)s", level):
+        scanner = build_scanner(args)
+        mail = scanner.config.table(MailTable)
+        audit = AuditLog(args.audit or default_audit_path(scanner.config.table(AuditTable)))
+        gateway = Gateway(scanner, audit, mail, args.workers)
+        listen = args.listen or mail.listen
+        try:
+            server = MilterServer(listen, lambda: MailHandler(gateway))
+        except (OSError, ValueError) as exc:
+            audit.close()
+            raise UsageError(f"cannot listen on {listen}: {exc}") from None
+        server.serve_in_thread()
+        log.info("listening on %s", listen)
+        stop.wait()
+        # Sessions still in progress end with the process; Postfix answers them per milter_default_action (tempfail).
+        server.shutdown()
+        server.server_close()
+        audit.close()
+        log.info("stopped")
     return 0

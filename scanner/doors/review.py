@@ -6,6 +6,7 @@ Every release and every keep is a decision in the audit log, with the reviewer's
 from __future__ import annotations
 
 import argparse
+import errno
 import getpass
 import json
 import os
@@ -16,11 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from scanner.audit import REDACT_CHARS, AuditLog, Decision
-from scanner.cli import UsageError
-from scanner.doors.watch import add_outbox_arguments, audit_path, is_temporary, open_logs, outboxes_of
-from scanner.outbox import Mover, Outbox, display_name, fingerprint, is_sidecar, read_record, sidecar_of
-from scanner.policy import load_config
+from scanner.audit import REDACT_CHARS, Action, AuditLog, Decision
+from scanner.command import UsageError, config_of
+from scanner.outbox.handles import ContentChanged, open_held
+from scanner.outbox.layout import Outbox, display_name, is_sidecar, is_temporary, read_record, sidecar_of
+from scanner.outbox.mover import Mover
+from scanner.outbox.options import add_outbox_arguments, audit_path, open_logs, outboxes_of
+from scanner.report import printable
 
 HELD = ("review", "quarantine")
 
@@ -103,12 +106,18 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     )
 
 
+def _say(line: str) -> None:
+    """A line for the reviewer's terminal: names and contexts come from outbox writers, so control characters in
+    them are shown escaped and cannot forge or hide lines."""
+    print(printable(line))
+
+
 def _reviewer() -> str:
     return os.environ.get("SUDO_USER") or getpass.getuser()
 
 
 def _outboxes(args: argparse.Namespace) -> list[Outbox]:
-    return outboxes_of(args, load_config(args.config))
+    return outboxes_of(args, config_of(args))
 
 
 def run_list(args: argparse.Namespace) -> int:
@@ -121,15 +130,15 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps(rows, ensure_ascii=False, indent=2))
         return 0
     if not held:
-        print("nothing is held")
+        _say("nothing is held")
         return 0
     for h in held:
         record = h.record or {}
         state = "kept" if h.kept else h.route
         when = str(record.get("time", "?"))[:16].replace("T", " ")
         rules = ", ".join(record.get("rules", [])) or "(no verdict record)"
-        print(f"{state:10} {record.get('verdict', '?'):5} {when:16}  {display_name(h.path)}  {rules}")
-    print(
+        _say(f"{state:10} {record.get('verdict', '?'):5} {when:16}  {display_name(h.path)}  {rules}")
+    _say(
         f"{len(held)} held: {sum(h.route == 'review' for h in held)} for review, "
         f"{sum(h.route == 'quarantine' for h in held)} in quarantine"
     )
@@ -141,17 +150,17 @@ def run_show(args: argparse.Namespace) -> int:
     for name in args.files:
         h = find_held(outboxes, name)
         record = h.record or {}
-        print(f"{display_name(h.path)}: {record.get('verdict', 'no verdict record')} ({h.route})")
-        print(f"  from {record.get('outbox', '?')} ({record.get('channel', '?')}) at {record.get('time', '?')}")
+        _say(f"{display_name(h.path)}: {record.get('verdict', 'no verdict record')} ({h.route})")
+        _say(f"  from {record.get('outbox', '?')} ({record.get('channel', '?')}) at {record.get('time', '?')}")
         for finding in record.get("findings", []):
             where = finding.get("location", {}).get("part", "")
-            print(f"  {finding['action']:5} {finding['rule']} in {where}: {finding.get('context') or finding['text']}")
+            _say(f"  {finding['action']:5} {finding['rule']} in {where}: {finding.get('context') or finding['text']}")
             if finding.get("explanation"):
-                print(f"        {finding['explanation']}")
+                _say(f"        {finding['explanation']}")
         for error in record.get("errors", []):
-            print(f"  error: {error}")
+            _say(f"  error: {error}")
         if h.kept:
-            print(f"  kept by {h.kept['by']} at {h.kept['time']}: {h.kept['reason']}")
+            _say(f"  kept by {h.kept['by']} at {h.kept['time']}: {h.kept['reason']}")
     return 0
 
 
@@ -162,7 +171,7 @@ def run_release(args: argparse.Namespace) -> int:
     if blocked:
         names = ", ".join(display_name(h.path) for h in blocked)
         raise UsageError(f"quarantined (blocked) files are released only with --force: {names}")
-    audit, journal = open_logs(args, load_config(args.config))
+    audit, journal = open_logs(args, config_of(args))
     mover = Mover(journal, audit)
     mover.recover()
     status = 0
@@ -175,29 +184,35 @@ def run_release(args: argparse.Namespace) -> int:
 
 
 def _release(mover: Mover, h: Held, args: argparse.Namespace) -> int:
+    """Send a held file on: a copy of it, checked against the hash its verdict record names, so that what leaves is
+    what was scanned (and what the reviewer was shown)."""
     record = h.record or {}
-    identity, sha256 = fingerprint(h.path)
-    if record.get("sha256") != sha256:
+    folder = h.outbox.folder(h.route)
+    try:
+        with open_held(folder, h.rel) as held:
+            if not record.get("sha256") or held.fd is None:
+                raise ContentChanged(errno.EINVAL, "no verdict record", str(h.path))
+            decision = _decision(h, record, Action.RELEASED, args)
+            target = mover.complete_one(mover.place(held, h.outbox.released, h.rel, decision))
+    except ContentChanged:
         print(
-            f"baomi: not released: {display_name(h.path)} changed since its scan (or has no verdict record); "
-            "put it back into its outbox to be scanned again",
+            f"baomi: not released: {printable(display_name(h.path))} changed since its scan (or has no verdict "
+            "record); put it back into its outbox to be scanned again",
             file=sys.stderr,
         )
         return 1
-    decision = _decision(h, record, "reviewer-released", args)
-    target = mover.deliver(h.path, h.outbox.released, h.rel, identity, decision)
     os.unlink(sidecar_of(h.path))  # the audit log now holds the decision; an orphan is ignored if we stop first
-    print(f"released {display_name(h.path)} → {display_name(target)}")
+    _say(f"released {display_name(h.path)} → {display_name(target)}")
     return 0
 
 
 def run_keep(args: argparse.Namespace) -> int:
     outboxes = _outboxes(args)
     held = [find_held(outboxes, name) for name in args.files]
-    audit = AuditLog(audit_path(args, load_config(args.config)))
+    audit = AuditLog(audit_path(args, config_of(args)))
     for h in held:
         record = dict(h.record or {})
-        audit.record(_decision(h, record, "reviewer-kept", args))
+        audit.record(_decision(h, record, Action.HELD, args))
         record["kept"] = {
             "by": args.reviewer,
             "reason": args.reason,
@@ -209,12 +224,13 @@ def run_keep(args: argparse.Namespace) -> int:
         temp = sidecar.with_name(f".{sidecar.name}.baomi-part")  # a temporary name: listings skip it
         temp.write_text(json.dumps(record, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
         os.replace(temp, sidecar)  # our own record, rewritten whole
-        print(f"kept {display_name(h.path)}")
+        _say(f"kept {display_name(h.path)}")
     audit.close()
     return 0
 
 
-def _decision(h: Held, record: dict[str, Any], action: str, args: argparse.Namespace) -> Decision:
+def _decision(h: Held, record: dict[str, Any], action: Action, args: argparse.Namespace) -> Decision:
+    """A reviewer's decision: the file's verdict as the watcher recorded it, what the reviewer did, who and why."""
     contexts = " | ".join(f"{f['rule']}: {f['context']}" for f in record.get("findings", []) if f.get("context"))
     return Decision(
         channel=str(record.get("channel", h.outbox.channel)),

@@ -14,7 +14,6 @@ import logging
 import os
 import sys
 import tempfile
-import threading
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,24 +31,24 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from scanner.audit import AuditLog, Decision, default_audit_path
-from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded, unscannable_report
+from scanner.audit import Action, AuditLog, Decision, default_audit_path
+from scanner.command import UsageError, build_scanner, logging_to, overridden
+from scanner.config import AuditTable, ConfigError, TokenTable, WebTable
+from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded
 from scanner.doors.web_guard import ClientLimit, Connections
 from scanner.engine import Scanner
+from scanner.extract.base import Problem
 from scanner.model import FileReport, Verdict
-from scanner.policy import ConfigError
 from scanner.report import to_json
 
 STATIC = Path(__file__).parent / "static"
 CHANNEL = "web"
 DEFAULT_PORT = 8470
-DEFAULT_MAX_BYTES = 64 * 1024 * 1024
-DEFAULT_MAX_FILES = 20
 # An upload stays in memory up to this size and goes to a temporary file past it.
 SPOOL_IN_MEMORY = 1024 * 1024
 MAX_NAME_CHARS = 255
 # What the CMS is told to do with the upload, recorded in the audit log.
-ACTIONS = {Verdict.PASS: "accepted", Verdict.FLAG: "review", Verdict.BLOCK: "rejected"}
+ACTIONS = {Verdict.PASS: Action.ALLOWED, Verdict.FLAG: Action.HELD, Verdict.BLOCK: Action.REFUSED}
 
 log = logging.getLogger("baomi.web")
 
@@ -79,36 +78,36 @@ class Token:
 class WebSettings:
     """The `[web]` table: limits, scanning threads and the bearer tokens clients must show (none: open)."""
 
-    max_bytes: int = DEFAULT_MAX_BYTES  # per request body, counted as it arrives
-    max_files: int = DEFAULT_MAX_FILES  # per multipart request
-    upload_seconds: int = 600  # for a whole body to arrive: a client trickling bytes cannot hold a request forever
-    read_seconds: int = 60  # the longest silence while a body arrives
-    header_seconds: int = 20  # for a request's head to arrive, from the connection's opening or the last answer
-    max_connections: int = 64  # open at once; connections waiting for a head give way, past it 503
-    max_requests_per_client: int = 16  # in progress at once from one address; past it 429
+    max_bytes: int = WebTable.max_bytes  # per request body, counted as it arrives
+    max_files: int = WebTable.max_files  # per multipart request
+    upload_seconds: int = WebTable.upload_seconds  # for a whole body to arrive: a trickle cannot hold a request
+    read_seconds: int = WebTable.read_seconds  # the longest silence while a body arrives
+    header_seconds: int = WebTable.header_seconds  # for a request's head, from the connection's opening or last answer
+    max_connections: int = WebTable.max_connections  # open at once; connections waiting for a head give way
+    max_requests_per_client: int = WebTable.max_requests_per_client  # in progress at once from one address; 429
     workers: int = field(default_factory=lambda: os.cpu_count() or 2)  # files scanned at once
     tokens: tuple[Token, ...] = ()
     # Reverse proxies whose X-Forwarded-For names the client in the audit log; anyone else could forge it.
     trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
-    def from_table(cls, table: dict[str, Any], base: Path | None = None) -> WebSettings:
-        """Read `[web]`: the numbers above, [[web.token]] name/token, token_file (lines `name token`)."""
-        numeric = ["max_bytes", "max_files", "workers", "upload_seconds", "read_seconds", "header_seconds"]
-        numeric += ["max_connections", "max_requests_per_client"]
-        known = {*numeric, "token", "token_file", "trusted_proxies"}
-        unknown = set(table) - known
-        if unknown:
-            raise ConfigError(f"[web]: unknown keys {', '.join(sorted(unknown))}; expected {', '.join(sorted(known))}")
-        defaults = cls()
-        numbers = {k: _positive(table, k, getattr(defaults, k)) for k in numeric}
-        tokens = [_token(entry) for entry in table.get("token", [])]
-        if "token_file" in table:
-            tokens += _read_token_file((base or Path.cwd()) / str(table["token_file"]))
-        proxies = table.get("trusted_proxies", [])
-        if not isinstance(proxies, list) or not all(isinstance(p, str) for p in proxies):
-            raise ConfigError('[web] trusted_proxies must be a list of addresses, e.g. ["127.0.0.1"]')
-        return cls(**numbers, tokens=tuple(tokens), trusted_proxies=tuple(proxies))
+    def of(cls, table: WebTable) -> WebSettings:
+        """[web] as the service uses it, with the tokens of [[web.token]] and of token_file (lines `name token`)."""
+        tokens = [Token(t.name, t.token) for t in table.token]
+        if table.token_file is not None:
+            tokens += _read_token_file(table.token_file)
+        return cls(
+            max_bytes=table.max_bytes,
+            max_files=table.max_files,
+            upload_seconds=table.upload_seconds,
+            read_seconds=table.read_seconds,
+            header_seconds=table.header_seconds,
+            max_connections=table.max_connections,
+            max_requests_per_client=table.max_requests_per_client,
+            workers=table.workers or os.cpu_count() or 2,
+            tokens=tuple(tokens),
+            trusted_proxies=table.trusted_proxies,
+        )
 
     def token_name(self, authorization: str | None) -> str | None:
         """The name of the token in an `Authorization: Bearer …` header, or None; every token is compared in
@@ -124,19 +123,6 @@ class WebSettings:
         return found
 
 
-def _positive(table: dict[str, Any], key: str, default: int) -> int:
-    value = table.get(key, default)
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ConfigError(f"[web] {key} must be a whole number, 1 or more, not {value!r}")
-    return value
-
-
-def _token(entry: Any) -> Token:
-    if not isinstance(entry, dict) or not isinstance(entry.get("token"), str) or len(entry["token"]) < 16:
-        raise ConfigError("[[web.token]] needs name = … and token = … (at least 16 characters)")
-    return Token(str(entry.get("name") or "unnamed"), entry["token"])
-
-
 def _read_token_file(path: Path) -> list[Token]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -149,7 +135,11 @@ def _read_token_file(path: Path) -> list[Token]:
             continue
         if len(words) != 2:
             raise ConfigError(f"{path}:{number}: expected `name token`")
-        tokens.append(_token({"name": words[0], "token": words[1]}))
+        try:
+            checked = TokenTable(words[0], words[1])
+        except ValueError as exc:
+            raise ConfigError(f"{path}:{number}: {exc}") from None
+        tokens.append(Token(checked.name, checked.token))
     return tokens
 
 
@@ -280,7 +270,6 @@ class Desk:
     def __init__(self, scanner: Scanner, settings: WebSettings, audit: AuditLog | None) -> None:
         self.scanner, self.settings, self.audit = scanner, settings, audit
         self._limiter: anyio.CapacityLimiter | None = None  # made on first use, inside the event loop
-        self._record_lock = threading.Lock()  # one SQLite connection, written from the scanning threads
 
     def authorise(self, request: Request) -> str | None:
         """The token's name (None when the service is open); Refusal 401 when tokens are set and none matches."""
@@ -307,14 +296,12 @@ class Desk:
         try:
             data = upload.read()
         except UnreadableBody as exc:
-            report = unscannable_report(upload.name, "unreadable-body", str(exc))
+            report = self.scanner.unscanned(upload.name, Problem("unreadable-body", str(exc)), CHANNEL)
         else:
             report = self.scanner.scan_bytes(data, upload.name, CHANNEL)
         upload.close()
         if self.audit is not None:
-            decision = Decision.of(report, CHANNEL, source, ACTIONS[report.verdict], token=token)
-            with self._record_lock:
-                self.audit.record(decision)
+            self.audit.record(Decision.of(report, CHANNEL, source, ACTIONS[report.verdict], token=token))
         return report
 
 
@@ -432,7 +419,7 @@ async def page(request: Request) -> Response:
 
 
 async def openapi(request: Request) -> Response:
-    return JSONResponse(OPENAPI)
+    return FileResponse(STATIC / "openapi.json", media_type="application/json")
 
 
 def _refused(request: Request, exc: Exception) -> Response:
@@ -514,20 +501,15 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from scanner.cli import UsageError, build_scanner
-
     scanner = build_scanner(args)
-    base = args.config.parent if args.config else None
-    table = dict(scanner.config.doors.get("web", {}))
-    for key in ("max_bytes", "workers"):
-        if getattr(args, key) is not None:
-            table[key] = getattr(args, key)
-    settings = WebSettings.from_table(table, base)
+    settings = WebSettings.of(
+        overridden(scanner.config.table(WebTable), max_bytes=args.max_bytes, workers=args.workers)
+    )
     if args.host not in ("127.0.0.1", "::1", "localhost") and not settings.tokens:
         print(f"baomi serve: warning: listening on {args.host} with no [[web.token]]: anyone can scan", file=sys.stderr)
     if not 0 < args.port < 65536:
         raise UsageError(f"--port {args.port}: expected 1 to 65535")
-    audit_path = args.audit or default_audit_path(scanner.config.doors)
+    audit_path = args.audit or default_audit_path(scanner.config.table(AuditTable))
     audit = AuditLog(audit_path)
     print(
         f"baomi serve: http://{args.host}:{args.port}/ (audit log {audit_path}, "
@@ -535,133 +517,17 @@ def run_serve(args: argparse.Namespace) -> int:
         file=sys.stderr,
         flush=True,
     )
-    logging.basicConfig(level=logging.INFO, format="%(name)s: %(message)s")
     app = create_app(scanner, settings, audit)
     connections = Connections(settings.header_seconds, settings.max_connections)
-    uvicorn.run(
-        app,
-        host=args.host,
-        port=args.port,
-        log_level="warning",
-        http=cast(Any, connections.protocol),  # uvicorn takes any callable that builds its protocol
-        limit_concurrency=None,  # Connections bounds them, letting idle ones give way rather than answering 503
-        proxy_headers=bool(settings.trusted_proxies),
-        forwarded_allow_ips=list(settings.trusted_proxies) or None,
-    )
-    return 0
-
-
-_BINARY = {"type": "string", "format": "binary"}
-_ERROR = {"$ref": "#/components/schemas/Error"}
-_SCANNED = {
-    "200": {
-        "description": "The scan ran: the verdict is in the body (`summary`, and `verdict` per file); the "
-        "worst verdict is also in the X-Baomi-Verdict header.",
-        "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Scan"}}},
-    },
-    **{
-        str(status): {"description": why, "content": {"application/json": {"schema": _ERROR}}}
-        for status, why in (
-            (400, "Empty file, malformed form, missing `file` field, or an upload cut off before its end."),
-            (401, "Tokens are configured and the request carries no valid `Authorization: Bearer` token."),
-            (408, "The upload did not arrive within the time limit."),
-            (413, "The body is over the size limit, or the form has too many files."),
-            (415, "Wrong content type: POST takes multipart/form-data, PUT the file itself."),
+    with logging_to("%(name)s: %(message)s", logging.INFO):
+        uvicorn.run(
+            app,
+            host=args.host,
+            port=args.port,
+            log_level="warning",
+            http=cast(Any, connections.protocol),  # uvicorn takes any callable that builds its protocol
+            limit_concurrency=None,  # Connections bounds them, letting idle ones give way rather than answering 503
+            proxy_headers=bool(settings.trusted_proxies),
+            forwarded_allow_ips=list(settings.trusted_proxies) or None,
         )
-    },
-}
-OPENAPI: dict[str, Any] = {
-    "openapi": "3.1.0",
-    "info": {
-        "title": "baomi scan API",
-        "version": "1",
-        "description": "保密检查: scan files before publishing. Verdicts: pass (可以发布), flag (需人工审核), "
-        "block (禁止发布). The body is the JSON of `baomi scan --format json`, under the `web` channel's policy.",
-    },
-    "components": {
-        "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-        "schemas": {
-            "Error": {
-                "type": "object",
-                "properties": {k: {"type": "string"} for k in ("error", "message", "detail")},
-            },
-            "Scan": {
-                "type": "object",
-                "properties": {
-                    "files": {"type": "array", "items": {"$ref": "#/components/schemas/FileReport"}},
-                    "summary": {
-                        "type": "object",
-                        "properties": {k: {"type": "integer"} for k in ("files", "pass", "flag", "block")},
-                    },
-                },
-            },
-            "FileReport": {
-                "type": "object",
-                "properties": {
-                    "path": {"type": "string"},
-                    "verdict": {"enum": ["pass", "flag", "block"]},
-                    "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
-                    "errors": {"type": "array", "items": {"type": "string"}},
-                    "size": {"type": "integer"},
-                    "sha256": {"type": "string"},
-                    "format": {"type": "string"},
-                    "encoding": {"type": "string"},
-                },
-            },
-            "Finding": {
-                "type": "object",
-                "properties": {
-                    "category": {"type": "string"},
-                    "rule": {"type": "string"},
-                    "action": {"enum": ["pass", "flag", "block"]},
-                    "text": {"type": "string"},
-                    "location": {
-                        "type": "object",
-                        "properties": {
-                            "part": {"type": "string"},
-                            "page": {"type": "integer"},
-                            "line": {"type": "integer"},
-                            "column": {"type": "integer"},
-                        },
-                    },
-                    "context": {"type": "string"},
-                    "explanation": {"type": "string"},
-                    "message": {"type": "string", "description": "why, in the reader's language"},
-                },
-            },
-        },
-    },
-    "security": [{}, {"bearer": []}],
-    "paths": {
-        "/v1/scan": {
-            "post": {
-                "summary": "Scan one or more uploaded files (multipart/form-data, field `file`, repeatable).",
-                "requestBody": {
-                    "required": True,
-                    "content": {
-                        "multipart/form-data": {
-                            "schema": {
-                                "type": "object",
-                                "properties": {"file": {"type": "array", "items": _BINARY}},
-                                "required": ["file"],
-                            }
-                        }
-                    },
-                },
-                "responses": _SCANNED,
-            }
-        },
-        "/v1/scan/{filename}": {
-            "put": {
-                "summary": "Scan one file sent as the raw body; the name (percent-encoded UTF-8) is for the report.",
-                "parameters": [{"name": "filename", "in": "path", "required": True, "schema": {"type": "string"}}],
-                "requestBody": {
-                    "required": True,
-                    "content": {"application/octet-stream": {"schema": _BINARY}},
-                },
-                "responses": _SCANNED,
-            }
-        },
-        "/healthz": {"get": {"summary": "Liveness.", "security": [{}], "responses": {"200": {"description": "OK"}}}},
-    },
-}
+    return 0

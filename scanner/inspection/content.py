@@ -7,8 +7,8 @@ from dataclasses import dataclass, field
 
 from scanner import times
 from scanner.i18n import _, current, msg, msg_n, render
-from scanner.inspection import Inspection
 from scanner.inspection.charts import Bar, Chart
+from scanner.inspection.collect import Inspection
 from scanner.model import Finding, Verdict
 from scanner.titles import category_title, problem_advice, problem_reason, problem_title, verdict_title, where
 

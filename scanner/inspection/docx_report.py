@@ -15,8 +15,8 @@ from docx.oxml.ns import qn
 from docx.shared import Cm, Pt, RGBColor
 from docx.table import _Cell, _Row
 
-from scanner.inspection import Inspection
 from scanner.inspection.charts import png
+from scanner.inspection.collect import Inspection
 from scanner.inspection.content import Cell, Content, Group, Highlight, Section, Table, content
 
 PAGE_WIDTH, PAGE_HEIGHT, MARGIN = Cm(21), Cm(29.7), Cm(2)

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from html import escape
 
-from scanner.inspection import Inspection
 from scanner.inspection.charts import svg
+from scanner.inspection.collect import Inspection
 from scanner.inspection.content import Cell, Content, Group, Highlight, Section, Table, content
 
 STYLE = """

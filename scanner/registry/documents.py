@@ -1,0 +1,177 @@
+"""Registered documents in memory: every fingerprint of every document sorted for lookup, and the matching of a
+scanned text against them (runs of fingerprints in the same order and at the same offset as in one document).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from scanner.registry.fingerprint import WINDOW, K, Keyed, kgram_hashes, small_positions
+from scanner.registry.store import DocumentRecord
+
+BAND = 16  # offsets (scanned position − registered position) within this many characters are one alignment
+MISSED = 8  # registered fingerprints edits may hide between two found ones before a run is broken
+SPARSEST = 36  # folded characters per fingerprint found, at most, over a run: edits hide many, not nearly all
+MIN_FINGERPRINTS = 4  # a run of fewer is a coincidence of common phrasing, however long it looks
+# A fingerprint more registered documents share than this is the office's common phrasing, no evidence of any one
+# document (and each of its occurrences in a scanned text would cost a hit per document).
+MAX_SHARED = 16
+
+
+@dataclass(frozen=True)
+class Match:
+    """A passage of a scanned text that is a passage of a registered document."""
+
+    document: DocumentRecord
+    start: int  # in the folded stream of the scanned text: first character of the first matched k-gram
+    end: int  # just past the last matched k-gram
+    registered_start: int  # the same passage in the registered document's folded text
+    registered_end: int
+    fingerprints: int
+    chars: int  # folded characters matched, estimated from the fingerprints found
+
+
+@dataclass
+class DocumentIndex:
+    """Every fingerprint of every registered document, sorted by hash, bucketed by the hash's top bits: a k-gram
+    of a scanned text whose bucket is empty (most of them) costs two reads, the others a step or two more."""
+
+    documents: list[DocumentRecord]
+    values: np.ndarray  # uint64, sorted
+    owners: np.ndarray  # int32: index into documents
+    positions: np.ndarray  # int32: where the k-gram stands in its document's folded text
+    ranks: np.ndarray  # int32: consecutive for consecutive fingerprints of one document
+    repeats: np.ndarray  # uint8: how many entries from this one on hold the same value
+    offsets: np.ndarray  # int32: where each bucket of values begins (one more at the end)
+    bits: int
+    bitmap: np.ndarray  # uint8: a bit per value of the top `bits` + 1 bits of a hash, small enough to stay in cache
+
+    @classmethod
+    def build(cls, parts: list[tuple[DocumentRecord, np.ndarray, np.ndarray]]) -> DocumentIndex:
+        documents = [record for record, _, _ in parts]
+        values = np.concatenate([v for _, v, _ in parts]) if parts else np.zeros(0, np.uint64)
+        owners = np.repeat(np.arange(len(parts), dtype=np.int32), [len(v) for _, v, _ in parts])
+        positions = np.concatenate([p for _, _, p in parts]).astype(np.int32) if parts else np.zeros(0, np.int32)
+        ranks = np.arange(len(values), dtype=np.int32)  # parts come in document order, positions ascending
+        order = np.argsort(values, kind="stable")
+        order = order[_not_common(values[order])]
+        values = values[order]
+        bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))) + 1, 8, 29))  # a third of the buckets busy
+        buckets = np.bincount((values >> np.uint64(64 - bits)).astype(np.intp), minlength=1 << bits)
+        offsets = np.concatenate(([0], np.cumsum(buckets))).astype(np.int32)
+        top = values >> np.uint64(64 - bits - 1)
+        bitmap = np.zeros(1 << (bits - 2), dtype=np.uint8)
+        np.bitwise_or.at(bitmap, (top >> np.uint64(3)).astype(np.intp), np.left_shift(1, top & 7).astype(np.uint8))
+        repeats = _repeats(values)
+        return cls(documents, values, owners[order], positions[order], ranks[order], repeats, offsets, bits, bitmap)
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def matches(self, codes: np.ndarray, keyed: Keyed, min_chars: int) -> list[Match]:
+        """The passages of the folded text `codes` that match a registered document over `min_chars` or more."""
+        if not len(self.values) or len(codes) < K:
+            return []
+        raw = kgram_hashes(codes, keyed.base)
+        small = small_positions(raw)
+        hashes = keyed(raw[small])
+        small, left, count = self._lookup(small, hashes)
+        if not len(small):
+            return []
+        # One hit per (scanned k-gram, registered fingerprint) pair: a phrase a document repeats gives several.
+        at = np.repeat(small, count)
+        entry = np.repeat(left, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
+        # Most hits are common phrasing scattered over many documents: a document hit fewer times can have no run.
+        hits = np.bincount(self.owners[entry], minlength=len(self.documents))
+        enough = hits[self.owners[entry]] >= MIN_FINGERPRINTS
+        return self._runs(at[enough], entry[enough], min_chars) if enough.any() else []
+
+    def _lookup(self, places: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The places whose hash is registered, the first entry holding it, and how many entries do."""
+        top = hashes >> np.uint64(64 - self.bits - 1)
+        marked = np.flatnonzero((self.bitmap[(top >> np.uint64(3)).astype(np.intp)] >> (top & 7).astype(np.uint8)) & 1)
+        if not len(marked):
+            return marked, marked, marked
+        places, hashes = places[marked], hashes[marked]
+        bucket = (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
+        at, end = self.offsets[bucket], self.offsets[bucket + 1]
+        busy = np.flatnonzero(end > at)
+        places, hashes, at, end = places[busy], hashes[busy], at[busy], end[busy]
+        last = len(self.values) - 1
+        behind = np.flatnonzero(self.values[at] < hashes)
+        while len(behind):  # step through the (few, sorted) values of a bucket up to the one sought
+            at[behind] += 1
+            behind = behind[(at[behind] < end[behind]) & (self.values[np.minimum(at[behind], last)] < hashes[behind])]
+        found = np.flatnonzero((at < end) & (self.values[np.minimum(at, last)] == hashes))
+        return places[found], at[found], self.repeats[at[found]].astype(np.intp)
+
+    def _runs(self, at: np.ndarray, entry: np.ndarray, min_chars: int) -> list[Match]:
+        """Runs of hits of one document at one alignment, in order on both sides. Alignments are binned twice (the
+        second time shifted by half a band) so a run drifting across a bin's edge is whole in one of the two."""
+        owner, position, rank = self.owners[entry], self.positions[entry], self.ranks[entry]
+        best: dict[tuple[int, int], Match] = {}
+        # Both binnings in one sort: the second copy of the hits is told apart by an odd owner.
+        at, position, rank = np.tile(at, 2), np.tile(position, 2), np.tile(rank, 2)
+        shift = np.repeat(np.array([0, BAND // 2]), len(owner))
+        band = (at - position + shift) // BAND
+        twin = np.concatenate((owner * 2, owner * 2 + 1))
+        order = np.lexsort((at, band, twin))
+        s, o, b, p, r = at[order], twin[order], band[order], position[order], rank[order]
+        step = np.diff(r)
+        broken = np.ones(len(s), dtype=bool)
+        broken[1:] = (o[1:] != o[:-1]) | (b[1:] != b[:-1]) | (step <= 0) | (step > MISSED + 1)
+        starts = np.flatnonzero(broken)
+        count = np.diff(np.append(starts, len(s)))
+        first, last = s[starts], np.maximum.reduceat(s, starts)
+        p_first, p_last = p[starts], np.maximum.reduceat(p, starts)
+        span = np.minimum(last - first, p_last - p_first) + K
+        # The ends of a passage lie about one fingerprint spacing beyond the first and last fingerprint found.
+        chars = span + np.minimum(span // np.maximum(count - 1, 1), WINDOW)
+        dense = count * SPARSEST >= span
+        for i in np.flatnonzero((count >= MIN_FINGERPRINTS) & (chars >= min_chars) & dense):
+            match = Match(
+                self.documents[int(o[starts[i]]) // 2],
+                int(first[i]),
+                int(last[i]) + K,
+                int(p_first[i]),
+                int(p_last[i]) + K,
+                int(count[i]),
+                int(chars[i]),
+            )
+            key = (int(o[starts[i]]) // 2, int(first[i]) // max(min_chars, 1))
+            if key not in best or best[key].chars < match.chars:
+                best[key] = match
+        return _without_overlaps(sorted(best.values(), key=lambda m: (m.start, -m.chars)))
+
+
+def _repeats(values: np.ndarray) -> np.ndarray:
+    """For each entry of sorted values: how many entries from it on hold the same value (MAX_SHARED at most)."""
+    if not len(values):
+        return np.zeros(0, np.uint8)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    lengths = np.diff(np.append(starts, len(values)))
+    within = np.arange(len(values)) - np.repeat(starts, lengths)
+    return (np.repeat(lengths, lengths) - within).astype(np.uint8)
+
+
+def _not_common(values: np.ndarray) -> np.ndarray:
+    """Which of these sorted values occur at most MAX_SHARED times."""
+    if not len(values):
+        return np.zeros(0, dtype=bool)
+    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
+    counts = np.diff(np.append(starts, len(values)))
+    return np.repeat(counts <= MAX_SHARED, counts)
+
+
+def _without_overlaps(matches: list[Match]) -> list[Match]:
+    """Both binnings may find the same passage: keep the longer of two overlapping matches of one document."""
+    kept: list[Match] = []
+    for match in matches:
+        clash = next((k for k in kept if k.document.id == match.document.id and k.end > match.start), None)
+        if clash is None:
+            kept.append(match)
+        elif match.chars > clash.chars:
+            kept[kept.index(clash)] = match
+    return kept

@@ -1,0 +1,289 @@
+"""The registry's store: registered documents (their fingerprints), registered tables (keyed hashes of their cells)
+and the public text whose fingerprints are ignored, in SQLite (a file) or PostgreSQL (a postgresql:// URL).
+
+Nothing here is text: every value is a keyed hash, stored as packed little-endian arrays, one row per document.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from scanner.registry.settings import RegistryError, is_postgres
+
+FORMAT = "baomi-registry-2"
+
+
+@dataclass(frozen=True)
+class DocumentRecord:
+    """A registered document, as `register list` shows it."""
+
+    id: str
+    title: str
+    level: str
+    registered: str  # ISO time, UTC
+    source: str  # the file it was registered from
+    sha256: str
+    chars: int  # folded characters of its text
+    fingerprints: int = 0
+
+
+@dataclass(frozen=True)
+class TableRecord:
+    """A registered table: its columns (names only) and how many of them make a match."""
+
+    id: str
+    title: str
+    level: str
+    registered: str
+    source: str
+    sha256: str
+    columns: list[str]
+    min_columns: int
+    salt: str  # hex; mixed into the key of this table's hashes
+    rows: int
+    shapes: list[list[Any]] = field(default_factory=list)  # (length, plain ASCII?) of the values, without the values
+
+
+@dataclass(frozen=True)
+class TableCells:
+    """The hashed cells of a table: one entry per non-empty cell of the registered columns."""
+
+    values: np.ndarray  # uint64 keyed hashes
+    rows: np.ndarray  # uint32 row numbers
+    columns: np.ndarray  # uint8 column numbers (index into TableRecord.columns)
+
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+CREATE TABLE IF NOT EXISTS documents (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, level TEXT NOT NULL, registered TEXT NOT NULL, source TEXT NOT NULL,
+    sha256 TEXT NOT NULL, chars BIGINT NOT NULL, fingerprints BIGINT NOT NULL, hashes {blob} NOT NULL,
+    positions {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS public_texts (
+    id TEXT PRIMARY KEY, source TEXT NOT NULL, sha256 TEXT NOT NULL, added TEXT NOT NULL, hashes {blob} NOT NULL
+);
+CREATE TABLE IF NOT EXISTS registered_tables (
+    id TEXT PRIMARY KEY, title TEXT NOT NULL, level TEXT NOT NULL, registered TEXT NOT NULL, source TEXT NOT NULL,
+    sha256 TEXT NOT NULL, columns TEXT NOT NULL, min_columns INTEGER NOT NULL, salt TEXT NOT NULL,
+    rows BIGINT NOT NULL, shapes TEXT NOT NULL, hashes {blob} NOT NULL, cell_rows {blob} NOT NULL,
+    cell_columns {blob} NOT NULL
+);
+"""
+_DOCUMENT_COLUMNS = [f.name for f in fields(DocumentRecord)]
+_TABLE_COLUMNS = [f.name for f in fields(TableRecord)]
+
+
+def pack(values: np.ndarray, dtype: str) -> bytes:
+    return np.ascontiguousarray(values, dtype=dtype).tobytes()
+
+
+def unpack(blob: bytes | memoryview, dtype: str) -> np.ndarray:
+    return np.frombuffer(bytes(blob), dtype=dtype)
+
+
+class Store:
+    """One registry, whichever database holds it. Open with `open_store`; every change bumps the generation, which
+    names the compiled index a scanner caches."""
+
+    blob = "BLOB"
+    placeholder = "?"
+
+    def __init__(self, location: str) -> None:
+        self.location = location
+
+    # -- what each database does its own way
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        raise NotImplementedError
+
+    def commit(self) -> None:
+        raise NotImplementedError
+
+    def close(self) -> None:
+        raise NotImplementedError
+
+    # -- shared
+    def _create(self) -> None:
+        for statement in _SCHEMA.format(blob=self.blob).split(";"):
+            if statement.strip():
+                self._execute(statement)
+        self._execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", ("format", FORMAT))
+        self.commit()
+        stored = self.meta("format")
+        if stored != FORMAT:
+            raise RegistryError(f"{self.location}: a registry of format {stored!r}, this baomi reads {FORMAT!r}")
+
+    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
+        return list(self._execute(sql, args).fetchall())
+
+    def meta(self, name: str) -> str | None:
+        rows = self._rows("SELECT value FROM meta WHERE name = ?", (name,))
+        return str(rows[0][0]) if rows else None
+
+    def _set_meta(self, name: str, value: str) -> None:
+        self._execute(
+            "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
+            (name, value),
+        )
+
+    def generation(self) -> int:
+        return int(self.meta("generation") or 0)
+
+    def changed(self) -> None:
+        """Mark a change (a new generation) and commit it with everything done since the last commit."""
+        self._set_meta("generation", str(self.generation() + 1))
+        self.commit()
+
+    def check_key(self, key_id: str) -> None:
+        """Bind an empty store to this key, or refuse a store made with another."""
+        stored = self.meta("key_id")
+        if stored is None:
+            self._set_meta("key_id", key_id)
+            self.commit()
+        elif stored != key_id:
+            raise RegistryError(
+                f"{self.location} was made with another key (key id {stored}, this key is {key_id}): "
+                "use the key file it was made with"
+            )
+
+    # -- documents
+    def add_document(self, record: DocumentRecord, hashes: np.ndarray, positions: np.ndarray) -> None:
+        row = {**_record_row(record), "fingerprints": len(hashes)}
+        row["hashes"], row["positions"] = pack(hashes, "<u8"), pack(positions, "<u4")
+        self._insert("documents", row)
+
+    def documents(self) -> list[DocumentRecord]:
+        names = ", ".join(_DOCUMENT_COLUMNS)
+        return [DocumentRecord(*row) for row in self._rows(f"SELECT {names} FROM documents ORDER BY registered, id")]
+
+    def fingerprints(self) -> Iterator[tuple[DocumentRecord, np.ndarray, np.ndarray]]:
+        """Every document with its fingerprints (keyed hashes) and their positions in its folded text."""
+        names = ", ".join(_DOCUMENT_COLUMNS)
+        cursor = self._execute(f"SELECT {names}, hashes, positions FROM documents ORDER BY registered, id")
+        for row in cursor:
+            yield DocumentRecord(*row[:-2]), unpack(row[-2], "<u8"), unpack(row[-1], "<u4")
+
+    def set_fingerprints(self, document: str, hashes: np.ndarray, positions: np.ndarray) -> None:
+        self._execute(
+            "UPDATE documents SET hashes = ?, positions = ?, fingerprints = ? WHERE id = ?",
+            (pack(hashes, "<u8"), pack(positions, "<u4"), len(hashes), document),
+        )
+
+    # -- public text
+    def add_public(self, ident: str, source: str, sha256: str, added: str, hashes: np.ndarray) -> None:
+        self._insert(
+            "public_texts",
+            {"id": ident, "source": source, "sha256": sha256, "added": added, "hashes": pack(hashes, "<u8")},
+        )
+
+    def public_hashes(self) -> np.ndarray:
+        """Every k-gram hash of every public text, sorted, each once."""
+        parts = [unpack(blob, "<u8") for (blob,) in self._execute("SELECT hashes FROM public_texts")]
+        return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
+
+    def public_rows(self) -> list[tuple[str, str, str, str, np.ndarray]]:
+        """(id, source, sha256, added, k-gram hashes) of each public text."""
+        rows = self._rows("SELECT id, source, sha256, added, hashes FROM public_texts ORDER BY added, id")
+        return [(i, s, h, a, unpack(blob, "<u8")) for i, s, h, a, blob in rows]
+
+    # -- tables
+    def add_table(self, record: TableRecord, cells: TableCells) -> None:
+        row = _record_row(record)
+        row["columns"] = json.dumps(record.columns, ensure_ascii=False)
+        row["shapes"] = json.dumps(record.shapes)
+        row["hashes"] = pack(cells.values, "<u8")
+        row["cell_rows"] = pack(cells.rows, "<u4")
+        row["cell_columns"] = pack(cells.columns, "u1")
+        self._insert("registered_tables", row)
+
+    def tables(self) -> list[tuple[TableRecord, TableCells]]:
+        names = ", ".join(_TABLE_COLUMNS)
+        out = []
+        for row in self._rows(f"SELECT {names}, hashes, cell_rows, cell_columns FROM registered_tables ORDER BY id"):
+            values = dict(zip(_TABLE_COLUMNS, row[:-3], strict=True))
+            values["columns"] = json.loads(values["columns"])
+            values["shapes"] = json.loads(values["shapes"])
+            cells = TableCells(unpack(row[-3], "<u8"), unpack(row[-2], "<u4"), unpack(row[-1], "u1"))
+            out.append((TableRecord(**values), cells))
+        return out
+
+    # -- both
+    def remove(self, ident: str) -> bool:
+        """Remove a registered document, table or public text by its id."""
+        removed = 0
+        for table in ("documents", "registered_tables", "public_texts"):
+            removed += self._execute(f"DELETE FROM {table} WHERE id = ?", (ident,)).rowcount or 0
+        return removed > 0
+
+    def _insert(self, table: str, row: dict[str, Any]) -> None:
+        marks = ", ".join("?" * len(row))
+        self._execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", tuple(row.values()))
+
+
+def _record_row(record: DocumentRecord | TableRecord) -> dict[str, Any]:
+    return {f.name: getattr(record, f.name) for f in fields(record)}
+
+
+class SqliteStore(Store):
+    def __init__(self, path: str) -> None:
+        super().__init__(path)
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._create()
+        except sqlite3.DatabaseError as exc:
+            raise RegistryError(f"{path}: not a registry this baomi can open ({exc})") from None
+
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql, tuple(args))
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+class PostgresStore(Store):
+    blob = "BYTEA"
+
+    def __init__(self, url: str) -> None:
+        super().__init__(_without_password(url))
+        import psycopg  # only where a PostgreSQL store is named
+
+        try:
+            self._db = psycopg.connect(url, connect_timeout=15)
+            self._create()
+        except psycopg.Error as exc:
+            raise RegistryError(f"{self.location}: cannot use the PostgreSQL registry: {exc}".strip()) from None
+
+    def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
+        return self._db.execute(sql.replace("?", "%s"), tuple(args))
+
+    def commit(self) -> None:
+        self._db.commit()
+
+    def close(self) -> None:
+        self._db.close()
+
+
+def _without_password(url: str) -> str:
+    """The URL as messages and cache names may show it."""
+    head, sep, tail = url.partition("://")
+    if "@" in tail.split("/", 1)[0]:
+        credentials, _, rest = tail.partition("@")
+        return f"{head}{sep}{credentials.split(':', 1)[0]}@{rest}"
+    return url
+
+
+def open_store(location: str) -> Store:
+    """The store at a file path (SQLite, created when missing) or a postgresql:// URL."""
+    return PostgresStore(location) if is_postgres(location) else SqliteStore(location)
