@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
+from itertools import accumulate
 from pathlib import Path
 
 import opencc
@@ -46,10 +47,13 @@ _FILLERS = r" \t\u3000\u00a0·•・_\-~|/\\.'\"`^"
 _BROKEN_WORDS = ("绝密", "机密", "秘密", "工作秘密", "商业秘密", "内部")
 _ONE = r"[^\s]"
 _NOT_ALNUM = r"[^\s0-9A-Za-z]"
+# Each kind opens with a test of one character next to the break (the last of a word's first part before it; a line of
+# one character after it), so an ordinary line break is passed over after two tests, not twenty.
 _JOINED_BREAK = (
-    "|".join(f"(?<={w[:i]}\n)(?={w[i:]})" for w in _BROKEN_WORDS for i in range(1, len(w)))
-    + rf"|(?:(?<=\n{_NOT_ALNUM}\n)|(?<=\A{_NOT_ALNUM}\n))(?={_ONE}(?:\n|\Z))"
-    + rf"|(?:(?<=\n{_ONE}\n)|(?<=\A{_ONE}\n))(?={_NOT_ALNUM}(?:\n|\Z))"
+    f"(?<=[{''.join(sorted({w[i - 1] for w in _BROKEN_WORDS for i in range(1, len(w))}))}]\n)(?:"
+    + "|".join(f"(?<={w[:i]}\n)(?={w[i:]})" for w in _BROKEN_WORDS for i in range(1, len(w)))
+    + rf")|(?={_ONE}(?:\n|\Z))(?:(?:(?<=\n{_NOT_ALNUM}\n)|(?<=\A{_NOT_ALNUM}\n))(?={_ONE}(?:\n|\Z))"
+    + rf"|(?:(?<=\n{_ONE}\n)|(?<=\A{_ONE}\n))(?={_NOT_ALNUM}(?:\n|\Z)))"
 )
 
 
@@ -57,10 +61,10 @@ _JOINED_BREAK = (
 def _cuts_pattern(squeeze: bool, wide: bool, fold: bool) -> re.Pattern[str]:
     """One pattern for everything normalising cuts, so the text is read once: an invisible character anywhere, and
     with `squeeze` a run of fillers between CJK characters and a line break that is not a line's end; with `fold`,
-    also a character to fold (group "fold": the text is then folded and read again). Every alternative opens with
-    one character class, which the regex engine skips ahead to; without `wide` (a text with no character beyond the
-    BMP) the class leaves out the invisible characters there, and is looked up in a table rather than range by
-    range (twice as fast)."""
+    also a character to fold (group 2, "fold": the text is then folded and read again). Group 1 is the whole match,
+    for split. Every alternative opens with one character class, which the regex engine skips ahead to; without
+    `wide` (a text with no character beyond the BMP) the class leaves out the invisible characters there, and is
+    looked up in a table rather than range by range (twice as fast)."""
     invisible = _INVISIBLE_RANGES if wide else re.sub("[\U00010000-\U0010ffff]-?", "", _INVISIBLE_RANGES)
     folds = _fold()[1] if fold else ""
     fillers = _FILLERS + invisible
@@ -73,7 +77,7 @@ def _cuts_pattern(squeeze: bool, wide: bool, fold: bool) -> re.Pattern[str]:
         *([f"(?<=\n)(?:{_JOINED_BREAK})"] if squeeze else []),
     ]
     lead = fillers + "\n" if squeeze else invisible
-    return re.compile(f"[{lead}{folds}](?:{'|'.join(alternatives)})")
+    return re.compile(f"([{lead}{folds}](?:{'|'.join(alternatives)}))")
 
 
 VARIANTS = Path(__file__).parent / "data" / "mark-variants.txt"
@@ -110,12 +114,23 @@ class NormalText:
 def normalize(text: str, squeeze: bool = True) -> NormalText:
     """Fold `text`; with `squeeze`, also cut the spaces and fillers between CJK characters (not in file names,
     where a separator is written on purpose: 机密-预算.docx)."""
-    normal = _cut(text, _cuts_pattern(squeeze, _wide(text), True).finditer(text))
+    normal = _normalized(text, _cuts_pattern(squeeze, _wide(text), True), folding=True)
     if normal is None:  # a character to fold: fold the text, and look again at what the folded text holds
         folded = text.translate(_fold()[0])
-        normal = _cut(folded, _cuts_pattern(squeeze, _wide(folded), False).finditer(folded))
+        normal = _normalized(folded, _cuts_pattern(squeeze, _wide(folded), False), folding=False)
     assert normal is not None  # no character of a folded text folds again
     return normal
+
+
+# Up to this many characters a text is cut by the regex engine's split, all in C; a longer one is cut as the matches
+# come (_cut), so that a text cut every other character does not become millions of small strings at once.
+_SPLIT_AT_MOST = 1 << 20
+
+
+def _normalized(text: str, pattern: re.Pattern[str], folding: bool) -> NormalText | None:
+    if len(text) > _SPLIT_AT_MOST:
+        return _cut(text, pattern.finditer(text), folding)
+    return _split(text, pattern, folding)
 
 
 def normalize_term(term: str) -> str:
@@ -134,16 +149,16 @@ def _wide(text: str) -> bool:
 _PIECES = 4096
 
 
-def _cut(folded: str, cuts: Iterator[re.Match[str]]) -> NormalText | None:
-    """`folded` without the spans matched (adjacent or overlapping ones taken as one), and the map back; None as
-    soon as a match is a character to fold."""
+def _cut(folded: str, cuts: Iterator[re.Match[str]], folding: bool) -> NormalText | None:
+    """`folded` without the spans matched (adjacent ones taken as one), and the map back; None, when `folding`, as
+    soon as a match is a character to fold (group 2)."""
     joined: list[str] = []
     kept: list[str] = []
     cuts_at: array[int] = array("q")
     cut_total: array[int] = array("q")
     total = pos = 0
     for match in cuts:
-        if match.lastgroup:
+        if folding and match.start(2) != -1:
             return None
         start, end = match.span()
         if start <= pos and cuts_at:  # runs on from the span before it
@@ -163,6 +178,25 @@ def _cut(folded: str, cuts: Iterator[re.Match[str]]) -> NormalText | None:
     kept.append(folded[pos:])
     joined.append("".join(kept))
     return NormalText("".join(joined), cuts_at, cut_total)
+
+
+def _split(folded: str, pattern: re.Pattern[str], folding: bool) -> NormalText | None:
+    """What _cut makes, made by pattern.split: [kept, cut, (fold,) kept, cut, ..., kept], the lengths summed by
+    accumulate; Python loops only over adjacent cuts, to take them as one."""
+    parts = pattern.split(folded)
+    if len(parts) == 1:
+        return NormalText(folded)
+    width = 3 if folding else 2
+    if folding and parts[2::3].count(None) != len(parts) // 3:
+        return None
+    kept = parts[::width]
+    kept_lengths = list(map(len, kept))
+    cuts_at = array("q", accumulate(kept_lengths[:-1]))
+    cut_total = array("q", accumulate(map(len, parts[1::width])))
+    if 0 in kept_lengths[1:-1]:  # nothing kept between two cuts: they are one
+        last = [i for i in range(len(cuts_at)) if i + 1 == len(cuts_at) or cuts_at[i + 1] != cuts_at[i]]
+        cuts_at, cut_total = array("q", (cuts_at[i] for i in last)), array("q", (cut_total[i] for i in last))
+    return NormalText("".join(kept), cuts_at, cut_total)
 
 
 @cache

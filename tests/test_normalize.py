@@ -146,3 +146,19 @@ def test_no_character_that_folds_is_one_normalising_cuts() -> None:
     cut_here = normalize_module._cuts_pattern(True, True, False)
     assert not [chr(cp) for cp in table if cut_here.match(f"机{chr(cp)}密", 1)]
     assert not [chr(cp) for cp in table if chr(cp) in INVISIBLE + " \t\n\u3000\u00a0"]
+
+
+@given(st.text(alphabet=_alphabet, max_size=60))
+def test_a_text_too_long_to_split_is_cut_as_a_short_one_is(text: str) -> None:
+    short = normalize(text)
+    saved = normalize_module._SPLIT_AT_MOST
+    normalize_module._SPLIT_AT_MOST = -1  # every text takes the long way
+    try:
+        long = normalize(text)
+    finally:
+        normalize_module._SPLIT_AT_MOST = saved
+    assert (long.text, list(long._cuts_at), list(long._cut_total)) == (
+        short.text,
+        list(short._cuts_at),
+        list(short._cut_total),
+    )
