@@ -77,9 +77,12 @@ class Scanner:
         size, sha256 = len(data), hashlib.sha256(data).hexdigest()
         policy = self.config.channel(channel)
         own = Deadline.after(self.config.limits.seconds)
-        deadline = own if deadline is None or own.at < deadline.at else deadline
+        limits = self.config.limits
+        if deadline is not None and deadline.at < own.at:  # a door's deadline, sooner than the scan's own
+            limits = replace(limits, seconds=max(0.0, deadline.left()))
+        else:
+            deadline = own
         try:
-            limits = replace(self.config.limits, seconds=max(0.0, deadline.left()))
             extraction = extract(data, name, limits, ocr=self.config.ocr, sha256=sha256)
             del data
             evidence, findings = self.detectors.run(extraction.segments, policy, explain, deadline=deadline)
@@ -141,18 +144,20 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise Refused(Problem("unreadable", NOT_REGULAR))
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Refused(Problem("unreadable", NOT_REGULAR))
         if info.st_size > max_bytes:
             raise Refused(Problem("max_bytes", f"{info.st_size} bytes, over the limit of {max_bytes}"), info.st_size)
         # What the file holds now in one read (one buffer, not chunks joined into a second), then whatever it grew by.
-        chunks = [handle.read(info.st_size) if info.st_size else b""]
+        chunks = [os.read(fd, info.st_size) if info.st_size else b""]
         size = len(chunks[0])
-        while chunk := handle.read(_CHUNK):
+        while chunk := os.read(fd, _CHUNK):
             size += len(chunk)
             if size > max_bytes:
                 raise Refused(Problem("max_bytes", f"more than {max_bytes} bytes, over the limit"), size)
             chunks.append(chunk)
+    finally:
+        os.close(fd)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)

@@ -84,16 +84,17 @@ class Detectors:
             self.dictionary.marks,
             self.dictionary.terms,
         )
-        mark_hits = [(s, e) for s, e, key in hits if key < marks_below]
-        term_hits = [(s, e, terms_of(key)) for s, e, key in hits if key >= marks_below]
-        del hits
-        marked = False
-        for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
-            marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
-            found.add(view, judged)
-        level = marks.lone_level(view.segment)
-        if marked and level is not None:
-            found.level_cells.append((view.segment.part, level))
+        if hits:
+            mark_hits = [(s, e) for s, e, key in hits if key < marks_below]
+            term_hits = [(s, e, terms_of(key)) for s, e, key in hits if key >= marks_below]
+            del hits
+            marked = False
+            for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
+                marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
+                found.add(view, judged)
+            level = marks.lone_level(view.segment) if marked else None
+            if level is not None:
+                found.level_cells.append((view.segment.part, level))
         for identifier in identifiers.find(view, budget):
             found.ids.add(identifier.value)
             found.add(view, identifier.judged)

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
 from itertools import accumulate
+from typing import NamedTuple
 
 from scanner.detect.budget import Budget
 from scanner.detect.segmenter import Segmenter, load_segmenter
@@ -24,8 +24,7 @@ _CLAUSE_END = re.compile(r"[，。；;！？!?：:\n]")
 _JOINER = r"(?:、|和|及|或者|或|以及|与)"
 
 
-@dataclass(frozen=True)
-class TermCandidate:
+class TermCandidate(NamedTuple):
     """A dictionary term where jieba found it a word, with what stands next to it on its line."""
 
     term: str  # as normalised

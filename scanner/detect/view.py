@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scanner.detect.budget import Work
 from scanner.model import Finding, Location, Role, Segment
@@ -24,10 +24,10 @@ def mask(value: str, head: int, tail: int) -> str:
     return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
 
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(NamedTuple):
     """What a detector decided about one candidate (its normalised span): a finding, or the rule that set it
-    aside. Where and what it was in the original is worked out only when someone asks (--explain)."""
+    aside. Where and what it was in the original is worked out only when someone asks (--explain). A named tuple:
+    one is made for every hit, and a tuple is made several times faster than a frozen dataclass."""
 
     rule: str
     span: tuple[int, int]
