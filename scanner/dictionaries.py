@@ -102,6 +102,7 @@ class Dictionary:
     table: TermTable  # the matcher's key k stands for table.group(k): all terms that fold to one key
     matcher: Matcher
     marks: int  # the mark keywords are the keys before this one
+    probes: tuple[bytes, ...] = ()  # what the matcher also looks for (see Matcher.build)
     _terms: dict[int, tuple[Term, ...]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -115,19 +116,28 @@ class Dictionary:
 
     def find(self, folded: str) -> list[Hit]:
         """(start, end, key) in characters of `folded` for every key found in it, in order of their end."""
-        return self.matcher.find(folded) if len(self.table) else []
+        return self.scan(folded)[0]
+
+    def scan(self, folded: str) -> tuple[list[Hit], set[bytes] | None]:
+        """find's hits, and the probes seen in `folded`, or None when the matcher cannot tell."""
+        if not len(self.table):
+            return [], None
+        hits, probed = self.matcher.scan(folded)
+        return hits, None if probed is None else {self.probes[i] for i in probed}
 
     def hits(self, folded: str) -> list[tuple[int, int, tuple[Term, ...]]]:
         """(start, end, terms) in characters of `folded` for every key found in it, in order of their end."""
         return [(start, end, self.terms(key)) for start, end, key in self.find(folded)]
 
 
-def load_dictionaries(config: Config, engine: str | None = None) -> Dictionary:
+def load_dictionaries(config: Config, engine: str | None = None, probes: tuple[bytes, ...] = ()) -> Dictionary:
     """Read the configured dictionaries and return them compiled, from the cache when nothing changed. `engine` is
-    the matcher's (scanner.matcher.ENGINES), by default the fastest installed."""
+    the matcher's (scanner.matcher.ENGINES), by default the fastest installed; `probes`, what it also looks for."""
     engine = engine or available()
     contents = dictionary_texts(config)
     digest = hashlib.sha256(f"{_FORMAT}\0{engine}".encode())
+    for probe in probes:
+        digest.update(b"\0probe\0" + probe)
     for path, text in contents:
         digest.update(f"\0{path.stem}\0".encode())
         digest.update(text.encode("utf-8"))
@@ -137,11 +147,11 @@ def load_dictionaries(config: Config, engine: str | None = None) -> Dictionary:
     cached = cache.load(cache_name)
     if cached is not None:
         table, units, blob, marks = cached
-        return Dictionary(table, Matcher(ENGINES[engine].load(blob), units), marks)
+        return Dictionary(table, Matcher(ENGINES[engine].load(blob), units), marks, probes)
     groups = _group(_marks() + [t for path, text in contents for t in parse_dictionary(text, path)])
-    matcher = Matcher.build([normalize_term(group[0].text) for group in groups], engine)
+    matcher = Matcher.build([normalize_term(group[0].text) for group in groups], engine, probes)
     marks = sum(1 for group in groups if group[0].category == "mark")  # the first groups: _group keeps the order
-    dictionary = Dictionary(TermTable.of(groups), matcher, marks)
+    dictionary = Dictionary(TermTable.of(groups), matcher, marks, probes)
     cache.save(cache_name, (dictionary.table, matcher.units, matcher.engine.dump(), marks))
     return dictionary
 

@@ -10,7 +10,7 @@ import os
 import stat
 from dataclasses import dataclass, replace
 
-from scanner.detect import Deadline, Detectors, Evidence, unscannable_finding
+from scanner.detect import PROBES, Deadline, Detectors, Evidence, unscannable_finding
 from scanner.dictionaries import load_dictionaries
 from scanner.extract import Extraction, Problem, extract
 from scanner.model import FileReport, Finding
@@ -35,7 +35,7 @@ class Scanner:
 
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or load_config()
-        self.detectors = Detectors(load_dictionaries(self.config), load_registry(self.config))
+        self.detectors = Detectors(load_dictionaries(self.config, probes=PROBES), load_registry(self.config))
 
     def scan_bytes(
         self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None

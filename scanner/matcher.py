@@ -12,6 +12,7 @@ import re
 import threading
 from array import array
 from bisect import bisect_right
+from collections.abc import Sequence
 from operator import itemgetter
 from typing import Any, Protocol
 
@@ -33,9 +34,10 @@ class Engine(Protocol):
     name: str
     ordered: bool  # whether hits() gives them by end, the longest first at one end
 
-    def hits(self, data: bytes, units: array[int]) -> list[Hit]:
+    def hits(self, data: bytes, units: array[int]) -> tuple[list[Hit], set[int] | None]:
         """(start, end, key) in code units for every key in `data` (a key found across two code units' bytes, at
-        an odd offset, is no key); `units` are the keys' lengths."""
+        an odd offset, is no key; `units` are the keys' lengths); and the probes found anywhere in `data`, or None
+        for an engine that cannot look for them."""
         ...
 
     def dump(self) -> bytes: ...
@@ -52,7 +54,7 @@ class PyAhoCorasick:
         self._automaton = automaton
 
     @classmethod
-    def build(cls, keys: list[bytes]) -> PyAhoCorasick:
+    def build(cls, keys: list[bytes], probes: Sequence[bytes] = ()) -> PyAhoCorasick:
         import ahocorasick
 
         automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
@@ -69,16 +71,17 @@ class PyAhoCorasick:
     def dump(self) -> bytes:
         return pickle.dumps(self._automaton, protocol=5)
 
-    def hits(self, data: bytes, units: array[int]) -> list[Hit]:
+    def hits(self, data: bytes, units: array[int]) -> tuple[list[Hit], set[int] | None]:
         found = self._automaton.iter(data.decode("latin-1"))  # end is the last byte's index: odd when aligned
-        return [((end + 1) // 2 - units[key], (end + 1) // 2, key) for end, key in found if end & 1]
+        return [((end + 1) // 2 - units[key], (end + 1) // 2, key) for end, key in found if end & 1], None
 
 
 class Hyperscan:
     """Hyperscan: several times pyahocorasick's speed, and a database that loads by copying its bytes. Each key is
     given as a pattern of escaped bytes (its literal compiler takes keys as C strings, and code units hold NUL
-    bytes); a pattern that is a literal compiles to the same engines. A scan needs scratch space of its own: one for
-    each thread that scans."""
+    bytes); a pattern that is a literal compiles to the same engines. Probes, regular expressions over the code
+    units, follow the keys, each reported once at most. A scan needs scratch space of its own: one for each thread
+    that scans."""
 
     name = "hyperscan"
     ordered = False
@@ -88,12 +91,13 @@ class Hyperscan:
         self._local = threading.local()
 
     @classmethod
-    def build(cls, keys: list[bytes]) -> Hyperscan:
+    def build(cls, keys: list[bytes], probes: Sequence[bytes] = ()) -> Hyperscan:
         import hyperscan
 
-        patterns = [("\\x" + key.hex(":").replace(":", "\\x")).encode() for key in keys]
+        patterns = [("\\x" + key.hex(":").replace(":", "\\x")).encode() for key in keys] + list(probes)
+        flags = [0] * len(keys) + [hyperscan.HS_FLAG_SINGLEMATCH] * len(probes)
         database = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-        database.compile(expressions=patterns, ids=list(range(len(keys))), elements=len(keys), flags=0)
+        database.compile(expressions=patterns, ids=list(range(len(patterns))), elements=len(patterns), flags=flags)
         return cls(database)
 
     @classmethod
@@ -108,21 +112,24 @@ class Hyperscan:
         dumped: bytes = hyperscan.dumpb(self._database)
         return dumped
 
-    def hits(self, data: bytes, units: array[int]) -> list[Hit]:
+    def hits(self, data: bytes, units: array[int]) -> tuple[list[Hit], set[int] | None]:
         scratch = getattr(self._local, "scratch", None)
         if scratch is None:
             import hyperscan
 
             scratch = self._local.scratch = hyperscan.Scratch(self._database)
         found: list[Hit] = []
-        add = found.append
+        probed: set[int] = set()
+        add, keys = found.append, len(units)
 
         def found_at(key: int, start: int, end: int, flags: int, context: object) -> None:
-            if not end & 1:
+            if key >= keys:
+                probed.add(key - keys)
+            elif not end & 1:
                 add((end // 2 - units[key], end // 2, key))
 
         self._database.scan(data, match_event_handler=found_at, scratch=scratch)
-        return found
+        return found, probed
 
 
 ENGINES: dict[str, type[PyAhoCorasick] | type[Hyperscan]] = {"hyperscan": Hyperscan, "pyahocorasick": PyAhoCorasick}
@@ -147,19 +154,25 @@ class Matcher:
         self.units = units  # each key's length in code units
 
     @classmethod
-    def build(cls, keys: list[str], engine: str) -> Matcher:
+    def build(cls, keys: list[str], engine: str, probes: Sequence[bytes] = ()) -> Matcher:
+        """`probes` are regular expressions over code units that the scan only says it saw or not (an engine that
+        cannot look for them says it does not know)."""
         encoded = [code_units(key) for key in keys]
-        return cls(ENGINES[engine].build(encoded), array("I", [len(key) // 2 for key in encoded]))
+        return cls(ENGINES[engine].build(encoded, probes), array("I", [len(key) // 2 for key in encoded]))
 
     def find(self, text: str) -> list[Hit]:
         """Every key in `text`: (start, end, key) in characters, by end, the longest first at one end."""
+        return self.scan(text)[0]
+
+    def scan(self, text: str) -> tuple[list[Hit], set[int] | None]:
+        """find's hits, and the probes seen in `text` (by their index), or None when the engine cannot tell."""
         data = code_units(text)
         wide = len(data) != 2 * len(text)  # characters beyond the BMP take two code units
-        hits = self.engine.hits(data, self.units)
+        hits, probed = self.engine.hits(data, self.units)
         del data  # as large as the text: not kept while the hits are sorted and turned into characters
         if not self.engine.ordered:
             hits.sort(key=_BY_END)
-        return _to_characters(text, hits) if wide else hits
+        return _to_characters(text, hits) if wide else hits, probed
 
 
 _BY_END = itemgetter(1, 0)

@@ -10,8 +10,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from scanner.detect import PROBES, Detectors
+from scanner.detect.identifiers import _RUN, RUN_PROBE
 from scanner.dictionaries import load_dictionaries
 from scanner.matcher import ENGINES, Hit, Matcher, available
+from scanner.model import Segment
 from scanner.normalize import normalize
 from scanner.policy import load_config
 
@@ -73,3 +76,30 @@ def test_both_matchers_find_the_same_dictionary_hits_in_the_laws(tmp_path: Path,
         assert all(other == reference for other in others), law
         total += len(reference)
     assert total > 1000
+
+
+RUN_CHARACTERS = "0123456789AXa -\u3000－机密\U00020000\u8a00\u0030"
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(RUN_CHARACTERS, max_size=40))
+def test_the_identifier_probe_is_seen_wherever_an_identifier_run_is(text: str) -> None:
+    """Detection skips the identifier pass where hyperscan saw no run: it must see every run there is."""
+    matcher = Matcher.build(["机密"], "hyperscan", [RUN_PROBE])
+    _, probed = matcher.scan(text)
+    assert probed is not None
+    if _RUN.search(text):
+        assert 0 in probed
+    assert Matcher.build(["机密"], "pyahocorasick", [RUN_PROBE]).scan(text)[1] is None  # it cannot tell
+
+
+def test_identifiers_are_found_alike_with_and_without_the_probe(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("BAOMI_CACHE", str(tmp_path / "cache"))
+    config = load_config()
+    text = "身份证 11010519491231002X，电话 138 0013 8000，卡号 6222 0212 0483 5716 256。正文没有号码。\n" * 3
+    found = [
+        Detectors(load_dictionaries(config, probes=probes)).run([Segment(text)], config.channel("scan"))[1]
+        for probes in ((), PROBES)
+    ]
+    assert found[0] == found[1]
+    assert {f.rule for f in found[0]} >= {"id.resident-id", "id.mobile", "id.bank-card"}

@@ -20,7 +20,9 @@ from scanner.policy import ChannelPolicy
 if TYPE_CHECKING:
     from scanner.registry.index import Registry
 
-__all__ = ["Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
+__all__ = ["PROBES", "Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
+# What the detectors ask the matcher to look for in its pass besides the dictionary (load_dictionaries' probes).
+PROBES = (identifiers.RUN_PROBE,)
 
 
 @dataclass(frozen=True)
@@ -79,8 +81,8 @@ class Detectors:
         return found.evidence, _dedupe(found.findings)
 
     def _detect(self, view: SegmentView, budget: Budget, found: _Found) -> None:
-        hits, marks_below, terms_of = (
-            self.dictionary.find(view.normal.text),
+        (hits, probed), marks_below, terms_of = (
+            self.dictionary.scan(view.normal.text),
             self.dictionary.marks,
             self.dictionary.terms,
         )
@@ -95,6 +97,12 @@ class Detectors:
             level = marks.lone_level(view.segment) if marked else None
             if level is not None:
                 found.level_cells.append((view.segment.part, level))
+        if (
+            probed is not None
+            and identifiers.RUN_PROBE in self.dictionary.probes
+            and identifiers.RUN_PROBE not in probed
+        ):
+            return  # the matcher saw no run of digits and letters long enough to be an identifier
         for identifier in identifiers.find(view, budget):
             found.ids.add(identifier.value)
             found.add(view, identifier.judged)
