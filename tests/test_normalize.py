@@ -149,16 +149,20 @@ def test_no_character_that_folds_is_one_normalising_cuts() -> None:
 
 
 @given(st.text(alphabet=_alphabet, max_size=60))
-def test_a_text_too_long_to_split_is_cut_as_a_short_one_is(text: str) -> None:
-    short = normalize(text)
-    saved = normalize_module._SPLIT_AT_MOST
-    normalize_module._SPLIT_AT_MOST = -1  # every text takes the long way
-    try:
-        long = normalize(text)
-    finally:
-        normalize_module._SPLIT_AT_MOST = saved
-    assert (long.text, list(long._cuts_at), list(long._cut_total)) == (
-        short.text,
-        list(short._cuts_at),
-        list(short._cut_total),
-    )
+def test_a_text_is_cut_and_folded_alike_whichever_way_its_length_takes(text: str) -> None:
+    """Long texts are cut as the matches come (not split), and look for characters to fold in the same pass (not by
+    translating first): the same normalised text and map either way."""
+
+    def normalized(split_at_most: int, fold_in_the_pass_from: int) -> tuple[str, list[int], list[int]]:
+        saved = normalize_module._SPLIT_AT_MOST, normalize_module._FOLD_IN_THE_PASS_FROM
+        normalize_module._SPLIT_AT_MOST, normalize_module._FOLD_IN_THE_PASS_FROM = split_at_most, fold_in_the_pass_from
+        try:
+            normal = normalize(text)
+        finally:
+            normalize_module._SPLIT_AT_MOST, normalize_module._FOLD_IN_THE_PASS_FROM = saved
+        return normal.text, list(normal._cuts_at), list(normal._cut_total)
+
+    short = normalized(1 << 20, 1 << 20)
+    assert normalized(-1, 1 << 20) == short
+    assert normalized(1 << 20, 0) == short
+    assert normalized(-1, 0) == short
