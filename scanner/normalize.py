@@ -17,8 +17,6 @@ from importlib.metadata import version
 from itertools import accumulate
 from pathlib import Path
 
-import opencc
-
 from scanner import cache as disk_cache
 
 # Characters that show nothing, which people paste into words to slip them past filters: Unicode's default-ignorable
@@ -236,6 +234,8 @@ def _ranges(points: list[int]) -> str:
 
 
 def _fold_table() -> dict[int, str]:
+    import opencc  # only to build the table; a scan loads it from the cache
+
     to_simplified = opencc.OpenCC("t2s")
     compatibility = [*_FULL_WIDTH, *range(0x2E80, 0x2FE0), *range(0xF900, 0xFB00)]
     table = {cp: unicodedata.normalize("NFKC", chr(cp)) for cp in compatibility}
