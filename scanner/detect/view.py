@@ -43,13 +43,17 @@ class SegmentView:
         self.context_chars = context_chars
         self.work = work if work is not None else Work()
         self._line = (1, 0)  # the line line_of found last: (start, end)
+        self._span, self._original = (0, -1), (0, 0)  # the span original() was asked for last, and its answer
         self._counted_to = 0  # a place in the original, the newlines before it, and where its line starts
         self._lines_before = 0
         self._line_start = 0
 
     def original(self, start: int, end: int) -> tuple[int, int]:
-        """The original span of the normalised span [start, end)."""
-        return self.normal.original_span(start, end)
+        """The original span of the normalised span [start, end) (the last one asked for is kept: a finding asks
+        for its location, its text and its context in turn)."""
+        if (start, end) != self._span:
+            self._span, self._original = (start, end), self.normal.original_span(start, end)
+        return self._original
 
     def location(self, start: int, end: int) -> Location:
         begin, _ = self.original(start, end)
@@ -145,6 +149,8 @@ def _masked(text: str, lo: int, hi: int) -> str:
         return piece
     reach_lo = max(0, lo - _ID_REACH)
     around = text[reach_lo : hi + _ID_REACH]
+    if sum(map(str.isdigit, around)) < _SECRET_DIGITS:  # no run here can hold enough digits (第12条, 2024年)
+        return piece
     chars = list(piece)
     for run in _ID_SHAPED.finditer(around):
         if sum(map(str.isdigit, run.group())) < _SECRET_DIGITS:
