@@ -6,7 +6,6 @@ from __future__ import annotations
 import platform
 from pathlib import Path
 
-import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,6 +16,7 @@ from scanner.matcher import ENGINES, Hit, Matcher, available
 from scanner.model import Segment
 from scanner.normalize import normalize
 from scanner.policy import load_config
+from tests.conftest import require
 
 LAWS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "laws"
 # Characters that make the cases that matter: CJK, ASCII, a character beyond the BMP (two code units), and ones whose
@@ -35,8 +35,8 @@ def every_occurrence(text: str, keys: list[str]) -> list[Hit]:
     return sorted(found, key=lambda hit: (hit[1], hit[0]))
 
 
-@pytest.mark.skipif(platform.machine() != "x86_64", reason="hyperscan's wheels are for x86-64")
 def test_hyperscan_is_the_matcher_where_it_is_installed() -> None:
+    require(platform.machine() == "x86_64", "an x86-64 processor (hyperscan's wheels are built for it)")
     assert available() == "hyperscan"
 
 
@@ -61,8 +61,8 @@ def test_a_matcher_loaded_from_its_bytes_finds_what_it_found_when_built(keys: li
         assert loaded.find(text) == built.find(text) == every_occurrence(text, keys)
 
 
-@pytest.mark.skipif(not LAWS.is_dir(), reason="the laws corpus is in ../shared")
 def test_both_matchers_find_the_same_dictionary_hits_in_the_laws(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    require(LAWS.is_dir(), f"the corpus {LAWS}")
     monkeypatch.setenv("BAOMI_CACHE", str(tmp_path / "cache"))
     laws = sorted(LAWS.rglob("*.md"))[:200]
     words = sorted({law.stem[:4] for law in laws} | {"国务院", "人民", "第一条", "保密", "机密"})
