@@ -21,7 +21,8 @@ from scanner.model import Finding
 _WINDOW = 8  # characters of context on each side that jieba sees
 _NEAR = 24  # characters on each side that the mention predicates see
 _CLAUSE_END = re.compile(r"[，。；;！？!?：:\n]")
-_JOINER = r"(?:、|和|及|或者|或|以及|与)"
+_JOINERS = ("、", "和", "及", "或者", "或", "以及", "与")  # what joins the items of a list
+_JOINER = f"(?:{'|'.join(_JOINERS)})"
 
 
 class TermCandidate(NamedTuple):
@@ -39,7 +40,7 @@ def listed_among_examples(c: TermCandidate) -> bool:
     """商业秘密包括技术方案、工艺参数、客户名单等 / 提供工资表、财务报表等资料 / 披露源代码等专有信息: one item of a
     list of examples, as a contract's definition of 商业秘密 or a law names them; the records themselves are not
     there. A list of the records themselves (附件：客户名单、报价底线) has no 等 and no 包括 and still counts."""
-    item = _JOINED_BEFORE.search(c.before) or _JOINED_AFTER.match(c.after)
+    item = c.before.endswith(_JOINERS) or _JOINED_AFTER.match(c.after)
     if not item:
         return False
     clause_after = _CLAUSE_END.split(c.after, maxsplit=1)[0]
@@ -47,18 +48,16 @@ def listed_among_examples(c: TermCandidate) -> bool:
     return "等" in clause_after or bool(_INTRODUCES_EXAMPLES.search(clause_before))
 
 
-_JOINED_BEFORE = re.compile(f"{_JOINER}$")
 _JOINED_AFTER = re.compile(rf"{_JOINER}|等(?!级|待|候|到)")
 _INTRODUCES_EXAMPLES = re.compile(r"包括|包含|例如|诸如|比如|是指|涉及")
 
 
 def defined_term(c: TermCandidate) -> bool:
     """商业秘密中的客户名单，一般是指… / 本条例所称工资表: a law or contract defining the word, not the record."""
-    return bool(_DEFINITION_AFTER.match(c.after) or _DEFINITION_BEFORE.search(c.before))
+    return bool(_DEFINITION_AFTER.match(c.after) or c.before.endswith(("所称", "所称的")))
 
 
 _DEFINITION_AFTER = re.compile(r"[，,]?(?:一般|通常)?(?:是指|系指|指的是)")
-_DEFINITION_BEFORE = re.compile(r"所称的?$")
 
 
 def cited_as_a_source(c: TermCandidate) -> bool:

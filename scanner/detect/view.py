@@ -85,6 +85,9 @@ class SegmentView:
         begin, finish = self.original(start, end)
         text = self.segment.text
         lo, hi = max(0, begin - self.context_chars), min(len(text), finish + self.context_chars)
+        window = text[lo:hi]
+        if shown is None and not any(map(str.isdigit, window)):  # most windows: nothing to mask or replace
+            return " ".join(window.split())
         match = text[begin:finish] if shown is None else shown
         window = _masked(text, lo, begin) + match + _masked(text, finish, hi)
         return " ".join(window.split())
