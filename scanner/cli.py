@@ -12,7 +12,8 @@ import multiprocessing
 import os
 import sys
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from itertools import chain, islice
 from pathlib import Path
 
 from scanner.command import UsageError, build_scanner, common_options, count, version
@@ -22,7 +23,7 @@ from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import FileReport, Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, Config, ConfigError
-from scanner.report import printable, render_json, render_jsonl, render_sarif, render_summary, render_text
+from scanner.report import PRINTERS, printable, render_text
 from scanner.titles import format_title, os_error, part_title, role_title
 from scanner.walk import Entry, scan_entry, walk
 
@@ -135,34 +136,26 @@ def run_scan(args: argparse.Namespace) -> int:
     gc.freeze()
     if args.explain:
         return _explain(scanner, args)
-    files = list(walk(args.paths))
-    # Whole reports are kept only for the formats that print them all at the end; streamed formats keep verdicts, so
-    # memory (and the garbage collector's work) does not grow with the number of findings.
-    reports: list[FileReport] = []
-    verdicts: list[Verdict] = []
-    progress = _Progress(len(files)) if sys.stderr.isatty() and not args.no_progress else None
-    colour = sys.stdout.isatty()
+    # Files are scanned as the walk finds them (listed first only for a progress bar), and every format is printed
+    # file by file (scanner.report.Printer): memory does not grow with the number of files.
+    files: Iterable[Entry] = walk(args.paths)
+    progress = None
+    if sys.stderr.isatty() and not args.no_progress:
+        files = list(files)
+        progress = _Progress(len(files))
+    printer = PRINTERS[args.format](sys.stdout, colour=sys.stdout.isatty())
     inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
+    worst = Verdict.PASS
     for report in _scan_all(scanner, files, args.jobs, args.channel):
-        verdicts.append(report.verdict)
+        worst = max(worst, report.verdict)
         if inspection:
             inspection.add(report)
-        if args.format in ("json", "sarif"):
-            reports.append(report)
         if progress:
             progress.step()
-        if args.format == "text":
-            _out(render_text(report, colour))
-        elif args.format == "jsonl":
-            _out(render_jsonl(report))
+        printer.add(report)
     if progress:
         progress.done()
-    if args.format == "json":
-        _out(render_json(reports))
-    elif args.format == "sarif":
-        _out(render_sarif(reports))
-    elif args.format == "text" and len(verdicts) > 1:
-        _out(render_summary(verdicts))
+    printer.end()
     if inspection:
         try:
             for path in args.report:
@@ -171,7 +164,7 @@ def run_scan(args: argparse.Namespace) -> int:
             raise UsageError(
                 msg("Cannot write the report {path}: {error}.", path=str(path), error=os_error(exc))
             ) from None
-    return 0 if all(v == Verdict.PASS for v in verdicts) else 1
+    return 0 if worst == Verdict.PASS else 1
 
 
 _worker_scanner: Scanner | None = None
@@ -182,9 +175,12 @@ def _scan_one(entry: Entry, channel: str) -> FileReport:
     return scan_entry(_worker_scanner, entry, channel).report
 
 
-def _scan_all(scanner: Scanner, files: list[Entry], jobs: int, channel: str) -> Iterator[FileReport]:
+def _scan_all(scanner: Scanner, entries: Iterable[Entry], jobs: int, channel: str) -> Iterator[FileReport]:
     global _worker_scanner
-    if jobs == 1 or len(files) < 2:
+    files = iter(entries)
+    first = list(islice(files, 2))
+    files = chain(first, files)
+    if jobs == 1 or len(first) < 2:
         yield from (scan_entry(scanner, f, channel).report for f in files)
         return
     _worker_scanner = scanner
@@ -197,7 +193,7 @@ def _scan_all(scanner: Scanner, files: list[Entry], jobs: int, channel: str) -> 
         context = multiprocessing.get_context("forkserver")
         pool = context.Pool(jobs, initializer=_start_worker, initargs=(scanner.config,))
     with pool:
-        yield from pool.imap(_scan_path_in_worker, [(f, channel) for f in files], chunksize=4)
+        yield from pool.imap(_scan_path_in_worker, ((f, channel) for f in files), chunksize=4)
 
 
 def _start_worker(config: Config) -> None:

@@ -48,15 +48,15 @@ def _folder(top: Path) -> Iterator[Entry]:
         try:
             info = os.stat(folder)
             with os.scandir(folder) as listing:
-                names = sorted((item.name for item in listing), key=os.fsencode)
+                items = sorted(listing, key=lambda item: os.fsencode(item.name))
         except OSError as exc:
             yield Entry(folder, msg("A folder that cannot be listed: {error}.", error=os_error(exc)))
             continue
         here = above | {(info.st_dev, info.st_ino)}
         subfolders = []
-        for name in names:
-            path = folder / name
-            kind, detail = _kind(path, here)
+        for item in items:
+            path = folder / item.name
+            kind, detail = _kind(item, path, here)
             if kind == "folder":
                 subfolders.append((path, here))
             elif kind == "file":
@@ -66,9 +66,12 @@ def _folder(top: Path) -> Iterator[Entry]:
         pending.extend(reversed(subfolders))
 
 
-def _kind(path: Path, above: frozenset[tuple[int, int]]) -> tuple[str, Detail]:
-    """("file" | "folder" | "problem", why): what the path is once links are followed."""
+def _kind(item: os.DirEntry[str], path: Path, above: frozenset[tuple[int, int]]) -> tuple[str, Detail]:
+    """("file" | "folder" | "problem", why): what the path is once links are followed. The listing says what an
+    entry that is not a link is without a stat of its own (a folder's is taken, for its inode)."""
     try:
+        if not item.is_symlink() and item.is_file(follow_symlinks=False):
+            return "file", ""
         info = os.stat(path)  # follows links; a loop of links is ELOOP, a link to nothing ENOENT
     except OSError as exc:
         if os.path.islink(path):

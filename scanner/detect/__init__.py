@@ -22,7 +22,9 @@ from scanner.titles import where
 if TYPE_CHECKING:
     from scanner.registry.index import Registry
 
-__all__ = ["Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
+__all__ = ["PROBES", "Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
+# What the detectors ask the matcher to look for in its pass besides the dictionary (load_dictionaries' probes).
+PROBES = (identifiers.RUN_PROBE,)
 
 
 # What a detector decided about a candidate (Judged.outcome, a machine word), as `--explain` says it.
@@ -107,16 +109,28 @@ class Detectors:
         return found.evidence, _dedupe(found.findings)
 
     def _detect(self, view: SegmentView, budget: Budget, found: _Found) -> None:
-        hits = self.dictionary.hits(view.normal.text)
-        mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
-        term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
-        marked = False
-        for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
-            marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
-            found.add(view, judged)
-        level = marks.lone_level(view.segment)
-        if marked and level is not None:
-            found.level_cells.append((view.segment.part, level))
+        (hits, probed), marks_below, terms_of = (
+            self.dictionary.scan(view.normal.text),
+            self.dictionary.marks,
+            self.dictionary.terms,
+        )
+        if hits:
+            mark_hits = [(s, e) for s, e, key in hits if key < marks_below]
+            term_hits = [(s, e, terms_of(key)) for s, e, key in hits if key >= marks_below]
+            del hits
+            marked = False
+            for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
+                marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
+                found.add(view, judged)
+            level = marks.lone_level(view.segment) if marked else None
+            if level is not None:
+                found.level_cells.append((view.segment.part, level))
+        if (
+            probed is not None
+            and identifiers.RUN_PROBE in self.dictionary.probes
+            and identifiers.RUN_PROBE not in probed
+        ):
+            return  # the matcher saw no run of digits and letters long enough to be an identifier
         for identifier in identifiers.find(view, budget):
             found.ids.add(identifier.value)
             found.add(view, identifier.judged)

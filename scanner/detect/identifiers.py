@@ -144,6 +144,9 @@ _CREDIT = Kind(
 # Where an identifier could be at all: a run of eleven or more digits, capitals, spaces and dashes. One cheap pass
 # over the text; groups are looked at only inside these runs.
 _RUN = re.compile(r"[0-9A-Za-z][0-9A-Za-z +\-\u3000－]{9,}[0-9A-Za-z]")
+# The same run as the matcher can look for it in the text's UTF-16 code units (big-endian: an ASCII character is a NUL
+# byte and itself), during its one pass: a text it says has none is not read again for identifiers.
+RUN_PROBE = rb"\x00[0-9A-Za-z](?:\x00[0-9A-Za-z +\-]|\x30\x00|\xff\x0d){9,}\x00[0-9A-Za-z]"
 _SEPARATOR = re.compile(r" {1,2}|[\-\u3000－]")
 _GROUP = re.compile(r"\d+[Xx]?")
 _CREDIT_CODE = re.compile(r"(?<![0-9A-Z])[0-9A-Y]{18}(?![0-9A-Z])")

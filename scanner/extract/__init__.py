@@ -41,8 +41,11 @@ BINARY_SUFFIXES = frozenset(
 )
 
 
-def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False) -> Extraction:
-    """Read every part of `data` (a file called `name`) into segments; what cannot be read becomes a problem."""
+def extract(
+    data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False, sha256: str | None = None
+) -> Extraction:
+    """Read every part of `data` (a file called `name`) into segments; what cannot be read becomes a problem.
+    `sha256` is the content's digest when the caller has it already."""
     limits = limits or Limits()
     filename = Segment(text=readable_name(basename(name)), part="filename", role=Role.FILENAME)
     if len(data) > limits.max_bytes:
@@ -52,7 +55,7 @@ def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool =
         return Extraction("unknown", [filename], [problem])
     fmt = sniff(data, name)
     if fmt in IN_PROCESS:
-        result = read_file(data, name, limits, ocr, fmt)
+        result = read_file(data, name, limits, ocr, fmt, sha256)
     else:
         from scanner.extract.worker import run_isolated
 
@@ -61,9 +64,9 @@ def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool =
     return result
 
 
-def read_file(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str) -> Extraction:
+def read_file(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str, sha256: str | None = None) -> Extraction:
     """Read one top-level file in this process (the worker calls this too): its segments and its problems."""
-    reading = Reading(limits, ocr, name, ancestry=[hashlib.sha256(data).hexdigest()])
+    reading = Reading(limits, ocr, name, ancestry=[sha256 or hashlib.sha256(data).hexdigest()])
     try:
         for segment in reading.read(data, "", fmt):
             reading.segments.append(segment)

@@ -53,7 +53,7 @@ def decode_text(data: bytes) -> DecodedText:
             raise Unscannable("unsupported", msg("Binary content (NUL bytes) of no known format."))
         return checked(data.decode(utf16, errors="replace"), utf16)
     try:
-        return checked(data.decode("utf-8"), "utf-8")
+        return checked(_utf8(data), "utf-8")
     except (UnicodeDecodeError, Unscannable):
         pass
     utf16 = _utf16_by_plausibility(data)
@@ -80,6 +80,21 @@ def read_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     yield Segment(decoded.text, f"{prefix}body")
     if decoded.text.lstrip("\ufeff \t\r\n").startswith("<") and "<!ENTITY" in decoded.text[:65536]:
         ctx.problem("xml_entities", XML_ENTITIES, prefix.rstrip("!"))
+
+
+_PIECE = 1 << 16
+
+
+def _utf8(data: bytes) -> str:
+    """`data.decode("utf-8")` 64 KiB at a time: CPython's decoder sizes its buffer at one character a byte, up to four
+    bytes a character, so a large file decoded whole would briefly cost four times its
+    size."""
+    if len(data) <= _PIECE:
+        return data.decode("utf-8")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    pieces = [decoder.decode(view[at : at + _PIECE]) for at in range(0, len(data), _PIECE)]
+    return "".join([*pieces, decoder.decode(b"", final=True)])
 
 
 def _decodes(data: bytes, encoding: str) -> str | None:
