@@ -10,21 +10,23 @@ import gc
 import importlib
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 
-from scanner.command import UsageError, build_scanner, common_options, version
+from scanner.command import UsageError, build_scanner, common_options, count, version
 from scanner.database import DatabaseError, is_url
 from scanner.engine import Scanner
+from scanner.i18n import _, msg, render, translate_argparse
 from scanner.index.reuse import ContentLookup, Examiner
 from scanner.inspection import Inspection, check_report_path, write_report
-from scanner.model import FileReport, Role, Verdict
+from scanner.model import Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, ConfigError
-from scanner.report import render_json, render_jsonl, render_sarif, render_summary, render_text
+from scanner.report import PRINTERS, printable, render_text
 from scanner.scan import Executor, Processes, ScanError, Serial, Sweep, closing_line, open_index, start_run
-from scanner.walk import scan_entry, walk
+from scanner.titles import format_title, os_error, part_title, role_title
+from scanner.walk import Entry, scan_entry, walk
 
 # Sub-command → the module that registers it (its register(subparsers, common)). A module is imported only when its
 # command is run (or for --help), so `baomi scan` does not pay for web frameworks. A new command is one module and
@@ -39,7 +41,7 @@ COMMANDS: dict[str, str] = {
     "audit": "scanner.doors.audit_log",
     "register": "scanner.doors.register",
 }
-NEEDS_DASK = "--cluster needs Dask distributed here and on the workers: pip install 'baomi[cluster]'"
+NEEDS_DASK = msg("--cluster needs Dask distributed here and on the workers: pip install 'baomi[cluster]'")
 BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader went away (`baomi scan ... | head`)
 
 
@@ -47,8 +49,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args, unknown = parser.parse_known_args(argv)
-    if unknown:  # said by the sub-command's parser, so its usage is the one shown
-        getattr(args, "parser", parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if unknown:  # said by the sub-command's parser, so its usage is the one shown (argparse's own words)
+        getattr(args, "parser", parser).error(_("unrecognized arguments: %s") % " ".join(unknown))
     try:
         return int(args.run(args))
     except (UsageError, ConfigError, DatabaseError, ScanError) as exc:
@@ -63,27 +65,51 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def build_parser(command: str | None = None) -> argparse.ArgumentParser:
-    """The parser for `command`, or for every command when it is not one of those registered (for --help)."""
+    """The parser for `command`, or for every command when it is not one of those registered (for --help), in the
+    reader's language (argparse's own words too)."""
+    translate_argparse()
     common = common_options()
-    parser = argparse.ArgumentParser(prog="baomi", description="保密检查: outbound content-leak scanner")
-    parser.add_argument("--version", action="version", version=f"baomi {version()}")
-    sub = parser.add_subparsers(required=True, metavar="COMMAND")
-    scan = sub.add_parser("scan", parents=[common], help="scan files and folders")
-    scan.add_argument("paths", nargs="+", type=Path, metavar="PATH")
-    scan.add_argument("--format", choices=("text", "json", "jsonl", "sarif"), default="text")
-    scan.add_argument("--jobs", type=int, metavar="N", help="processes (default: cores)")
-    scan.add_argument("--channel", default="scan", choices=CHANNELS, help=argparse.SUPPRESS)
-    scan.add_argument("--ocr", action="store_true", help="read images and scanned pages with Tesseract")
-    scan.add_argument("--explain", action="store_true", help="show the extracted text and why each rule fired")
-    scan.add_argument("--no-progress", action="store_true", help="no progress bar")
-    scan.add_argument(
-        "--report", type=Path, action="append", default=[], metavar="FILE", help="write a report: .html, .docx"
+    parser = argparse.ArgumentParser(
+        prog="baomi", description=_("baomi: the confidentiality check of files before they leave the office.")
     )
-    scan.add_argument("--index", metavar="PATH|URL", help="the scan index: a file or postgresql://… URL")
-    scan.add_argument("--no-index", action="store_true", help="scan every file, and keep nothing for next time")
-    scan.add_argument("--rescan", action="store_true", help="scan every file again, whatever the index holds")
-    scan.add_argument("--resume", action="store_true", help="continue the interrupted scan of these paths")
-    scan.add_argument("--cluster", metavar="tcp://HOST:8786", help="scan on the Dask cluster of this scheduler")
+    parser.add_argument(
+        "--version", action="version", version=f"baomi {version()}", help=_("show program's version number and exit")
+    )
+    sub = parser.add_subparsers(required=True, metavar=_("COMMAND"))
+    scan = sub.add_parser(
+        "scan",
+        parents=[common],
+        help=_("scan files and folders"),
+        description=_(
+            "Scan files and folders: each file gets a verdict (pass, flag or block) and each finding says where it "
+            "is, what it is and which rule found it. Exit status: 0 all passed, 1 something did not, 2 an error."
+        ),
+    )
+    scan.add_argument("paths", nargs="+", type=Path, metavar=_("PATH"), help=_("files and folders to scan"))
+    scan.add_argument(
+        "--format",
+        choices=("text", "json", "jsonl", "sarif"),
+        default="text",
+        help=_("text for people (the default), json, jsonl (a line per file) or sarif for tools"),
+    )
+    scan.add_argument("--jobs", type=count, metavar="N", help=_("processes (default: cores)"))
+    scan.add_argument("--channel", default="scan", choices=CHANNELS, help=argparse.SUPPRESS)
+    scan.add_argument("--ocr", action="store_true", help=_("read images and scanned pages with Tesseract"))
+    scan.add_argument("--explain", action="store_true", help=_("show the extracted text and why each rule fired"))
+    scan.add_argument("--no-progress", action="store_true", help=_("no progress bar"))
+    scan.add_argument(
+        "--report",
+        type=Path,
+        action="append",
+        default=[],
+        metavar=_("FILE"),
+        help=_("also write the inspection report to FILE: .html or .docx; may be given twice"),
+    )
+    scan.add_argument("--index", metavar=_("PATH|URL"), help=_("the scan index: a file or a postgresql://… URL"))
+    scan.add_argument("--no-index", action="store_true", help=_("scan every file, and keep nothing for next time"))
+    scan.add_argument("--rescan", action="store_true", help=_("scan every file again, whatever the index holds"))
+    scan.add_argument("--resume", action="store_true", help=_("continue the interrupted scan of these paths"))
+    scan.add_argument("--cluster", metavar="tcp://HOST:8786", help=_("scan on the Dask cluster of this scheduler"))
     scan.set_defaults(run=run_scan)
     wanted = [COMMANDS[command]] if command in COMMANDS else [] if command == "scan" else list(COMMANDS.values())
     for module in wanted:
@@ -105,67 +131,59 @@ def run_scan(args: argparse.Namespace) -> int:
     _check_scan_options(args)
     missing = [str(p) for p in args.paths if not p.exists()]
     if missing:
-        raise UsageError(f"no such file or folder: {', '.join(missing)}")
+        raise UsageError(msg("There is no such file or folder: {paths}.", paths=", ".join(missing)))
     try:
         for path in args.report:
             check_report_path(path)
     except ValueError as exc:
-        raise UsageError(str(exc)) from None
+        raise UsageError(exc.args[0]) from None
     scanner = build_scanner(args)
     # The compiled dictionaries are long-lived: the garbage collector need not walk their objects again and again.
     gc.freeze()
     if args.explain:
         return _explain(scanner, args)
-    files = list(walk(args.paths))
-    # Whole reports are kept only for the formats that print them all at the end; streamed formats keep verdicts, so
-    # memory (and the garbage collector's work) does not grow with the number of findings.
-    reports: list[FileReport] = []
-    verdicts: list[Verdict] = []
-    progress = _Progress(len(files)) if sys.stderr.isatty() and not args.no_progress else None
-    colour = sys.stdout.isatty()
+    # Files are scanned as the walk finds them (listed first only for a progress bar), and every format is printed
+    # file by file (scanner.report.Printer): memory does not grow with the number of files.
+    files: Iterable[Entry] = walk(args.paths)
+    progress = None
+    if sys.stderr.isatty() and not args.no_progress:
+        files = list(files)
+        progress = _Progress(len(files))
+    printer = PRINTERS[args.format](sys.stdout, colour=sys.stdout.isatty())
     inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
+    worst = Verdict.PASS
     # The reports are closed before the sweep: what an interrupted scan handed on is saved in the index first.
     with _sweep(scanner, args) as sweep, closing(sweep.reports(files)) as handed_on:
         for report in handed_on:
-            verdicts.append(report.verdict)
+            worst = max(worst, report.verdict)
             if inspection:
                 inspection.add(report)
-            if args.format in ("json", "sarif"):
-                reports.append(report)
             if progress:
                 progress.step()
-            if args.format == "text":
-                _out(render_text(report, colour))
-            elif args.format == "jsonl":
-                _out(render_jsonl(report))
+            printer.add(report)
     if progress:
         progress.done()
-    if args.format == "json":
-        _out(render_json(reports))
-    elif args.format == "sarif":
-        _out(render_sarif(reports))
-    elif args.format == "text" and len(verdicts) > 1:
-        _out(render_summary(verdicts))
+    printer.end()
     if inspection:
         try:
             for path in args.report:
                 write_report(inspection, path)
         except OSError as exc:
-            raise UsageError(f"cannot write the report {path}: {exc.strerror or exc}") from None
-    return 0 if all(v == Verdict.PASS for v in verdicts) else 1
+            raise UsageError(
+                msg("Cannot write the report {path}: {error}.", path=str(path), error=os_error(exc))
+            ) from None
+    return 0 if worst == Verdict.PASS else 1
 
 
 def _check_scan_options(args: argparse.Namespace) -> None:
-    if args.jobs is not None and args.jobs < 1:
-        raise UsageError("--jobs takes a number of processes, 1 or more")
     if args.cluster and args.jobs is not None:
-        raise UsageError("--jobs is for a scan on this machine; on a cluster, each worker has its own threads")
+        raise UsageError(msg("--jobs is for a scan on this machine; on a cluster, each worker has its own threads."))
     if args.cluster and args.explain:
-        raise UsageError("--explain shows one scan on this machine; leave out --cluster")
+        raise UsageError(msg("--explain shows one scan on this machine; leave out --cluster."))
     if args.resume and args.rescan:
-        raise UsageError("--rescan starts a scan anew and --resume continues one: give one of them")
+        raise UsageError(msg("--rescan starts a scan anew and --resume continues one: give one of them."))
     if args.no_index and (args.index or args.resume or args.rescan):
-        raise UsageError("--no-index keeps no index: --index, --resume and --rescan need one")
+        raise UsageError(msg("--no-index keeps no index: --index, --resume and --rescan need one."))
 
 
 @contextmanager
@@ -177,18 +195,19 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
     if index is not None:
         run, warning = start_run(index, args.paths, rules, args.channel, args.rescan, args.resume)
     if warning:
-        print(f"baomi: {warning}", file=sys.stderr)
+        print(f"baomi: {render(warning)}", file=sys.stderr)
     contents = None
     if index is not None and run is not None and (not args.cluster or is_url(index.location)):
         contents = ContentLookup(index.location, rules, args.channel, run.id if run.full else None)
     examiner = Examiner(scanner, args.channel, index is not None, contents)
     executor: Executor
+    jobs = args.jobs or os.cpu_count() or 1
     if args.cluster:
         executor = _cluster(args.cluster, examiner, args.paths)
-    elif (args.jobs or os.cpu_count() or 1) == 1:
+    elif jobs == 1:
         executor = Serial(examiner)
     else:
-        executor = Processes(examiner, args.jobs or os.cpu_count() or 1)
+        executor = Processes(examiner, jobs)
     sweep = Sweep(scanner, args.channel, executor, index, run)
     try:
         yield sweep
@@ -199,7 +218,7 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
         if index is not None:
             index.close()
         if index is not None and (sweep.tally.reused or args.resume):
-            print(f"baomi: {closing_line(sweep.tally, index.location)}", file=sys.stderr)
+            print(f"baomi: {render(closing_line(sweep.tally, index.location))}", file=sys.stderr)
 
 
 def _cluster(address: str, examiner: Examiner, paths: Sequence[Path]) -> Executor:
@@ -216,19 +235,30 @@ def _explain(scanner: Scanner, args: argparse.Namespace) -> int:
     worst = Verdict.PASS
     for entry in walk(args.paths):
         scanned = scan_entry(scanner, entry, args.channel, explain=True)
-        _out(
-            f"== {entry.path}: {scanned.extraction.format}"
-            + (f" ({scanned.report.encoding})\n" if scanned.report.encoding else "\n")
+        fmt = format_title(scanned.extraction.format)
+        read_as = (
+            msg("{path}: {format} ({encoding})", path=str(entry.path), format=fmt, encoding=scanned.report.encoding)
+            if scanned.report.encoding
+            else msg("{path}: {format}", path=str(entry.path), format=fmt)
         )
+        _out(f"== {printable(render(read_as))}\n")
         for segment in scanned.extraction.segments:
-            page = f" page {segment.page}" if segment.page else ""
-            _out(f"-- segment {segment.part} [{segment.role}]{page}\n{segment.text.rstrip()}\n")
+            part, role = part_title(segment.part), role_title(segment.role)
+            named = part if role == part else render(msg("{part} ({role})", part=part, role=role))
+            heading = (
+                msg("segment {part}, page {page}", part=named, page=segment.page)
+                if segment.page
+                else msg("segment {part}", part=named)
+            )
+            _out(f"-- {printable(render(heading))}\n{segment.text.rstrip()}\n")
             folded = normalize(segment.text, squeeze=segment.role != Role.FILENAME).text
             if folded != segment.text:
-                _out(f"-- normalised\n{folded.rstrip()}\n")
-        _out("-- evidence\n")
+                normalised = _("normalised")
+                _out(f"-- {normalised}\n{folded.rstrip()}\n")
+        evidence = _("evidence")
+        _out(f"-- {evidence}\n")
         for item in scanned.evidence:
-            _out(f"   {item}\n")
+            _out(f"   {printable(str(item))}\n")
         _out(render_text(scanned.report, sys.stdout.isatty()))
         worst = max(worst, scanned.report.verdict)
     return 0 if worst == Verdict.PASS else 1
@@ -247,7 +277,8 @@ class _Progress:
         if self.total >= 20:
             width = 30
             filled = width * self.done_count // self.total
-            sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {self.done_count}/{self.total} files")
+            files = render(msg("{done}/{total} files", done=self.done_count, total=self.total))
+            sys.stderr.write(f"\r[{'#' * filled}{' ' * (width - filled)}] {files}")
             sys.stderr.flush()
 
     def done(self) -> None:

@@ -22,10 +22,12 @@ from distributed import Client, WorkerPlugin, get_worker
 from scanner.dictionaries import Dictionary
 from scanner.engine import Scanner
 from scanner.extract import Problem
+from scanner.i18n import N_, Message, msg
 from scanner.index.reuse import ContentLookup, Examiner, How, Job, Outcome
 from scanner.policy import Config
 from scanner.ruleset import baomi_version
 from scanner.scan import CHUNK, ScanError
+from scanner.titles import os_error
 
 if TYPE_CHECKING:
     from scanner.registry.index import Registry
@@ -35,20 +37,20 @@ TASKS_PER_THREAD = 4  # tasks in flight for each worker thread the cluster had a
 CONNECT_SECONDS = 10
 WORKERS_SECONDS = 60  # for the first worker to join a scheduler that has none yet
 
-UNREACHABLE = "cannot reach the Dask scheduler at {address}: {error}"
-NO_WORKERS = "the Dask scheduler at {address} has no workers (none joined within {seconds} s)"
-CANNOT_SCAN = (
-    "these workers cannot scan the paths: {problems}. Every worker must see the paths where this machine sees them, "
-    "with the same content (mount the share at the same place on every host), and run the same baomi"
+UNREACHABLE = N_("Cannot reach the Dask scheduler at {address}: {error}")
+NO_WORKERS = N_("The Dask scheduler at {address} has no workers (none joined within {seconds} s).")
+CANNOT_SCAN = N_(
+    "These workers cannot scan the paths: {problems}. Every worker must see the paths where this machine sees them, "
+    "with the same content (mount the share at the same place on every host), and run the same baomi."
 )
-OTHER_VERSION = "runs baomi {theirs}, this machine {ours}"
-CANNOT_SEE = "cannot see {root} ({error})"
-SEES_OTHER = "sees something else at {root} than this machine (a folder where the share is not mounted?)"
-LOST = (
-    "lost the Dask scheduler at {address}; the reports made so far are kept in the scan index: run the same command "
-    "with --resume to go on"
+OTHER_VERSION = N_("runs baomi {theirs}, this machine {ours}")
+CANNOT_SEE = N_("cannot see {root} ({error})")
+SEES_OTHER = N_("sees something else at {root} than this machine (a folder where the share is not mounted?)")
+LOST = N_(
+    "Lost the Dask scheduler at {address}; the reports made so far are kept in the scan index: run the same command "
+    "with --resume to go on."
 )
-FAILED_TWICE = "its scan failed twice on the cluster's workers: {error}"
+FAILED_TWICE = N_("Its scan failed twice on the cluster's workers: {error}")
 
 
 class ClusterError(ScanError):
@@ -102,16 +104,16 @@ def glimpse(root: str) -> str:
     return f"{info.st_size}:{info.st_mtime_ns}"
 
 
-def _can_scan(roots: dict[str, str], version: str) -> str | None:
+def _can_scan(roots: dict[str, str], version: str) -> Message | None:
     """Run on each worker at the start: why it cannot scan the paths as the client would, or None."""
     if baomi_version() != version:
-        return OTHER_VERSION.format(theirs=baomi_version(), ours=version)
+        return msg(OTHER_VERSION, theirs=baomi_version(), ours=version)
     for root, seen in roots.items():
         try:
             if glimpse(root) != seen:
-                return SEES_OTHER.format(root=root)
+                return msg(SEES_OTHER, root=root)
         except OSError as exc:
-            return CANNOT_SEE.format(root=root, error=exc.strerror or exc)
+            return msg(CANNOT_SEE, root=root, error=os_error(exc))
     return None
 
 
@@ -123,7 +125,7 @@ class Cluster:
         try:
             self.client = Client(address, timeout=CONNECT_SECONDS, set_as_default=False)
         except (OSError, ValueError) as exc:
-            raise ClusterError(UNREACHABLE.format(address=address, error=exc)) from None
+            raise ClusterError(msg(UNREACHABLE, address=address, error=str(exc))) from None
         try:
             self._check(paths)
             scanner = examiner.scanner
@@ -142,12 +144,12 @@ class Cluster:
         try:
             self.client.wait_for_workers(1, timeout=WORKERS_SECONDS)
         except TimeoutError:
-            raise ClusterError(NO_WORKERS.format(address=self.address, seconds=WORKERS_SECONDS)) from None
+            raise ClusterError(msg(NO_WORKERS, address=self.address, seconds=WORKERS_SECONDS)) from None
         roots = {os.path.abspath(path): glimpse(os.path.abspath(path)) for path in paths}
         answers = self.client.run(_can_scan, roots, baomi_version(), on_error="return")
         problems = [f"{worker} {problem}" for worker, problem in sorted(answers.items()) if problem is not None]
         if problems:
-            raise ClusterError(CANNOT_SCAN.format(problems="; ".join(map(str, problems))))
+            raise ClusterError(msg(CANNOT_SCAN, problems="; ".join(map(str, problems))))
 
     def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
         batches = [jobs[start : start + BATCH] for start in range(0, len(jobs), BATCH)]
@@ -172,12 +174,12 @@ class Cluster:
                 yield from future.result()
             except Exception as exc:
                 self._still_connected()
-                problem = Problem("crash", FAILED_TWICE.format(error=f"{type(exc).__name__}: {exc}"))
+                problem = Problem("crash", msg(FAILED_TWICE, error=f"{type(exc).__name__}: {exc}"))
                 yield Outcome(self.examiner.scanner.unscanned(job.name, problem, self.examiner.channel), How.UNREAD)
 
     def _still_connected(self) -> None:
         if self.client.status != "running":
-            raise ClusterError(LOST.format(address=self.address))
+            raise ClusterError(msg(LOST, address=self.address))
 
     def close(self) -> None:
         with contextlib.suppress(Exception):  # a scheduler gone, a worker leaving: the plugin goes with them

@@ -17,12 +17,31 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from scanner import i18n
+from scanner.i18n import N_, Message, msg
 
 T = TypeVar("T")
 
 
 class ConfigError(ValueError):
-    """A configuration file that cannot be used as it is; the message says what and where."""
+    """A configuration file that cannot be used as it is; the message (a Message, shown in the reader's language)
+    says what and where."""
+
+
+class Invalid(ValueError):
+    """A value a table's own check refuses (raised in __post_init__): the key, and why, for a person. A plain
+    ValueError("key: why") is taken too, and shown as it is."""
+
+    def __init__(self, key: str, why: Message) -> None:
+        super().__init__(f"{key}: {i18n.render(why, 'en')}" if key else i18n.render(why, "en"))
+        self.key, self.why = key, why
+
+
+def refusal(exc: ValueError) -> tuple[str, Message | str]:
+    """(key, why) of a table's refusal: an Invalid, or a plain ValueError("key: why") (said in English)."""
+    if isinstance(exc, Invalid):
+        return exc.key, exc.why
+    key, colon, why = str(exc).partition(":")
+    return (key.strip(), why.strip()) if colon else ("", str(exc))
 
 
 @dataclass(frozen=True)
@@ -36,7 +55,11 @@ class Origin:
         return self.file.parent if self.file is not None else Path.cwd()
 
     def __str__(self) -> str:
-        return str(self.file) if self.file is not None else "the default configuration"
+        return i18n.render(self.named)
+
+    @property
+    def named(self) -> Message | str:
+        return str(self.file) if self.file is not None else msg("the default configuration")
 
 
 def read_table(schema: type[T], raw: object, table: str, origin: Origin) -> T:
@@ -44,23 +67,34 @@ def read_table(schema: type[T], raw: object, table: str, origin: Origin) -> T:
     must be the record's fields, its values of their types; a check in the record's __post_init__ (a ValueError
     "key: why") becomes a ConfigError too."""
     if not isinstance(raw, Mapping):
-        raise ConfigError(f"{origin}: [{table}] must be a table, not {_shown(raw)}")
+        problem = msg("[{table}] must be a table, not {value}.", table=table, value=_shown(raw))
+        raise ConfigError(msg("{origin}: {problem}", origin=origin.named, problem=problem))
     known = [f.name for f in fields(schema)]  # type: ignore[arg-type]
     for key in raw:
         if key not in known:
-            what = f"[{table}] has an unknown key {key!r}" if table else f"unknown table [{key}]"
-            raise ConfigError(f"{origin}: {what}{did_you_mean(key, known)}")
+            what = (
+                msg("[{table}] has an unknown key “{key}”.", table=table, key=key)
+                if table
+                else msg("There is no table [{table}].", table=key)
+            )
+            raise ConfigError(
+                msg("{origin}: {problem} {hint}", origin=origin.named, problem=what, hint=did_you_mean(key, known))
+            )
     hints = typing.get_type_hints(schema)
     values: dict[str, Any] = {}
     for item in fields(schema):  # type: ignore[arg-type]
         if item.name in raw:
             values[item.name] = _value(hints[item.name], raw[item.name], table, item.name, origin)
         elif item.default is MISSING and item.default_factory is MISSING:
-            raise ConfigError(f"{origin}: [{table}] needs {item.name}")
+            needs = msg("[{table}] needs {key}.", table=table, key=item.name)
+            raise ConfigError(msg("{origin}: {problem}", origin=origin.named, problem=needs))
     try:
         return schema(**values)
     except ValueError as exc:
-        raise ConfigError(f"{origin}: [{table}] {exc}" if table else f"{origin}: {exc}") from None
+        key, why = refusal(exc)
+        where = _where(table, key) if key else f"[{table}]" if table else ""
+        refused = msg("{where}: {why}", where=where, why=why) if where else why
+        raise ConfigError(msg("{origin}: {problem}", origin=origin.named, problem=refused)) from None
 
 
 def check_tables(raw: Mapping[str, object], known: Iterable[str], origin: Origin) -> None:
@@ -68,14 +102,19 @@ def check_tables(raw: Mapping[str, object], known: Iterable[str], origin: Origin
     names = list(known)
     for key in raw:
         if key not in names:
-            raise ConfigError(f"{origin}: unknown table [{key}]{did_you_mean(key, names)}")
+            what = msg("There is no table [{table}].", table=key)
+            raise ConfigError(
+                msg("{origin}: {problem} {hint}", origin=origin.named, problem=what, hint=did_you_mean(key, names))
+            )
 
 
-def did_you_mean(key: str, known: list[str]) -> str:
+def did_you_mean(key: str, known: list[str]) -> Message:
     """The end of a message about an unknown name: the closest known one, and all of them."""
     close = difflib.get_close_matches(key, known, n=1)
-    hint = f"; did you mean {close[0]!r}?" if close else ""
-    return f"{hint} (known: {', '.join(sorted(known))})"
+    names = ", ".join(sorted(known))
+    if close:
+        return msg("Did you mean “{close}”? Known: {known}.", close=close[0], known=names)
+    return msg("Known: {known}.", known=names)
 
 
 def _value(kind: Any, value: object, table: str, key: str, origin: Origin) -> Any:
@@ -95,8 +134,8 @@ def _value(kind: Any, value: object, table: str, key: str, origin: Origin) -> An
         if isinstance(value, list):
             if is_dataclass(args[0]):
                 row: Any = args[0]
-                return tuple(read_table(row, item, f"{inner} number {n}", origin) for n, item in enumerate(value, 1))
-            return tuple(_value(args[0], item, table, f"{key} number {n}", origin) for n, item in enumerate(value, 1))
+                return tuple(read_table(row, item, f"{inner} #{n}", origin) for n, item in enumerate(value, 1))
+            return tuple(_value(args[0], item, table, f"{key} #{n}", origin) for n, item in enumerate(value, 1))
     elif origin_type is dict:
         if isinstance(value, Mapping):
             return {str(k): _value(args[1], v, inner, str(k), origin) for k, v in value.items()}
@@ -115,43 +154,72 @@ def _value(kind: Any, value: object, table: str, key: str, origin: Origin) -> An
         try:
             return kind.parse(value)
         except ValueError as exc:
-            raise ConfigError(f"{origin}: {_where(table, key)}: {exc}") from None
-    raise ConfigError(f"{origin}: {_where(table, key)}: expected {_describe(kind)}, not {_shown(value)}")
+            problem = msg(
+                "{where}: {why}",
+                where=_where(table, key),
+                why=refusal(exc)[1] if isinstance(exc, Invalid) else exc.args[0],
+            )
+            raise ConfigError(msg("{origin}: {problem}", origin=origin.named, problem=problem)) from None
+    expected = msg(
+        "{where}: expected {kind}, not {value}.", where=_where(table, key), kind=_describe(kind), value=_shown(value)
+    )
+    raise ConfigError(msg("{origin}: {problem}", origin=origin.named, problem=expected))
 
 
 def _where(table: str, key: str) -> str:
     return f"[{table}] {key}" if table else f"[{key}]"
 
 
-def _describe(kind: Any) -> str:
+# What a value of each simple type is called in a message.
+_KINDS = {
+    bool: N_("true or false"),
+    int: N_("a whole number"),
+    float: N_("a number"),
+    str: N_("a string"),
+    Path: N_("a path"),
+}
+# `at_least`'s message, by the unit of the value.
+_AT_LEAST = {
+    "": N_("expected {lowest} or more, not {value}."),
+    " seconds": N_("expected {lowest} seconds or more, not {value}."),
+    " bytes": N_("expected {lowest} bytes or more, not {value}."),
+}
+
+
+def _describe(kind: Any) -> Message | str:
     origin_type, args = typing.get_origin(kind), typing.get_args(kind)
     if origin_type in (typing.Union, types.UnionType):
         return _describe(next(a for a in args if a is not type(None)))
     if origin_type is Literal:
-        return " or ".join(repr(a) for a in args)
+        return _either([repr(a) for a in args])
     if origin_type is tuple:
-        return f"a list (each {_describe(args[0])})"
+        return msg("a list (each {kind})", kind=_describe(args[0]))
     if origin_type is dict or is_dataclass(kind):
-        return "a table"
+        return msg("a table")
     if isinstance(kind, type) and issubclass(kind, enum.Enum):
-        words = [repr(member.name.lower()) for member in kind]
-        return f"{', '.join(words[:-1])} or {words[-1]}"
-    simple = {bool: "true or false", int: "a whole number", float: "a number", str: "a string", Path: "a path"}
-    return simple.get(kind, f"a {getattr(kind, '__name__', kind)} word")
+        return _either([repr(member.name.lower()) for member in kind])
+    if kind in _KINDS:
+        return msg(_KINDS[kind])
+    return getattr(kind, "__name__", str(kind))
 
 
-def _shown(value: object) -> str:
+def _either(words: list[str]) -> Message:
+    return msg("{words} or {last}", words=", ".join(words[:-1]), last=words[-1])
+
+
+def _shown(value: object) -> Message | str:
     if isinstance(value, Mapping):
-        return "a table"
+        return msg("a table")
     if isinstance(value, list):
-        return "a list"
+        return msg("a list")
     return repr(value)
 
 
 def at_least(value: float | None, lowest: float, key: str, unit: str = "") -> None:
-    """For __post_init__ checks: a ValueError naming `key` when `value` is below `lowest` (None: not set, no check)."""
+    """For __post_init__ checks: Invalid naming `key` when `value` is below `lowest` (None: not set, no check);
+    `unit` is "", " seconds" or " bytes"."""
     if value is not None and value < lowest:
-        raise ValueError(f"{key}: expected {lowest:g} or more{unit}, not {value!r}")
+        raise Invalid(key, msg(_AT_LEAST.get(unit, _AT_LEAST[""]), lowest=f"{lowest:g}", value=repr(value)))
 
 
 # The doors' tables. Each default is what a door does when its table (or the key) is not in the file.
@@ -178,7 +246,12 @@ class LanguageTable:
 
     def __post_init__(self) -> None:
         if self.language and i18n.normalise(self.language) is None:
-            raise ValueError(f"language {self.language!r}: expected one of {', '.join(i18n.LANGUAGES)}")
+            why = msg(
+                "“{value}” is not a language baomi speaks: expected one of {known}.",
+                value=self.language,
+                known=", ".join(i18n.LANGUAGES),
+            )
+            raise Invalid("language", why)
 
 
 @door_table("registry")
@@ -284,7 +357,7 @@ class TokenTable:
 
     def __post_init__(self) -> None:
         if len(self.token) < 16:
-            raise ValueError("token: at least 16 characters")
+            raise Invalid("token", msg("A token has at least 16 characters."))
 
 
 @door_table("web")
@@ -332,7 +405,7 @@ class IcapTable:
         for key in ("timeout", "header_timeout", "deadline", "idle_timeout"):
             at_least(getattr(self, key), 0.001, key, " seconds")
         if not 0 < self.port < 65536:
-            raise ValueError(f"port: expected 1 to 65535, not {self.port}")
+            raise Invalid("port", msg("expected 1 to 65535, not {value}.", value=self.port))
 
 
 @door_table("clamd")

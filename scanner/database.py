@@ -14,12 +14,14 @@ from pathlib import Path
 from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
+from scanner.i18n import N_, msg
+
 T = TypeVar("T")
 URL_SCHEMES = ("postgresql://", "postgres://")
-NEEDS_PSYCOPG = "a PostgreSQL database ({url}) needs psycopg: pip install 'psycopg[binary]'"
-CANNOT_CONNECT = "cannot connect to the PostgreSQL database {url}: {error}"
-CANNOT_OPEN = "cannot open the database {path}: {error}"
-LOST = "lost the connection to the PostgreSQL database {url}: {error}"
+NEEDS_PSYCOPG = N_("A PostgreSQL database ({url}) needs psycopg: pip install 'psycopg[binary]'.")
+CANNOT_CONNECT = N_("Cannot connect to the PostgreSQL database {url}: {error}")
+CANNOT_OPEN = N_("Cannot open the database {path}: {error}")
+LOST = N_("Lost the connection to the PostgreSQL database {url}: {error}")
 # Column types and key of each database, for the schemas' placeholders.
 SQL_TYPES = {
     "sqlite": {"blob": "BLOB", "bigint": "INTEGER", "serial": "INTEGER PRIMARY KEY AUTOINCREMENT"},
@@ -71,7 +73,7 @@ class Database:
                 self._db.execute("PRAGMA journal_mode=WAL")
                 self._db.execute("PRAGMA synchronous=NORMAL")
             except (OSError, sqlite3.Error) as exc:
-                raise DatabaseError(CANNOT_OPEN.format(path=path, error=exc)) from None
+                raise DatabaseError(msg(CANNOT_OPEN, path=str(path), error=str(exc))) from None
         self.types = SQL_TYPES[self.kind]
 
     def execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
@@ -100,7 +102,7 @@ class Database:
             if not self._db.broken:
                 raise
             if self._in_transaction:
-                raise DatabaseError(LOST.format(url=shown(self.location), error=str(exc).strip())) from None
+                raise DatabaseError(msg(LOST, url=shown(self.location), error=str(exc).strip())) from None
         self._db = _connect_postgresql(str(self.location), self.timeout)
         return statement()
 
@@ -163,8 +165,8 @@ def _connect_postgresql(url: str, timeout: float) -> Any:
     try:
         import psycopg
     except ImportError:
-        raise DatabaseError(NEEDS_PSYCOPG.format(url=shown(url))) from None
+        raise DatabaseError(msg(NEEDS_PSYCOPG, url=shown(url))) from None
     try:
         return psycopg.connect(url, autocommit=True, connect_timeout=max(1, int(timeout)))
     except psycopg.Error as exc:
-        raise DatabaseError(CANNOT_CONNECT.format(url=shown(url), error=str(exc).strip())) from None
+        raise DatabaseError(msg(CANNOT_CONNECT, url=shown(url), error=str(exc).strip())) from None

@@ -1,19 +1,21 @@
 """Dictionaries: baomi's own lists in dictionaries/ and the user's files, compiled with the mark keywords into one
-Aho-Corasick automaton, cached on disk by the content hash of everything that went into it.
+matcher (scanner/matcher.py), cached on disk by the content hash of everything that went into it.
 """
 
 from __future__ import annotations
 
 import hashlib
+from array import array
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import ahocorasick
-
 from scanner import cache
+from scanner.i18n import msg
+from scanner.matcher import ENGINES, Hit, Matcher, available
 from scanner.model import Verdict
 from scanner.normalize import normalize_term, spellings
 from scanner.policy import Config, ConfigError
+from scanner.titles import os_error
 
 # The repository's dictionaries/, through a link setuptools follows: installs carry them as package data.
 BUILTIN = Path(__file__).resolve().parent / "data" / "dictionaries"
@@ -31,11 +33,7 @@ MARK_KEYWORDS = (
     "保密资料",
     "保密文件",
 )
-_FORMAT = "baomi-automaton-5"  # bump when the way keys are built changes
-
-
-# A term as the cache stores it: plain tuples unpickle many times faster than objects (100,000 terms).
-Entry = tuple[str, str, int, str]
+_FORMAT = "baomi-automaton-7"  # bump when the way keys or the cache are built changes
 
 
 @dataclass(frozen=True)
@@ -49,72 +47,114 @@ class Term:
 
 
 @dataclass
+class TermTable:
+    """Every key's terms as a few arrays and one string: they pickle and load as bytes, not as a million objects, and
+    a Term is made only for a key that is found."""
+
+    texts: str  # every term's text, one after the other
+    ends: array[int]  # term i's text is texts[ends[i-1]:ends[i]]
+    first: array[int]  # key k's terms are first[k] to first[k+1]
+    category: array[int]  # each term's category, an index into categories
+    action: array[int]
+    file: array[int]  # each term's file, an index into files
+    line: array[int]
+    categories: list[str]
+    files: list[str]
+
+    @classmethod
+    def of(cls, groups: list[tuple[Term, ...]]) -> TermTable:
+        table = cls("", array("I"), array("I", [0]), array("I"), array("B"), array("I"), array("I"), [], [])
+        categories: dict[str, int] = {}
+        files: dict[str, int] = {}
+        texts = []
+        end = 0
+        for group in groups:
+            for term in group:
+                name, colon, line = term.source.rpartition(":")
+                if not colon or not line.isdigit():  # the mark keywords' source is not a file's line
+                    name, line = term.source, ""
+                texts.append(term.text)
+                end += len(term.text)
+                table.ends.append(end)
+                table.category.append(categories.setdefault(term.category, len(categories)))
+                table.action.append(int(term.action))
+                table.file.append(files.setdefault(name, len(files)))
+                table.line.append(int(line) if line.isdigit() else 0)
+            table.first.append(len(table.ends))
+        table.texts, table.categories, table.files = "".join(texts), list(categories), list(files)
+        return table
+
+    def __len__(self) -> int:
+        return len(self.first) - 1
+
+    def group(self, key: int) -> tuple[Term, ...]:
+        return tuple(self._term(i) for i in range(self.first[key], self.first[key + 1]))
+
+    def _term(self, i: int) -> Term:
+        text = self.texts[self.ends[i - 1] if i else 0 : self.ends[i]]
+        line = self.line[i]
+        source = f"{self.files[self.file[i]]}:{line}" if line else self.files[self.file[i]]
+        return Term(text, self.categories[self.category[i]], Verdict(self.action[i]), source)
+
+
+@dataclass
 class Dictionary:
-    """Every term and keyword, and the automaton over their folded UTF-8 bytes (as latin-1 strings).
+    """Every term and keyword, and the matcher over their folded keys (scanner/matcher.py)."""
 
-    pyahocorasick walks a node's children linearly; on bytes each node has at most 256, so CJK text runs about ten
-    times faster than on str, and UTF-8 being self-synchronising, every byte match is a character match.
-    """
-
-    entries: list[tuple[Entry, ...]]  # the automaton's value indexes this: all terms that fold to one key
-    key_chars: list[int]  # the length in characters of each key
-    automaton: ahocorasick.Automaton
+    table: TermTable  # the matcher's key k stands for table.group(k): all terms that fold to one key
+    matcher: Matcher
+    marks: int  # the mark keywords are the keys before this one
+    probes: tuple[bytes, ...] = ()  # what the matcher also looks for (see Matcher.build)
     _terms: dict[int, tuple[Term, ...]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
-        return len(self.entries)
+        return len(self.table)
 
     def terms(self, index: int) -> tuple[Term, ...]:
         group = self._terms.get(index)
         if group is None:
-            group = tuple(
-                Term(text, kind, Verdict(action), source) for text, kind, action, source in self.entries[index]
-            )
-            self._terms[index] = group
+            group = self._terms[index] = self.table.group(index)
         return group
+
+    def find(self, folded: str) -> list[Hit]:
+        """(start, end, key) in characters of `folded` for every key found in it, in order of their end."""
+        return self.scan(folded)[0]
+
+    def scan(self, folded: str) -> tuple[list[Hit], set[bytes] | None]:
+        """find's hits, and the probes seen in `folded`, or None when the matcher cannot tell."""
+        if not len(self.table):
+            return [], None
+        hits, probed = self.matcher.scan(folded)
+        return hits, None if probed is None else {self.probes[i] for i in probed}
 
     def hits(self, folded: str) -> list[tuple[int, int, tuple[Term, ...]]]:
         """(start, end, terms) in characters of `folded` for every key found in it, in order of their end."""
-        if not self.entries:
-            return []
-        data = folded.encode("utf-8")
-        raw = list(self.automaton.iter(data.decode("latin-1")))  # list() drains it a fifth faster than a loop
-        found = []
-        # Byte offsets to characters: the matches come in order of their end, so one walk forward over the text,
-        # decoding only the gaps between ends; a key's start is its length in characters before its end.
-        byte_pos = char_pos = 0
-        for end, value in raw:
-            if end + 1 != byte_pos:
-                char_pos += len(data[byte_pos : end + 1].decode("utf-8"))
-                byte_pos = end + 1
-            found.append((char_pos - self.key_chars[value], char_pos, self.terms(value)))
-        return found
+        return [(start, end, self.terms(key)) for start, end, key in self.find(folded)]
 
 
-def load_dictionaries(config: Config) -> Dictionary:
-    """Read the configured dictionaries and return the automaton, from the cache when nothing changed."""
+def load_dictionaries(config: Config, engine: str | None = None, probes: tuple[bytes, ...] = ()) -> Dictionary:
+    """Read the configured dictionaries and return them compiled, from the cache when nothing changed. `engine` is
+    the matcher's (scanner.matcher.ENGINES), by default the fastest installed; `probes`, what it also looks for."""
+    engine = engine or available()
     contents = dictionary_texts(config)
-    digest = hashlib.sha256(_FORMAT.encode())
+    digest = hashlib.sha256(f"{_FORMAT}\0{engine}".encode())
+    for probe in probes:
+        digest.update(b"\0probe\0" + probe)
     for path, text in contents:
         digest.update(f"\0{path.stem}\0".encode())
         digest.update(text.encode("utf-8"))
     for word in _mark_words():
         digest.update(f"\0mark\0{word}".encode())
-    # pickle, not the automaton's own save(): it loads ten times faster (0.09 s against 0.9 s for 100,000 terms).
     cache_name = f"{digest.hexdigest()[:32]}.pickle"
     cached = cache.load(cache_name)
     if cached is not None:
-        return Dictionary(*cached)
+        table, units, blob, marks = cached
+        return Dictionary(table, Matcher(ENGINES[engine].load(blob), units), marks, probes)
     groups = _group(_marks() + [t for path, text in contents for t in parse_dictionary(text, path)])
-    automaton = ahocorasick.Automaton(ahocorasick.STORE_INTS)
-    keys = [normalize_term(group[0].text) for group in groups]
-    for index, key in enumerate(keys):
-        automaton.add_word(key.encode("utf-8").decode("latin-1"), index)
-    if groups:
-        automaton.make_automaton()
-    entries = [tuple((t.text, t.category, int(t.action), t.source) for t in group) for group in groups]
-    dictionary = Dictionary(entries, [len(key) for key in keys], automaton)
-    cache.save(cache_name, (dictionary.entries, dictionary.key_chars, dictionary.automaton))
+    matcher = Matcher.build([normalize_term(group[0].text) for group in groups], engine, probes)
+    marks = sum(1 for group in groups if group[0].category == "mark")  # the first groups: _group keeps the order
+    dictionary = Dictionary(TermTable.of(groups), matcher, marks, probes)
+    cache.save(cache_name, (dictionary.table, matcher.units, matcher.engine.dump(), marks))
     return dictionary
 
 
@@ -157,9 +197,9 @@ def parse_dictionary(text: str, path: Path) -> list[Term]:
         try:
             verdict = Verdict.parse(action) if action.strip() else Verdict.FLAG
         except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from None
+            raise ConfigError(msg("{where}: {why}", where=f"{path}:{number}", why=exc.args[0])) from None
         if verdict == Verdict.PASS:
-            raise ConfigError(f"{path}:{number}: a dictionary term must flag or block")
+            raise ConfigError(msg("{where}: a dictionary term must flag or block.", where=f"{path}:{number}"))
         if normalize_term(word):
             terms.append(Term(word.strip(), category, verdict, f"{path.name}:{number}"))
     return terms
@@ -175,6 +215,7 @@ def _marks() -> list[Term]:
 
 
 def _group(terms: list[Term]) -> list[tuple[Term, ...]]:
+    """Terms by the key they fold to, in the order each key first comes: the mark keywords, given first, first."""
     by_key: dict[str, list[Term]] = {}
     for term in terms:
         by_key.setdefault(normalize_term(term.text), []).append(term)
@@ -185,6 +226,8 @@ def _read(path: Path) -> str:
     try:
         return path.read_bytes().decode("utf-8-sig")
     except OSError as exc:
-        raise ConfigError(f"cannot read dictionary {path}: {exc.strerror}") from None
+        raise ConfigError(
+            msg("Cannot read the dictionary {path}: {error}.", path=str(path), error=os_error(exc))
+        ) from None
     except UnicodeDecodeError:
-        raise ConfigError(f"dictionary {path} is not UTF-8") from None
+        raise ConfigError(msg("The dictionary {path} is not UTF-8.", path=str(path))) from None

@@ -11,19 +11,21 @@ import stat
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
-from scanner.detect import Deadline, Detectors, Evidence, unscannable_finding
+from scanner.detect import PROBES, Deadline, Detectors, Evidence, unscannable_finding
 from scanner.dictionaries import Dictionary, load_dictionaries
 from scanner.extract import Extraction, Problem, extract
+from scanner.i18n import msg
 from scanner.model import FileReport, Finding
 from scanner.policy import Config, apply_policy, load_config, verdict_of
 from scanner.registry import load_registry
 from scanner.ruleset import rule_set
+from scanner.titles import os_error
 
 if TYPE_CHECKING:
     from scanner.registry.index import Registry
 
-NOT_REGULAR = "not a regular file (a pipe, socket or device)"
-_CHUNK = 1 << 20
+NOT_REGULAR = msg("This is not a regular file but a pipe, a socket or a device.")
+_CHUNK = 1 << 16  # what a file grew by while it was read, at a time
 
 
 @dataclass
@@ -42,7 +44,7 @@ class Scanner:
         self.config = config or load_config()
         # Every report names the rule set it was decided under.
         self.fingerprint = rule_set(self.config).fingerprint
-        self.detectors = Detectors(load_dictionaries(self.config), load_registry(self.config))
+        self.detectors = Detectors(load_dictionaries(self.config, probes=PROBES), load_registry(self.config))
 
     @classmethod
     def assembled(cls, config: Config, dictionary: Dictionary, registry: Registry | None, fingerprint: str) -> Scanner:
@@ -68,30 +70,44 @@ class Scanner:
         """`examine` for a file on disk, read within the limits: its size is checked before a byte is read, and it is
         read in chunks that stop at the limit, so a file of any size costs at most the limit in memory."""
         try:
-            data = read_regular_file(path, self.config.limits.max_bytes)
+            content = [read_regular_file(path, self.config.limits.max_bytes)]
         except Refused as exc:
             return self.unread(str(path), exc.problem, channel, exc.size)
         except OSError as exc:
-            return self.unread(
-                str(path), Problem("unreadable", f"cannot read the file: {exc.strerror or exc}"), channel
-            )
-        return self.examine(data, str(path), channel, explain)
+            problem = Problem("unreadable", msg("The file cannot be read: {error}.", error=os_error(exc)))
+            return self.unread(str(path), problem, channel)
+        return self._examine(content, str(path), channel, explain, None)
 
     def examine(
         self, data: bytes, name: str, channel: str = "scan", explain: bool = False, *, deadline: Deadline | None = None
     ) -> Scanned:
         """The report and what lies behind it: the extraction, and with `explain` every candidate set aside. One
         deadline covers both steps: extraction gets what is left of it, detection what extraction left."""
+        return self._examine([data], name, channel, explain, deadline)
+
+    def _examine(
+        self, content: list[bytes], name: str, channel: str, explain: bool, deadline: Deadline | None
+    ) -> Scanned:
+        # `content` holds the file's bytes so that, read here from a path, nothing else does: they are let go once
+        # extracted, and a large text file costs its text while it is searched, not its bytes as well.
+        data = content.pop()
+        size, sha256 = len(data), hashlib.sha256(data).hexdigest()
         policy = self.config.channel(channel)
         own = Deadline.after(self.config.limits.seconds)
-        deadline = own if deadline is None or own.at < deadline.at else deadline
-        sha256 = hashlib.sha256(data).hexdigest()
+        limits = self.config.limits
+        if deadline is not None and deadline.at < own.at:  # a door's deadline, sooner than the scan's own
+            limits = replace(limits, seconds=max(0.0, deadline.left()))
+        else:
+            deadline = own
         try:
-            limits = replace(self.config.limits, seconds=max(0.0, deadline.left()))
-            extraction = extract(data, name, limits, ocr=self.config.ocr)
+            extraction = extract(data, name, limits, ocr=self.config.ocr, sha256=sha256)
+            del data
             evidence, findings = self.detectors.run(extraction.segments, policy, explain, deadline=deadline)
         except Exception as exc:  # fail closed: a fault in any step is a finding, never a pass
-            extraction = Extraction("unknown", problems=[Problem("internal-error", f"{type(exc).__name__}: {exc}")])
+            problem = Problem(
+                "internal-error", msg("baomi failed while checking it."), cause=f"{type(exc).__name__}: {exc}"
+            )
+            extraction = Extraction("unknown", problems=[problem])
             evidence, findings = [], []
         findings += [unscannable_finding(p) for p in extraction.problems]
         findings = apply_policy(findings, policy, self.config, sha256)
@@ -99,8 +115,8 @@ class Scanner:
             path=name,
             verdict=verdict_of(findings),
             findings=findings,
-            errors=[f"{p.reason}: {p.detail}" for p in extraction.problems],
-            size=len(data),
+            errors=[f"{p.reason}: {p.english}" for p in extraction.problems],
+            size=size,
             sha256=sha256,
             format=extraction.format,
             encoding=extraction.encoding,
@@ -122,7 +138,7 @@ class Scanner:
             path=name,
             verdict=verdict_of(findings),
             findings=findings,
-            errors=[f"{problem.reason}: {problem.detail}"],
+            errors=[f"{problem.reason}: {problem.english}"],
             size=len(data) or size,
             sha256=sha256,
             rule_set=self.fingerprint,
@@ -138,7 +154,7 @@ class Refused(Exception):
     """A path that is not read: not a regular file, or larger than the limit."""
 
     def __init__(self, problem: Problem, size: int = 0) -> None:
-        super().__init__(problem.detail)
+        super().__init__(problem.english)
         self.problem = problem
         self.size = size
 
@@ -150,17 +166,23 @@ def read_regular_file(path: str | os.PathLike[str], max_bytes: int) -> bytes:
     if not stat.S_ISREG(os.stat(path).st_mode):
         raise Refused(Problem("unreadable", NOT_REGULAR))
     fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY)
-    with os.fdopen(fd, "rb", buffering=0) as handle:
+    try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
             raise Refused(Problem("unreadable", NOT_REGULAR))
         if info.st_size > max_bytes:
-            raise Refused(Problem("max_bytes", f"{info.st_size} bytes, over the limit of {max_bytes}"), info.st_size)
-        chunks: list[bytes] = []
-        size = 0
-        while chunk := handle.read(_CHUNK):
+            too_large = msg("{size} bytes, over the limit of {limit}.", size=info.st_size, limit=max_bytes)
+            raise Refused(Problem("max_bytes", too_large), info.st_size)
+        # What the file holds now in one read (one buffer, not chunks joined into a second), then whatever it grew by.
+        chunks = [os.read(fd, info.st_size) if info.st_size else b""]
+        size = len(chunks[0])
+        while chunk := os.read(fd, _CHUNK):
             size += len(chunk)
             if size > max_bytes:
-                raise Refused(Problem("max_bytes", f"more than {max_bytes} bytes, over the limit"), size)
+                raise Refused(
+                    Problem("max_bytes", msg("More than {limit} bytes, over the limit.", limit=max_bytes)), size
+                )
             chunks.append(chunk)
-    return b"".join(chunks)
+    finally:
+        os.close(fd)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)

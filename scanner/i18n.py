@@ -124,6 +124,16 @@ def N_(message: str) -> str:
     return message
 
 
+def translate_argparse() -> None:
+    """Let argparse speak the reader's language too: its own words ("usage:", "error:", "the following arguments are
+    required") come from gettext.gettext bound inside argparse; bound to ours, they come from baomi's catalogs
+    (scanner/argparse_words.py marks them). Parsers built and errors raised after this are translated."""
+    import argparse
+
+    argparse._ = _  # type: ignore[attr-defined]
+    argparse.ngettext = ngettext  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
 class Message:
     """A sentence for a person, kept as data until it is shown: its English message id with {named} fields (and

@@ -9,7 +9,7 @@ import enum
 from dataclasses import dataclass, field
 from typing import Any
 
-from scanner.i18n import Message, render
+from scanner.i18n import Message, msg, render
 
 
 class Verdict(enum.IntEnum):
@@ -24,7 +24,7 @@ class Verdict(enum.IntEnum):
         try:
             return cls[word.strip().upper()]
         except KeyError:
-            raise ValueError(f"unknown action {word!r}: expected pass, flag or block") from None
+            raise ValueError(msg("Unknown action “{word}”: expected pass, flag or block.", word=word)) from None
 
     def __str__(self) -> str:
         return self.name.lower()

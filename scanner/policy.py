@@ -7,6 +7,7 @@ The defaults live in scanner/data/default.toml; a user's TOML file is laid over 
 from __future__ import annotations
 
 import copy
+import re
 import tomllib
 from collections.abc import Iterable
 from dataclasses import dataclass, field, replace
@@ -14,9 +15,20 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from scanner import i18n
-from scanner.config import DOOR_TABLES, ConfigError, LanguageTable, Origin, check_tables, did_you_mean, read_table
+from scanner.config import (
+    DOOR_TABLES,
+    ConfigError,
+    Invalid,
+    LanguageTable,
+    Origin,
+    check_tables,
+    did_you_mean,
+    read_table,
+)
 from scanner.extract.base import Limits
+from scanner.i18n import Message, msg
 from scanner.model import Finding, Verdict
+from scanner.titles import os_error
 
 __all__ = ["CHANNELS", "ChannelPolicy", "Config", "ConfigError", "apply_policy", "load_config", "verdict_of"]
 
@@ -84,7 +96,10 @@ class Config:
         try:
             return self.channels[name]
         except KeyError:
-            raise ConfigError(f"unknown channel {name!r}: expected one of {', '.join(CHANNELS)}") from None
+            unknown = msg(
+                "There is no channel “{name}”: expected one of {known}.", name=name, known=", ".join(CHANNELS)
+            )
+            raise ConfigError(unknown) from None
 
     @property
     def language(self) -> str | None:
@@ -146,7 +161,8 @@ class PolicyFile:
     def __post_init__(self) -> None:
         for name in self.channels:
             if name not in CHANNELS:
-                raise ValueError(f"unknown table [channels.{name}]{did_you_mean(name, list(CHANNELS))}")
+                unknown = msg("There is no table [{table}].", table=f"channels.{name}")
+                raise Invalid("", msg("{problem} {hint}", problem=unknown, hint=did_you_mean(name, list(CHANNELS))))
 
 
 def load_config(path: Path | None = None) -> Config:
@@ -228,9 +244,24 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except OSError as exc:
-        raise ConfigError(f"cannot read configuration {path}: {exc.strerror}") from None
+        raise ConfigError(
+            msg("Cannot read the configuration {path}: {error}.", path=str(path), error=os_error(exc))
+        ) from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: not valid TOML: {exc}") from None
+        raise ConfigError(not_toml(path, exc)) from None
+
+
+def not_toml(path: Path, exc: tomllib.TOMLDecodeError) -> Message:
+    """Where a file stops being TOML: the line and column (tomllib says what it expected there, in English)."""
+    at = re.search(r"at line (\d+), column (\d+)", str(exc))
+    if at:
+        return msg(
+            "{path}: this is not valid TOML (line {line}, column {column}).",
+            path=str(path),
+            line=int(at[1]),
+            column=int(at[2]),
+        )
+    return msg("{path}: this is not valid TOML ({error}).", path=str(path), error=str(exc))
 
 
 def _overlay(base: dict[str, Any], top: dict[str, Any]) -> dict[str, Any]:

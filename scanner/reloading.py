@@ -2,7 +2,8 @@
 an upload, a stream, a file) takes the Scanner in force when it starts and keeps it to its end.
 
 SIGHUP, a change of the policy file or of a dictionary, or a door's own command builds new rules in a background
-thread and swaps them in at once; a reload that fails keeps the rules in force and says why.
+thread and swaps them in at once; a reload that fails keeps the rules in force and says why: in the log, in the
+door's `[i18n] language`; in the audit log and a health check, in English for scripts and as a Message for people.
 """
 
 from __future__ import annotations
@@ -25,8 +26,10 @@ from watchdog.observers import Observer
 
 from scanner.audit import Action, AuditLog, Decision
 from scanner.engine import Scanner
+from scanner.i18n import Message, current, msg, render, speaking
 from scanner.policy import Config
 from scanner.ruleset import rule_set
+from scanner.titles import os_error
 
 log = logging.getLogger("baomi.reload")
 
@@ -44,38 +47,75 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
+Cause = Message | str  # what asks for a reload: msg("the RELOAD command"), or a word said as it is ("SIGHUP")
+
+
 @dataclass(frozen=True)
 class Reload:
     """What one reload did: the rules in force before and after it, and why it failed, if it did."""
 
-    why: str  # what asked for it: "SIGHUP", "/etc/baomi/codenames.txt changed", "the RELOAD command"
+    why: Cause  # what asked for it: "SIGHUP", msg("{file} changed", …), msg("the RELOAD command")
     fingerprint: str  # the rule set in force afterwards
     previous: str  # the rule set in force before
-    error: str = ""  # why the new rules could not be built ("": they were); the old ones stay in force then
+    error: Message | str = ""  # why the new rules could not be built ("": they were); the old ones stay in force then
     time: str = field(default_factory=_now)
 
     @property
     def failed(self) -> bool:
         return bool(self.error)
 
+    @property
+    def level(self) -> int:
+        """How loud its log line is: a failure an error, a change of rules a warning, the same rules news."""
+        if self.failed:
+            return logging.ERROR
+        return logging.WARNING if self.fingerprint != self.previous else logging.INFO
+
+    def message(self) -> Message:
+        """What came of it, for a person: the log line, the health check's `message`, the audit log's text view."""
+        if self.failed:
+            return msg(
+                "reload after {why} failed; the rules in force ({rules}) stay: {error}",
+                why=self.why,
+                rules=self.previous,
+                error=self.error,
+            )
+        if self.fingerprint != self.previous:
+            return msg(
+                "rules reloaded after {why}: {rules} (were {previous})",
+                why=self.why,
+                rules=self.fingerprint,
+                previous=self.previous,
+            )
+        return msg("reloaded after {why}: the rules are unchanged ({rules})", why=self.why, rules=self.fingerprint)
+
     def decision(self, channel: str) -> Decision:
-        """The audit record of a change of rules or of a failed reload (a reload that changed nothing has none)."""
+        """The audit record of a change of rules or of a failed reload (a reload that changed nothing has none): what
+        asked for it and why it failed in English, as scripts read them, and the whole as a Message, for `baomi audit`
+        to say in its reader's language."""
         return Decision(
             channel=channel,
             source="rules",
-            name=self.why,
+            name=render(self.why, "en"),
             size=0,
             sha256="",
             verdict="",
             action=Action.RELOAD_FAILED if self.failed else Action.RELOADED,
-            reason=self.error or None,
-            extra={"previous": self.previous},
+            reason=render(self.error, "en") or None,
+            extra={"previous": self.previous, "message": self.message().to_dict()},
             time=self.time,
             rule_set=self.fingerprint,
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"why": self.why, "time": self.time, "rule_set": self.fingerprint, "error": self.error or None}
+        """For a health check: `why` and `error` in English, stable for scripts; `message` in the current language."""
+        return {
+            "why": render(self.why, "en"),
+            "time": self.time,
+            "rule_set": self.fingerprint,
+            "error": render(self.error, "en") or None,
+            "message": render(self.message()),
+        }
 
 
 def build(load: Callable[[], Config]) -> Scanner:
@@ -111,7 +151,7 @@ class Rules:
         self.loaded = _now()  # when the rules in force were built
         self.last: Reload | None = None  # the latest reload, whatever came of it
         self._lock = threading.Lock()  # one reload at a time
-        self._requests: queue.SimpleQueue[str | None] = queue.SimpleQueue()  # put() is safe in a signal handler
+        self._requests: queue.SimpleQueue[Cause | None] = queue.SimpleQueue()  # put() is safe in a signal handler
         self._observer: Any = None
         self._changes = _Changes(self.request)
         self._watches: dict[str, Any] = {}  # folder → watchdog's watch of it
@@ -126,9 +166,10 @@ class Rules:
     def fingerprint(self) -> str:
         return self._scanner.fingerprint
 
-    def reload(self, why: str) -> Reload:
+    def reload(self, why: Cause) -> Reload:
         """Build the rules anew and put them in force; if that fails, the rules in force stay and the outcome says
-        why. Blocks until done (a reload asked for meanwhile waits for this one)."""
+        why. Blocks until done (a reload asked for meanwhile waits for this one). Its log lines speak the
+        `[i18n] language` of the rules in force afterwards, else the caller's language."""
         if self._load is None:
             raise RuntimeError("these rules have nothing to reload from")
         with self._lock:
@@ -136,25 +177,22 @@ class Rules:
             try:
                 built = build(self._load)
             except Exception as exc:  # bad TOML, an unreadable dictionary, anything: the old rules go on
-                outcome = Reload(why, previous.fingerprint, previous.fingerprint, f"{exc}")
-                log.error("reload after %s failed; the rules in force (%s) stay: %s", why, previous.fingerprint, exc)
+                outcome = Reload(why, previous.fingerprint, previous.fingerprint, _failure(exc))
             else:
                 outcome = Reload(why, built.fingerprint, previous.fingerprint)
-            self.last = outcome
-            if not outcome.failed:
                 # Swapped even when the fingerprint is the same: what it does not cover (the registry's store) is new.
                 self.loaded = outcome.time
                 self._scanner = built  # one assignment: every unit of work sees the old rules or the new
-                if built.fingerprint != previous.fingerprint:
-                    log.warning("rules reloaded after %s: %s (were %s)", why, built.fingerprint, previous.fingerprint)
-                else:
-                    log.info("reloaded after %s: the rules are unchanged (%s)", why, built.fingerprint)
-            self._watch_files()
+            self.last = outcome
+            with speaking(self._scanner.config.language or current()):
+                log.log(outcome.level, outcome.message())
+                self._watch_files()
         if self._on_reload is not None and (outcome.failed or outcome.fingerprint != outcome.previous):
             try:
                 self._on_reload(outcome)
             except Exception:  # the reload stands even if its record cannot be written
-                log.exception("cannot record the reload")
+                with speaking(self._scanner.config.language or current()):
+                    log.exception(msg("cannot record the reload"))
         return outcome
 
     def changed(self) -> bool:
@@ -167,7 +205,7 @@ class Rules:
         except Exception:
             return True
 
-    def request(self, why: str) -> None:
+    def request(self, why: Cause) -> None:
         """Ask for a reload in the background (see `watching`); requests that come together make one reload."""
         self._requests.put(why)
 
@@ -182,7 +220,7 @@ class Rules:
         with self._lock:
             self._watch_files()
         if self._load is not None and self.changed():  # written after the rules in force were read, before the watch
-            self.request("a change while the door started")
+            self.request(msg("a change while the door started"))
         try:
             with _on_hangup(lambda: self.request("SIGHUP")):
                 yield self
@@ -200,7 +238,7 @@ class Rules:
 
     def _serve_requests(self) -> None:
         while (why := self._requests.get()) is not None:
-            reasons = [why]
+            reasons: list[Cause] = [why]
             until = time.monotonic() + GATHER_SECONDS
             while (left := until - time.monotonic()) > 0:
                 try:
@@ -210,7 +248,7 @@ class Rules:
                 if more is None:
                     return
                 reasons.append(more)
-            self.reload(", ".join(dict.fromkeys(reasons)))
+            self.reload(functools.reduce(_and, dict.fromkeys(reasons)))
 
     def _watch_files(self) -> None:
         """Watch the folders of the policy file, of every dictionary the rules in force read (they may have changed
@@ -228,13 +266,18 @@ class Rules:
             try:
                 self._watches[folder] = observer.schedule(self._changes, folder, recursive=False)
             except OSError as exc:
-                log.error("cannot watch %s for changes (%s): reload with SIGHUP", folder, exc.strerror or exc)
+                unwatched = msg(
+                    "cannot watch {folder} for changes ({error}): reload with SIGHUP",
+                    folder=folder,
+                    error=os_error(exc),
+                )
+                log.error(unwatched)
 
 
 class _Changes(FileSystemEventHandler):
     """Asks for a reload when one of `files` is written, created, renamed onto or removed."""
 
-    def __init__(self, request: Callable[[str], None]) -> None:
+    def __init__(self, request: Callable[[Cause], None]) -> None:
         self.files: set[str] = set()
         self.request = request
 
@@ -244,7 +287,20 @@ class _Changes(FileSystemEventHandler):
         for path in (event.src_path, getattr(event, "dest_path", "")):
             name = path.decode() if isinstance(path, bytes) else path
             if name in self.files:
-                self.request(f"{name} changed")
+                self.request(msg("{file} changed", file=name))
+
+
+def _and(earlier: Cause, later: Cause) -> Cause:
+    """Two causes of one reload, said together."""
+    return msg("{earlier}, {later}", earlier=earlier, later=later)
+
+
+def _failure(exc: Exception) -> Message | str:
+    """Why the rules could not be built, in the reader's language where baomi said it (a ConfigError's Message) or
+    the system did (a known OSError), else as the library said it."""
+    if exc.args and isinstance(exc.args[0], Message):
+        return exc.args[0]
+    return os_error(exc) if isinstance(exc, OSError) else str(exc)
 
 
 @contextlib.contextmanager

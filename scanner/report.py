@@ -5,13 +5,18 @@ Renderers only read FileReports; they know nothing of matching or of files.
 
 from __future__ import annotations
 
+import io
 import json
+import shutil
+import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
-from typing import Any
+from typing import Any, TextIO
 
+from scanner.i18n import msg, msg_n, render
 from scanner.model import FileReport, Finding, Verdict
+from scanner.titles import verdict_word, where
 
 _VERDICT_COLOURS = {Verdict.PASS: "32", Verdict.FLAG: "33", Verdict.BLOCK: "31"}
 _SARIF_LEVELS = {Verdict.PASS: "note", Verdict.FLAG: "warning", Verdict.BLOCK: "error"}
@@ -49,8 +54,8 @@ def to_json(reports: list[FileReport]) -> dict[str, Any]:
     return {"files": [r.to_dict() for r in reports], "summary": summary(r.verdict for r in reports)}
 
 
-def render_json(reports: list[FileReport]) -> str:
-    return json.dumps(to_json(reports), ensure_ascii=False, indent=2) + "\n"
+def render_json(reports: Iterable[FileReport]) -> str:
+    return _rendered(JsonPrinter, reports)
 
 
 def render_jsonl(report: FileReport) -> str:
@@ -58,50 +63,163 @@ def render_jsonl(report: FileReport) -> str:
 
 
 def render_text(report: FileReport, colour: bool = False) -> str:
-    """The report for a person: a line per file and per finding. What comes from the file (its name, its parts'
-    names, the context) is escaped by `printable`, so a file cannot forge lines of the report."""
-    verdict = str(report.verdict).upper()
+    """The report for a person, in the reader's language: a line per file and per finding. What comes from the file
+    (its name, its parts' names, the context, the text quoted in a reason) is escaped by `printable`, so a file cannot
+    forge lines of the report."""
+    verdict = f"{verdict_word(report.verdict).upper():5}"
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
-    lines = [f"{verdict:5}  {printable(report.path)}"]
+    lines = [f"{verdict}  {printable(report.path)}"]
     for finding in report.findings:
         shown = _highlight(finding, colour)
-        where = printable(str(finding.location))
-        lines.append(f"       {finding.action!s:5} {finding.rule} at {where}" + (f": {shown}" if shown else ""))
-        if finding.explanation:
-            lines.append(f"             {printable(finding.explanation)}")
+        place = printable(where(finding.location))
+        found = {"action": f"{verdict_word(finding.action):5}", "rule": finding.rule, "where": place}
+        line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
+        lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
+        if finding.message:
+            lines.append(f"             {printable(finding.message)}")
     return "\n".join(lines) + "\n"
 
 
 def render_summary(verdicts: list[Verdict]) -> str:
     s = summary(verdicts)
-    return f"{s['files']} files: {s['pass']} pass, {s['flag']} flag, {s['block']} block\n"
+    counts = msg_n(
+        "{count} file: {passed} pass, {flag} flag, {block} block",
+        "{count} files: {passed} pass, {flag} flag, {block} block",
+        s["files"],
+        passed=s["pass"],
+        flag=s["flag"],
+        block=s["block"],
+    )
+    return render(counts) + "\n"
 
 
-def render_sarif(reports: list[FileReport]) -> str:
-    rules = sorted({f.rule for r in reports for f in r.findings})
-    results: list[dict[str, Any]] = [
-        {
-            "ruleId": f.rule,
-            "level": _SARIF_LEVELS[f.action],
-            "message": {"text": f"{f.category}: {f.explanation or f.text}"},
-            "locations": [
-                {
-                    "physicalLocation": _physical(r.path, f),
-                    "logicalLocations": [{"fullyQualifiedName": f.location.part}],
-                }
-            ],
-            "properties": {"category": f.category, "context": f.context},
-        }
-        for r in reports
-        for f in r.findings
-    ]
-    sarif = {
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{"tool": {"driver": {"name": "baomi", "rules": [{"id": r} for r in rules]}}, "results": results}],
+def render_sarif(reports: Iterable[FileReport]) -> str:
+    return _rendered(SarifPrinter, reports)
+
+
+class Printer:
+    """Writes each report as it comes, like ripgrep's printer through its sink, and what the format closes with at
+    the end: nothing it keeps grows with the number of files (verdicts are counted, SARIF's results spooled to a
+    temporary file), so a scan of a million files prints in the memory of one."""
+
+    def __init__(self, out: TextIO, colour: bool = False) -> None:
+        self.out = out
+        self.colour = colour
+        self.verdicts: Counter[Verdict] = Counter()
+
+    def add(self, report: FileReport) -> None:
+        self.verdicts[report.verdict] += 1
+        self.out.write(self.rendered(report))
+
+    def rendered(self, report: FileReport) -> str:
+        raise NotImplementedError
+
+    def end(self) -> None:
+        """What closes the report, after the last file."""
+
+
+class TextPrinter(Printer):
+    def rendered(self, report: FileReport) -> str:
+        return render_text(report, self.colour)
+
+    def end(self) -> None:
+        if self.verdicts.total() > 1:
+            self.out.write(render_summary(list(self.verdicts.elements())))
+
+
+class JsonlPrinter(Printer):
+    def rendered(self, report: FileReport) -> str:
+        return render_jsonl(report)
+
+
+class JsonPrinter(Printer):
+    """{"files": [...], "summary": {...}}, indented as json.dumps(indent=2) indents it, one file at a time."""
+
+    def rendered(self, report: FileReport) -> str:
+        opening = ",\n" if self.verdicts.total() > 1 else '{\n  "files": [\n'
+        return opening + "    " + _indented(report.to_dict(), 2)
+
+    def end(self) -> None:
+        closing = "\n  ],\n" if self.verdicts else '{\n  "files": [],\n'
+        counts = summary(self.verdicts.elements())
+        self.out.write(f'{closing}  "summary": {_indented(counts, 1)}\n}}\n')
+
+
+class SarifPrinter(Printer):
+    """SARIF 2.1.0. Its rules come before its results in the document and are known only at the end, so the results
+    wait in a temporary file, not in memory."""
+
+    _RESULTS = "\0results"
+
+    def __init__(self, out: TextIO, colour: bool = False) -> None:
+        super().__init__(out, colour)
+        self.rules: set[str] = set()
+        # Closed by end(); on POSIX it has no name from the start, so nothing is left behind if end() never comes.
+        self.results = tempfile.TemporaryFile("w+", encoding="utf-8")  # noqa: SIM115
+        self.written = 0
+
+    def rendered(self, report: FileReport) -> str:
+        for finding in report.findings:
+            self.rules.add(finding.rule)
+            self.results.write(",\n        " if self.written else "")
+            self.results.write(_indented(_sarif_result(report.path, finding), 4))
+            self.written += 1
+        return ""
+
+    def end(self) -> None:
+        with self.results:
+            results = [self._RESULTS] if self.written else []
+            driver = {"name": "baomi", "rules": [{"id": r} for r in sorted(self.rules)]}
+            sarif = {
+                "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+                "version": "2.1.0",
+                "runs": [{"tool": {"driver": driver}, "results": results}],
+            }
+            head, _, tail = (json.dumps(sarif, ensure_ascii=False, indent=2) + "\n").partition(
+                json.dumps(self._RESULTS)
+            )
+            self.out.write(head)
+            self.results.seek(0)
+            shutil.copyfileobj(self.results, self.out)
+            self.out.write(tail)
+
+
+PRINTERS: dict[str, type[Printer]] = {
+    "text": TextPrinter,
+    "json": JsonPrinter,
+    "jsonl": JsonlPrinter,
+    "sarif": SarifPrinter,
+}
+
+
+def _rendered(kind: type[Printer], reports: Iterable[FileReport]) -> str:
+    out = io.StringIO()
+    printer = kind(out)
+    for report in reports:
+        printer.add(report)
+    printer.end()
+    return out.getvalue()
+
+
+def _indented(value: Any, depth: int) -> str:
+    """`value` as json.dumps(indent=2) writes it `depth` levels down (JSON strings hold no raw line breaks)."""
+    return json.dumps(value, ensure_ascii=False, indent=2).replace("\n", "\n" + "  " * depth)
+
+
+def _sarif_result(uri: str, f: Finding) -> dict[str, Any]:
+    return {
+        "ruleId": f.rule,
+        "level": _SARIF_LEVELS[f.action],
+        "message": {"text": f"{f.category}: {f.explanation or f.text}"},
+        "locations": [
+            {
+                "physicalLocation": _physical(uri, f),
+                "logicalLocations": [{"fullyQualifiedName": f.location.part}],
+            }
+        ],
+        "properties": {"category": f.category, "context": f.context},
     }
-    return json.dumps(sarif, ensure_ascii=False, indent=2) + "\n"
 
 
 def _physical(uri: str, finding: Finding) -> dict[str, Any]:

@@ -22,6 +22,7 @@ from scanner import times
 from scanner.config import IndexTable
 from scanner.database import DatabaseError, shown
 from scanner.engine import Scanner
+from scanner.i18n import Message, msg, msg_n
 from scanner.index.records import decode
 from scanner.index.reuse import ContentLookup, Examiner, FileState, How, Job, Outcome, Plan, plan
 from scanner.index.store import Row, Run, ScanIndex, Stored, default_index_location
@@ -251,18 +252,7 @@ def _examine(job: Job) -> Outcome:
     return _examiner.examine(job)
 
 
-# What a scan says about the index on standard error.
-NO_INDEX = "the scan index {location} cannot be used ({error}); every file is scanned and nothing is kept"
-RESUMING = "resuming the scan of these paths started {started}, interrupted after {files} files"
-NOTHING_TO_RESUME = "no interrupted scan of these paths under these rules: scanning them, reusing what the index holds"
-CLOSING = (
-    "{reused} of {files} reports reused from the scan index {location} ({unchanged} files unchanged, {same} read and "
-    "found unchanged, {copies} copies of files already scanned); {scanned} files scanned"
-)
-RESUMED = "; {resumed} of the reused reports were made or checked by the interrupted scan"
-
-
-def open_index(config: Config, given: str | None) -> tuple[ScanIndex | None, str | None]:
+def open_index(config: Config, given: str | None) -> tuple[ScanIndex | None, Message | None]:
     """The scan index --index or [index] names, or the default one; and a warning when the default one cannot be
     opened (then the scan goes on without it: a named index that cannot be opened is an error)."""
     table = config.table(IndexTable)
@@ -272,31 +262,51 @@ def open_index(config: Config, given: str | None) -> tuple[ScanIndex | None, str
     except DatabaseError as exc:
         if given or table.url or table.path:
             raise
-        return None, NO_INDEX.format(location=shown(location), error=exc)
+        return None, msg(
+            "The scan index {location} cannot be used ({error}); every file is scanned and nothing is kept.",
+            location=shown(location),
+            error=str(exc),
+        )
 
 
 def start_run(
     index: ScanIndex, paths: Sequence[Path], rules: str, channel: str, rescan: bool, resume: bool
-) -> tuple[Run, str | None]:
+) -> tuple[Run, Message | None]:
     """The run of this scan: the interrupted one of the same paths and rules with `resume`, else a new one; and
     what to say about it."""
     roots = [os.path.abspath(path) for path in paths]
     if resume:
         interrupted = index.interrupted(roots, rules, channel)
         if interrupted is not None:
-            return interrupted, RESUMING.format(started=times.shown(interrupted.started), files=interrupted.files)
-    return index.start(roots, rules, channel, rescan), NOTHING_TO_RESUME if resume else None
+            resuming = msg_n(
+                "Resuming the scan of these paths started {started}, interrupted after {count} file.",
+                "Resuming the scan of these paths started {started}, interrupted after {count} files.",
+                interrupted.files,
+                started=times.shown(interrupted.started),
+            )
+            return interrupted, resuming
+    nothing = msg("No interrupted scan of these paths under these rules: scanning them, reusing what the index holds.")
+    return index.start(roots, rules, channel, rescan), nothing if resume else None
 
 
-def closing_line(tally: Tally, location: str | Path) -> str:
+def closing_line(tally: Tally, location: str | Path) -> Message:
     """How many reports the index gave, and how."""
-    line = CLOSING.format(
+    line = msg_n(
+        "{reused} of {count} report reused from the scan index {location} ({unchanged} files unchanged, {same} read "
+        "and found unchanged, {copies} copies of files already scanned); {scanned} files scanned.",
+        "{reused} of {count} reports reused from the scan index {location} ({unchanged} files unchanged, {same} read "
+        "and found unchanged, {copies} copies of files already scanned); {scanned} files scanned.",
+        tally.files,
         reused=tally.reused,
-        files=tally.files,
         location=shown(location),
         unchanged=tally.how[How.UNCHANGED],
         same=tally.how[How.SAME],
         copies=tally.how[How.COPY],
         scanned=tally.how[How.SCANNED],
     )
-    return line + (RESUMED.format(resumed=tally.resumed) if tally.resumed else "")
+    if not tally.resumed:
+        return line
+    resumed = msg(
+        "{resumed} of the reused reports were made or checked by the interrupted scan.", resumed=tally.resumed
+    )
+    return msg("{line} {more}", line=line, more=resumed)

@@ -17,6 +17,11 @@ def now() -> datetime:
     return datetime.now(UTC)
 
 
+def moment(timestamp: float) -> datetime:
+    """A POSIX timestamp (time.time(), a log record's `created`) as an aware datetime."""
+    return datetime.fromtimestamp(timestamp, UTC)
+
+
 def stored(moment: datetime | None = None) -> str:
     """`moment` (default: now) as it is stored: UTC, ISO 8601, to the second, with its offset."""
     return (moment or now()).astimezone(UTC).isoformat(timespec="seconds")

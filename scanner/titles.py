@@ -4,10 +4,11 @@ could not be checked (and what to do about it), and where in a file a finding is
 
 from __future__ import annotations
 
+import errno
 from collections.abc import Mapping
 
-from scanner.i18n import N_, _, current, msg, render
-from scanner.model import Location, Verdict
+from scanner.i18n import N_, Message, _, current, msg, pgettext, render
+from scanner.model import Location, Role, Verdict
 
 VERDICTS = {Verdict.PASS: N_("Passed"), Verdict.FLAG: N_("Needs review"), Verdict.BLOCK: N_("Blocked")}
 
@@ -16,11 +17,15 @@ CATEGORIES = {
     "work-secret": N_("Work-secret mark"),
     "commercial-secret": N_("Commercial-secret mark"),
     "internal": N_("Internal material"),
+    "declassified": N_("Declassified mark (not public)"),
+    "disguised-mark": N_("Mark written with look-alike characters"),
     "personal-data": N_("Personal information"),
     "roster": N_("Roster of personal information"),
     "unscannable": N_("Could not be checked"),
     "image": N_("Image not examined"),
     "damaged": N_("Damaged file, read after repair"),
+    "registered": N_("Excerpt of a registered secret document"),
+    "registered-table": N_("Rows of a registered secret table"),
 }
 
 # Why a file's text did not (all) come out (the reasons of scanner/extract's Problems), and what a person does next.
@@ -141,8 +146,90 @@ PART_PREFIXES = {
 }
 
 
+# What an operating system error means, for the messages that say why a file or folder could not be used. The C
+# library's own text (strerror) follows its locale, not ours, and is English where no locale is installed.
+OS_ERRORS = {
+    errno.ENOENT: N_("there is no such file or folder"),
+    errno.EACCES: N_("permission denied"),
+    errno.EPERM: N_("the operation is not permitted"),
+    errno.EISDIR: N_("it is a folder"),
+    errno.ENOTDIR: N_("a part of the path is not a folder"),
+    errno.ELOOP: N_("the symbolic links loop or go too deep"),
+    errno.ENAMETOOLONG: N_("the name is too long"),
+    errno.ENOSPC: N_("there is no space left on the device"),
+    errno.EROFS: N_("the file system is read-only"),
+    errno.EIO: N_("the device could not be read or written (input/output error)"),
+    errno.EMFILE: N_("too many files are open"),
+    errno.ENXIO: N_("there is no device behind it"),
+    errno.EADDRINUSE: N_("the address is already in use"),
+    errno.EADDRNOTAVAIL: N_("the address is not one of this machine's"),
+    errno.ECONNREFUSED: N_("the connection was refused"),
+    errno.EEXIST: N_("it exists already"),
+}
+
+
+def os_error(exc: OSError) -> Message | str:
+    """Why an operation on a file, folder or socket failed: in the reader's language where the error is one of
+    OS_ERRORS, else as the C library says it."""
+    known = OS_ERRORS.get(exc.errno or 0)
+    return msg(known) if known else str(exc.strerror or exc)
+
+
+# What a segment's role is called where its text is shown (--explain).
+ROLES = {
+    Role.BODY: N_("body text"),
+    Role.TITLE: N_("title"),
+    Role.HEADER: N_("header"),
+    Role.FOOTER: N_("footer"),
+    Role.CELL: N_("table cell"),
+    Role.WATERMARK: N_("watermark"),
+    Role.FILENAME: N_("file name"),
+    Role.METADATA: N_("document properties"),
+    Role.NOTE: N_("notes or comments"),
+    Role.DELETED: N_("text deleted with changes tracked"),
+    Role.TEXTBOX: N_("text box"),
+}
+# What a door did with a file (scanner.audit.Action), in a listing of decisions.
+ACTIONS = {
+    "released": N_("released"),
+    "allowed": N_("allowed"),
+    "held": N_("held"),
+    "quarantined": N_("quarantined"),
+    "refused": N_("refused"),
+    "tempfailed": N_("deferred"),
+    "reloaded": N_("reloaded"),  # not a file: the door's rules (the record's name says what came of it)
+    "reload-failed": N_("reload failed"),
+}
+# The formats whose names are words rather than the abbreviations people know (docx, pdf, zip).
+FORMATS = {"text": N_("plain text"), "unknown": N_("unknown format")}
+
+
 def verdict_title(verdict: Verdict) -> str:
     return _(VERDICTS[verdict])
+
+
+def verdict_word(verdict: Verdict) -> str:
+    """The verdict in one short word, for a column of a listing: pass, flag, block."""
+    words = {
+        Verdict.PASS: pgettext("verdict", "pass"),
+        Verdict.FLAG: pgettext("verdict", "flag"),
+        Verdict.BLOCK: pgettext("verdict", "block"),
+    }
+    return words[verdict]
+
+
+def action_title(action: str) -> str:
+    """A door's action as a reader says it; a word of an older log as it is."""
+    return _(ACTIONS[action]) if action in ACTIONS else action
+
+
+def role_title(role: Role) -> str:
+    return _(ROLES[role])
+
+
+def format_title(fmt: str) -> str:
+    """A detected format for a reader: its abbreviation (docx, pdf), or a word in the reader's language."""
+    return _(FORMATS[fmt]) if fmt in FORMATS else fmt
 
 
 def category_title(category: str, dictionaries: Mapping[str, Mapping[str, str]] | None = None) -> str:

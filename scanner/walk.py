@@ -11,11 +11,9 @@ from pathlib import Path
 
 from scanner.engine import NOT_REGULAR, Scanned, Scanner
 from scanner.extract import Problem
-
-# Why an entry below a folder is not read, in the words of the report.
-CANNOT_LIST = "a folder that cannot be listed: {error}"
-LOOP = "a link back to a folder above it ({target}): following it would never end"
-DANGLING = "a link to nothing ({error})"
+from scanner.extract.base import Detail
+from scanner.i18n import msg
+from scanner.titles import os_error
 
 
 @dataclass(frozen=True)
@@ -23,7 +21,7 @@ class Entry:
     """One path to report on: a file to scan, or a path that cannot be scanned and why."""
 
     path: Path
-    problem: str | None = None
+    problem: Detail | None = None
 
 
 def walk(paths: Sequence[Path]) -> Iterator[Entry]:
@@ -50,15 +48,15 @@ def _folder(top: Path) -> Iterator[Entry]:
         try:
             info = os.stat(folder)
             with os.scandir(folder) as listing:
-                names = sorted((item.name for item in listing), key=os.fsencode)
+                items = sorted(listing, key=lambda item: os.fsencode(item.name))
         except OSError as exc:
-            yield Entry(folder, CANNOT_LIST.format(error=exc.strerror or exc))
+            yield Entry(folder, msg("A folder that cannot be listed: {error}.", error=os_error(exc)))
             continue
         here = above | {(info.st_dev, info.st_ino)}
         subfolders = []
-        for name in names:
-            path = folder / name
-            kind, detail = _kind(path, here)
+        for item in items:
+            path = folder / item.name
+            kind, detail = _kind(item, path, here)
             if kind == "folder":
                 subfolders.append((path, here))
             elif kind == "file":
@@ -68,17 +66,23 @@ def _folder(top: Path) -> Iterator[Entry]:
         pending.extend(reversed(subfolders))
 
 
-def _kind(path: Path, above: frozenset[tuple[int, int]]) -> tuple[str, str]:
-    """("file" | "folder" | "problem", why): what the path is once links are followed."""
+def _kind(item: os.DirEntry[str], path: Path, above: frozenset[tuple[int, int]]) -> tuple[str, Detail]:
+    """("file" | "folder" | "problem", why): what the path is once links are followed. The listing says what an
+    entry that is not a link is without a stat of its own (a folder's is taken, for its inode)."""
     try:
+        if not item.is_symlink() and item.is_file(follow_symlinks=False):
+            return "file", ""
         info = os.stat(path)  # follows links; a loop of links is ELOOP, a link to nothing ENOENT
     except OSError as exc:
         if os.path.islink(path):
-            return "problem", DANGLING.format(error=exc.strerror or exc)
-        return "problem", f"cannot be examined: {exc.strerror or exc}"
+            return "problem", msg("A link to nothing ({error}).", error=os_error(exc))
+        return "problem", msg("It cannot be examined: {error}.", error=os_error(exc))
     if stat.S_ISDIR(info.st_mode):
         if (info.st_dev, info.st_ino) in above:
-            return "problem", LOOP.format(target=os.readlink(path) if os.path.islink(path) else path)
+            target = os.readlink(path) if os.path.islink(path) else str(path)
+            return "problem", msg(
+                "A link back to a folder above it ({target}): following it would never end.", target=target
+            )
         return "folder", ""
     if stat.S_ISREG(info.st_mode):
         return "file", ""

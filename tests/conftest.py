@@ -7,7 +7,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,20 +42,47 @@ def require(available: bool, what: str, *, needed_in_ci: bool = True) -> None:
         pytest.skip(f"{what} is not available")
 
 
+# The environment every test starts from: English messages and UTC times, whatever the developer's own locale and
+# zone; a test of another language or zone sets its own (monkeypatch.setenv("LANG", "zh_CN.UTF-8")).
+LOCALE_VARIABLES = ("LANG", "LC_ALL", "LC_MESSAGES", "LANGUAGE")
+ENGLISH_UTC = {"LANG": "C.UTF-8", "LC_ALL": None, "LC_MESSAGES": None, "LANGUAGE": None, "TZ": "UTC"}
+
+
 @pytest.fixture(scope="session", autouse=True)
 def _private_state(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Keep the automaton cache, the audit log and the registry of the test run out of the user's home."""
+    """Keep the automaton cache, the audit log and the registry of the test run out of the user's home; speak English
+    in UTC."""
     state = tmp_path_factory.mktemp("state")
-    saved = {k: os.environ.get(k) for k in ("BAOMI_CACHE", "BAOMI_AUDIT", "BAOMI_REGISTRY")}
-    os.environ["BAOMI_CACHE"] = str(state / "cache")
-    os.environ["BAOMI_AUDIT"] = str(state / "audit.db")
-    os.environ["BAOMI_REGISTRY"] = str(state / "registry.db")
+    settings: dict[str, str | None] = {
+        "BAOMI_CACHE": str(state / "cache"),
+        "BAOMI_AUDIT": str(state / "audit.db"),
+        "BAOMI_REGISTRY": str(state / "registry.db"),
+        **ENGLISH_UTC,
+    }
+    saved = {k: os.environ.get(k) for k in settings}
+    for key, value in settings.items():
+        if value is None:
+            os.environ.pop(key, None)
+        else:
+            os.environ[key] = value
     yield
     for key, value in saved.items():
         if value is None:
             os.environ.pop(key, None)
         else:
             os.environ[key] = value
+
+
+@pytest.fixture
+def speak(monkeypatch: pytest.MonkeyPatch) -> Callable[[str], None]:
+    """Set the locale the command line reads (LANG = `locale`), clearing the variables that would override it."""
+
+    def set_locale(locale: str) -> None:
+        for name in LOCALE_VARIABLES:
+            monkeypatch.delenv(name, raising=False)
+        monkeypatch.setenv("LANG", locale)
+
+    return set_locale
 
 
 @dataclass(frozen=True)

@@ -6,17 +6,30 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
+from pathlib import Path
 
 HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 # Names that stay as they are in a Chinese sentence.
 PRODUCT_NAMES = frozenset(
     "baomi Tesseract chi_sim SHA UTC PDF OCR ICAP SMTP HTTP XML HTML JSON CSV Word Excel PowerPoint WPS OFD zip "  # noqa: SIM905
-    "docx xlsx pptx pdf txt Postfix Squid Nextcloud Seafile LibreOffice Chromium SQLite KB MB GB".split()
+    "docx xlsx pptx pdf txt Postfix Squid Nextcloud Seafile LibreOffice Chromium SQLite KB MB GB "
+    "TOML Sendmail cron milter Debian catdoc unrar unar IRM DRM OLE RTF EMF WMF JPEG GBK Luhn API "
+    "POST PUT GET REQMOD UTF tar rar Office Outlook OpenDocument FIB DTD NUL Latin XR WordDocument "
+    "EncryptedPackage Ole Native Visa JCB "
+    "INSTREAM SCAN CONTSCAN RELOAD SELFCHECK FOUND OK Baomi StreamMaxLength".split()  # clamd's words, its virus names
 )
 # Machine words a reader types or quotes as they are.
 MACHINE = re.compile(
     r"--[a-z][a-z-]*"  # options: --ocr
-    r"|\[[a-z_.]+\]\s+[a-z_]+"  # configuration keys: [limits] max_ratio
+    r"|\$[A-Z_]+"  # environment variables: $BAOMI_AUDIT
+    r"|\[[a-z0-9_.]+\]\s+[a-z_]+"  # configuration keys: [limits] max_ratio, [i18n] language
+    r"|\[\[?[a-z0-9_.]+\]\]?"  # configuration tables: [limits], [[watch.outbox]]
+    r"|\b[a-z]+(?:_[a-z0-9]+)+\b"  # names in code: max_bytes, running_prose (the rule that set a mention aside)
+    r"|\b[A-Z][a-z]+(?:-[A-Z][a-z]+)+\b"  # header fields: Accept-Language, Content-Length
+    r"|\b[a-z0-9]+:(?=\S)"  # address forms: inet:PORT@HOST, unix:/path
+    r"|(?<![A-Za-z0-9_.])/[A-Za-z0-9_./{}-]+"  # paths and URL paths: /v1/scan, /tmp/share
+    r"|(?<![A-Za-z0-9])\.[a-z]{2,5}\b"  # file name extensions: .html
+    r"|\{[a-z0-9,-]+\}"  # choices: {text,json}
     r"|\b[a-z]+(?:[.-][a-z0-9_]+)+\b"  # rule IDs and categories: mark.state-secret, id.resident-id
     r"|\b[a-z]+\d+\b"  # part names: header1, page3
     r"|\b[A-Z][A-Za-z_]+/[A-Za-z_]+\b"  # zone names: Asia/Shanghai
@@ -34,3 +47,14 @@ def english_words(text: str, keep: Iterable[str] = ()) -> list[str]:
 
 def has_han(text: str) -> bool:
     return bool(HAN.search(text))
+
+
+def data_words(*texts: object) -> set[str]:
+    """The Latin words of data a text shows as it is (paths, user and machine names), for english_words' `keep`."""
+    return {word for text in texts for word in WORD.findall(str(text))}
+
+
+def dictionary_names() -> set[str]:
+    """baomi's dictionary categories (tender, personnel): names like rule IDs, shown beside their titles."""
+    folder = Path(__file__).resolve().parent.parent / "scanner" / "data" / "dictionaries"
+    return {path.stem for path in folder.glob("*.txt")}

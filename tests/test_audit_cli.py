@@ -50,7 +50,8 @@ def audit(log_path: Path, *argv: str) -> int:
 
 
 def names(out: str) -> list[str]:
-    return [line.split()[5] for line in out.splitlines()]
+    """The file names of a listing: after the time (date, time, zone), channel, verdict and action."""
+    return [line.split()[6] for line in out.splitlines()]
 
 
 def test_recent_decisions_newest_first(log_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
@@ -82,13 +83,29 @@ def test_ages_and_today_are_times_before_now() -> None:
     now = datetime(2026, 11, 27, 12, 0, tzinfo=UTC)
     assert when("12h", now) == "2026-11-27T00:00:00+00:00"
     assert when("7d", now) == "2026-11-20T12:00:00+00:00"
-    assert when("today", now) == "2026-11-27"
-    assert when("2026-11-02 08:30", now) == "2026-11-02T08:30"
+    assert when("today", now) == "2026-11-27T00:00:00+00:00"
+    assert when("2026-11-02 08:30", now) == "2026-11-02T08:30:00+00:00"
+
+
+def test_dates_and_times_given_are_the_readers_local_ones(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    now = datetime(2026, 11, 27, 20, 0, tzinfo=UTC)  # already the 28th in Shanghai
+    assert when("today", now) == "2026-11-27T16:00:00+00:00"
+    assert when("2026-11-02 08:30", now) == "2026-11-02T00:30:00+00:00"
+    assert when("2026-11-02", now, end=True) == "2026-11-02T16:00:00+00:00"  # the end of that day in Shanghai
+
+
+def test_times_are_shown_in_the_local_zone_with_the_zone_named(
+    log_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Shanghai")
+    audit(log_path, "--channel", "mail")
+    assert capsys.readouterr().out.startswith("2026-11-02 18:00:00 Asia/Shanghai  mail  flag  held")
 
 
 def test_a_date_that_is_not_one_is_a_usage_error(log_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     assert audit(log_path, "--since", "yesterday-ish") == 2
-    assert "not a date" in capsys.readouterr().err
+    assert "Not a date" in capsys.readouterr().err
 
 
 def test_export_csv_has_every_column(log_path: Path, tmp_path: Path) -> None:

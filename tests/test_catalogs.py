@@ -8,6 +8,7 @@ When one of these fails, run `make catalogs`, translate what is new in scanner/l
 from __future__ import annotations
 
 import io
+import re
 from collections.abc import Iterator
 from functools import cache
 from pathlib import Path
@@ -23,6 +24,7 @@ from scanner.i18n import LANGUAGES, LOCALE_DIR, fields
 
 ROOT = Path(__file__).resolve().parent.parent
 Key = tuple[str, str | None]  # message id (the singular of a plural), context
+PERCENT = re.compile(r"%(?:\([a-z_]+\))?[sr]")
 
 
 @cache
@@ -75,6 +77,17 @@ def test_a_translation_uses_the_fields_of_its_message() -> None:
         ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
         wanted = fields(ids[-1])
         wrong += [f"{ids[0]!r}: {text!r}" for text in translations(entry) if text and fields(text) != wanted]
+    assert wrong == []
+
+
+def test_a_translation_keeps_the_percent_placeholders_of_its_message() -> None:
+    """argparse's own messages (scanner/argparse_words.py) and the help texts that quote a default are %-format:
+    argparse fills %s and %(name)s of the translation, and fails on one it does not know."""
+    wrong = []
+    for entry in catalog("zh_CN"):
+        ids = entry.id if isinstance(entry.id, tuple) else (entry.id,)
+        wanted = sorted(PERCENT.findall(ids[-1]))
+        wrong += [f"{ids[0]!r}: {t!r}" for t in translations(entry) if t and sorted(PERCENT.findall(t)) != wanted]
     assert wrong == []
 
 

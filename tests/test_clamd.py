@@ -12,7 +12,7 @@ import select
 import socket
 import subprocess
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,6 +33,7 @@ from tests.clamd_rig import (
 )
 from tests.common import docx_of, stop
 from tests.conftest import require
+from tests.language import data_words, english_words, has_han
 
 MARKED = docx_of("关于某项目的通知", header="机密★5年")
 CLEAN = docx_of("关于举办春季运动会的通知")
@@ -476,3 +477,48 @@ def test_a_walk_stopped_half_way_leaves_no_descriptor_open(roots: Path) -> None:
             os.close(item.fd)
         break
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+# -- its log, in its language
+
+
+def door_log(workdir: Path, roots: Path, language: str) -> str:
+    """What `baomi clamd` logs, in `[i18n] language` (none: its environment's), for one of each thing it does: a
+    stream found and one passed, one over the limit, a folder scanned, a path outside the roots, an unknown command,
+    a silent client, and the stop."""
+    config = f'{LIMITS}roots = ["{roots}"]\n' + (f'[i18n]\nlanguage = "{language}"\n' if language else "")
+    running = BaomiClamd(workdir, config)
+    try:
+        assert running.ask(instream("机密★5年\n关于某项目的通知\n".encode())) == FOUND_MARK
+        assert running.ask(instream(b"a" * 100)) == b"stream: OK\0"  # the protocol's words, whatever the language
+        assert running.ask(instream(b"a" * 1001)) == b"INSTREAM size limit exceeded. ERROR\0"
+        assert running.ask(f"zCONTSCAN {roots / 'folder'}\0".encode()).endswith(b" FOUND\0")
+        assert running.ask(f"zSCAN {roots.parent / 'outside.docx'}\0".encode()).endswith(b": Access denied. ERROR\0")
+        assert running.ask(b"zNOSUCH\0") == b"UNKNOWN COMMAND\0"
+        assert running.ask(b"") == b"COMMAND READ TIMED OUT\n"
+    finally:
+        running.stop()
+    return running.log.read_text(encoding="utf-8")
+
+
+def test_the_log_speaks_the_configured_language(roots: Path, tmp_path: Path, speak: Callable[[str], None]) -> None:
+    speak("C")  # [i18n] language, not the environment, sets a service's language
+    log = door_log(tmp_path, roots, "zh_CN")
+    for said in (
+        "正在 tcp:127.0.0.1:",
+        "字节的数据流：Baomi.state-secret.mark.state-secret FOUND（查询编号 ",
+        "已停止",
+    ):
+        assert said in log
+    for said in ("INSTREAM 数据流达到大小上限", "检查了 3 个文件，拦截 2 个", "不在 [clamd] roots", "未知命令", "超时"):
+        assert said in log
+    answer = FOUND_MARK.removeprefix(b"stream: ").rstrip(b"\0").decode()  # clamd's reply, quoted as it was sent
+    assert english_words(log.replace(answer, " "), keep={"clamd", "NOSUCH"} | data_words(roots)) == []
+
+
+def test_the_log_speaks_english_under_lang_c(roots: Path, tmp_path: Path, speak: Callable[[str], None]) -> None:
+    speak("C")
+    log = door_log(tmp_path, roots, "")
+    for said in ("listening on tcp:127.0.0.1:", "a stream of 100 bytes: OK", "3 files scanned, 2 FOUND", "stopped"):
+        assert said in log, log
+    assert not has_han(log)

@@ -74,7 +74,7 @@ def test_text_output_shows_where_what_and_which_rule(tmp_path: Path) -> None:
     marked.write_text("标题\n秘密★1年\n正文", encoding="utf-8")
     result = baomi("scan", marked)
     assert result.returncode == 1
-    assert "mark.state-secret at body:2:1" in result.stdout
+    assert "mark.state-secret at body · line 2, column 1" in result.stdout
     assert "[秘密★1年]" in result.stdout
 
 
@@ -96,7 +96,7 @@ def test_explain_shows_the_text_and_why_mentions_were_set_aside(tmp_path: Path) 
     path = tmp_path / "rules.txt"
     path.write_text("国家秘密的密级分为绝密、机密、秘密三级。", encoding="utf-8")
     result = baomi("scan", "--explain", path)
-    assert "mention (running_prose)" in result.stdout
+    assert "set aside by running_prose" in result.stdout
     assert "国家秘密的密级分为" in result.stdout
 
 
@@ -111,7 +111,7 @@ def test_bad_configuration_is_exit_two_with_a_clear_message(tmp_path: Path) -> N
     config.write_text("[actions]\nstate-secret = 'maybe'\n", encoding="utf-8")
     result = baomi("scan", "--config", config, tmp_path)
     assert result.returncode == 2
-    assert "unknown action" in result.stderr and "Traceback" not in result.stderr
+    assert "Unknown action" in result.stderr and "Traceback" not in result.stderr
 
 
 def test_unreadable_file_does_not_stop_the_others(tmp_path: Path) -> None:

@@ -82,7 +82,7 @@ def test_a_dictionary_that_is_not_utf8_is_a_configuration_error(tmp_path: Path) 
 
 
 def test_a_missing_dictionary_is_a_configuration_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="cannot read dictionary"):
+    with pytest.raises(ConfigError, match="Cannot read the dictionary"):
         load_dictionaries(load_config().with_dictionaries([tmp_path / "missing.txt"]))
 
 

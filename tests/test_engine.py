@@ -64,7 +64,7 @@ def test_a_fault_inside_the_engine_is_a_finding_and_never_a_pass(scanner: Scanne
     monkeypatch.setattr(scanner.detectors, "run", broken)
     report = scanner.scan_bytes("今天天气很好。".encode(), "a.txt")
     assert (report.verdict, report.rules) == (Verdict.BLOCK, ["unscannable.internal-error"])
-    assert report.errors == ["internal-error: RuntimeError: a bug in a detector"]
+    assert report.errors == ["internal-error: baomi failed while checking it. (RuntimeError: a bug in a detector)"]
 
 
 def test_explain_keeps_the_extraction_and_the_candidates_set_aside(scanner: Scanner) -> None:

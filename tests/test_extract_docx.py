@@ -262,12 +262,12 @@ def test_with_ocr_raster_pictures_are_read_and_every_picture_is_still_flagged() 
     data = raw_docx(para("正文"), **{"word/media/image1.png": grey_png(), "word/media/image2.emf": emf})
     ctx = context(ocr=True)
     segments_of(read_docx, data, ctx)
-    problems = [(p.reason, p.part, p.detail) for p in ctx.problems]
+    problems = [(p.reason, p.part, p.english) for p in ctx.problems]
     assert [(reason, part) for reason, part, _detail in problems] == [
         ("image", "word/media/image1.png"),  # read by OCR, which found no text in the grey picture
         ("image", "word/media/image2.emf"),  # a metafile OCR cannot read
     ]
-    assert "no text recognised" in problems[0][2]
+    assert "no text was recognised" in problems[0][2]
 
 
 def test_a_picture_added_by_python_docx_is_flagged_through_the_engine(scanner) -> None:  # type: ignore[no-untyped-def]

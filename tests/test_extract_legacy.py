@@ -12,6 +12,7 @@ import pptx
 import pytest
 
 from scanner.extract import extract
+from scanner.i18n import render
 from scanner.model import Role
 from tests.conftest import SHARED, require
 from tests.extract_fixtures import MARK, holding, libreoffice, reasons, the_one
@@ -181,7 +182,7 @@ def test_a_piece_table_that_promises_text_past_the_stream_is_corrupt(converted: 
 def test_a_word_header_of_an_unknown_layout_is_corrupt(converted: dict[str, Path]) -> None:
     broken = _patched(converted["body.doc"].read_bytes(), "WordDocument", 32, b"\x07\x00")  # csw: 7 shorts, not 14
     extraction = extract(broken, "broken.doc")
-    assert [p.detail.split(":")[0] for p in extraction.problems] == ["the Word header (FIB) is damaged"]
+    assert [render(p.detail, "en") for p in extraction.problems] == ["The Word header (FIB) is damaged."]
 
 
 def test_a_workbook_record_that_runs_past_the_stream_is_corrupt(converted: dict[str, Path]) -> None:

@@ -64,7 +64,7 @@ def test_overlapping_zip_entries_are_refused_as_a_bomb() -> None:
     assert len(zipfile.ZipFile(io.BytesIO(bomb)).infolist()) == 2
     extraction = extract(bomb, "overlap.zip")
     assert reasons(extraction) == {"corrupt"}
-    assert "overlap" in extraction.problems[0].detail
+    assert "overlap" in extraction.problems[0].english
 
 
 def test_xml_entity_declarations_are_refused() -> None:

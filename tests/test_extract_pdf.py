@@ -286,7 +286,7 @@ def repairs(data: bytes) -> list[str]:
     ctx = context()
     assert find(segments_of(read_pdf, data, ctx), "机密") != []
     assert {p.reason for p in ctx.problems} <= {"repaired"}
-    return [p.detail for p in ctx.problems]
+    return [p.cause for p in ctx.problems]
 
 
 def test_well_formed_pdf_needs_no_repair() -> None:
@@ -351,7 +351,7 @@ def test_pdf_pdfium_refuses_and_pdfminer_rebuilds_is_repaired() -> None:
     headless = data[data.index(b"\n") + 1 :]  # no %PDF- line, and every offset off by its length
     ctx = context()
     assert find(segments_of(read_pdf, headless, ctx), MARK) != []
-    assert [p.detail for p in ctx.problems] == [
+    assert [p.cause for p in ctx.problems] == [
         "no %PDF- header",
         "the cross-reference table is damaged (rebuilt by scanning the file)",
     ]

@@ -6,6 +6,7 @@ import base64
 import gzip
 import io
 import json
+import re
 import socket
 import time
 from collections.abc import Iterator
@@ -19,6 +20,7 @@ import pytest
 from scanner.audit import AuditLog
 from tests.common import closed_by_peer, docx_of, slowloris
 from tests.icap_rig import IcapService
+from tests.language import english_words, has_han
 
 MAX_BODY = 200_000
 MARKED = "机密★5年\n关于某项目的通知\n内容第二行\n".encode()
@@ -63,7 +65,9 @@ class Response:
 
 
 def http_post(path: str, content_type: str, body: bytes, *extra: str) -> bytes:
+    """An upload as a browser in Chinese sends it (its Accept-Language chooses the language of baomi's pages)."""
     lines = [f"POST http://upload.example{path} HTTP/1.1", "Host: upload.example", f"Content-Type: {content_type}"]
+    lines += ["Accept-Language: zh-CN,zh;q=0.9"]
     lines += [f"Content-Length: {len(body)}", *extra]
     return "\r\n".join(lines).encode() + b"\r\n\r\n"
 
@@ -186,6 +190,28 @@ def test_marked_upload_gets_a_403_page_in_chinese(service: IcapService) -> None:
     assert "mark.state-secret" in response.page
     assert "国家秘密标志" in response.page
     assert "report.txt" in response.page
+
+
+def english_browser(http_head: bytes) -> bytes:
+    """The same request as a browser in English sends it."""
+    return http_head.replace(b"Accept-Language: zh-CN,zh;q=0.9", b"Accept-Language: en-US,en;q=0.9")
+
+
+def block_page_text(page: str) -> str:
+    """What the block page says, its markup, styles and the uploaded file's name set aside."""
+    words = re.sub(r"<style>.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    return words.replace("report.txt", " ")
+
+
+def test_the_block_page_speaks_the_language_of_the_browser(service: IcapService) -> None:
+    chinese = exchange(service, reqmod(http_post("/report.txt", "text/plain", MARKED), MARKED))
+    english = exchange(service, reqmod(english_browser(http_post("/report.txt", "text/plain", MARKED)), MARKED))
+    assert (chinese.http_status, english.http_status) == (403, 403)
+    assert '<html lang="zh-CN">' in chinese.page and '<html lang="en">' in english.page
+    assert "This upload was blocked" in english.page and "State-secret mark" in english.page
+    assert english_words(block_page_text(chinese.page)) == []
+    assert not has_han(block_page_text(english.page))
+    assert re.search(r"（\d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC）", chinese.page)  # the time, its zone named
 
 
 def test_block_page_shows_no_text_of_the_file(service: IcapService) -> None:
@@ -327,7 +353,7 @@ def test_two_content_types_are_refused(service: IcapService) -> None:
     head = http_post("/upload", "text/plain", body, f"Content-Type: {FORM_TYPE}")
     response = exchange(service, reqmod(head, body))
     assert response.http_status == 403
-    assert "格式无法解析" in response.page
+    assert "无法按网站服务器的方式拆解" in response.page
 
 
 def test_flagged_upload_goes_on_with_a_verdict_header(service: IcapService) -> None:
@@ -344,14 +370,14 @@ def test_flagged_upload_is_blocked_when_the_configuration_says_so(strict_service
     body = "内部资料 注意保存\n正文\n".encode()
     response = exchange(strict_service, reqmod(http_post("/notes.txt", "text/plain", body), body))
     assert response.http_status == 403
-    assert "内部资料标志" in response.page
+    assert "内部资料" in response.page
 
 
 def test_body_over_the_limit_is_blocked_as_unscannable(service: IcapService) -> None:
     body = CLEAN * (MAX_BODY // len(CLEAN) + 1)
     response = exchange(service, reqmod(http_post("/big.txt", "text/plain", body), body))
     assert response.http_status == 403
-    assert "超过大小限制" in response.page
+    assert "超出该通道的大小限制" in response.page
 
 
 # -- preview
@@ -496,7 +522,11 @@ def test_a_browser_with_too_many_uploads_under_way_gets_429_while_others_go_on(g
             assert sock.makefile("rb").readline() == b"ICAP/1.0 100 Continue\r\n"
         response = exchange(guarded_service, preview_request(head, CLEAN, ieof=False, client="10.0.0.9"))
         assert (response.status, response.http_status) == (200, 429)
-        assert "同时上传的文件过多" in response.page
+        assert "同时上传的文件过多" in response.page and english_words(block_page_text(response.page)) == []
+        english = preview_request(english_browser(head), CLEAN, ieof=False, client="10.0.0.9")
+        response = exchange(guarded_service, english)
+        assert response.http_status == 429 and "Too many uploads at once" in response.page
+        assert not has_han(response.page)
         other = exchange(guarded_service, preview_request(head, CLEAN, ieof=True, client="10.0.0.10"))
         assert other.status == 204
     finally:

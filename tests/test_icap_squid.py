@@ -87,11 +87,24 @@ def test_marked_docx_upload_gets_403_and_never_reaches_the_upstream(client: http
 
 
 def test_browser_sees_the_block_page_in_chinese(client: httpx.Client, upstream: Upstream) -> None:
-    response = client.post(upstream.url("/page"), files={"file": ("通知.txt", MARKED_TXT, "text/plain")})
+    chinese = {"Accept-Language": "zh-CN,zh;q=0.9,en;q=0.8"}
+    response = client.post(
+        upstream.url("/page"), files={"file": ("通知.txt", MARKED_TXT, "text/plain")}, headers=chinese
+    )
     assert response.headers["content-type"] == "text/html; charset=utf-8"
     assert "此次上传已被拦截" in response.text
     assert "通知.txt" in response.text
     assert "国家秘密标志" in response.text
+
+
+def test_browser_in_english_sees_the_block_page_in_english(client: httpx.Client, upstream: Upstream) -> None:
+    english = {"Accept-Language": "en-US,en;q=0.9"}
+    response = client.post(
+        upstream.url("/page-en"), files={"file": ("notice.txt", MARKED_TXT, "text/plain")}, headers=english
+    )
+    assert response.status_code == 403
+    assert "This upload was blocked" in response.text and "State-secret mark" in response.text
+    assert '<html lang="en">' in response.text and "此次上传" not in response.text
 
 
 def test_marked_chunked_upload_gets_403(client: httpx.Client, upstream: Upstream) -> None:

@@ -21,10 +21,11 @@ from PIL import Image
 
 from scanner.cli import main
 from scanner.inspection import CONTEXT_CHARS, FINDINGS_PER_FILE, Inspection, write_report
+from scanner.inspection.collect import operator
 from scanner.model import FileReport, Finding, Location, Verdict
 from scanner.policy import load_config
 from tests.conftest import ROOT, SHARED, require
-from tests.language import english_words, has_han
+from tests.language import data_words, dictionary_names, english_words, has_han
 from tests.web_service import chromium
 
 # Text of the marked document that is no finding's context: it must appear in no report.
@@ -164,12 +165,12 @@ def test_the_html_report_lists_every_file_that_did_not_pass_and_why(browser: Any
 
 
 def test_the_chinese_reports_own_words_are_chinese(browser: Any, chinese: Reports) -> None:
-    """Product names, rule IDs and the data of the files aside. What detectors explain is still English until
-    the detectors give their reasons as messages (the i18n sweep); those words are set aside here for now."""
+    """Product names, rule IDs and the data of the files aside, nothing in the report is English: its own words,
+    and every reason a detector or a reader gave."""
     page, _errors = open_page(browser, chinese.html)
-    explained = {w for f in chinese.scanned for finding in f["findings"] for w in english_words(finding["message"])}
-    english = [w for text in own_words(page) for w in english_words(text) if w not in explained]
-    assert english == []
+    assert [w for text in own_words(page) for w in english_words(text)] == []
+    shown = data_words(*(f["path"] for f in chinese.scanned), operator()) | dictionary_names()
+    assert english_words(page.locator("body").inner_text(), keep=shown) == []
     page.close()
 
 

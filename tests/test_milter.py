@@ -15,6 +15,7 @@ import uuid
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from email.header import Header
 from email.message import EmailMessage
 from pathlib import Path
@@ -58,15 +59,27 @@ class Gateway:
             log.close()
 
 
-@pytest.fixture(scope="module")
-def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+@contextmanager
+def started(folder: Path, config: str) -> Iterator[Gateway]:
+    """A private Postfix and `baomi milter` with `config` as its TOML file, in `folder`."""
     reason = postfix_missing_reason()
     require(reason is None, f"a private Postfix ({reason})")
-    folder = tmp_path_factory.mktemp("milter")
-    config = folder / "baomi.toml"
-    config.write_text(CONFIG)
-    with mail_gateway(folder / "audit.db", config) as (postfix, milter, sink):
+    (folder / "baomi.toml").write_text(config)
+    with mail_gateway(folder / "audit.db", folder / "baomi.toml") as (postfix, milter, sink):
         yield Gateway(postfix, milter, sink, folder / "audit.db")
+
+
+@pytest.fixture(scope="module")
+def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    with started(tmp_path_factory.mktemp("milter"), CONFIG) as running:
+        yield running
+
+
+@pytest.fixture(scope="module")
+def chinese_gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
+    """The gateway with [i18n] language = "zh_CN": the milter speaks Chinese where it can."""
+    with started(tmp_path_factory.mktemp("milter-zh"), CONFIG + '[i18n]\nlanguage = "zh_CN"\n') as running:
+        yield running
 
 
 def message(body: str = "您好，会议改到周三下午三点。", subject: str | None = None) -> EmailMessage:
@@ -110,8 +123,23 @@ def test_docx_attachment_with_a_mark_is_refused_during_smtp_and_never_delivered(
     assert error.smtp_code == 550
     reply = error.smtp_error.decode("utf-8", "replace")
     assert reply.startswith("5.7.1")
-    assert "mark.state-secret" in reply and "进度报告.docx" in reply
+    assert "mark.state-secret" in reply and "an attachment" in reply
+    assert reply.isascii()  # a Chinese attachment name is not sent to a client that did not ask for SMTPUTF8
     assert gateway.sink.wait_for(str(msg["Subject"]), seconds=2) is None
+
+
+def test_a_refusal_in_chinese_reaches_the_client_as_ascii_the_rules_and_the_reference(
+    chinese_gateway: Gateway,
+) -> None:
+    """What Postfix does with a non-ASCII reply (smtputf8_enable = yes: raw UTF-8 even to a client that did not ask
+    for SMTPUTF8; = no: every such byte blanked) leaves no Chinese text a client can show: the reply needs none."""
+    msg = message("请查收附件。")
+    msg.add_attachment(
+        docx_with(f"{MARK}\n试验数据见附表。"), maintype="application", subtype="octet-stream", filename="进度报告.docx"
+    )
+    error = refused(chinese_gateway, msg)
+    [decision] = chinese_gateway.decisions()
+    assert (error.smtp_code, error.smtp_error) == (550, f"5.7.1 baomi: mark.state-secret #{decision.id}".encode())
 
 
 def test_refusal_quotes_no_secret_text(gateway: Gateway) -> None:
@@ -321,7 +349,7 @@ def test_two_slow_messages_get_their_own_tempfail_while_other_mail_goes_on(tmp_p
             code, text = sending.answer
             assert (code, text) == (
                 451,
-                "4.7.1 Cannot check this message now (scan took more than 5 s); try again later",
+                "4.7.1 Cannot check this message now; try again later. The scan took more than 5 s.",
             )
             assert "机密" not in text
         # Their scans run on, set aside, until the engine stops them; mail still goes through meanwhile.
@@ -331,4 +359,4 @@ def test_two_slow_messages_get_their_own_tempfail_while_other_mail_goes_on(tmp_p
     records = {d.source: d for d in gateway.decisions()}
     for sending in slow:
         record = records[str(sending.msg["Message-ID"])]
-        assert (record.action, record.reason) == ("tempfailed", "scan took more than 5 s")
+        assert (record.action, record.reason) == ("tempfailed", "The scan took more than 5 s.")

@@ -18,10 +18,12 @@ from scanner.config import ConfigError, MailTable, Origin, read_table
 from scanner.doors import milter_protocol as mp
 from scanner.doors.milter import Gateway, MailHandler, Message, Places, is_internal, place
 from scanner.engine import Scanner
+from scanner.i18n import render
 from scanner.model import Finding, Location, Verdict
 from scanner.policy import load_config
 from scanner.reloading import Rules
 from tests.conftest import ROOT
+from tests.language import english_words
 from tests.postfix_fixture import Milter
 from tests.test_milter_protocol import ScriptedMTA
 
@@ -87,9 +89,12 @@ def test_a_message_that_finds_no_scanner_free_by_its_deadline_gets_its_own_tempo
     assert gateway.places.take("a long scan", until=time.monotonic()) is not None  # the one place is taken
     outcome = gateway.decide(Message(headers=HEADERS, body=["您好。\r\n".encode()]), {}, progress=lambda: None)
     assert (
-        outcome.reply.text == "451 4.7.1 Cannot check this message now (no scanner free within 0.5 s); try again later"
+        outcome.reply.text
+        == "451 4.7.1 Cannot check this message now; try again later. No scanner was free within 0.5 s."
     )
-    assert [(d.action, d.reason) for d in gateway.audit.query()] == [("tempfailed", "no scanner free within 0.5 s")]
+    assert [(d.action, d.reason) for d in gateway.audit.query()] == [
+        ("tempfailed", "No scanner was free within 0.5 s.")
+    ]
 
 
 def test_a_scan_running_past_slow_seconds_is_set_aside_and_its_place_goes_to_the_next_message() -> None:
@@ -151,7 +156,7 @@ def test_a_refusal_names_the_rule_and_the_audit_reference(door: Door) -> None:
     ref = audit.query()[0].id
     assert command == mp.R_REPLYCODE
     assert text == (
-        f"550 5.7.1 Message refused by the confidentiality check: mark.state-secret in the message (ref {ref})"
+        f"550 5.7.1 Message refused by the confidentiality check: mark.state-secret in the message (ref {ref})."
     )
 
 
@@ -193,9 +198,9 @@ def test_a_mail_table_that_cannot_be_used_is_a_configuration_error(table: dict[s
 @pytest.mark.parametrize(
     ("part", "words"),
     [
-        ("进度报告.docx!word/document.xml", "attachment 进度报告.docx"),
-        ("材料.zip!情况说明.pdf!page", "attachment 材料.zip"),
-        ("进度报告.docx", "attachment 进度报告.docx"),
+        ("report.docx!word/document.xml", "attachment report.docx"),
+        ("materials.zip!情况说明.pdf!page", "attachment materials.zip"),
+        ("进度报告.docx", "an attachment"),  # an SMTP reply is ASCII
         ("subject", "the subject"),
         ("body", "the message"),
         ("body2", "the message"),
@@ -204,7 +209,7 @@ def test_a_mail_table_that_cannot_be_used_is_a_configuration_error(table: dict[s
 )
 def test_a_refusal_says_where_in_the_message_the_rule_fired(part: str, words: str) -> None:
     finding = Finding("state-secret", "mark.state-secret", Verdict.BLOCK, "机密", Location(part, 1, 1))
-    assert place(finding) == words
+    assert render(place(finding)) == words
 
 
 def test_the_command_refuses_a_socket_it_cannot_listen_on() -> None:
@@ -213,7 +218,7 @@ def test_the_command_refuses_a_socket_it_cannot_listen_on() -> None:
     command = [str(Path(sys.executable).parent / "baomi"), "milter", "--listen", "tcp:25"]
     done = subprocess.run(command, capture_output=True, text=True, timeout=60, cwd=ROOT, check=False)
     assert done.returncode == 2
-    assert "cannot listen on tcp:25" in done.stderr
+    assert "Cannot listen on tcp:25" in done.stderr
 
 
 def test_the_administrators_example_configuration_is_valid() -> None:
@@ -228,3 +233,37 @@ def test_sigterm_stops_the_milter_in_order(tmp_path: Path) -> None:
     log = milter.stop()  # SIGTERM
     assert milter.returncode == 0
     assert log.splitlines()[-1] == "baomi milter: stopped"
+
+
+# -- the language of a reply: [i18n] language where it is ASCII (English), else rule IDs and the reference alone
+
+
+def gateway_speaking(language: str, tmp_path: Path, **mail: object) -> Gateway:
+    config = tmp_path / f"{language}.toml"
+    config.write_text(f'[i18n]\nlanguage = "{language}"\n', encoding="utf-8")
+    scanner = Scanner(load_config(config))
+    return Gateway(Rules(scanner), AuditLog(tmp_path / f"{language}.db"), MailTable(**mail), workers=1)  # type: ignore[arg-type]
+
+
+def reply(gateway: Gateway, body: str) -> str:
+    outcome = gateway.decide(Message(headers=HEADERS, body=[body.encode()]), {}, progress=lambda: None)
+    return outcome.reply.text
+
+
+def test_a_refusal_in_english_is_a_sentence(tmp_path: Path) -> None:
+    text = reply(gateway_speaking("en", tmp_path), "机密★5年\r\n\r\n试验数据如下。\r\n")
+    assert text == "550 5.7.1 Message refused by the confidentiality check: mark.state-secret in the message (ref 1)."
+
+
+def test_a_refusal_in_chinese_is_ascii_the_rules_and_the_reference(tmp_path: Path) -> None:
+    """Chinese cannot travel in an SMTP reply to a client that did not ask for SMTPUTF8 (test_milter shows what
+    Postfix does with it): the reply says what needs no language, and no English either."""
+    text = reply(gateway_speaking("zh_CN", tmp_path), "机密★5年\r\n\r\n试验数据如下。\r\n")
+    assert text == "550 5.7.1 baomi: mark.state-secret #1"
+    assert text.isascii() and english_words(text.removeprefix("550 5.7.1")) == []
+
+
+def test_a_temporary_failure_in_chinese_is_ascii_too(tmp_path: Path) -> None:
+    gateway = gateway_speaking("zh_CN", tmp_path, scan_seconds=0.5, slow_seconds=60)
+    assert gateway.places.take("a long scan", until=time.monotonic()) is not None  # the one place is taken
+    assert reply(gateway, "您好。\r\n") == "451 4.7.1 baomi: unscannable.seconds #1"

@@ -5,7 +5,8 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scanner.normalize import INVISIBLE, normalize
+from scanner import normalize as normalize_module
+from scanner.normalize import INVISIBLE, _fold, normalize
 
 
 def test_full_width_letters_digits_and_star_fold_to_half_width() -> None:
@@ -136,3 +137,32 @@ def test_ordinary_line_breaks_stay() -> None:
 
 def test_file_names_keep_their_line_breaks_as_they_are() -> None:
     assert normalize("机\n密", squeeze=False).text == "机\n密"
+
+
+def test_no_character_that_folds_is_one_normalising_cuts() -> None:
+    """normalize reads a text once, cuts and characters to fold together: a character both folded and cut (a filler,
+    an invisible character, a line break) could be cut before it is seen to fold."""
+    table, _ = _fold()
+    cut_here = normalize_module._cuts_pattern(True, True, False)
+    assert not [chr(cp) for cp in table if cut_here.match(f"机{chr(cp)}密", 1)]
+    assert not [chr(cp) for cp in table if chr(cp) in INVISIBLE + " \t\n\u3000\u00a0"]
+
+
+@given(st.text(alphabet=_alphabet, max_size=60))
+def test_a_text_is_cut_and_folded_alike_whichever_way_its_length_takes(text: str) -> None:
+    """Long texts are cut as the matches come (not split), and look for characters to fold in the same pass (not by
+    translating first): the same normalised text and map either way."""
+
+    def normalized(split_at_most: int, fold_in_the_pass_from: int) -> tuple[str, list[int], list[int]]:
+        saved = normalize_module._SPLIT_AT_MOST, normalize_module._FOLD_IN_THE_PASS_FROM
+        normalize_module._SPLIT_AT_MOST, normalize_module._FOLD_IN_THE_PASS_FROM = split_at_most, fold_in_the_pass_from
+        try:
+            normal = normalize(text)
+        finally:
+            normalize_module._SPLIT_AT_MOST, normalize_module._FOLD_IN_THE_PASS_FROM = saved
+        return normal.text, list(normal._cuts_at), list(normal._cut_total)
+
+    short = normalized(1 << 20, 1 << 20)
+    assert normalized(-1, 1 << 20) == short
+    assert normalized(1 << 20, 0) == short
+    assert normalized(-1, 0) == short

@@ -74,8 +74,8 @@ def test_unscannable_is_never_lowered_to_pass(tmp_path: Path) -> None:
     ("text", "message"),
     [
         ("[actions\n", "not valid TOML"),
-        ('[actions]\nstate-secret = "delete"\n', "unknown action"),
-        ("[limits]\nmax_everything = 3\n", "unknown key 'max_everything'"),
+        ('[actions]\nstate-secret = "delete"\n', "Unknown action"),
+        ("[limits]\nmax_everything = 3\n", "unknown key “max_everything”"),
     ],
 )
 def test_bad_configuration_is_a_clear_error(tmp_path: Path, text: str, message: str) -> None:
@@ -84,7 +84,7 @@ def test_bad_configuration_is_a_clear_error(tmp_path: Path, text: str, message: 
 
 
 def test_unknown_channel_is_a_clear_error() -> None:
-    with pytest.raises(ConfigError, match="unknown channel"):
+    with pytest.raises(ConfigError, match="There is no channel"):
         load_config().channel("fax")
 
 

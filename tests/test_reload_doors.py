@@ -19,6 +19,7 @@ import httpx
 import pytest
 
 from scanner.audit import Action, AuditLog
+from scanner.cli import main
 from scanner.doors import milter_protocol as mp
 from scanner.policy import load_config
 from scanner.ruleset import rule_set
@@ -205,3 +206,28 @@ def test_a_door_reloads_its_rules_while_it_runs(
     reloads = [(d.action, d.rule_set) for d in reversed(log.query(limit=None)) if d.source == "rules"]
     log.close()
     assert reloads == [(Action.RELOADED, added), (Action.RELOAD_FAILED, added), (Action.RELOADED, first)]
+
+
+def test_a_failed_reload_is_said_in_each_readers_language(
+    tmp_path: Path, speak: Callable[[str], None], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """/healthz: `why` and `error` in English for scripts, `message` in the language asked for; `baomi audit`: the
+    reload in its reader's language."""
+    config = tmp_path / "baomi.toml"
+    save(config, POLICY)
+    dictionary(tmp_path, TERM)
+    with serve(tmp_path, POLICY) as service:
+        save(config, POLICY + "[actions\n")
+        wait_for_line(Door(service.process, service.log, service.audit, lambda: False), "failed; the rules in force")
+        chinese = httpx.get(service.url + "/healthz", headers={"Accept-Language": "zh-CN,en;q=0.5"}, timeout=30)
+        english = httpx.get(service.url + "/healthz", timeout=30).json()["last_reload"]
+    last = chinese.json()["last_reload"]
+    assert chinese.headers["content-language"] == "zh-CN"
+    assert (last["why"], last["error"]) == (english["why"], english["error"]) == (f"{config} changed", last["error"])
+    assert "not valid TOML" in last["error"]
+    assert last["message"].startswith(f"重新加载规则（起因：{config} 已更改）失败，现行规则（")
+    assert english["message"].startswith(f"reload after {config} changed failed; the rules in force (")
+    speak("zh_CN.UTF-8")
+    assert main(["audit", "--audit", str(service.audit)]) == 0
+    shown = capsys.readouterr().out
+    assert "重新加载失败" in shown and last["message"] in shown

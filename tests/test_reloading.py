@@ -14,10 +14,12 @@ import pytest
 
 from scanner.audit import Action, AuditLog
 from scanner.engine import Scanner
+from scanner.i18n import Message, msg, render, speaking
 from scanner.model import Verdict
 from scanner.policy import Config, load_config
 from scanner.reloading import Reload, Rules, build, recorder
 from scanner.ruleset import rule_set
+from tests.language import data_words, english_words
 
 CODENAME = "天河七号"
 SECOND = "北斗计划"
@@ -94,9 +96,9 @@ def test_a_policy_that_is_not_toml_keeps_the_rules_in_force_and_says_why(folder:
     before = rules.fingerprint
     (folder / "baomi.toml").write_text("[actions\n", encoding="utf-8")
     outcome = rules.reload("SIGHUP")
-    assert outcome.failed and "not valid TOML" in outcome.error and rules.fingerprint == before
+    assert outcome.failed and "not valid TOML" in render(outcome.error, "en") and rules.fingerprint == before
     assert found(rules.scanner) == [CODENAME]
-    assert rules.status()["last_reload"]["error"] == outcome.error
+    assert rules.status()["last_reload"]["error"] == render(outcome.error, "en")
     [record] = log.query()
     log.close()
     assert (record.channel, record.action, record.name) == ("clamd", Action.RELOAD_FAILED, "SIGHUP")
@@ -108,7 +110,7 @@ def test_a_dictionary_that_cannot_be_read_keeps_the_rules_in_force(folder: Path)
     rules = rules_of(folder)
     (folder / "codenames.txt").unlink()
     outcome = rules.reload("a test")
-    assert outcome.failed and "cannot read dictionary" in outcome.error
+    assert outcome.failed and "Cannot read the dictionary" in render(outcome.error, "en")
     assert found(rules.scanner) == [CODENAME]
 
 
@@ -122,7 +124,27 @@ def test_a_change_of_rules_is_recorded_and_a_reload_that_changes_nothing_is_not(
     [record] = log.query()
     log.close()
     assert (record.action, record.name, record.verdict) == (Action.RELOADED, "the policy changed", "")
-    assert record.rule_set == rules.fingerprint != before and record.extra == {"previous": before}
+    assert record.rule_set == rules.fingerprint != before and record.extra["previous"] == before
+    said = Message.from_dict(record.extra["message"])  # what `baomi audit` shows, in its reader's language
+    assert render(said, "en") == f"rules reloaded after the policy changed: {rules.fingerprint} (were {before})"
+    assert render(said, "zh_CN") == f"规则已重新加载（起因：the policy changed）：{rules.fingerprint}（原为 {before}）"
+
+
+def test_a_failed_reload_is_said_in_the_doors_language_and_in_english_for_scripts(
+    folder: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    policy(folder, '[i18n]\nlanguage = "zh_CN"\n')
+    rules = rules_of(folder)
+    (folder / "codenames.txt").unlink()
+    with caplog.at_level("ERROR", logger="baomi.reload"):
+        rules.reload(msg("{file} changed", file="codenames.txt"))
+    line = caplog.text.strip()  # as the log's handler wrote it: a Message is said when its line is written
+    said = f"重新加载规则（起因：codenames.txt 已更改）失败，现行规则（{rules.fingerprint}）继续有效：无法读取词典 "
+    assert said in line and english_words(line.split(said, 1)[1], keep=data_words(folder)) == []
+    last = rules.status()["last_reload"]
+    assert last["why"] == "codenames.txt changed" and last["error"].startswith("Cannot read the dictionary ")
+    with speaking("zh_CN"):
+        assert line.endswith(rules.status()["last_reload"]["message"])  # a health check's, in its reader's language
 
 
 def test_a_reload_that_changes_no_rule_still_puts_what_it_built_in_force(folder: Path) -> None:
@@ -140,7 +162,7 @@ def test_a_dictionary_written_before_the_watch_began_is_not_missed(folder: Path)
     with rules.watching():
         wait_until(lambda: rules.last is not None)
     assert found(rules.scanner) == [CODENAME, SECOND]
-    assert rules.last is not None and rules.last.why == "a change while the door started"
+    assert rules.last is not None and render(rules.last.why, "en") == "a change while the door started"
 
 
 def test_a_dictionary_written_is_in_force_once_the_reload_it_causes_is_done(folder: Path) -> None:
@@ -150,7 +172,7 @@ def test_a_dictionary_written_is_in_force_once_the_reload_it_causes_is_done(fold
         codenames(folder, CODENAME, SECOND)
         wait_until(lambda: rules.fingerprint != before)
         assert found(rules.scanner) == [CODENAME, SECOND]
-        assert rules.last is not None and rules.last.why == f"{folder / 'codenames.txt'} changed"
+        assert rules.last is not None and render(rules.last.why, "en") == f"{folder / 'codenames.txt'} changed"
 
 
 def test_a_policy_file_written_is_in_force_once_reloaded(folder: Path) -> None:
@@ -171,7 +193,7 @@ def test_sighup_reloads(folder: Path) -> None:
         (folder / "codenames.txt").write_text(f"{SECOND}\tblock\n", encoding="utf-8")
         os.kill(os.getpid(), signal.SIGHUP)
         wait_until(lambda: rules.fingerprint != before)
-        assert rules.last is not None and rules.last.why == "SIGHUP"
+        assert rules.last is not None and render(rules.last.why, "en") == "SIGHUP"
     assert signal.getsignal(signal.SIGHUP) is handler
 
 

@@ -26,7 +26,7 @@ CLEAN = FileReport("clean.txt", Verdict.PASS, size=3, format="text", encoding="u
 def test_text_says_verdict_path_rule_place_and_context_with_the_match_bracketed() -> None:
     assert render_text(MARKED).splitlines() == [
         "BLOCK  通知.docx",
-        "       block mark.state-secret at header1:2:3: 标题 [机密★5年] 正文",
+        "       block mark.state-secret at header (header1) · line 2, column 3: 标题 [机密★5年] 正文",
         "             state-secret mark '机密★5年' stands alone on its line",
     ]
 
@@ -38,7 +38,7 @@ def test_text_on_a_terminal_colours_the_verdict_and_underlines_the_match() -> No
 
 
 def test_a_finding_about_the_whole_file_is_shown_by_its_part_alone() -> None:
-    assert render_text(LOCKED).splitlines()[1] == "       block unscannable.encrypted at file"
+    assert render_text(LOCKED).splitlines()[1] == "       block unscannable.encrypted at the whole file"
 
 
 def test_json_carries_every_report_and_a_summary() -> None:

@@ -105,14 +105,17 @@ def test_a_folder_that_cannot_be_listed_is_reported(open_folder: Path) -> None:
     (open_folder / "locked").mkdir()
     (open_folder / "locked" / "inside.txt").write_text(MARK, encoding="utf-8")
     (open_folder / "locked").chmod(0)
-    code = f"from scanner.walk import walk; from pathlib import Path; print(list(walk([Path({str(open_folder)!r})])))"
+    code = (
+        "from scanner.walk import walk; from scanner.i18n import render; from pathlib import Path; "
+        f"print([(e.path.name, e.problem and render(e.problem, 'en')) for e in walk([Path({str(open_folder)!r})])])"
+    )
     command = [sys.executable, "-c", code]
     if os.geteuid() == 0:  # root lists any folder: walk as nobody, as the share's users would
         require(shutil.which("setpriv") is not None, "setpriv (util-linux)")
         command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
     listed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True, timeout=60).stdout
-    assert "a.txt'), problem=None" in listed
-    assert "locked'), problem='a folder that cannot be listed: Permission denied'" in listed
+    assert "('a.txt', None)" in listed
+    assert "('locked', 'A folder that cannot be listed: permission denied.')" in listed
 
 
 def test_the_walk_is_files_by_name_then_sub_folders(tmp_path: Path) -> None:
@@ -130,7 +133,7 @@ def test_a_file_over_the_byte_limit_is_refused_by_its_size_before_it_is_read(tmp
     config.limits = Limits(max_bytes=1 << 20)
     report = Scanner(config).scan_path(huge)
     assert (report.verdict.name, report.size) == ("BLOCK", 5 << 30)
-    assert report.errors == [f"max_bytes: {5 << 30} bytes, over the limit of {1 << 20}"]
+    assert report.errors == [f"max_bytes: {5 << 30} bytes, over the limit of {1 << 20}."]
 
 
 def test_a_file_name_with_bytes_of_no_encoding_is_scanned(tmp_path: Path) -> None:

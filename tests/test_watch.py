@@ -296,7 +296,7 @@ def test_an_unknown_watch_setting_is_a_configuration_error(
     config = gateway.root / "watch.toml"
     config.write_text("[watch]\nsetle = 1\n", encoding="utf-8")
     assert main(["watch", str(gateway.outbox), *gateway.args(), "--config", str(config), "--once"]) == 2
-    assert f"{config}: [watch] has an unknown key 'setle'; did you mean 'settle'?" in capsys.readouterr().err
+    assert f"{config}: [watch] has an unknown key “setle”. Did you mean “settle”?" in capsys.readouterr().err
 
 
 def test_a_file_over_the_size_limit_is_quarantined_once_with_its_whole_hash(gateway: Gateway) -> None:

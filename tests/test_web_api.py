@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import os
 import quopri
 import socket
@@ -384,8 +385,8 @@ def test_openapi_document_describes_both_ways_to_scan(service: Service) -> None:
 
 
 def test_page_is_served_with_a_policy_that_runs_only_its_own_script(service: Service) -> None:
-    response = httpx.get(service.url + "/")
-    assert "发布前保密检查" in response.text
+    response = httpx.get(service.url + "/", headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    assert "发布前保密检查" in response.text and response.headers["content-language"] == "zh-CN"
     assert "default-src 'self'" in response.headers["content-security-policy"]
     assert httpx.get(service.url + "/static/app.js").status_code == 200
 
@@ -432,8 +433,77 @@ def test_cms_hook_sends_its_token(guarded: Service, tmp_path: Path) -> None:
     assert run_hook(guarded, CLEAN, "a.txt", tmp_path, BAOMI_TOKEN=TOKEN).returncode == 0
 
 
+def test_cms_hook_speaks_the_users_language(service: Service, tmp_path: Path) -> None:
+    """Its own line and the service's report: Chinese under a Chinese locale, English under LANG=C."""
+    chinese = run_hook(service, MARKED, "notice.txt", tmp_path, LANG="zh_CN.UTF-8")
+    assert (chinese.returncode, chinese.stderr) == (2, "baomi-check：notice.txt：禁止发布\n")
+    [finding] = json.loads(chinese.stdout)["files"][0]["findings"]
+    assert finding["message"].startswith("国家秘密标志“机密★5年”")
+    english = run_hook(service, MARKED, "notice.txt", tmp_path, LANG="C")
+    assert (english.returncode, english.stderr) == (2, "baomi-check: notice.txt: block, must not be published\n")
+    [finding] = json.loads(english.stdout)["files"][0]["findings"]
+    assert finding["message"].startswith("State-secret mark “机密★5年”")
+    assert run_hook(service, b"", "empty.txt", tmp_path, LANG="zh_CN.UTF-8").stderr.startswith(
+        "baomi-check：empty.txt 未经检查：HTTP 400 "
+    )
+
+
 def test_cms_hook_exits_3_when_the_service_is_down(tmp_path: Path) -> None:
     down = Service("http://127.0.0.1:1", 1, tmp_path / "a.db", tmp_path / "log", None)  # type: ignore[arg-type]
     result = run_hook(down, CLEAN, "a.txt", tmp_path)
     assert result.returncode == 3
     assert "no answer" in result.stderr
+
+
+# -- languages: every message for a person in the language the request asks for
+
+
+def test_a_refusal_says_why_in_the_language_the_request_asks_for(service: Service) -> None:
+    chinese = post(service, ("空.txt", b""), headers={"Accept-Language": "zh-CN,zh;q=0.9"})
+    english = post(service, ("空.txt", b""), headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert chinese.json()["message"] == "文件是空的：空.txt。" and chinese.headers["content-language"] == "zh-CN"
+    assert english.json()["message"] == "The file is empty: 空.txt." and english.headers["content-language"] == "en"
+    assert chinese.json()["detail"] == english.json()["detail"] == "an upload of 0 bytes"  # for administrators
+
+
+def test_each_finding_says_why_in_the_language_the_request_asks_for(service: Service) -> None:
+    marked = ("a.txt", "机密★5年\n正文\n".encode())
+    [chinese] = post(service, marked, headers={"Accept-Language": "zh-CN"}).json()["files"][0]["findings"]
+    [english] = post(service, marked, headers={"Accept-Language": "en"}).json()["files"][0]["findings"]
+    assert chinese["message"] == "国家秘密标志“机密★5年”位于行首。"
+    assert english["message"] == english["explanation"] == "State-secret mark “机密★5年” opens its line."
+    assert (chinese["rule"], chinese["category"]) == (english["rule"], english["category"])  # machine fields stay
+
+
+def test_without_accept_language_the_service_speaks_its_configured_language(tmp_path: Path) -> None:
+    with serve(tmp_path, '[i18n]\nlanguage = "zh_CN"\n') as chinese:
+        response = post(chinese, ("空.txt", b""))
+        assert response.json()["message"] == "文件是空的：空.txt。"
+        assert 'lang="zh-CN"' in httpx.get(chinese.url + "/").text
+
+
+def test_the_pages_words_come_in_the_language_asked_for(service: Service) -> None:
+    chinese = httpx.get(service.url + "/v1/messages", headers={"Accept-Language": "zh-CN"}).json()
+    english = httpx.get(service.url + "/v1/messages", headers={"Accept-Language": "en"}).json()
+    assert chinese["messages"]["May be published"] == "可以发布"
+    assert chinese["messages"]["{count} file checked"] == ["已检查 {count} 个文件", "已检查 {count} 个文件"]
+    assert english["messages"]["{count} file checked"] == ["{count} file checked", "{count} files checked"]
+    assert (
+        chinese["categories"]["tender"] == "招投标信息"
+        and english["categories"]["tender"] == "Tendering and procurement"
+    )
+    assert chinese["problems"]["encrypted"].startswith("文件已加密")
+    assert chinese["parts"]["body"] == "正文" and english["part_prefixes"]["header"] == "header"
+
+
+def test_the_page_is_given_every_message_its_script_marks() -> None:
+    """The service serves the script the messages Babel extracts from it (babel.cfg: t and tn)."""
+    from babel.messages.extract import extract_javascript
+
+    from scanner.doors.web import STATIC, script_messages
+
+    with (STATIC / "app.js").open("rb") as source:
+        marked = extract_javascript(source, {"t": None, "tn": (1, 2)}, [], {})
+        # t("...", {values}) comes back as (message, None): only tn has a plural
+        extracted = {(m, "") if isinstance(m, str) else (m[0], m[1] or "") for _line, _f, m, _c in marked}
+    assert set(script_messages()) == extracted

@@ -28,8 +28,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
-    """A service of two connections."""
-    config = "[web]\nmax_connections = 2\nread_seconds = 3\n"
+    """A service of two connections, speaking Chinese where no request says what its reader wants."""
+    config = '[web]\nmax_connections = 2\nread_seconds = 3\n[i18n]\nlanguage = "zh_CN"\n'
     with serve(tmp_path_factory.mktemp("small"), config) as running:
         yield running
 
@@ -115,7 +115,7 @@ def test_when_every_connection_is_in_the_middle_of_a_request_a_new_one_gets_503(
             extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
             answer = closed_by_peer(extra)
         assert answer is not None and answer.startswith(b"HTTP/1.1 503 ")
-        assert '"服务繁忙，文件未检查，请稍后再试"'.encode() in answer
+        assert '"服务繁忙，文件未检查，请稍后再试。"'.encode() in answer
     finally:
         for sock in slow:
             sock.close()

@@ -14,13 +14,25 @@ from scanner.detect.budget import Budget, Deadline, Overrun, Work
 from scanner.detect.view import Judged, SegmentView
 from scanner.dictionaries import Dictionary
 from scanner.extract.base import Problem
+from scanner.i18n import N_, Message, msg, msg_n, render
 from scanner.model import Finding, Location, Segment, Verdict
 from scanner.policy import ChannelPolicy
+from scanner.titles import where
 
 if TYPE_CHECKING:
     from scanner.registry.index import Registry
 
-__all__ = ["Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
+__all__ = ["PROBES", "Deadline", "Detectors", "Evidence", "Work", "unscannable_finding"]
+# What the detectors ask the matcher to look for in its pass besides the dictionary (load_dictionaries' probes).
+PROBES = (identifiers.RUN_PROBE,)
+
+
+# What a detector decided about a candidate (Judged.outcome, a machine word), as `--explain` says it.
+OUTCOMES = {
+    "finding": N_("a finding"),
+    "finding (counted, not listed)": N_("a finding (counted, not listed: it repeats one listed often enough)"),
+    "not examined (repeats of it are counted)": N_("not examined (it repeats a term listed often enough: counted)"),
+}
 
 
 @dataclass(frozen=True)
@@ -30,10 +42,25 @@ class Evidence:
     rule: str
     text: str
     location: Location
-    outcome: str  # "finding", or the name of the rule that set it aside
+    outcome: str  # "finding", or "mention (the name of the predicate that set it aside)"
+
+    @property
+    def decided(self) -> Message:
+        """The outcome for a reader: the predicate that set a mention aside is named as it is in the code."""
+        if self.outcome in OUTCOMES:
+            return msg(OUTCOMES[self.outcome])
+        predicate = self.outcome.removeprefix("mention (").removesuffix(")")
+        return msg("set aside by {predicate}", predicate=predicate)
 
     def __str__(self) -> str:
-        return f"{self.rule} {self.text!r} at {self.location}: {self.outcome}"
+        said = msg(
+            "{rule} “{text}” at {where}: {decided}",
+            rule=self.rule,
+            text=self.text,
+            where=where(self.location),
+            decided=self.decided,
+        )
+        return render(said)
 
 
 class Detectors:
@@ -70,7 +97,10 @@ class Detectors:
                 found.findings += registered.find(self.registry, views)
         except Overrun as overrun:
             seconds = deadline.seconds if deadline else 0
-            detail = f"the scan did not finish within {seconds:g} s; what it had found until then is reported"
+            detail = msg(
+                "The scan did not finish within {seconds} s; what it had found until then is reported.",
+                seconds=f"{seconds:g}",
+            )
             found.findings.append(unscannable_finding(Problem("timeout", detail, overrun.part)))
         if len(found.ids) >= policy.roster:
             found.findings.append(roster_finding(len(found.ids), policy.roster))
@@ -79,16 +109,28 @@ class Detectors:
         return found.evidence, _dedupe(found.findings)
 
     def _detect(self, view: SegmentView, budget: Budget, found: _Found) -> None:
-        hits = self.dictionary.hits(view.normal.text)
-        mark_hits = [(s, e) for s, e, group in hits if group[0].category == "mark"]
-        term_hits = [(s, e, group) for s, e, group in hits if group[0].category != "mark"]
-        marked = False
-        for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
-            marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
-            found.add(view, judged)
-        level = marks.lone_level(view.segment)
-        if marked and level is not None:
-            found.level_cells.append((view.segment.part, level))
+        (hits, probed), marks_below, terms_of = (
+            self.dictionary.scan(view.normal.text),
+            self.dictionary.marks,
+            self.dictionary.terms,
+        )
+        if hits:
+            mark_hits = [(s, e) for s, e, key in hits if key < marks_below]
+            term_hits = [(s, e, terms_of(key)) for s, e, key in hits if key >= marks_below]
+            del hits
+            marked = False
+            for judged in chain(marks.judge(view, mark_hits, budget), self.terms.judge(view, term_hits, budget)):
+                marked = marked or (judged.finding is not None and judged.rule.startswith("mark."))
+                found.add(view, judged)
+            level = marks.lone_level(view.segment) if marked else None
+            if level is not None:
+                found.level_cells.append((view.segment.part, level))
+        if (
+            probed is not None
+            and identifiers.RUN_PROBE in self.dictionary.probes
+            and identifiers.RUN_PROBE not in probed
+        ):
+            return  # the matcher saw no run of digits and letters long enough to be an identifier
         for identifier in identifiers.find(view, budget):
             found.ids.add(identifier.value)
             found.add(view, identifier.judged)
@@ -133,13 +175,18 @@ class _Found:
         """The last listed finding of a rule and text seen more often than are listed says how many more."""
         if not unlisted:
             return
-        where = {id(finding): i for i, finding in enumerate(self.findings)}
+        index_of = {id(finding): i for i, finding in enumerate(self.findings)}
         for key, more in unlisted.items():
-            index = where.get(id(self.last_listed.get(key)))
+            index = index_of.get(id(self.last_listed.get(key)))
             if index is not None:
                 finding = self.findings[index]
-                explanation = f"{finding.explanation}; {more} more like it in this file are not listed"
-                self.findings[index] = replace(finding, explanation=explanation)
+                rest = msg_n(
+                    "One more like it in this file is not listed.",
+                    "{count} more like it in this file are not listed.",
+                    more,
+                )
+                reason = msg("{sentence} {more}", sentence=finding.reason or finding.explanation, more=rest)
+                self.findings[index] = replace(finding, reason=reason, explanation="")
 
 
 # Problems that are not "could not read": an image nobody looked into, a damaged file read only after repair. Each
@@ -148,6 +195,8 @@ _PROBLEM_CATEGORIES = {"image": "image", "ocr": "image", "repaired": "damaged"}
 
 
 def unscannable_finding(problem: Problem) -> Finding:
+    """The finding of a Problem: its detail is the reason a person reads; the English explanation adds what a
+    library said about it (Problem.cause)."""
     category = _PROBLEM_CATEGORIES.get(problem.reason, "unscannable")
     return Finding(
         category=category,
@@ -155,7 +204,8 @@ def unscannable_finding(problem: Problem) -> Finding:
         action=Verdict.BLOCK if category == "unscannable" else Verdict.FLAG,
         text="",
         location=Location(problem.part or "file", 0, 0),
-        explanation=problem.detail,
+        explanation=problem.english,
+        reason=problem.detail if isinstance(problem.detail, Message) else None,
     )
 
 
@@ -166,7 +216,11 @@ def roster_finding(count: int, threshold: int) -> Finding:
         action=marks.PENDING,
         text="",
         location=Location("file", 0, 0),
-        explanation=f"{count} distinct valid personal identifiers (a roster: {threshold} or more)",
+        reason=msg(
+            "{count} distinct valid personal identifiers: a roster ({threshold} or more).",
+            count=count,
+            threshold=threshold,
+        ),
     )
 
 

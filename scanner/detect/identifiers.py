@@ -12,6 +12,7 @@ from datetime import date
 
 from scanner.detect.budget import Budget
 from scanner.detect.view import Judged, SegmentView, mask
+from scanner.i18n import N_, Message, msg
 from scanner.model import Finding, Verdict
 
 PENDING = Verdict.FLAG  # the policy sets the action (policy.apply_policy); see marks.PENDING
@@ -110,33 +111,42 @@ class Kind:
     shapes: tuple[tuple[int, ...], ...]  # the lengths of the digit groups people write it in
     valid: Callable[[str], bool]
     keep: tuple[int, int]  # characters shown at the start and end; the rest is masked in reports
-    checked: str  # what was verified, for the explanation
+    checked: str  # what was verified, for the explanation (marked for translation)
 
 
 _CARD_SHAPES = (*((n,) for n in (19, 18, 17, 16, 15, 13)), (4, 4, 4, 4, 3), (4, 4, 4, 4, 2), (4, 4, 4, 4, 1))
 _CARD_SHAPES += ((4, 4, 4, 4), (6, 13), (4, 6, 5))  # 6222 0212 0483 5716 256, 622202 1204835716256, 3782 822463 10005
 # In order of precedence: an 18-digit run that is a valid resident ID is not also a card.
 KINDS = (
-    Kind("resident-id", ((18,), (6, 8, 4), (6, 4, 4, 4)), valid_resident_id, (6, 4), "check digit verified"),
+    Kind("resident-id", ((18,), (6, 8, 4), (6, 4, 4, 4)), valid_resident_id, (6, 4), N_("its check digit is right")),
     Kind(
         "bank-card",
         _CARD_SHAPES,
         valid_bank_card,
         (6, 4),
-        "an issuer's prefix and length, Luhn check passed",
+        N_("an issuer's prefix and length, and the Luhn check passes"),
     ),
     Kind(
         "mobile",
         ((11,), (3, 4, 4), (3, 8), (2, 11), (2, 3, 4, 4), (13,)),
         valid_mobile,
         (3, 4),
-        "mainland numbering plan",
+        N_("it fits the mainland numbering plan"),
     ),
 )
-_CREDIT = Kind("credit-code", ((18,),), valid_credit_code, (8, 2), "registration authority, region and check character")
+_CREDIT = Kind(
+    "credit-code",
+    ((18,),),
+    valid_credit_code,
+    (8, 2),
+    N_("its registration authority, region and check character are right"),
+)
 # Where an identifier could be at all: a run of eleven or more digits, capitals, spaces and dashes. One cheap pass
 # over the text; groups are looked at only inside these runs.
 _RUN = re.compile(r"[0-9A-Za-z][0-9A-Za-z +\-\u3000－]{9,}[0-9A-Za-z]")
+# The same run as the matcher can look for it in the text's UTF-16 code units (big-endian: an ASCII character is a NUL
+# byte and itself), during its one pass: a text it says has none is not read again for identifiers.
+RUN_PROBE = rb"\x00[0-9A-Za-z](?:\x00[0-9A-Za-z +\-]|\x30\x00|\xff\x0d){9,}\x00[0-9A-Za-z]"
 _SEPARATOR = re.compile(r" {1,2}|[\-\u3000－]")
 _GROUP = re.compile(r"\d+[Xx]?")
 _CREDIT_CODE = re.compile(r"(?<![0-9A-Z])[0-9A-Y]{18}(?![0-9A-Z])")
@@ -237,12 +247,26 @@ def _identifier(view: SegmentView, kind: Kind, start: int, end: int, value: str,
         text=masked,
         location=view.location(start, end),
         context=view.context(start, end, shown=masked),
-        explanation=explain(kind, value),
+        reason=explain(kind, value),
     )
     return Identifier(f"{kind.name}:{value}", Judged(rule, (start, end), "finding", finding, value))
 
 
-def explain(kind: Kind, value: str) -> str:
-    """The sentence a report gives for an identifier: which kind, what was checked, and that it is shown masked."""
-    issuer = f" ({card_scheme(value)})" if kind.name == "bank-card" else ""
-    return f"a valid {kind.name.replace('-', ' ')}{issuer}: {kind.checked}; shown masked"
+# What each kind is called in an explanation, and the card issuers whose names are said in the reader's language.
+KIND_NAMES = {
+    "resident-id": N_("resident ID number"),
+    "bank-card": N_("bank card number"),
+    "mobile": N_("mobile phone number"),
+    "credit-code": N_("unified social credit code"),
+}
+ISSUERS = {"UnionPay": N_("UnionPay"), "American Express": N_("American Express"), "Mastercard": N_("Mastercard")}
+
+
+def explain(kind: Kind, value: str) -> Message:
+    """The reason a report gives for an identifier: which kind, what was checked, and that it is shown masked."""
+    name, checked = msg(KIND_NAMES[kind.name]), msg(kind.checked)
+    issuer = card_scheme(value) if kind.name == "bank-card" else None
+    if issuer:
+        issued = msg(ISSUERS[issuer]) if issuer in ISSUERS else issuer
+        return msg("A valid {kind} ({issuer}): {checked}; shown masked.", kind=name, issuer=issued, checked=checked)
+    return msg("A valid {kind}: {checked}; shown masked.", kind=name, checked=checked)

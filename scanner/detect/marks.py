@@ -16,6 +16,7 @@ from functools import cache
 
 from scanner.detect.budget import Budget
 from scanner.detect.view import Judged, SegmentView
+from scanner.i18n import N_, Message, msg
 from scanner.model import Finding, Role, Segment, Verdict
 from scanner.normalize import STRIKE, lookalikes, spellings
 
@@ -324,27 +325,36 @@ def _judge_line(view: SegmentView, line_start: int, line_end: int, budget: Budge
             text=text,
             location=view.location(*at),
             context=view.context(*at),
-            explanation=explain(category, text, _where(candidate), why),
+            reason=explain(category, text, candidate, why),
         )
         yield Judged(rule, at, "finding", finding, match.group())
 
 
 def _classify(
     view: SegmentView, c: Candidate, written: str, imitated: str, at: tuple[int, int]
-) -> tuple[str, str, str]:
+) -> tuple[str, str, Message | None]:
     """(rule, category, why) of a mark: as it is, disguised with look-alikes, or withdrawn (declassified)."""
     if written != imitated:
-        return "mark.disguised", "disguised-mark", f"written with look-alike characters ({written} for {imitated})"
+        why = msg(
+            "It is written with look-alike characters (“{written}” for “{imitated}”).",
+            written=written,
+            imitated=imitated,
+        )
+        return "mark.disguised", "disguised-mark", why
     begin, end = view.original(*at)
     if struck_through(view.segment.text, begin, end):
-        return "mark.declassified", "declassified", "struck through: declassified, which is not public"
+        return "mark.declassified", "declassified", msg("It is struck through: declassified is not the same as public.")
     if stamped_declassified(c):
-        return "mark.declassified", "declassified", "stamped 解密 beside it: declassified, which is not public"
+        why = msg("A declassification stamp stands beside it: declassified is not the same as public.")
+        return "mark.declassified", "declassified", why
     passed = declassified_by_date(c, date.today())
     if passed is not None:
-        why = f"its declassification date {passed.isoformat()} has passed: declassified, which is not public"
+        why = msg(
+            "Its declassification date {date} has passed: declassified is not the same as public.",
+            date=passed.isoformat(),
+        )
         return "mark.declassified", "declassified", why
-    return f"mark.{c.category}", c.category, ""
+    return f"mark.{c.category}", c.category, None
 
 
 def _opens(line: Line, start: int) -> bool:
@@ -378,22 +388,44 @@ def read_by_ocr(segment: Segment) -> bool:
     return last == "ocr" or last.endswith(".ocr")
 
 
-def _where(c: Candidate) -> str:
+# What each kind of mark is called in an explanation, and where a segment of each role stands in its file.
+KIND_NAMES = {
+    "state-secret": N_("State-secret mark"),
+    "work-secret": N_("Work-secret mark"),
+    "commercial-secret": N_("Commercial-secret mark"),
+    "internal": N_("Internal-material mark"),
+}
+ROLE_PLACES = {
+    Role.HEADER: N_("page header"),
+    Role.FOOTER: N_("page footer"),
+    Role.CELL: N_("table cell"),
+    Role.WATERMARK: N_("watermark"),
+    Role.METADATA: N_("document properties"),
+    Role.NOTE: N_("notes or comments"),
+    Role.DELETED: N_("text deleted with changes tracked"),
+    Role.TEXTBOX: N_("text box"),
+}
+
+
+def _where(c: Candidate, kind: Message, mark: str) -> Message:
+    """Where the mark stands, said of this kind of mark as written: the reason it counts as a mark."""
     if c.role == Role.FILENAME:
-        return "opens the file name"
+        return msg("{kind} “{mark}” opens the file name.", kind=kind, mark=mark)
     if c.role == Role.TITLE:
-        return "opens the title"
+        return msg("{kind} “{mark}” opens the title.", kind=kind, mark=mark)
     if c.role != Role.BODY:
-        return f"stands in the {c.role.value}"
+        return msg("{kind} “{mark}” stands in the {place}.", kind=kind, mark=mark, place=msg(ROLE_PLACES[c.role]))
+    if c.full and c.opens:
+        return msg("{kind} “{mark}” opens its line.", kind=kind, mark=mark)
     if c.full:
-        return "opens its line" if c.opens else "stands at the end of its line"
-    return f"stands alone on line {c.rank + 1} of its page"
+        return msg("{kind} “{mark}” stands at the end of its line.", kind=kind, mark=mark)
+    return msg("{kind} “{mark}” stands alone on line {line} of its page.", kind=kind, mark=mark, line=c.rank + 1)
 
 
-def explain(category: str, text: str, where: str, why: str) -> str:
-    """The sentence a report gives for a mark: what kind, as written, where it stands, and why it counts so."""
-    sentence = f"{category} mark {text!r} {where}"
-    return f"{sentence}; {why}" if why else sentence
+def explain(category: str, text: str, c: Candidate, why: Message | None) -> Message:
+    """The reason a report gives for a mark: what kind, as written, where it stands, and why it counts so."""
+    sentence = _where(c, msg(KIND_NAMES[category]), text)
+    return msg("{sentence} {more}", sentence=sentence, more=why) if why is not None else sentence
 
 
 # --- A table that lists the levels ---

@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 
 from scanner.detect.view import SegmentView
+from scanner.i18n import msg, msg_n
 from scanner.model import Finding, Role, Verdict
 from scanner.registry.documents import Match
 from scanner.registry.fingerprint import Folded, K, fold_texts
@@ -45,10 +46,17 @@ def _document_finding(match: Match, folded: Folded, views: list[SegmentView]) ->
         text=view.text(start, end),
         location=view.location(start, end),
         context=view.context(start, end),
-        explanation=(
-            f"about {match.chars} characters from here match the registered document {doc.title!r} ({doc.level}, "
-            f"id {doc.id}, registered {doc.registered[:10]}): {match.fingerprints} fingerprints, its characters "
-            f"{match.registered_start + 1}–{match.registered_end}"
+        reason=msg(
+            "About {chars} characters from here match the registered document “{title}” ({level}, id {id}, "
+            "registered {date}): {fingerprints} fingerprints, its characters {first}–{last}.",
+            chars=match.chars,
+            title=doc.title,
+            level=doc.level,
+            id=doc.id,
+            date=doc.registered[:10],
+            fingerprints=match.fingerprints,
+            first=match.registered_start + 1,
+            last=match.registered_end,
         ),
     )
 
@@ -56,7 +64,6 @@ def _document_finding(match: Match, folded: Folded, views: list[SegmentView]) ->
 def _table_finding(match: TableMatch, folded: Folded, views: list[SegmentView]) -> Finding:
     table = match.table
     view, start, end = _place(folded, views, match.start, match.end)
-    rows = "1 row" if match.rows == 1 else f"{match.rows} rows"
     return Finding(
         category="registered-table",
         rule=TABLE_RULE,
@@ -64,9 +71,17 @@ def _table_finding(match: TableMatch, folded: Folded, views: list[SegmentView]) 
         text="",
         location=view.location(start, end),
         context=view.context(start, end),
-        explanation=(
-            f"{rows} of the registered table {table.title!r} ({table.level}, id {table.id}): values of "
-            f"{table.min_columns} or more of the columns {', '.join(table.columns)} of the same row stand together"
+        reason=msg_n(
+            "{count} row of the registered table “{title}” ({level}, id {id}): values of {least} or more of the "
+            "columns {columns} of one row stand together.",
+            "{count} rows of the registered table “{title}” ({level}, id {id}): values of {least} or more of the "
+            "columns {columns} of one row stand together.",
+            match.rows,
+            title=table.title,
+            level=table.level,
+            id=table.id,
+            least=table.min_columns,
+            columns=", ".join(table.columns),
         ),
     )
 

@@ -4,7 +4,6 @@ binding (rjieba) is installed, by jieba itself otherwise. Both are loaded only w
 
 from __future__ import annotations
 
-import logging
 from typing import Protocol
 
 
@@ -43,6 +42,8 @@ class PythonJieba:
     """jieba itself: the reference, and what runs where no rjieba wheel can be installed."""
 
     def __init__(self) -> None:
+        import logging
+
         import jieba
 
         jieba.setLogLevel(logging.WARNING)

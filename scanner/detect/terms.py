@@ -9,23 +9,24 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from itertools import accumulate
+from typing import NamedTuple
 
 from scanner.detect.budget import Budget
 from scanner.detect.segmenter import Segmenter, load_segmenter
 from scanner.detect.view import Judged, SegmentView
 from scanner.dictionaries import Term
+from scanner.i18n import Message, msg
 from scanner.model import Finding
 
 _WINDOW = 8  # characters of context on each side that jieba sees
 _NEAR = 24  # characters on each side that the mention predicates see
-_ASCII_WORD = re.compile(r"[A-Za-z0-9]")
 _CLAUSE_END = re.compile(r"[，。；;！？!?：:\n]")
-_JOINER = r"(?:、|和|及|或者|或|以及|与)"
+_JOINERS = ("、", "和", "及", "或者", "或", "以及", "与")  # what joins the items of a list
+_JOINER = f"(?:{'|'.join(_JOINERS)})"
 
 
-@dataclass(frozen=True)
-class TermCandidate:
+class TermCandidate(NamedTuple):
     """A dictionary term where jieba found it a word, with what stands next to it on its line."""
 
     term: str  # as normalised
@@ -40,29 +41,39 @@ def listed_among_examples(c: TermCandidate) -> bool:
     """商业秘密包括技术方案、工艺参数、客户名单等 / 提供工资表、财务报表等资料 / 披露源代码等专有信息: one item of a
     list of examples, as a contract's definition of 商业秘密 or a law names them; the records themselves are not
     there. A list of the records themselves (附件：客户名单、报价底线) has no 等 and no 包括 and still counts."""
-    item = re.search(f"{_JOINER}$", c.before) or re.match(rf"{_JOINER}|等(?!级|待|候|到)", c.after)
+    item = c.before.endswith(_JOINERS) or _JOINED_AFTER.match(c.after)
     if not item:
         return False
     clause_after = _CLAUSE_END.split(c.after, maxsplit=1)[0]
     clause_before = _CLAUSE_END.split(c.before)[-1]
-    return "等" in clause_after or bool(re.search(r"包括|包含|例如|诸如|比如|是指|涉及", clause_before))
+    return "等" in clause_after or bool(_INTRODUCES_EXAMPLES.search(clause_before))
+
+
+_JOINED_AFTER = re.compile(rf"{_JOINER}|等(?!级|待|候|到)")
+_INTRODUCES_EXAMPLES = re.compile(r"包括|包含|例如|诸如|比如|是指|涉及")
 
 
 def defined_term(c: TermCandidate) -> bool:
     """商业秘密中的客户名单，一般是指… / 本条例所称工资表: a law or contract defining the word, not the record."""
-    return bool(re.match(r"[，,]?(?:一般|通常)?(?:是指|系指|指的是)", c.after) or re.search(r"所称的?$", c.before))
+    return bool(_DEFINITION_AFTER.match(c.after) or c.before.endswith(("所称", "所称的")))
+
+
+_DEFINITION_AFTER = re.compile(r"[，,]?(?:一般|通常)?(?:是指|系指|指的是)")
 
 
 def cited_as_a_source(c: TermCandidate) -> bool:
     """人民政府常务会议纪要中指出 / 调取的工资表上的考勤记录 / 该工资表显示: a record a judgment or report cites."""
-    return bool(re.match(r"(?:中|上)?(?:指出|显示|载明|记载|写明|表明|所载)|上的|中的", c.after))
+    return bool(_CITED.match(c.after))
+
+
+_CITED = re.compile(r"(?:中|上)?(?:指出|显示|载明|记载|写明|表明|所载)|上的|中的")
 
 
 def prohibition_naming_its_object(c: TermCandidate) -> bool:
     """不得复制音像制品 / 禁止复制、下载、汇编、摘抄绝密级文件: a law's prohibition names what it covers. A handling
     instruction on a document ends its clause where it stands (此件不得复制。严禁复制、外传) or names the document
     itself (不得复制本文件), and still counts."""
-    if not re.match(r"不得|禁止|严禁|请勿", c.term):
+    if not c.term.startswith(("不得", "禁止", "严禁", "请勿")):
         return False
     rest = _CLAUSE_END.split(c.after, maxsplit=1)[0]
     rest = re.sub(rf"^(?:{_JOINER}[\u4e00-\u9fff]{{2}})+", "", rest)  # other acts forbidden with it
@@ -121,14 +132,14 @@ class TermChecker:
                     text=original,
                     location=location,
                     context=context,
-                    explanation=explain(each.text, each.source),
+                    reason=explain(each.text, each.source),
                 )
                 yield Judged(finding.rule, (start, end), "finding", finding, key)
 
     def is_word_here(self, text: str, start: int, end: int) -> bool:
         """True when segmenting the window around [start, end) cuts at both ends of the hit."""
         term = text[start:end]
-        if _ASCII_WORD.match(term[0]) or _ASCII_WORD.match(term[-1]):
+        if _latin(term[0]) or _latin(term[-1]):
             return _ascii_bounded(text, start, end)
         lo = max(0, start - _WINDOW, text.rfind("\n", max(0, start - _WINDOW), start) + 1)
         hi = min(len(text), end + _WINDOW)
@@ -143,12 +154,7 @@ class TermChecker:
         if term not in self._known:
             self._known.add(term)
             self._segmenter.know(term)
-        cuts = {0}
-        pos = 0
-        for word in self._segmenter.cut(window):
-            pos += len(word)
-            cuts.add(pos)
-        return cuts
+        return {0, *accumulate(map(len, self._segmenter.cut(window)))}
 
 
 def _candidate(text: str, start: int, end: int) -> TermCandidate:
@@ -159,15 +165,18 @@ def _candidate(text: str, start: int, end: int) -> TermCandidate:
     return TermCandidate(text[start:end], text[lo:start], text[end : newline if newline != -1 else hi])
 
 
-def explain(term: str, source: str) -> str:
-    """The sentence a report gives for a term: which term, from which dictionary line."""
-    return f"dictionary term {term!r} ({source})"
+def explain(term: str, source: str) -> Message:
+    """The reason a report gives for a term: which term, from which dictionary line."""
+    return msg("Dictionary term “{term}” ({source}).", term=term, source=source)
+
+
+def _latin(ch: str) -> bool:
+    """A Latin letter or a digit (what a Latin word is made of)."""
+    return ch.isascii() and ch.isalnum()
 
 
 def _ascii_bounded(text: str, start: int, end: int) -> bool:
     """A Latin term (a codename such as K-7) must not be part of a longer Latin word."""
     before = text[start - 1] if start else " "
     after = text[end] if end < len(text) else " "
-    return not (_ASCII_WORD.match(before) and _ASCII_WORD.match(text[start])) and not (
-        _ASCII_WORD.match(after) and _ASCII_WORD.match(text[end - 1])
-    )
+    return not (_latin(before) and _latin(text[start])) and not (_latin(after) and _latin(text[end - 1]))

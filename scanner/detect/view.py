@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import re
-from array import array
-from bisect import bisect_left
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from scanner.detect.budget import Work
 from scanner.model import Finding, Location, Role, Segment
@@ -17,7 +15,6 @@ _ID_SHAPED = re.compile(r"[\dA-Za-zＡ-Ｚａ-ｚ](?:[ \-\u3000－]?[\dA-Za-zＡ
 _SECRET_DIGITS = 6
 # How far past a context's window to look for the rest of an identifier the window cuts.
 _ID_REACH = 40
-_BREAKS = re.compile(r"[\n\f]")
 
 
 def mask(value: str, head: int, tail: int) -> str:
@@ -27,10 +24,10 @@ def mask(value: str, head: int, tail: int) -> str:
     return "".join("*" if i in hidden else ch for i, ch in enumerate(value))
 
 
-@dataclass(frozen=True)
-class Judged:
+class Judged(NamedTuple):
     """What a detector decided about one candidate (its normalised span): a finding, or the rule that set it
-    aside. Where and what it was in the original is worked out only when someone asks (--explain)."""
+    aside. Where and what it was in the original is worked out only when someone asks (--explain). A named tuple:
+    one is made for every hit, and a tuple is made several times faster than a frozen dataclass."""
 
     rule: str
     span: tuple[int, int]
@@ -45,14 +42,18 @@ class SegmentView:
         self.normal: NormalText = normalize(segment.text, squeeze=segment.role != Role.FILENAME)
         self.context_chars = context_chars
         self.work = work if work is not None else Work()
-        self._breaks: array[int] | None = None  # where lines and pages end in the normalised text
+        self._line = (1, 0)  # the line line_of found last: (start, end)
+        self._span, self._original = (0, -1), (0, 0)  # the span original() was asked for last, and its answer
         self._counted_to = 0  # a place in the original, the newlines before it, and where its line starts
         self._lines_before = 0
         self._line_start = 0
 
     def original(self, start: int, end: int) -> tuple[int, int]:
-        """The original span of the normalised span [start, end)."""
-        return self.normal.original_span(start, end)
+        """The original span of the normalised span [start, end) (the last one asked for is kept: a finding asks
+        for its location, its text and its context in turn)."""
+        if (start, end) != self._span:
+            self._span, self._original = (start, end), self.normal.original_span(start, end)
+        return self._original
 
     def location(self, start: int, end: int) -> Location:
         begin, _ = self.original(start, end)
@@ -84,54 +85,78 @@ class SegmentView:
         begin, finish = self.original(start, end)
         text = self.segment.text
         lo, hi = max(0, begin - self.context_chars), min(len(text), finish + self.context_chars)
+        window = text[lo:hi]
+        if shown is None and not any(map(str.isdigit, window)):  # most windows: nothing to mask or replace
+            return " ".join(window.split())
         match = text[begin:finish] if shown is None else shown
         window = _masked(text, lo, begin) + match + _masked(text, finish, hi)
         return " ".join(window.split())
 
     def line_of(self, start: int) -> tuple[int, int]:
         """The normalised line around normalised index `start`: (line start, line end). A form feed (a page
-        break) ends a line too."""
-        breaks = self.breaks()
-        k = bisect_left(breaks, start)
-        begin = breaks[k - 1] + 1 if k else 0
-        return begin, breaks[k] if k < len(breaks) else len(self.normal.text)
-
-    def breaks(self) -> array[int]:
-        """Where each line or page of the normalised text ends (the index of its \\n or \\f), found once and kept
-        as machine integers (8 bytes a line, not a Python object each)."""
-        if self._breaks is None:
-            self._breaks = array("q", (m.start() for m in _BREAKS.finditer(self.normal.text)))
-            self.work.characters += len(self.normal.text)
-        return self._breaks
+        break) ends a line too. Found by looking out from `start` to the breaks on either side, so a line costs its
+        own length, not the text's; the line asked about last is kept, for the other hits on it."""
+        begin, end = self._line
+        if not begin <= start <= end:
+            text = self.normal.text
+            begin, end = _break_before(text, start) + 1, _break_from(text, start)
+            self._line = begin, end
+            self.work.characters += end - begin
+        return begin, end
 
     def lines_above(self, line_start: int, enough: int) -> int:
         """Non-blank lines above the line starting at `line_start` on its page, counted up to `enough`. Walking up
         stops there, so each blank line is walked past by at most `enough` lines below it."""
-        if line_start == 0:
-            return 0
-        text, breaks = self.normal.text, self.breaks()
-        k = bisect_left(breaks, line_start - 1)  # the break that ends the line above
+        text = self.normal.text
+        end = line_start - 1  # the break that ends the line above
         count = 0
-        while count < enough and k >= 0 and text[breaks[k]] != "\f":
-            begin = breaks[k - 1] + 1 if k else 0
-            self.work.characters += breaks[k] - begin
-            if text[begin : breaks[k]].strip():
+        while count < enough and end >= 0 and text[end] != "\f":
+            begin = _break_before(text, end) + 1
+            self.work.characters += end - begin
+            if text[begin:end].strip():
                 count += 1
-            k -= 1
+            end = begin - 1
         return count
+
+
+def _break_before(text: str, index: int) -> int:
+    """The index of the last line or page break before `index`, or -1: looked for in windows that double as they
+    go back, so the cost is the distance to it, however far the next break of the other kind is."""
+    high, width = index, 256
+    while high > 0:
+        low = max(0, high - width)
+        found = max(text.rfind("\n", low, high), text.rfind("\f", low, high))
+        if found != -1:
+            return found
+        high, width = low, 2 * width
+    return -1
+
+
+def _break_from(text: str, index: int) -> int:
+    """The index of the first line or page break at or after `index`, or the text's length (as _break_before)."""
+    low, width = index, 256
+    while low < len(text):
+        high = min(len(text), low + width)
+        found = [at for at in (text.find("\n", low, high), text.find("\f", low, high)) if at != -1]
+        if found:
+            return min(found)
+        low, width = high, 2 * width
+    return len(text)
 
 
 def _masked(text: str, lo: int, hi: int) -> str:
     """text[lo:hi] with every digit of an identifier-shaped run of six or more digits starred. The run is
     recognised in the text around the window, so one the window cuts in half is masked all the same."""
     piece = text[lo:hi]
-    if sum(ch.isdigit() for ch in piece) == 0:
+    if not any(map(str.isdigit, piece)):
         return piece
     reach_lo = max(0, lo - _ID_REACH)
     around = text[reach_lo : hi + _ID_REACH]
+    if sum(map(str.isdigit, around)) < _SECRET_DIGITS:  # no run here can hold enough digits (第12条, 2024年)
+        return piece
     chars = list(piece)
     for run in _ID_SHAPED.finditer(around):
-        if sum(ch.isdigit() for ch in run.group()) < _SECRET_DIGITS:
+        if sum(map(str.isdigit, run.group())) < _SECRET_DIGITS:
             continue
         for i in range(max(run.start() + reach_lo, lo), min(run.end() + reach_lo, hi)):
             if chars[i - lo].isdigit():

@@ -19,22 +19,24 @@ import stat
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
 
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, logging_to, overridden, reloadable, version
+from scanner.command import UsageError, build_scanner, count, logging_to, overridden, reloadable, version
 from scanner.config import AuditTable, ClamdTable
 from scanner.doors import clamd_protocol as wire
 from scanner.doors.admission import Admission
 from scanner.doors.listening import Listener
 from scanner.doors.stopping import StopSignal
 from scanner.engine import NOT_REGULAR, Scanner
-from scanner.extract.base import Problem
+from scanner.extract.base import Detail, Problem
+from scanner.i18n import N_, _, msg, msg_n, speaking
 from scanner.model import FileReport, Verdict
 from scanner.reloading import Rules
+from scanner.titles import os_error
 
 log = logging.getLogger("baomi.clamd")
 
@@ -45,9 +47,10 @@ SEND_SECONDS = 30.0  # for a reply to leave
 MAX_DEPTH = 256  # folders inside folders below a SCAN path (each holds a descriptor while its sub-folders are read)
 ACTIONS = {True: Action.REFUSED, False: Action.ALLOWED}  # by whether the answer was FOUND
 OUTSIDE = b"Access denied. ERROR"  # what a path outside the roots gets: clamd's answer to a file it may not read
-LINK_OUT = "a link out of the folders baomi may read ([clamd] roots): not followed"
-LOOP = "a link back to a folder above it: following it would never end"
-TOO_DEEP = f"a folder more than {MAX_DEPTH} folders deep"
+# Why a file below a SCAN path was not read (its unscannable finding); the replies themselves are clamd's, in English.
+LINK_OUT = msg("A link out of the folders baomi may read ([clamd] roots): not followed.")
+LOOP = msg("A link back to a folder above it: following it would never end.")
+TOO_DEEP = msg("A folder more than {depth} folders deep.", depth=MAX_DEPTH)
 
 
 def virus_name(report: FileReport) -> bytes:
@@ -79,7 +82,7 @@ class Item:
 
     shown: bytes
     fd: int | None
-    problem: str = ""
+    problem: Detail = ""
 
 
 class Roots:
@@ -150,7 +153,7 @@ class Roots:
             finally:
                 os.close(listing)
         except OSError as exc:
-            yield Item(name, None, f"a folder that cannot be listed: {exc.strerror or exc}")
+            yield Item(name, None, msg("A folder that cannot be listed: {error}.", error=os_error(exc)))
             return
         for entry in names:
             child = name.rstrip(b"/") + b"/" + os.fsencode(entry)
@@ -160,7 +163,7 @@ class Roots:
                 yield Item(child, None, LINK_OUT)
                 continue
             except OSError as exc:
-                yield Item(child, None, f"cannot be opened: {exc.strerror or exc}")
+                yield Item(child, None, msg("It cannot be opened: {error}.", error=os_error(exc)))
                 continue
             info = os.fstat(opened)
             key = (info.st_dev, info.st_ino)
@@ -189,18 +192,18 @@ class ClamdService:
     def serve_connection(self, sock: socket.socket, peer: str) -> None:
         conn = wire.Connection(sock, self.settings.connection_seconds)
         if not self._connections.admit(conn):
-            log.warning("%s: refused, every connection is in the middle of a command", peer)
+            log.warning(msg("{client}: refused, every connection is in the middle of a command", client=peer))
             return
         try:
             self._serve(conn, peer)
         except wire.Gone as exc:
-            log.debug("%s: %s", peer, exc)
+            log.debug(msg("{client}: {problem}", client=peer, problem=exc.args[0]))
         except wire.TimedOut as exc:
-            log.info("%s: timed out (%s)", peer, exc)
+            log.info(msg("{client}: timed out ({problem})", client=peer, problem=exc.args[0]))
             with contextlib.suppress(wire.Gone):
                 conn.send(wire.TIMED_OUT, SEND_SECONDS)
         except wire.TooLong as exc:
-            log.warning("%s: %s; closed", peer, exc)
+            log.warning(msg("{client}: {problem}; closed", client=peer, problem=exc.args[0]))
         finally:
             self._connections.leave(conn)
 
@@ -249,12 +252,12 @@ class ClamdService:
             self._scan_path(conn, command.argument, name == "SCAN", term, number, peer)
             return True
         if name == "RELOAD":
-            self.rules.request("the RELOAD command")
+            self.rules.request(msg("the RELOAD command"))
             conn.send(wire.reply(term, 0, b"RELOADING"), SEND_SECONDS)
         elif name == "SELFCHECK":
             changed = self.rules.changed()
             if changed:
-                self.rules.request("the SELFCHECK command")
+                self.rules.request(msg("the SELFCHECK command"))
             conn.send(wire.reply(term, 0, b"RELOADING" if changed else b"DBUPTODATE"), SEND_SECONDS)
         elif name in ("SHUTDOWN", "STATS"):
             conn.send(wire.reply(term, number, b"COMMAND UNAVAILABLE"), SEND_SECONDS)
@@ -263,7 +266,8 @@ class ClamdService:
         elif name == "END" and number:
             pass  # the end of an IDSESSION
         elif name not in ("DETSTATS", "DETSTATSCLEAR"):  # which clamd no longer keeps, and says nothing
-            log.info("%s: unknown command %r", peer, command.text[:60])  # or END outside an IDSESSION
+            unknown = msg("{client}: unknown command {command}", client=peer, command=repr(command.text[:60]))
+            log.info(unknown)  # or END outside an IDSESSION
             conn.send(wire.reply(term, number, b"UNKNOWN COMMAND"), SEND_SECONDS)
         return False
 
@@ -285,8 +289,10 @@ class ClamdService:
         with tempfile.SpooledTemporaryFile(SPOOL_IN_MEMORY) as spool:
             while size := int.from_bytes(conn.exactly(4, settings.read_seconds, deadline), "big"):
                 if size > left:
-                    log.warning("%s: INSTREAM size limit reached (asked for %d more bytes, %d left)", peer, size, left)
-                    problem = Problem("too-large", f"a stream over StreamMaxLength ({settings.stream_max_length})")
+                    asked = N_("{client}: INSTREAM size limit reached (asked for {size} more bytes, {left} left)")
+                    log.warning(msg(asked, client=peer, size=size, left=left))
+                    over = msg("The stream is over StreamMaxLength ({limit} bytes).", limit=settings.stream_max_length)
+                    problem = Problem("too-large", over)
                     self._record(scanner.unscanned(wire.STREAM.decode(), problem, CHANNEL), peer, "INSTREAM", False)
                     conn.send(wire.reply(term, number, b"INSTREAM size limit exceeded. ERROR"), SEND_SECONDS)
                     return False
@@ -297,14 +303,27 @@ class ClamdService:
             data = spool.read()
         if received and not left:
             # A client cuts a larger file at its StreamMaxLength and sends the piece as if it were the whole.
-            why = f"the stream filled StreamMaxLength ({received} bytes): the client may have cut the file there"
+            why = msg(
+                "The stream filled StreamMaxLength ({size} bytes): the client may have cut the file there.",
+                size=received,
+            )
             report = scanner.unscanned(wire.STREAM.decode(), Problem("too-large", why), CHANNEL, data=data)
         else:
             with self._scanning:
                 report = scanner.scan_bytes(data, wire.STREAM.decode(), CHANNEL)
         text, found = answer(report)
         ref = self._record(report, peer, "INSTREAM", found)
-        log.info("%s: stream of %d bytes: %s (ref %s)", peer, received, text.decode(errors="replace"), ref)
+        said = text.decode(errors="replace")
+        log.info(
+            msg_n(
+                "{client}: a stream of {count} byte: {answer} (reference {reference})",
+                "{client}: a stream of {count} bytes: {answer} (reference {reference})",
+                received,
+                client=peer,
+                answer=said,
+                reference=ref,
+            )
+        )
         conn.send(wire.reply(term, number, wire.STREAM, text), SEND_SECONDS)
         return True
 
@@ -319,7 +338,15 @@ class ClamdService:
         try:
             top = self.roots.open(path)
         except Refused as exc:
-            log.warning("%s: SCAN of %s refused: not below [clamd] roots %s", peer, exc, list(self.roots.folders))
+            roots = ", ".join(self.roots.folders) or "-"
+            log.warning(
+                msg(
+                    "{client}: SCAN of {path} refused: not below [clamd] roots ({roots})",
+                    client=peer,
+                    path=str(exc),
+                    roots=roots,
+                )
+            )
             conn.send(wire.reply(term, number, path, OUTSIDE), SEND_SECONDS)
             return
         except Missing as exc:
@@ -339,7 +366,16 @@ class ClamdService:
                 conn.send(wire.reply(term, number, item.shown, text), SEND_SECONDS)
                 if first_only:
                     break
-        log.info("%s: %s of %d files: %d FOUND", peer, os.fsdecode(path), files, found)
+        log.info(
+            msg_n(
+                "{client}: {path}: {count} file scanned, {found} FOUND",
+                "{client}: {path}: {count} files scanned, {found} FOUND",
+                files,
+                client=peer,
+                path=os.fsdecode(path),
+                found=found,
+            )
+        )
         if not found:
             conn.send(wire.reply(term, number, path, b"OK"), SEND_SECONDS)
 
@@ -360,21 +396,21 @@ class ClamdService:
         try:
             return self.audit.record(Decision.of(report, CHANNEL, peer, ACTIONS[found], command=command))
         except Exception:  # the answer stands even when the log cannot be written
-            log.exception("cannot write the audit log")
+            log.exception(msg("cannot write the audit log"))
             return "-"
 
 
 def parse_listen(spec: str) -> tuple[int, str | tuple[str, int]]:
     """`tcp:HOST:PORT` (`tcp:[::1]:PORT`) or `unix:/path` → (address family, address)."""
-    kind, _, rest = spec.partition(":")
+    kind, _colon, rest = spec.partition(":")
     if kind == "unix" and rest:
         return socket.AF_UNIX, rest
     if kind == "tcp" and rest:
-        host, _, port = rest.rpartition(":")
+        host, _colon, port = rest.rpartition(":")
         if host and port.isdigit() and int(port) < 65536:  # port 0: any free port
             family = socket.AF_INET6 if host.startswith("[") else socket.AF_INET
             return family, (host.strip("[]"), int(port))
-    raise ValueError(f"expected tcp:HOST:PORT or unix:/path, not {spec!r}")
+    raise ValueError(msg("expected tcp:HOST:PORT or unix:/path, not “{spec}”", spec=spec))
 
 
 class _Handler(socketserver.BaseRequestHandler):
@@ -387,7 +423,9 @@ class _Handler(socketserver.BaseRequestHandler):
             peer = f"{self.client_address[0]}:{self.client_address[1]}"
         else:
             peer = "local"
-        self.server.service.serve_connection(sock, peer)
+        service = self.server.service
+        with speaking(service.rules.scanner.config.language):  # [i18n] language: its log lines'
+            service.serve_connection(sock, peer)
 
 
 class _Server(Listener):
@@ -401,14 +439,18 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser = subparsers.add_parser(
         "clamd",
         parents=[common],
-        help="file cloud: answer the clamd protocol Nextcloud and Seafile use to scan uploads",
-        description="A clamd-compatible service: INSTREAM and SCAN answer FOUND for a file that may not be stored "
-        "(Baomi.<category>.<rule>) and OK for one that may, under the policy's clamd channel.",
+        help=_("file cloud: answer the clamd protocol Nextcloud and Seafile use to scan uploads"),
+        description=_(
+            "A clamd-compatible service: INSTREAM and SCAN answer FOUND for a file that may not be stored "
+            "(Baomi.<category>.<rule>) and OK for one that may, under the policy's clamd channel."
+        ),
     )
-    parser.add_argument("--listen", metavar="SOCKET", help=f"tcp:HOST:PORT or unix:/path (default {ClamdTable.listen})")
-    parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
-    parser.add_argument("--workers", type=int, metavar="N", help="files scanned at once (default: cores)")
-    parser.add_argument("--quiet", "-q", action="store_true", help="log only problems, not every verdict")
+    parser.add_argument(
+        "--listen", metavar=_("SOCKET"), help=_("tcp:HOST:PORT or unix:/path (default %s)") % ClamdTable.listen
+    )
+    parser.add_argument("--audit", type=Path, metavar=_("PATH"), help=_("the decision log (default: [audit] path)"))
+    parser.add_argument("--workers", type=count, metavar="N", help=_("files scanned at once (default: cores)"))
+    parser.add_argument("--quiet", "-q", action="store_true", help=_("log only problems, not every verdict"))
     parser.set_defaults(run=run)
 
 
@@ -417,18 +459,24 @@ def run(args: argparse.Namespace) -> int:
     # First, so that a SIGTERM while the scanner loads still ends in an orderly stop (status 0).
     with StopSignal() as stop, logging_to("baomi clamd: %(message)s", level):
         scanner = build_scanner(args)
-        settings = overridden(scanner.config.table(ClamdTable), listen=args.listen, workers=args.workers)
-        audit = AuditLog(audit_location(scanner.config.table(AuditTable), args.audit))
-        rules = reloadable(args, scanner, audit, CHANNEL)
-        service = ClamdService(rules, audit, settings)
-        try:
-            server = _Server(settings.listen, service, settings.socket_mode)
-        except (OSError, ValueError) as exc:
-            audit.close()
-            raise UsageError(f"cannot listen on {settings.listen}: {exc}") from None
-        with rules.watching():
-            log.warning("listening on %s (rules %s)", settings.listen, rules.fingerprint)
-            server.serve_until(stop.wait, "clamd")
-        audit.close()
-        log.info("stopped")
+        with speaking(scanner.config.language):  # [i18n] language, for the log lines of this thread
+            _serve(args, scanner, stop.wait)
     return 0
+
+
+def _serve(args: argparse.Namespace, scanner: Scanner, stopped: Callable[[], None]) -> None:
+    settings = overridden(scanner.config.table(ClamdTable), listen=args.listen, workers=args.workers)
+    audit = AuditLog(audit_location(scanner.config.table(AuditTable), args.audit))
+    rules = reloadable(args, scanner, audit, CHANNEL)
+    service = ClamdService(rules, audit, settings)
+    try:
+        server = _Server(settings.listen, service, settings.socket_mode)
+    except (OSError, ValueError) as exc:
+        audit.close()
+        why = os_error(exc) if isinstance(exc, OSError) else exc.args[0]
+        raise UsageError(msg("Cannot listen on {address}: {error}.", address=settings.listen, error=why)) from None
+    with rules.watching():
+        log.warning(msg("listening on {address} (rules {rules})", address=settings.listen, rules=rules.fingerprint))
+        server.serve_until(stopped, "clamd")
+    audit.close()
+    log.info(msg("stopped"))

@@ -11,6 +11,9 @@ import time
 from dataclasses import dataclass
 from typing import IO
 
+from scanner.i18n import msg
+from scanner.titles import os_error
+
 # clamd's command buffer is PATH_MAX + 8 bytes; a command that does not fit ends the connection without a word.
 MAX_COMMAND = 4096 + 8
 TIMED_OUT = b"COMMAND READ TIMED OUT\n"  # always ended by a newline, whatever the command's prefix
@@ -45,7 +48,8 @@ UNKNOWN = ""
 
 
 class Gone(Exception):
-    """The client closed the connection, or it broke."""
+    """The client closed the connection, or it broke. Its argument, like those of the two below, is a Message for
+    the log; the client is told nothing in words of ours (clamd's replies are protocol)."""
 
 
 class TimedOut(Exception):
@@ -127,10 +131,10 @@ class Connection:
         self.idle = True
         while (found := take_command(self.buffer)) is None:
             if len(self.buffer) >= MAX_COMMAND:
-                raise TooLong(f"a command of more than {MAX_COMMAND} bytes")
+                raise TooLong(msg("a command of more than {size} bytes", size=MAX_COMMAND))
             if not self._fill(timeout, self.deadline):
                 if self.buffer:
-                    raise Gone("closed in the middle of a command")
+                    raise Gone(msg("closed in the middle of a command"))
                 return None
         self.idle = False
         return found
@@ -139,7 +143,7 @@ class Connection:
         """Move the next `size` bytes of the stream into `into`."""
         while size:
             if not self.buffer and not self._fill(timeout, deadline):
-                raise Gone("closed in the middle of a stream")
+                raise Gone(msg("closed in the middle of a stream"))
             piece = self.buffer[:size]
             into.write(piece)
             del self.buffer[: len(piece)]
@@ -148,7 +152,7 @@ class Connection:
     def exactly(self, size: int, timeout: float, deadline: float) -> bytes:
         while len(self.buffer) < size:
             if not self._fill(timeout, deadline):
-                raise Gone("closed in the middle of a stream")
+                raise Gone(msg("closed in the middle of a stream"))
         data = bytes(self.buffer[:size])
         del self.buffer[:size]
         return data
@@ -156,14 +160,14 @@ class Connection:
     def _fill(self, timeout: float, deadline: float) -> bool:
         left = min(timeout, deadline - time.monotonic(), self.deadline - time.monotonic())
         if left <= 0:
-            raise TimedOut("past the deadline")
+            raise TimedOut(msg("past the deadline"))
         self.sock.settimeout(left)
         try:
             chunk = self.sock.recv(65536)
         except TimeoutError:
-            raise TimedOut(f"nothing for {left:.0f} s") from None
+            raise TimedOut(msg("nothing for {seconds} s", seconds=f"{left:.0f}")) from None
         except OSError as exc:
-            raise Gone(str(exc)) from None
+            raise Gone(os_error(exc)) from None
         self.buffer += chunk
         return bool(chunk)
 
@@ -172,7 +176,7 @@ class Connection:
         try:
             self.sock.sendall(data)
         except OSError as exc:
-            raise Gone(str(exc)) from None
+            raise Gone(os_error(exc)) from None
 
     def close_now(self) -> None:
         """End the connection from another thread: the one serving it sees the client gone."""

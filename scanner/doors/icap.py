@@ -1,5 +1,5 @@
 """The web proxy's door: an ICAP (RFC 3507) REQMOD service for Squid that scans what each request uploads and
-answers a block with a 403 page in Chinese, a pass with 204 or the request echoed back.
+answers a block with a 403 page in the browser's language, a pass with 204 or the request echoed back.
 """
 
 from __future__ import annotations
@@ -15,23 +15,36 @@ import threading
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import datetime
 from importlib import resources
 from pathlib import Path
 from string import Template
 from urllib.parse import urlsplit
 
+from scanner import times
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, logging_to, overridden, reloadable, version
+from scanner.command import (
+    UsageError,
+    build_scanner,
+    count,
+    logging_to,
+    overridden,
+    reloadable,
+    seconds,
+    version,
+    whole_number,
+)
 from scanner.config import AuditTable, IcapTable
+from scanner.dictionaries import dictionary_titles
 from scanner.doors import icap_protocol as wire
 from scanner.doors.admission import Admission
-from scanner.doors.icap_uploads import UnreadableBody, Upload, name_from_url, uploads_of
+from scanner.doors.icap_uploads import FIELDS_NAME, UnreadableBody, Upload, name_from_url, uploads_of
 from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
+from scanner.i18n import _, current, msg, msg_n, negotiate, render, speaking
 from scanner.model import FileReport, Finding, Verdict
 from scanner.reloading import Rules
+from scanner.titles import category_title, os_error, problem_reason, problem_title, where
 
 log = logging.getLogger("baomi.icap")
 
@@ -79,7 +92,7 @@ class IcapService:
             sock, settings.idle_timeout, settings.timeout, settings.deadline, settings.header_timeout
         )
         if not self._connections.admit(conn):
-            log.warning("%s: refused, every connection is in the middle of a request", peer)
+            log.warning(msg("{client}: refused, every connection is in the middle of a request", client=peer))
             with contextlib.suppress(OSError):
                 sock.sendall(wire.error_response(self.istag, 503))
             return
@@ -124,7 +137,7 @@ class IcapService:
             log.warning("%s: %s", peer, exc)
             answer = Answer(wire.error_response(self.istag, exc.status), keep_open=False)
         except Exception:  # a fault here must refuse the request (Squid then fails closed), never pass it
-            log.exception("%s: internal error", peer)
+            log.exception(msg("{client}: internal error", client=peer))
             answer = Answer(wire.error_response(self.istag, 500), keep_open=False)
         try:
             conn.finish(answer.data)
@@ -145,9 +158,21 @@ class IcapService:
             raise wire.IcapError(400, "REQMOD without an encapsulated HTTP request")
         with self._under_way(request.headers.get("X-Client-IP")) as allowed:
             if not allowed:
-                log.warning("%s: refused, %s has too many uploads under way", peer, _client(request, peer))
-                return Answer(too_many_page(self.istag), keep_open=False)  # its body is not read
+                busy = msg(
+                    "{client}: refused, {browser} has too many uploads under way",
+                    client=peer,
+                    browser=_client(request, peer),
+                )
+                log.warning(busy)
+                with speaking(self.language(request)):
+                    return Answer(too_many_page(self.istag), keep_open=False)  # its body is not read
             return self._read_and_decide(conn, request, peer)
+
+    def language(self, request: wire.IcapRequest) -> str:
+        """The language of the browser the upload came from (the Accept-Language of the HTTP request Squid passes
+        on), else [i18n] language."""
+        asked = request.http.headers.get("Accept-Language") if request.http is not None else None
+        return negotiate(asked, self.rules.scanner.config.language)
 
     def _read_and_decide(self, conn: wire.Connection, request: wire.IcapRequest, peer: str) -> Answer:
         assert request.http is not None
@@ -157,7 +182,7 @@ class IcapService:
         except wire.BodyTooLarge as exc:
             # The rest of the body is still on its way; answering now and closing is all that is left to do.
             name = name_from_url(request.http.target)
-            problem = Problem("too-large", f"request body over the limit of {exc.limit} bytes")
+            problem = Problem("too-large", msg("The request body is over the limit of {limit} bytes.", limit=exc.limit))
             report = scanner.unscanned(name, problem, CHANNEL)
             answer = self._decide(request, peer, [(Upload(name, b"", "body"), report)], b"")
             answer.keep_open = False
@@ -198,7 +223,7 @@ class IcapService:
             )
         except UnreadableBody as exc:
             name = name_from_url(head.target)
-            report = scanner.unscanned(name, Problem("unreadable-body", str(exc)), CHANNEL, data=body)
+            report = scanner.unscanned(name, exc.problem(), CHANNEL, data=body)
             return [(Upload(name, body, "body"), report)]
         with self._scanning:
             return [(upload, scanner.scan_bytes(upload.data, upload.name, CHANNEL)) for upload in uploads]
@@ -210,8 +235,19 @@ class IcapService:
         verdict = max((report.verdict for _, report in scanned), default=Verdict.PASS)
         ids = self._record(request, peer, scanned, verdict)
         if verdict == Verdict.BLOCK:
-            log.info("block %s %s: %s", _client(request, peer), _url(request.http.target), _rules(scanned))
-            page = block_page([report for _, report in scanned if report.verdict > Verdict.PASS], ids)
+            blocked = msg(
+                "blocked {browser} {url}: {rules}",
+                browser=_client(request, peer),
+                url=_url(request.http.target),
+                rules=_rules(scanned),
+            )
+            log.info(blocked)
+            with speaking(self.language(request)):
+                page = block_page(
+                    [report for _, report in scanned if report.verdict > Verdict.PASS],
+                    ids,
+                    dictionary_titles(self.rules.scanner.config),
+                )
             headers = [
                 ("Content-Type", "text/html; charset=utf-8"),
                 ("Cache-Control", "no-store"),
@@ -247,83 +283,93 @@ class IcapService:
 
 
 # -- the pages
+# Each in the language of the browser the upload came from (its Accept-Language, as Squid passes the request on),
+# else [i18n] language. The HTTP status and X-Baomi-Verdict are the same in every language.
 
 TOO_MANY = """<!DOCTYPE html>
-<html lang="zh-CN"><head><meta charset="utf-8"><title>请稍后再试</title></head>
-<body><h1>同时上传的文件过多</h1><p>您正在进行的上传过多，此次上传未经检查，没有发出。请等其他上传完成后再试。</p></body>
+<html lang="$lang"><head><meta charset="utf-8"><title>$title</title></head>
+<body><h1>$heading</h1><p>$text</p></body>
 </html>
 """
 
 
 def too_many_page(istag: str) -> bytes:
+    """The 429 page, in the current language (scanner.i18n.speaking)."""
+    words = {
+        "title": _("Please try again later"),
+        "heading": _("Too many uploads at once"),
+        "text": _(
+            "You have too many uploads under way: this one was not checked and was not sent. Try again once the "
+            "others have finished."
+        ),
+    }
+    page = Template(TOO_MANY).substitute(lang=_tag(), **{k: html.escape(v) for k, v in words.items()})
     headers = [("Content-Type", "text/html; charset=utf-8"), ("Cache-Control", "no-store"), ("Retry-After", "10")]
-    return wire.http_response(istag, 429, "Too Many Requests", headers, TOO_MANY.encode("utf-8"))
+    return wire.http_response(istag, 429, "Too Many Requests", headers, page.encode("utf-8"))
 
 
-CATEGORIES = {
-    "state-secret": "国家秘密标志（密级）",
-    "work-secret": "工作秘密标志",
-    "commercial-secret": "商业秘密标志",
-    "internal": "内部资料标志",
-    "personal-data": "个人信息（身份证号、银行卡号等）",
-    "roster": "大量个人信息（疑似名单）",
-    "unscannable": "无法检查的内容",
-    "image": "未经检查的图片",
-}
-UNSCANNABLE = {
-    "encrypted": "文件已加密，无法检查",
-    "corrupt": "文件已损坏",
-    "garbled": "文字无法识别（乱码）",
-    "no-text": "没有可检查的文字",
-    "unsupported": "不支持的文件格式",
-    "too-large": "上传内容超过大小限制",
-    "max_bytes": "文件超过大小限制",
-    "max_depth": "压缩包嵌套层数过多",
-    "max_total_bytes": "解压后内容过大",
-    "max_ratio": "压缩比异常（疑似压缩炸弹）",
-    "max_members": "压缩包内文件过多",
-    "seconds": "检查超时",
-    "memory_mb": "检查所需内存超出限制",
-    "unreadable-body": "上传内容的格式无法解析",
-}
 MAX_ROWS = 20
 
 
-def block_page(reports: list[FileReport], reference: list[int]) -> bytes:
-    """The 403 page: for each finding that stopped the upload, the file, why and where; never the matched text."""
+def block_page(reports: list[FileReport], reference: list[int], titles: dict[str, dict[str, str]]) -> bytes:
+    """The 403 page, in the current language: for each finding that stopped the upload, the file, why and where;
+    never the matched text. `titles` are the dictionaries' display names."""
     rows = [(report.path, finding) for report in reports for finding in report.findings if finding.action > 0]
     rows.sort(key=lambda row: -row[1].action)
-    cells = "\n".join(_row(path, finding) for path, finding in rows[:MAX_ROWS])
+    cells = "\n".join(_row(path, finding, titles) for path, finding in rows[:MAX_ROWS])
     if len(rows) > MAX_ROWS:
-        cells += f'\n<tr><td colspan="4">另有 {len(rows) - MAX_ROWS} 处问题未列出</td></tr>'
+        more = msg_n(
+            "{count} more problem is not listed.", "{count} more problems are not listed.", len(rows) - MAX_ROWS
+        )
+        cells += f'\n<tr><td colspan="4">{html.escape(render(more))}</td></tr>'
+    words = {
+        "title": _("Upload blocked: confidentiality check"),
+        "heading": _("This upload was blocked"),
+        "intro": _("The confidentiality check found information in your upload that may not leave: it was not sent."),
+        "file": _("File"),
+        "reason": _("Reason"),
+        "rule": _("Rule"),
+        "where": _("Where"),
+        "advice": _(
+            "Remove or deal with what is listed above before uploading again; classified files must never be sent "
+            "over the internet."
+        ),
+        "contact": _(
+            "If you think this is wrong, ask your organisation's confidentiality officer, giving the reference"
+        ),
+        "reference": ", ".join(str(i) for i in reference) or _("none"),
+        "time": render(msg("({time})", time=times.shown(times.now()))),
+        "warning": _(
+            "Do not try to get around the check by renaming, compressing or encrypting files: such uploads are "
+            "blocked and recorded too."
+        ),
+    }
     template = Template(resources.files("scanner.doors").joinpath("static/icap-blocked.html").read_text("utf-8"))
-    page = template.substitute(
-        rows=cells,
-        reference=html.escape("、".join(str(i) for i in reference) or "无"),
-        time=datetime.now().astimezone().strftime("%Y-%m-%d %H:%M:%S"),
-    )
-    return page.encode("utf-8")
+    escaped = {key: html.escape(value) for key, value in words.items()}
+    return template.substitute(lang=_tag(), rows=cells, **escaped).encode("utf-8")
 
 
-def _row(path: str, finding: Finding) -> str:
-    category = CATEGORIES.get(finding.category, f"敏感词（{finding.category}）")
-    if finding.category == "unscannable":
-        reason = finding.rule.removeprefix("unscannable.")
-        category += f"：{UNSCANNABLE.get(reason, '无法完整读取')}"
-        if finding.explanation:
-            category += f"<br><small>{html.escape(finding.explanation[:200])}</small>"
-    cells = [html.escape(path), category, f"<code>{html.escape(finding.rule)}</code>", _where(finding)]
+def _row(path: str, finding: Finding, titles: dict[str, dict[str, str]]) -> str:
+    shown = _("(form fields)") if path == FIELDS_NAME else path
+    category = html.escape(category_title(finding.category, titles))
+    if finding.category in ("unscannable", "image", "damaged"):
+        title = category_title(finding.category, titles)
+        why = msg("{category}: {problem}", category=title, problem=problem_title(problem_reason(finding.rule)))
+        category = html.escape(render(why))
+        if finding.message:  # what went wrong, never text of the file
+            category += f"<br><small>{html.escape(finding.message[:200])}</small>"
+    cells = [
+        html.escape(shown),
+        category,
+        f"<code>{html.escape(finding.rule)}</code>",
+        html.escape(where(finding.location)),
+    ]
     return "<tr>" + "".join(f"<td>{cell}</td>" for cell in cells) + "</tr>"
 
 
-def _where(finding: Finding) -> str:
-    where = finding.location
-    text = [] if where.part in ("body", "file") else [html.escape(where.part)]
-    if where.page:
-        text.append(f"第 {where.page} 页")
-    if where.line:
-        text.append(f"第 {where.line} 行")
-    return "，".join(text) or "整个文件"
+def _tag() -> str:
+    """The current language as an HTML lang attribute says it."""
+    return current().replace("_", "-")
 
 
 # -- helpers
@@ -362,28 +408,41 @@ class _Handler(socketserver.BaseRequestHandler):
 
     def handle(self) -> None:
         self.request.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self.server.service.serve_connection(self.request, f"{self.client_address[0]}:{self.client_address[1]}")
+        with speaking(self.server.service.rules.scanner.config.language):  # its log lines; pages follow their browser
+            self.server.service.serve_connection(self.request, f"{self.client_address[0]}:{self.client_address[1]}")
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     parser = subparsers.add_parser(
         "icap",
         parents=[common],
-        help="web proxy: an ICAP service that lets Squid refuse classified uploads",
-        description=f"ICAP REQMOD service at icap://HOST:PORT{SERVICE_PATH}: block → HTTP 403 page, pass → 204.",
+        help=_("web proxy: an ICAP service that lets Squid refuse classified uploads"),
+        description=_(
+            "An ICAP REQMOD service at icap://HOST:PORT%s: block → an HTTP 403 page in the browser's language, "
+            "pass → 204."
+        )
+        % SERVICE_PATH,
     )
-    parser.add_argument("--host", help="address to listen on (default: [icap] host, else 127.0.0.1)")
-    parser.add_argument("--port", type=int, help="port to listen on (default: [icap] port, else 1344)")
-    parser.add_argument("--max-body", type=int, metavar="BYTES", help="largest request body scanned; larger ones block")
-    parser.add_argument("--timeout", type=float, metavar="SECONDS", help="how long a client may go quiet mid-request")
-    parser.add_argument("--workers", type=int, metavar="N", help="uploads scanned at once (default: cores)")
-    parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
-    parser.add_argument("--verbose", "-v", action="store_true", help="log every block")
+    parser.add_argument(
+        "--host", metavar=_("HOST"), help=_("address to listen on (default: [icap] host, else 127.0.0.1)")
+    )
+    parser.add_argument(
+        "--port", type=whole_number, metavar=_("PORT"), help=_("port to listen on (default: [icap] port, else 1344)")
+    )
+    parser.add_argument(
+        "--max-body", type=count, metavar=_("BYTES"), help=_("largest request body scanned; larger ones block")
+    )
+    parser.add_argument(
+        "--timeout", type=seconds, metavar=_("SECONDS"), help=_("how long a client may go quiet mid-request")
+    )
+    parser.add_argument("--workers", type=count, metavar="N", help=_("uploads scanned at once (default: cores)"))
+    parser.add_argument("--audit", type=Path, metavar=_("PATH"), help=_("the decision log (default: [audit] path)"))
+    parser.add_argument("--verbose", "-v", action="store_true", help=_("log every block"))
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    with logging_to("baomi icap: %(message)s", logging.INFO if args.verbose else logging.WARNING):
+    with logging_to("%(asctime)s baomi icap: %(level)s %(message)s", logging.INFO if args.verbose else logging.WARNING):
         return _serve(args)
 
 
@@ -405,11 +464,15 @@ def _serve(args: argparse.Namespace) -> int:
             server = _Server((settings.host, settings.port), service)
         except OSError as exc:
             audit.close()
-            raise UsageError(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}") from None
+            address = f"{settings.host}:{settings.port}"
+            raise UsageError(
+                msg("Cannot listen on {address}: {error}.", address=address, error=os_error(exc))
+            ) from None
         with rules.watching():
             threading.Thread(target=server.serve_forever, name="icap", daemon=True).start()
             host, port = server.server_address[:2]
-            log.warning("listening on icap://%s:%s%s (rules %s)", host, port, SERVICE_PATH, rules.fingerprint)
+            where = f"icap://{host!s}:{port}{SERVICE_PATH}"
+            log.warning(msg("listening on {address} (rules {rules})", address=where, rules=rules.fingerprint))
             _notify_systemd()
             stop.wait()
             server.shutdown()

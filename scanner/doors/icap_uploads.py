@@ -22,8 +22,9 @@ from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from scanner.extract.archive import GzipMembers
-from scanner.extract.base import decode_name
+from scanner.extract.base import Problem, decode_name
 from scanner.extract.sniff import sniff
+from scanner.i18n import msg
 
 FIELDS_NAME = "(表单内容)"  # the name under which a form's text fields are scanned and reported
 # RFC 2046's characters of a boundary, less the space that a server may or may not strip.
@@ -40,7 +41,14 @@ class Upload:
 
 
 class UnreadableBody(Exception):
-    """A body that cannot be taken apart into what it carries; a door must not let it pass unread."""
+    """A body that cannot be taken apart into what it carries; a door must not let it pass unread. Its text says
+    exactly why, for the administrator; a person reads `problem`."""
+
+    def problem(self) -> Problem:
+        return Problem("unreadable-body", UNREADABLE, cause=str(self))
+
+
+UNREADABLE = msg("The upload could not be taken apart as a web server would take it apart, so it was not read.")
 
 
 def uploads_of(

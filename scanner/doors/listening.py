@@ -14,6 +14,8 @@ import threading
 from collections.abc import Callable
 from pathlib import Path
 
+from scanner.i18n import msg
+
 
 class Listener(socketserver.ThreadingMixIn, socketserver.TCPServer):
     """A threaded listener on `address` of `family` (AF_INET, AF_INET6 or AF_UNIX, whose address is a path);
@@ -68,13 +70,13 @@ def _remove_stale_socket(path: Path, what: str) -> None:
     """A socket file left by a door that died; anything else at that path is not ours to delete."""
     with contextlib.suppress(FileNotFoundError):
         if not stat.S_ISSOCK(path.lstat().st_mode):
-            raise ValueError(f"{path} exists and is not a socket")
+            raise ValueError(msg("{path} exists and is not a socket", path=str(path)))
         probe = socket.socket(socket.AF_UNIX)
         try:
             probe.connect(str(path))
         except ConnectionRefusedError:
             path.unlink()
         else:
-            raise ValueError(f"another {what} is listening on {path}")
+            raise ValueError(msg("another {program} is listening on {path}", program=what, path=str(path)))
         finally:
             probe.close()

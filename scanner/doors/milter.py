@@ -3,6 +3,10 @@ under the mail channel's policy; a block is refused with 550 5.7.1, a flag held 
 
 It fails closed: a message too large, a scan too slow or any fault answers a temporary failure (or a rejection).
 Every message has its own deadline, and scans that run long are set aside so that the rest of the mail goes on.
+
+An SMTP reply's text is ASCII: a client that did not ask for SMTPUTF8 may not be sent anything else, and Postfix
+blanks every other byte where SMTPUTF8 is off. So a reply says its sentence in [i18n] language where that sentence is
+ASCII (English), and otherwise only what needs no language: the rule IDs and the audit reference.
 """
 
 from __future__ import annotations
@@ -20,8 +24,9 @@ from email.parser import BytesParser
 from pathlib import Path
 from typing import Any, TypeVar
 
+from scanner import i18n
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, logging_to, reloadable
+from scanner.command import UsageError, build_scanner, count, logging_to, reloadable
 from scanner.config import AuditTable, MailTable
 from scanner.detect import Deadline
 from scanner.doors.milter_protocol import (
@@ -38,8 +43,10 @@ from scanner.doors.milter_protocol import (
 from scanner.doors.stopping import StopSignal
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
+from scanner.i18n import _, msg, msg_n, render, speaking
 from scanner.model import FileReport, Finding, Verdict
 from scanner.reloading import Rules
+from scanner.titles import action_title, os_error
 
 log = logging.getLogger("baomi.milter")
 T = TypeVar("T")
@@ -91,8 +98,8 @@ class Message:
 class Overdue(Exception):
     """A message's deadline passed before its scan gave a verdict; `why` goes into its temporary failure."""
 
-    def __init__(self, why: str) -> None:
-        super().__init__(why)
+    def __init__(self, why: i18n.Message) -> None:
+        super().__init__(render(why, "en"))
         self.why = why
 
 
@@ -151,7 +158,12 @@ class Places:
                 place.aside = True
                 moved = True
                 waited = now - place.started
-                log.info("%s: still scanning after %.0f s; set aside so that other mail goes on", place.label, waited)
+                slow = msg(
+                    "{message}: still scanning after {seconds} s; set aside so that other mail goes on",
+                    message=place.label,
+                    seconds=f"{waited:.0f}",
+                )
+                log.info(render(slow))
         return moved
 
     def _next_to_turn_slow(self) -> float:
@@ -211,8 +223,15 @@ class Gateway:
         self.places = Places(workers, mail.slow_seconds)
 
     def decide(self, message: Message, macros: dict[str, str], progress: Callable[[], None]) -> Outcome:
-        """Scan the message and turn the verdict into the SMTP answer; any fault becomes a failure reply."""
-        scanner = self.rules.scanner  # the rules in force now judge this message, whatever a reload does meanwhile
+        """Scan the message and turn the verdict into the SMTP answer, in [i18n] language; any fault becomes a failure
+        reply. The rules in force now judge this message, whatever a reload does meanwhile."""
+        scanner = self.rules.scanner
+        with speaking(scanner.config.language):
+            return self._decide(scanner, message, macros, progress)
+
+    def _decide(
+        self, scanner: Scanner, message: Message, macros: dict[str, str], progress: Callable[[], None]
+    ) -> Outcome:
         started = time.monotonic()
         deadline = started + self.mail.scan_seconds
         queue_id = macros.get("i", "")
@@ -222,7 +241,7 @@ class Gateway:
         internal = is_internal(message.recipients, self.mail.internal_domains)
         channel = INTERNAL_CHANNEL if internal else CHANNEL
         if message.oversize:
-            why = f"message over {self.mail.max_message_bytes} bytes"
+            why = msg("The message is over {limit} bytes.", limit=self.mail.max_message_bytes)
             return self._failure(
                 scanner, message, name, message_id, facts, Problem("too-large", why), self.mail.on_oversize, channel
             )
@@ -240,11 +259,9 @@ class Gateway:
                 scanner, message, name, message_id, facts, Problem("seconds", late.why), self.mail.on_error, channel
             )
         except Exception as exc:  # fail closed: a fault is a refusal, never an accept
-            log.exception("internal error on %s", message_id)
-            why = f"internal error: {type(exc).__name__}"
-            return self._failure(
-                scanner, message, name, message_id, facts, Problem("internal-error", why), self.mail.on_error, channel
-            )
+            log.exception(render(msg("internal error on {message}", message=message_id)))
+            problem = Problem("internal-error", msg("baomi failed while checking it."), cause=type(exc).__name__)
+            return self._failure(scanner, message, name, message_id, facts, problem, self.mail.on_error, channel)
         log.info(
             "%s %s from=%s to=%s verdict=%s action=%s rules=%s ref=%s %.0f ms",
             queue_id or "-",
@@ -265,7 +282,8 @@ class Gateway:
         """The message's report by its deadline, telling the MTA every PROGRESS_SECONDS that we are still at it;
         Overdue when no place came free or the scan did not end in time."""
         seconds = self.mail.scan_seconds
-        place = _by(deadline, progress, f"no scanner free within {seconds:g} s", lambda t: self.places.take(label, t))
+        busy = msg("No scanner was free within {seconds} s.", seconds=f"{seconds:g}")
+        place = _by(deadline, progress, busy, lambda t: self.places.take(label, t))
         # The scan stops a moment after the message's answer, so a scan cut short is never taken for its verdict.
         scan = Scan(scanner, raw, channel, place, self.places, Deadline(deadline + _GRACE, seconds + _GRACE))
         turns_slow = place.started + self.mail.slow_seconds
@@ -278,12 +296,13 @@ class Gateway:
                 self.places.tidy()  # set aside now, so that its place goes to waiting mail without delay
             return scan.result(until)
 
-        return _by(deadline, progress, f"scan took more than {seconds:g} s", result)
+        return _by(deadline, progress, msg("The scan took more than {seconds} s.", seconds=f"{seconds:g}"), result)
 
     def _act(self, report: FileReport, message: Message, ref: int) -> Outcome:
         cleanup: list[Modification] = _forged_verdicts(message.headers)
         if report.verdict == Verdict.BLOCK:
-            return Outcome(Reply.smtp(550, "5.7.1", f"{refusal(report)} (ref {ref})"))
+            blocking = sorted({f.rule for f in report.findings if f.action == Verdict.BLOCK})
+            return Outcome(Reply.smtp(550, "5.7.1", ascii_reply(refusal(report, ref), blocking, ref)))
         if report.verdict == Verdict.FLAG:
             reason = f"baomi ref {ref}: {', '.join(report.rules)}"
             return Outcome(ACCEPT, [*cleanup, AddHeader(VERDICT_HEADER, "flag"), Quarantine(reason)])
@@ -309,17 +328,35 @@ class Gateway:
         ref: int | str = "-"
         try:
             decision = Decision.of(report, channel, message_id, action, **facts)
-            decision.reason = why
+            decision.reason = render(why, "en")  # the log is read by tools and by readers of any language
             ref = self.audit.record(decision)
         except Exception:  # the refusal stands even when the log cannot be written
-            log.exception("cannot write the audit log")
-        log.warning("%s %s: %s; answered %s (ref %s)", facts.get("queue_id") or "-", message_id, why, action, ref)
+            log.exception(render(msg("cannot write the audit log")))
+        answered = msg(
+            "{queue_id} {message}: {why} Answered {action} (ref {ref}).",
+            queue_id=facts.get("queue_id") or "-",
+            message=message_id,
+            why=why,
+            action=action_title(action),
+            ref=ref,
+        )
+        log.warning(answered)
+        rules = report.rules
         if answer == "tempfail":
-            return Outcome(Reply.smtp(451, "4.7.1", f"Cannot check this message now ({why}); try again later"))
-        return Outcome(Reply.smtp(550, "5.7.1", f"Message refused: {why} (ref {ref})"))
+            later = msg("Cannot check this message now; try again later. {why}", why=why)
+            return Outcome(Reply.smtp(451, "4.7.1", ascii_reply(later, rules, ref)))
+        refused = msg("Message refused without being checked (ref {ref}). {why}", why=why, ref=ref)
+        return Outcome(Reply.smtp(550, "5.7.1", ascii_reply(refused, rules, ref)))
 
 
-def _by(deadline: float, progress: Callable[[], None], why: str, attempt: Callable[[float], T | None]) -> T:
+def ascii_reply(text: i18n.Message, rules: list[str], ref: int | str) -> str:
+    """An SMTP reply's text, which must be ASCII: `text` in the current language where it is ASCII, else the rule
+    IDs and the audit reference alone, which need no language (README, "Languages and times")."""
+    said = render(text)
+    return said if said.isascii() else f"baomi: {' '.join(rules)} #{ref}"
+
+
+def _by(deadline: float, progress: Callable[[], None], why: i18n.Message, attempt: Callable[[float], T | None]) -> T:
     """What `attempt(until)` gives before `deadline`, retried with a progress packet every PROGRESS_SECONDS;
     Overdue(why) once the deadline has passed without it."""
     while True:
@@ -332,18 +369,31 @@ def _by(deadline: float, progress: Callable[[], None], why: str, attempt: Callab
         progress()
 
 
-def refusal(report: FileReport) -> str:
+def refusal(report: FileReport, ref: int | str) -> i18n.Message:
     """Why a message is refused, naming the rule and where it fired but quoting nothing of the text."""
     blocking = [f for f in report.findings if f.action == Verdict.BLOCK]
     if not blocking:
-        return "Message refused by the confidentiality check"
+        return msg("Message refused by the confidentiality check (ref {ref}).", ref=ref)
     first = blocking[0]
     more = len({f.rule for f in blocking}) - 1
-    extra = f" and {more} more rule{'s' if more > 1 else ''}" if more > 0 else ""
-    return f"Message refused by the confidentiality check: {first.rule} in {place(first)}{extra}"
+    if more > 0:
+        return msg_n(
+            "Message refused by the confidentiality check: {rule} in {place} and {count} more rule (ref {ref}).",
+            "Message refused by the confidentiality check: {rule} in {place} and {count} more rules (ref {ref}).",
+            more,
+            rule=first.rule,
+            place=place(first),
+            ref=ref,
+        )
+    return msg(
+        "Message refused by the confidentiality check: {rule} in {place} (ref {ref}).",
+        rule=first.rule,
+        place=place(first),
+        ref=ref,
+    )
 
 
-def place(finding: Finding) -> str:
+def place(finding: Finding) -> i18n.Message:
     """Where in the message a finding sits, in a reader's words: an attachment by name, the subject or the body.
 
     The mail extractor names an attachment's parts after it (`报告.docx!word/document.xml`) and the message's own
@@ -351,12 +401,13 @@ def place(finding: Finding) -> str:
     part = finding.location.part
     first = part.split("!", 1)[0]
     if first == "subject":
-        return "the subject"
+        return msg("the subject")
     if first in ("keywords", "comments"):
-        return "the headers"
+        return msg("the headers")
     if "!" not in part and (re.fullmatch(r"body[\w-]*", first) or first in ("file", "filename", "")):
-        return "the message"
-    return f"attachment {_short(first)}"
+        return msg("the message")
+    name = _short(first)
+    return msg("attachment {name}", name=name) if name.isascii() else msg("an attachment")
 
 
 def _short(name: str, limit: int = 60) -> str:
@@ -379,7 +430,7 @@ def attachment_names(raw: bytes) -> list[str]:
             if filename:
                 names.append(str(filename))
     except Exception:  # the list is for the log; the verdict came from the engine's own reading
-        log.warning("cannot list the attachments of a malformed message")
+        log.warning(render(msg("cannot list the attachments of a malformed message")))
     return names
 
 
@@ -428,25 +479,29 @@ def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentPa
     parser = subparsers.add_parser(
         "milter",
         parents=[common],
-        help="mail gateway: a Postfix/Sendmail milter that refuses classified mail at SMTP time",
-        description="Scan every message Postfix accepts: block → 550 5.7.1, flag → hold queue, pass → header.",
+        help=_("mail gateway: a Postfix or Sendmail milter that refuses classified mail at SMTP time"),
+        description=_(
+            "Scan every message Postfix accepts: block → 550 5.7.1 (refused), flag → the hold queue, pass → a header."
+        ),
     )
-    parser.add_argument("--listen", metavar="SOCKET", help=f"inet:PORT@HOST or unix:/path (default {MailTable.listen})")
-    parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
+    parser.add_argument(
+        "--listen",
+        metavar=_("SOCKET"),
+        help=_("inet:PORT@HOST or unix:/path (default %s)") % MailTable.listen,
+    )
+    parser.add_argument("--audit", type=Path, metavar=_("PATH"), help=_("the decision log (default: [audit] path)"))
     parser.add_argument(
         "--workers",
-        type=int,
+        type=count,
         default=os.cpu_count() or 2,
         metavar="N",
-        help="messages scanned at once (default: cores)",
+        help=_("messages scanned at once (default: cores)"),
     )
-    parser.add_argument("--quiet", "-q", action="store_true", help="log only failures, not every message's verdict")
+    parser.add_argument("--quiet", "-q", action="store_true", help=_("log only failures, not every message's verdict"))
     parser.set_defaults(run=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.workers < 1:
-        raise UsageError("--workers takes a number, 1 or more")
     level = logging.WARNING if args.quiet else logging.INFO
     # First, so that a SIGTERM while the scanner loads still ends in an orderly stop (status 0).
     with StopSignal() as stop, logging_to("baomi milter: %(message)s", level):
@@ -460,11 +515,12 @@ def run(args: argparse.Namespace) -> int:
             server = MilterServer(listen, lambda: MailHandler(gateway))
         except (OSError, ValueError) as exc:
             audit.close()
-            raise UsageError(f"cannot listen on {listen}: {exc}") from None
+            why = os_error(exc) if isinstance(exc, OSError) else exc.args[0]
+            raise UsageError(msg("Cannot listen on {address}: {error}.", address=listen, error=why)) from None
         with rules.watching():
-            log.info("listening on %s (rules %s)", listen, rules.fingerprint)
+            log.info(render(msg("listening on {address} (rules {rules})", address=listen, rules=rules.fingerprint)))
             # Sessions in progress end with the process; Postfix answers them per milter_default_action (tempfail).
             server.serve_until(stop.wait, "milter-listener")
         audit.close()
-        log.info("stopped")
+        log.info(render(msg("stopped")))
     return 0

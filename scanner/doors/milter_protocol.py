@@ -17,6 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from scanner.doors.listening import Listener
+from scanner.i18n import msg
 
 log = logging.getLogger("baomi.milter")
 
@@ -266,7 +267,7 @@ class Session:
                 if not self.dispatch(*item):
                     break
         except (ProtocolError, OSError) as exc:
-            log.warning("milter connection dropped: %s", exc)
+            log.warning(msg("milter connection dropped: {error}", error=str(exc)))
         finally:
             self.handler.close()
 
@@ -349,7 +350,7 @@ def parse_listen(spec: str) -> tuple[int, str | tuple[str, int]]:
         host = host.strip("[]") or ("::1" if kind == "inet6" else "127.0.0.1")
         if port.isdigit() and int(port) < 65536:  # port 0: any free port
             return (socket.AF_INET6 if kind == "inet6" else socket.AF_INET), (host, int(port))
-    raise ValueError(f"cannot listen on {spec!r}: expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path")
+    raise ValueError(msg("expected inet:PORT@HOST, inet6:PORT@HOST or unix:/path"))
 
 
 class _RequestHandler(socketserver.BaseRequestHandler):

@@ -14,60 +14,74 @@ from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
-from scanner.command import UsageError
+from scanner import times
+from scanner.command import UsageError, count
+from scanner.i18n import _, msg, msg_n, render
 from scanner.policy import load_config
 from scanner.registry.registration import LEVELS, Registrar, dump
 from scanner.registry.settings import RegistrySettings, read_or_create_key, registry_settings
 from scanner.registry.store import open_store
 from scanner.walk import walk
 
-DESCRIPTION = (
-    "Register secret documents and tables so that scans find excerpts of them, marks or not. Only keyed "
-    "fingerprints and keyed hashes are stored, never text; the key is a file of its own ([registry] key)."
-)
-MISSING = "no such file or folder: {}"
-ADDED = "registered {id}  {level}  {title}  ({chars} characters, {fingerprints} fingerprints)"
-TABLE_ADDED = "registered table {id}  {level}  {title}  ({rows} rows, columns {columns}, {min_columns} make a match)"
-PUBLIC_ADDED = "{count} public files recorded; registered documents dropped {dropped} fingerprints they share with them"
-REMOVED = "removed {id}"
-NOT_FOUND = "nothing registered has the id {id}"
-EXPORTED = "exported {documents} documents, {tables} tables and {public} public texts to {path}"
-IMPORTED = "imported {documents} documents, {tables} tables and {public} public texts"
-EMPTY = "nothing is registered"
-
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     where = argparse.ArgumentParser(add_help=False, parents=[common])
-    where.add_argument("--store", help="the store: a SQLite file or a postgresql:// URL (default: [registry] store)")
-    where.add_argument("--key", type=Path, help="the key file (default: [registry] key)")
-    parser = subparsers.add_parser("register", help="register secret documents and tables", description=DESCRIPTION)
-    actions = parser.add_subparsers(required=True, metavar="ACTION")
-    add = actions.add_parser("add", parents=[where], help="register secret documents (any format baomi reads)")
-    add.add_argument("files", nargs="+", type=Path, metavar="FILE")
-    add.add_argument("--level", required=True, choices=LEVELS, help="the document's classification")
-    add.add_argument("--title", help="a title (default: the document's own, else its file name)")
+    where.add_argument(
+        "--store",
+        metavar=_("STORE"),
+        help=_("the store: a SQLite file or a postgresql:// URL (default: [registry] store)"),
+    )
+    where.add_argument("--key", type=Path, metavar=_("FILE"), help=_("the key file (default: [registry] key)"))
+    parser = subparsers.add_parser(
+        "register",
+        help=_("register secret documents and tables"),
+        description=_(
+            "Register secret documents and tables so that scans find excerpts of them, marks or not. Only keyed "
+            "fingerprints and keyed hashes are stored, never text; the key is a file of its own ([registry] key)."
+        ),
+    )
+    actions = parser.add_subparsers(required=True, metavar=_("ACTION"))
+    add = actions.add_parser("add", parents=[where], help=_("register secret documents (any format baomi reads)"))
+    add.add_argument("files", nargs="+", type=Path, metavar=_("FILE"), help=_("the documents"))
+    add.add_argument("--level", required=True, choices=LEVELS, help=_("the document's classification"))
+    add.add_argument("--title", metavar=_("TITLE"), help=_("a title (default: the document's own, else its file name)"))
     add.set_defaults(run=run_add)
-    table = actions.add_parser("table", parents=[where], help="register the rows of a table (.xlsx or CSV)")
-    table.add_argument("file", type=Path, metavar="FILE")
-    table.add_argument("--columns", required=True, help="the header names of the columns to register, with commas")
-    table.add_argument("--min-columns", type=int, default=2, help="values of this many columns of one row make a match")
-    table.add_argument("--level", required=True, choices=LEVELS)
-    table.add_argument("--title", help="a title (default: the file name)")
+    table = actions.add_parser("table", parents=[where], help=_("register the rows of a table (.xlsx or CSV)"))
+    table.add_argument("file", type=Path, metavar=_("FILE"), help=_("the table"))
+    table.add_argument(
+        "--columns",
+        required=True,
+        metavar=_("COLUMNS"),
+        help=_("the header names of the columns to register, with commas"),
+    )
+    table.add_argument(
+        "--min-columns",
+        type=count,
+        default=2,
+        metavar="N",
+        help=_("values of this many columns of one row make a match"),
+    )
+    table.add_argument("--level", required=True, choices=LEVELS, help=_("the table's classification"))
+    table.add_argument("--title", metavar=_("TITLE"), help=_("a title (default: the file name)"))
     table.set_defaults(run=run_table)
-    public = actions.add_parser("public", parents=[where], help="record public text: what it holds is no secret")
-    public.add_argument("paths", nargs="+", type=Path, metavar="PATH")
+    public = actions.add_parser("public", parents=[where], help=_("record public text: what it holds is no secret"))
+    public.add_argument("paths", nargs="+", type=Path, metavar=_("PATH"), help=_("files and folders of public text"))
     public.set_defaults(run=run_public)
-    listing = actions.add_parser("list", parents=[where], help="what is registered")
-    listing.add_argument("--format", choices=("text", "json"), default="text")
+    listing = actions.add_parser("list", parents=[where], help=_("what is registered"))
+    listing.add_argument(
+        "--format", choices=("text", "json"), default="text", help=_("text for people, json for tools")
+    )
     listing.set_defaults(run=run_list)
-    remove = actions.add_parser("remove", parents=[where], help="remove registered documents, tables or public texts")
-    remove.add_argument("ids", nargs="+", metavar="ID")
+    remove = actions.add_parser(
+        "remove", parents=[where], help=_("remove registered documents, tables or public texts")
+    )
+    remove.add_argument("ids", nargs="+", metavar=_("ID"), help=_("their ids, as list shows them"))
     remove.set_defaults(run=run_remove)
-    export = actions.add_parser("export", parents=[where], help="write the whole registry to a file (no key in it)")
-    export.add_argument("file", type=Path, metavar="FILE")
+    export = actions.add_parser("export", parents=[where], help=_("write the whole registry to a file (no key in it)"))
+    export.add_argument("file", type=Path, metavar=_("FILE"), help=_("the file to write"))
     export.set_defaults(run=run_export)
-    imports = actions.add_parser("import", parents=[where], help="add a registry exported under the same key")
-    imports.add_argument("file", type=Path, metavar="FILE")
+    imports = actions.add_parser("import", parents=[where], help=_("add a registry exported under the same key"))
+    imports.add_argument("file", type=Path, metavar=_("FILE"), help=_("the exported file"))
     imports.set_defaults(run=run_import)
 
 
@@ -94,22 +108,26 @@ def registrar(args: argparse.Namespace) -> Iterator[Registrar]:
 def _existing(paths: list[Path]) -> list[Path]:
     missing = [str(p) for p in paths if not p.exists()]
     if missing:
-        raise UsageError(MISSING.format(", ".join(missing)))
+        raise UsageError(msg("There is no such file or folder: {paths}.", paths=", ".join(missing)))
     entries = list(walk(paths))
-    unreadable = [f"{e.path} ({e.problem})" for e in entries if e.problem is not None]
+    unreadable = [f"{e.path} ({render(e.problem)})" for e in entries if e.problem is not None]
     if unreadable:
-        raise UsageError(f"cannot register what cannot be read: {', '.join(unreadable)}")
+        raise UsageError(msg("Cannot register what cannot be read: {paths}.", paths=", ".join(unreadable)))
     return [e.path for e in entries]
 
 
 def run_add(args: argparse.Namespace) -> int:
     files = _existing(args.files)
     if args.title and len(files) > 1:
-        raise UsageError("--title names one document: register the files one by one")
+        raise UsageError(msg("--title names one document: register the files one by one."))
     with registrar(args) as reg:
         for path in files:
             record = reg.add_document(path, args.level, args.title)
-            print(ADDED.format(**asdict(record)))
+            added = msg(
+                "Registered {id}  {level}  {title}  ({chars} characters, {fingerprints} fingerprints)",
+                **_said(asdict(record)),
+            )
+            print(render(added))
     return 0
 
 
@@ -118,7 +136,12 @@ def run_table(args: argparse.Namespace) -> int:
     columns = [c.strip() for c in args.columns.replace("，", ",").split(",") if c.strip()]
     with registrar(args) as reg:
         record = reg.add_table(path, columns, args.min_columns, args.level, args.title)
-    print(TABLE_ADDED.format(**{**asdict(record), "columns": ", ".join(record.columns)}))
+    table = {**asdict(record), "columns": ", ".join(record.columns)}
+    added = msg(
+        "Registered table {id}  {level}  {title}  ({rows} rows, columns {columns}, {min_columns} make a match)",
+        **_said(table),
+    )
+    print(render(added))
     return 0
 
 
@@ -126,7 +149,13 @@ def run_public(args: argparse.Namespace) -> int:
     files = _existing(args.paths)
     with registrar(args) as reg:
         dropped = reg.add_public(files)
-    print(PUBLIC_ADDED.format(count=len(files), dropped=dropped))
+    recorded = msg_n(
+        "{count} public file recorded; registered documents dropped {dropped} fingerprints they share with it",
+        "{count} public files recorded; registered documents dropped {dropped} fingerprints they share with them",
+        len(files),
+        dropped=dropped,
+    )
+    print(render(recorded))
     return 0
 
 
@@ -142,20 +171,36 @@ def run_list(args: argparse.Namespace) -> int:
         print(json.dumps({"documents": documents, "tables": tables, "public": public}, ensure_ascii=False, indent=2))
         return 0
     for d in documents:
-        print(
-            f"{d['id']}  {d['level']:4}  {d['registered'][:16].replace('T', ' ')}  {d['title']}  "
-            f"({d['chars']} characters, {d['fingerprints']} fingerprints)"
+        listed = msg(
+            "{id}  {level}  {registered}  {title}  ({chars} characters, {fingerprints} fingerprints)",
+            **_said({**d, "registered": _shown(d["registered"])}),
         )
+        print(render(listed))
     for t in tables:
-        print(
-            f"{t['id']}  {t['level']:4}  {t['registered'][:16].replace('T', ' ')}  {t['title']}  "
-            f"(table: {t['rows']} rows, columns {', '.join(t['columns'])}, {t['min_columns']} make a match)"
+        listed = msg(
+            "{id}  {level}  {registered}  {title}  (table: {rows} rows, columns {columns}, {min_columns} make a match)",
+            **_said({**t, "registered": _shown(t["registered"]), "columns": ", ".join(t["columns"])}),
         )
+        print(render(listed))
     if public:
-        print(f"public text: {len(public)} files, {sum(p['kgrams'] for p in public)} k-grams")
+        kgrams = sum(p["kgrams"] for p in public)
+        print(render(msg("Public text: {count} files, {kgrams} k-grams", count=len(public), kgrams=kgrams)))
     if not (documents or tables or public):
-        print(EMPTY)
+        print(_("Nothing is registered."))
     return 0
+
+
+def _said(record: dict[str, Any]) -> dict[str, str | int]:
+    """A record's values as a message's fields: numbers as they are, the rest as text."""
+    return {k: v if isinstance(v, int) else str(v) for k, v in record.items() if isinstance(v, int | str)}
+
+
+def _shown(stored: str) -> str:
+    """A registration time as a person reads it: local, zone named (an unreadable one as it is)."""
+    try:
+        return times.shown(stored)
+    except ValueError:
+        return stored
 
 
 def run_remove(args: argparse.Namespace) -> int:
@@ -163,9 +208,10 @@ def run_remove(args: argparse.Namespace) -> int:
     with registrar(args) as reg:
         for ident in args.ids:
             if reg.remove(ident):
-                print(REMOVED.format(id=ident))
+                print(render(msg("Removed {id}", id=ident)))
             else:
-                print(f"baomi: {NOT_FOUND.format(id=ident)}", file=sys.stderr)
+                missing = msg("Nothing registered has the id {id}.", id=ident)
+                print(f"baomi: {render(missing)}", file=sys.stderr)
                 status = 1
     return status
 
@@ -175,7 +221,12 @@ def run_export(args: argparse.Namespace) -> int:
         exported = reg.export()
     dump(exported, args.file)
     counts = {k: len(exported[k]) for k in ("documents", "tables", "public")}
-    print(EXPORTED.format(**counts, path=args.file))
+    exported_counts = msg(
+        "Exported {documents} documents, {tables} tables and {public} public texts to {path}",
+        path=str(args.file),
+        **counts,
+    )
+    print(render(exported_counts))
     return 0
 
 
@@ -183,9 +234,15 @@ def run_import(args: argparse.Namespace) -> int:
     (path,) = _existing([args.file])
     try:
         exported = json.loads(path.read_text(encoding="utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"{path}: not a registry export ({exc})") from None
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise UsageError(msg("{path}: this is not a registry export.", path=str(path))) from None
     with registrar(args) as reg:
         documents, tables, public = reg.import_(exported)
-    print(IMPORTED.format(documents=documents, tables=tables, public=public))
+    imported = msg(
+        "Imported {documents} documents, {tables} tables and {public} public texts",
+        documents=documents,
+        tables=tables,
+        public=public,
+    )
+    print(render(imported))
     return 0

@@ -2,22 +2,28 @@
 check files on before they publish.
 
 Uploads are streamed into spooled temporary files under a size limit, scanned off the event loop under the `web`
-channel's policy, answered with the JSON of `baomi scan --format json` and recorded in the audit log.
+channel's policy, answered with the JSON of `baomi scan --format json` and recorded in the audit log. Every answer is
+in the language the request's Accept-Language asks for (else [i18n] language): the page, its words
+(GET /v1/messages), each finding's `message` and each refusal's.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import functools
 import hmac
+import html
 import logging
 import os
+import re
 import sys
 import tempfile
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any, cast
+from string import Template
+from typing import IO, Any, TypeVar, cast
 from urllib.parse import unquote_to_bytes
 
 import anyio
@@ -31,16 +37,29 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from scanner import i18n
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, logging_to, overridden, reloadable
-from scanner.config import AuditTable, ConfigError, TokenTable, WebTable
+from scanner.command import UsageError, build_scanner, count, logging_to, overridden, reloadable, whole_number
+from scanner.config import AuditTable, ConfigError, TokenTable, WebTable, refusal
 from scanner.database import shown
+from scanner.dictionaries import dictionary_titles
 from scanner.doors.icap_uploads import UnreadableBody, transfer_decoded
 from scanner.doors.web_guard import ClientLimit, Connections
-from scanner.extract.base import Problem
+from scanner.i18n import N_, _, msg, msg_n, negotiate, render, speaking, translation
 from scanner.model import FileReport, Verdict
 from scanner.reloading import Rules
 from scanner.report import to_json
+from scanner.titles import (
+    CATEGORIES,
+    FORMATS,
+    PART_PREFIXES,
+    PARTS,
+    PROBLEMS,
+    category_title,
+    format_title,
+    os_error,
+    problem_title,
+)
 
 STATIC = Path(__file__).parent / "static"
 CHANNEL = "web"
@@ -50,22 +69,25 @@ SPOOL_IN_MEMORY = 1024 * 1024
 MAX_NAME_CHARS = 255
 # What the CMS is told to do with the upload, recorded in the audit log.
 ACTIONS = {Verdict.PASS: Action.ALLOWED, Verdict.FLAG: Action.HELD, Verdict.BLOCK: Action.REFUSED}
+R = TypeVar("R", bound=Response)
 
 log = logging.getLogger("baomi.web")
 
 
 class Refusal(Exception):
-    """A request the service will not scan: an HTTP status, a code for programs and a message for people."""
+    """A request the service will not scan: an HTTP status, a code for programs, a message for people (in the
+    reader's language) and a detail for administrators (English)."""
 
-    def __init__(self, status: int, code: str, message: str, detail: str = "") -> None:
-        super().__init__(f"{code}: {detail or message}")
+    def __init__(self, status: int, code: str, message: i18n.Message, detail: str = "") -> None:
+        super().__init__(f"{code}: {detail or render(message, 'en')}")
         self.status, self.code, self.message, self.detail = status, code, message, detail
 
     def response(self) -> JSONResponse:
+        """The refusal as JSON, its message in the current language (scanner.i18n.speaking)."""
         headers = {"WWW-Authenticate": 'Bearer realm="baomi"'} if self.status == 401 else {}
         if self.status in (400, 408, 413):
             headers["Connection"] = "close"  # the rest of the body is not read: this connection is done
-        body = {"error": self.code, "message": self.message, "detail": self.detail}
+        body = {"error": self.code, "message": render(self.message), "detail": self.detail}
         return JSONResponse(body, self.status, headers=headers)
 
 
@@ -128,18 +150,19 @@ def _read_token_file(path: Path) -> list[Token]:
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
     except OSError as exc:
-        raise ConfigError(f"[web] token_file {path}: {exc.strerror or exc}") from None
+        unread = msg("[web] token_file {path}: {error}.", path=str(path), error=os_error(exc))
+        raise ConfigError(unread) from None
     tokens = []
     for number, line in enumerate(lines, 1):
         words = line.split("#", 1)[0].split()
         if not words:
             continue
         if len(words) != 2:
-            raise ConfigError(f"{path}:{number}: expected `name token`")
+            raise ConfigError(msg("{where}: expected `name token`.", where=f"{path}:{number}"))
         try:
             checked = TokenTable(words[0], words[1])
         except ValueError as exc:
-            raise ConfigError(f"{path}:{number}: {exc}") from None
+            raise ConfigError(msg("{where}: {why}", where=f"{path}:{number}", why=refusal(exc)[1])) from None
         tokens.append(Token(checked.name, checked.token))
     return tokens
 
@@ -232,7 +255,12 @@ class FormReader:
             return  # a plain field: the form's title, a token, …
         self._unnamed = options.get(b"name") != b"file" and not filename
         if len(self.uploads) >= self.max_files:
-            raise Refusal(413, "too-many-files", f"一次最多上传 {self.max_files} 个文件", f"more than {self.max_files}")
+            many = msg_n(
+                "At most {count} file can be uploaded at once.",
+                "At most {count} files can be uploaded at once.",
+                self.max_files,
+            )
+            raise Refusal(413, "too-many-files", many, f"more than {self.max_files}")
         # Browsers write a quote inside a name as %22 (WHATWG multipart/form-data encoding).
         name = decode_name((filename or b"upload").replace(b"%22", b'"'))
         self._current = Upload(name, transfer_encoding=self._headers.get(b"content-transfer-encoding", b""))
@@ -278,27 +306,31 @@ class Desk:
             return None
         name = self.settings.token_name(request.headers.get("authorization"))
         if name is None:
-            raise Refusal(401, "unauthorised", "需要有效的访问令牌", "send Authorization: Bearer <token>")
+            needed = msg("A valid access token is needed.")
+            raise Refusal(401, "unauthorised", needed, "send Authorization: Bearer <token>")
         return name
 
     async def scan(self, request: Request, uploads: list[Upload], token: str | None) -> JSONResponse:
         empty = [u.name for u in uploads if u.size == 0]
         if empty:
-            raise Refusal(400, "empty-file", f"文件是空的：{'、'.join(empty)}", "an upload of 0 bytes")
+            nothing = msg("The file is empty: {names}.", names=", ".join(empty))
+            raise Refusal(400, "empty-file", nothing, "an upload of 0 bytes")
         if self._limiter is None:
             self._limiter = anyio.CapacityLimiter(self.settings.workers)
         source = request.client.host if request.client else "unknown"
         jobs = [anyio.to_thread.run_sync(self._scan_one, u, source, token, limiter=self._limiter) for u in uploads]
         reports = list(await asyncio.gather(*jobs))
         worst = max((r.verdict for r in reports), default=Verdict.PASS)
-        return JSONResponse(to_json(reports), headers={"X-Baomi-Verdict": str(worst)})
+        with speaking(language(request)):  # each finding's message in the reader's language
+            body = to_json(reports)
+        return _spoken(request, JSONResponse(body, headers={"X-Baomi-Verdict": str(worst)}))
 
     def _scan_one(self, upload: Upload, source: str, token: str | None) -> FileReport:
         scanner = self.rules.scanner
         try:
             data = upload.read()
         except UnreadableBody as exc:
-            report = scanner.unscanned(upload.name, Problem("unreadable-body", str(exc)), CHANNEL)
+            report = scanner.unscanned(upload.name, exc.problem(), CHANNEL)
         else:
             report = scanner.scan_bytes(data, upload.name, CHANNEL)
         upload.close()
@@ -314,7 +346,8 @@ async def counted(request: Request, limit: int, read_seconds: float) -> AsyncIte
     declared = request.headers.get("content-length")
     if declared is not None:
         if not declared.isdigit():
-            raise Refusal(400, "bad-length", "请求的 Content-Length 无效", f"Content-Length: {declared!r}")
+            bad = msg("The request's Content-Length is not valid.")
+            raise Refusal(400, "bad-length", bad, f"Content-Length: {declared!r}")
         if int(declared) > limit:
             raise _too_large(limit)
     received = 0
@@ -348,20 +381,28 @@ async def receive(request: Request, settings: WebSettings, sink: Callable[[bytes
         raise _too_slow(f"not complete after {settings.upload_seconds} s") from None
 
 
+BAD_FORM = msg("The form is not valid.")
+
+
 def _too_large(limit: int) -> Refusal:
-    return Refusal(413, "too-large", f"上传内容超过 {_size(limit)} 的限制", f"request body over {limit} bytes")
+    over = msg("The upload is over the limit of {size}: the file was not checked.", size=_size(limit))
+    return Refusal(413, "too-large", over, f"request body over {limit} bytes")
 
 
 def _too_slow(detail: str) -> Refusal:
-    return Refusal(408, "too-slow", "上传时间过长，文件未检查", detail)
+    return Refusal(408, "too-slow", msg("The upload took too long: the file was not checked."), detail)
 
 
 def _cut_off(detail: str) -> Refusal:
-    return Refusal(400, "cut-off", "上传没有完成，文件未检查", detail)
+    return Refusal(400, "cut-off", msg("The upload did not finish: the file was not checked."), detail)
 
 
-def _size(n: int) -> str:
-    return f"{n / 1024 / 1024:.3g} MB" if n >= 1024 * 1024 else f"{n / 1024:.3g} KB" if n >= 1024 else f"{n} 字节"
+def _size(n: int) -> i18n.Message | str:
+    if n >= 1024 * 1024:
+        return f"{n / 1024 / 1024:.3g} MB"
+    if n >= 1024:
+        return f"{n / 1024:.3g} KB"
+    return msg_n("{count} byte", "{count} bytes", n)
 
 
 async def scan_form(request: Request) -> Response:
@@ -369,27 +410,25 @@ async def scan_form(request: Request) -> Response:
     token = desk.authorise(request)
     ctype, options = parse_options_header(request.headers.get("content-type", ""))
     if ctype != b"multipart/form-data":
-        raise Refusal(
-            415, "not-multipart", "请以 multipart/form-data 上传（字段名 file）", "POST takes multipart/form-data"
-        )
+        multipart = msg("Upload the file as multipart/form-data (the field is called file).")
+        raise Refusal(415, "not-multipart", multipart, "POST takes multipart/form-data")
     boundary = options.get(b"boundary")
     if not boundary:
-        raise Refusal(400, "bad-form", "表单缺少 boundary", "multipart/form-data without a boundary")
+        raise Refusal(400, "bad-form", msg("The form has no boundary."), "multipart/form-data without a boundary")
     try:
         form = FormReader(boundary, desk.settings.max_files)
     except ValueError as exc:
-        raise Refusal(400, "bad-form", "表单格式无效", str(exc)) from None
+        raise Refusal(400, "bad-form", BAD_FORM, str(exc)) from None
     try:
         try:
             await receive(request, desk.settings, form.write)
         except ValueError as exc:  # python-multipart's parse errors derive from ValueError
-            raise Refusal(400, "bad-form", "表单格式无效", str(exc)) from None
+            raise Refusal(400, "bad-form", BAD_FORM, str(exc)) from None
         if not form.ended or not all(u.complete for u in form.uploads):
             raise _cut_off("the form ends before its closing boundary")
         if not form.uploads:
-            raise Refusal(
-                400, "no-file", "表单中没有文件（字段名 file）", "no part named `file` and no part with a file name"
-            )
+            no_file = msg("The form holds no file (the field is called file).")
+            raise Refusal(400, "no-file", no_file, "no part named `file` and no part with a file name")
         return await desk.scan(request, form.uploads, token)
     finally:
         for upload in form.uploads:
@@ -401,7 +440,8 @@ async def scan_body(request: Request) -> Response:
     token = desk.authorise(request)
     ctype, _ = parse_options_header(request.headers.get("content-type", ""))
     if ctype.startswith(b"multipart/"):
-        raise Refusal(415, "multipart-on-put", "表单上传请用 POST /v1/scan", "PUT takes the file itself as the body")
+        use_post = msg("Send a form with POST /v1/scan.")
+        raise Refusal(415, "multipart-on-put", use_post, "PUT takes the file itself as the body")
     raw_path: bytes = request.scope.get("raw_path") or request.url.path.encode()
     upload = Upload(decode_name(unquote_to_bytes(raw_path.split(b"/v1/scan/", 1)[-1].split(b"?", 1)[0])))
     try:
@@ -413,13 +453,107 @@ async def scan_body(request: Request) -> Response:
 
 
 async def healthz(request: Request) -> Response:
-    """Up, and judging by which rules: a reload that failed says why here (the rules in force stay)."""
+    """Up, and judging by which rules: a reload that failed says why here (the rules in force stay), in English for
+    scripts (`error`) and in the reader's language (`message`)."""
     desk: Desk = request.app.state.desk
-    return JSONResponse({"status": "ok", **desk.rules.status()})
+    with speaking(language(request)):
+        return _spoken(request, JSONResponse({"status": "ok", **desk.rules.status()}))
+
+
+def language(request: Request) -> str:
+    """The language of the answer: the most wanted of Accept-Language that baomi speaks, else [i18n] language."""
+    desk: Desk = request.app.state.desk
+    return negotiate(request.headers.get("accept-language"), desk.rules.scanner.config.language)
+
+
+def _spoken(request: Request, response: R) -> R:
+    """`response` marked with the language it is in, and as varying with the one asked for (for caches)."""
+    response.headers["Content-Language"] = _tag(language(request))
+    response.headers["Vary"] = "Accept-Language"
+    return response
+
+
+def _tag(lang: str) -> str:
+    """A language as an HTML lang attribute or Content-Language value says it: zh_CN → zh-CN."""
+    return lang.replace("_", "-")
 
 
 async def page(request: Request) -> Response:
-    return FileResponse(STATIC / "index.html", media_type="text/html; charset=utf-8")
+    return _spoken(request, Response(page_html(language(request)), media_type="text/html; charset=utf-8"))
+
+
+@functools.cache
+def page_html(lang: str) -> str:
+    """The editors' page in `lang`: index.html with its words filled in (the script's words come from
+    /v1/messages)."""
+    with speaking(lang):
+        words = {
+            "title": _("Check before publishing · baomi"),
+            "heading": _("Check before publishing"),
+            "intro": _(
+                "Drag the files you are about to publish onto the box below, or choose them. Each file gets a "
+                "verdict, and each thing found is shown where it is:"
+            ),
+            "pass": _("May be published"),
+            "flag": _("Needs review"),
+            "block": _("Must not be published"),
+            "drop": _("Drag files here"),
+            "choose": _("Choose files"),
+            "several": _("(several at once if you like)"),
+            "token": _("Access token"),
+            "token_hint": _("Ask the system administrator for one"),
+            "token_button": _("Save and try again"),
+            "footer": _(
+                "Files are read only by the checking service on this machine and are not kept; every check is "
+                "recorded in the audit log. The API is described in"
+            ),
+        }
+    template = Template((STATIC / "index.html").read_text(encoding="utf-8"))
+    return template.substitute(lang=_tag(lang), **{key: html.escape(text) for key, text in words.items()})
+
+
+async def messages(request: Request) -> Response:
+    desk: Desk = request.app.state.desk
+    return _spoken(request, JSONResponse(page_catalog(language(request), dictionary_titles(desk.rules.scanner.config))))
+
+
+def page_catalog(lang: str, titles: dict[str, dict[str, str]]) -> dict[str, Any]:
+    """The page's words in `lang`: its script's own messages (each t("...") of app.js; a plural's forms for one and
+    for more), and the names of categories (dictionaries' own titles too), problems, parts and formats."""
+    catalog = translation(lang)
+    own: dict[str, str | list[str]] = {}
+    for singular, plural in script_messages():
+        own[singular] = (
+            [catalog.ngettext(singular, plural, 1), catalog.ngettext(singular, plural, 2)]
+            if plural
+            else catalog.gettext(singular)
+        )
+    with speaking(lang):
+        return {
+            "language": lang,
+            "messages": own,
+            "categories": {category: category_title(category, titles) for category in [*CATEGORIES, *titles]},
+            "problems": {reason: problem_title(reason) for reason in PROBLEMS},
+            "parts": {part: _(name) for part, name in PARTS.items()},
+            "part_prefixes": {prefix: _(name) for prefix, name in PART_PREFIXES.items()},
+            "formats": {fmt: format_title(fmt) for fmt in FORMATS},
+        }
+
+
+# The messages of the page's script, as Babel finds them (babel.cfg: keywords t and tn:1,2).
+_STRING = r'"((?:[^"\\]|\\.)*)"'  # a JavaScript string in double quotes, as its text between them
+_SCRIPT_CALL = re.compile(rf"\bt\(\s*{_STRING}|\btn\(\s*{_STRING}\s*,\s*{_STRING}")
+
+
+@functools.cache
+def script_messages() -> list[tuple[str, str]]:
+    """(message id, plural id or "") of each t("...") and tn("...", "...") call in app.js."""
+    source = (STATIC / "app.js").read_text(encoding="utf-8")
+    found = []
+    for match in _SCRIPT_CALL.finditer(source):
+        single, singular, plural = match.groups()
+        found.append((single, "") if single is not None else (singular, plural))
+    return sorted(set(found))
 
 
 async def openapi(request: Request) -> Response:
@@ -428,20 +562,29 @@ async def openapi(request: Request) -> Response:
 
 def _refused(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, Refusal)
-    log.info("%s %s refused: %s", request.method, request.url.path, exc)
-    return exc.response()
+    log.info(msg("{method} {path} refused: {why}", method=request.method, path=request.url.path, why=str(exc)))
+    with speaking(language(request)):
+        return _spoken(request, exc.response())
+
+
+# What an HTTP error of the framework (no such page, a method not allowed) says to a person.
+_HTTP_ERRORS = {404: N_("There is no such page."), 405: N_("This address does not take that method.")}
 
 
 def _http_error(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPException)
     headers = dict(exc.headers or {})
-    body = {"error": "http", "message": exc.detail, "detail": f"{request.method} {request.url.path}"}
-    return JSONResponse(body, exc.status_code, headers=headers)
+    with speaking(language(request)):
+        said = _(_HTTP_ERRORS[exc.status_code]) if exc.status_code in _HTTP_ERRORS else exc.detail
+    body = {"error": "http", "message": said, "detail": f"{request.method} {request.url.path}"}
+    return _spoken(request, JSONResponse(body, exc.status_code, headers=headers))
 
 
 def _failed(request: Request, exc: Exception) -> Response:
-    log.exception("%s %s failed", request.method, request.url.path)
-    return JSONResponse({"error": "internal", "message": "服务内部错误，文件未检查", "detail": type(exc).__name__}, 500)
+    log.exception(msg("{method} {path} failed", method=request.method, path=request.url.path))
+    with speaking(language(request)):
+        said = _("The service failed inside: the file was not checked.")
+    return _spoken(request, JSONResponse({"error": "internal", "message": said, "detail": type(exc).__name__}, 500))
 
 
 class SecurityHeaders:
@@ -474,6 +617,7 @@ def create_app(rules: Rules, settings: WebSettings | None = None, audit: AuditLo
     app = Starlette(
         routes=[
             Route("/", page),
+            Route("/v1/messages", messages),
             Route("/healthz", healthz),
             Route("/openapi.json", openapi),
             Route("/v1/scan", scan_form, methods=["POST"]),
@@ -485,20 +629,31 @@ def create_app(rules: Rules, settings: WebSettings | None = None, audit: AuditLo
     settings = settings or WebSettings()
     app.state.desk = Desk(rules, settings, audit)
     app.add_middleware(SecurityHeaders)
-    app.add_middleware(ClientLimit, limit=settings.max_requests_per_client)
+    app.add_middleware(ClientLimit, limit=settings.max_requests_per_client, language=rules.scanner.config.language)
     return app
 
 
 def register(subparsers: argparse._SubParsersAction, common: argparse.ArgumentParser) -> None:
     serve = subparsers.add_parser(
-        "serve", parents=[common], help="the scan API for content systems and the editors' page (HTTP)"
+        "serve",
+        parents=[common],
+        help=_("the scan API for content systems and the editors' page (HTTP)"),
+        description=_(
+            "An HTTP service: POST /v1/scan (a form) or PUT /v1/scan/NAME (the file itself) answers with the JSON of "
+            "baomi scan --format json, and / is the page editors check files on before they publish. Answers are in "
+            "the language the browser asks for (Accept-Language), else [i18n] language."
+        ),
     )
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=int, default=DEFAULT_PORT, help=f"port (default {DEFAULT_PORT})")
-    serve.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
-    serve.add_argument("--max-bytes", type=int, metavar="N", help="largest request body ([web] max_bytes)")
-    serve.add_argument("--workers", type=int, metavar="N", help="files scanned at once ([web] workers)")
-    serve.add_argument("--ocr", action="store_true", help="read images and scanned pages with Tesseract")
+    serve.add_argument(
+        "--host", default="127.0.0.1", metavar=_("HOST"), help=_("address to listen on (default 127.0.0.1)")
+    )
+    serve.add_argument(
+        "--port", type=whole_number, default=DEFAULT_PORT, metavar=_("PORT"), help=_("port (default %s)") % DEFAULT_PORT
+    )
+    serve.add_argument("--audit", type=Path, metavar=_("PATH"), help=_("the decision log (default: [audit] path)"))
+    serve.add_argument("--max-bytes", type=count, metavar="N", help=_("largest request body ([web] max_bytes)"))
+    serve.add_argument("--workers", type=count, metavar="N", help=_("files scanned at once ([web] workers)"))
+    serve.add_argument("--ocr", action="store_true", help=_("read images and scanned pages with Tesseract"))
     serve.set_defaults(run=run_serve)
 
 
@@ -510,21 +665,32 @@ def run_serve(args: argparse.Namespace) -> int:
         overridden(scanner.config.table(WebTable), max_bytes=args.max_bytes, workers=args.workers)
     )
     if args.host not in ("127.0.0.1", "::1", "localhost") and not settings.tokens:
-        print(f"baomi serve: warning: listening on {args.host} with no [[web.token]]: anyone can scan", file=sys.stderr)
+        open_to_all = msg("listening on {host} with no [[web.token]]: anyone can scan", host=args.host)
+        warning = msg("warning: {what}", what=open_to_all)
+        print(f"baomi serve: {render(warning)}", file=sys.stderr)
     if not 0 < args.port < 65536:
-        raise UsageError(f"--port {args.port}: expected 1 to 65535")
+        wrong = msg("expected 1 to 65535, not {value}.", value=args.port)
+        raise UsageError(msg("{option}: {why}", option="--port", why=wrong))
     audit_path = audit_location(scanner.config.table(AuditTable), args.audit)
     audit = AuditLog(audit_path)
-    print(
-        f"baomi serve: http://{args.host}:{args.port}/ (audit log {shown(audit_path)}, "
-        f"{len(settings.tokens) or 'no'} tokens, limit {settings.max_bytes} bytes, rules {scanner.fingerprint})",
-        file=sys.stderr,
-        flush=True,
+    started = msg_n(
+        "{url} (audit log {audit}, {count} token, limit {limit} bytes, rules {rules})",
+        "{url} (audit log {audit}, {count} tokens, limit {limit} bytes, rules {rules})",
+        len(settings.tokens),
+        url=f"http://{args.host}:{args.port}/",
+        audit=shown(audit_path),
+        limit=settings.max_bytes,
+        rules=scanner.fingerprint,
     )
+    print(f"baomi serve: {render(started)}", file=sys.stderr, flush=True)
     rules = reloadable(args, scanner, audit, CHANNEL)
     app = create_app(rules, settings, audit)
     connections = Connections(settings.header_seconds, settings.max_connections)
-    with logging_to("%(name)s: %(message)s", logging.INFO), rules.watching():
+    with (
+        speaking(scanner.config.language),
+        logging_to("%(asctime)s %(name)s: %(level)s %(message)s", logging.INFO),
+        rules.watching(),
+    ):
         uvicorn.run(
             app,
             host=args.host,

@@ -18,14 +18,17 @@ import h11
 from starlette.types import ASGIApp, Receive, Scope, Send
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
+from scanner.i18n import Message, msg, negotiate, render, speaking
+
 log = logging.getLogger("baomi.web")
 
-FULL = {"error": "busy", "message": "服务繁忙，文件未检查，请稍后再试", "detail": "every connection is taken"}
-TOO_MANY = {
-    "error": "too-many-requests",
-    "message": "同时提交的检查过多，文件未检查，请稍后再试",
-    "detail": "this client has too many requests in progress",
-}
+BUSY = msg("The service is busy: the file was not checked. Try again later.")
+TOO_MANY = msg("Too many checks were sent at once: the file was not checked. Try again later.")
+
+
+def refusal(code: str, message: Message, detail: str) -> dict[str, str]:
+    """The JSON of a refusal (as web.Refusal says it), its message in the current language."""
+    return {"error": code, "message": render(message), "detail": detail}
 
 
 class Connections:
@@ -43,7 +46,7 @@ class Connections:
             idle = next((c for c in self.open if c.waiting_for_head), None)
             if idle is None:
                 return False
-            idle.drop("the service is full and it has not sent a request")
+            idle.drop(msg("the service is full and it has not sent a request"))
         self.open[connection] = None
         return True
 
@@ -68,7 +71,9 @@ class GuardedProtocol(H11Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         super().connection_made(transport)  # type: ignore[arg-type]
         if not self.guard.admit(self):
-            log.warning("%s: refused, every connection is in the middle of a request", _peer(self.client))
+            log.warning(
+                msg("{client}: refused, every connection is in the middle of a request", client=_peer(self.client))
+            )
             self.transport.write(_unavailable())
             self.transport.close()
             return
@@ -87,8 +92,8 @@ class GuardedProtocol(H11Protocol):
         super().on_response_complete()
         self._watch_head()
 
-    def drop(self, why: str) -> None:
-        log.info("%s: connection closed: %s", _peer(self.client), why)
+    def drop(self, why: Message) -> None:
+        log.info(msg("{client}: connection closed: {why}", client=_peer(self.client), why=why))
         self._stop_clock()
         self.guard.open.pop(self, None)
         self.transport.close()
@@ -104,7 +109,7 @@ class GuardedProtocol(H11Protocol):
     def _head_overdue(self) -> None:
         self.head_deadline = None
         if self.waiting_for_head and not self.transport.is_closing():
-            self.drop(f"no request head within {self.guard.header_seconds:g} s")
+            self.drop(msg("no request head within {seconds} s", seconds=f"{self.guard.header_seconds:g}"))
 
     def _stop_clock(self) -> None:
         if self.head_deadline is not None:
@@ -116,9 +121,10 @@ class ClientLimit:
     """ASGI middleware: a client (by address, the forwarded one behind a trusted proxy) with `limit` requests in
     progress is answered 429 for the next, so that one client's slow uploads cannot take every connection."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, language: str | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.language = language  # [i18n] language: for a browser that asks for none baomi speaks
         self.in_progress: Counter[str] = Counter()
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -127,8 +133,11 @@ class ClientLimit:
             return
         client = _peer(scope.get("client"))
         if self.in_progress[client] >= self.limit:
-            log.warning("%s: refused, %d requests already in progress", client, self.limit)
-            await _send_json(send, 429, TOO_MANY)
+            log.warning(msg("{client}: refused, {count} requests already in progress", client=client, count=self.limit))
+            asked = dict(scope.get("headers", [])).get(b"accept-language", b"").decode("latin-1")
+            with speaking(negotiate(asked, self.language)):
+                body = refusal("too-many-requests", TOO_MANY, "this client has too many requests in progress")
+            await _send_json(send, 429, body)
             return
         self.in_progress[client] += 1
         try:
@@ -145,7 +154,7 @@ def _peer(client: Any) -> str:
 
 def _unavailable() -> bytes:
     """A whole 503 answer that closes the connection, for a connection uvicorn has not read a request from."""
-    content = json.dumps(FULL, ensure_ascii=False).encode()
+    content = json.dumps(refusal("busy", BUSY, "every connection is taken"), ensure_ascii=False).encode()
     head = (
         "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\nconnection: close\r\n"
         f"retry-after: 10\r\ncontent-length: {len(content)}\r\n\r\n"

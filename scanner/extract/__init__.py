@@ -10,10 +10,22 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 
-from scanner.extract.base import Extraction, Limits, Problem, Reader, Unscannable, basename, readable_name
+from scanner.extract.base import (
+    Detail,
+    Extraction,
+    Limits,
+    Problem,
+    Reader,
+    Unscannable,
+    basename,
+    memory_needed,
+    readable_name,
+    took_too_long,
+)
 from scanner.extract.html import read_html
 from scanner.extract.sniff import sniff
 from scanner.extract.text import read_text
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 __all__ = ["Extraction", "Limits", "Problem", "Unscannable", "extract", "read_file"]
@@ -29,16 +41,21 @@ BINARY_SUFFIXES = frozenset(
 )
 
 
-def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False) -> Extraction:
-    """Read every part of `data` (a file called `name`) into segments; what cannot be read becomes a problem."""
+def extract(
+    data: bytes, name: str, limits: Limits | None = None, *, ocr: bool = False, sha256: str | None = None
+) -> Extraction:
+    """Read every part of `data` (a file called `name`) into segments; what cannot be read becomes a problem.
+    `sha256` is the content's digest when the caller has it already."""
     limits = limits or Limits()
     filename = Segment(text=readable_name(basename(name)), part="filename", role=Role.FILENAME)
     if len(data) > limits.max_bytes:
-        problem = Problem("max_bytes", f"{len(data)} bytes, over the limit of {limits.max_bytes}")
+        problem = Problem(
+            "max_bytes", msg("{size} bytes, over the limit of {limit}.", size=len(data), limit=limits.max_bytes)
+        )
         return Extraction("unknown", [filename], [problem])
     fmt = sniff(data, name)
     if fmt in IN_PROCESS:
-        result = read_file(data, name, limits, ocr, fmt)
+        result = read_file(data, name, limits, ocr, fmt, sha256)
     else:
         from scanner.extract.worker import run_isolated
 
@@ -47,15 +64,15 @@ def extract(data: bytes, name: str, limits: Limits | None = None, *, ocr: bool =
     return result
 
 
-def read_file(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str) -> Extraction:
+def read_file(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str, sha256: str | None = None) -> Extraction:
     """Read one top-level file in this process (the worker calls this too): its segments and its problems."""
-    reading = Reading(limits, ocr, name, ancestry=[hashlib.sha256(data).hexdigest()])
+    reading = Reading(limits, ocr, name, ancestry=[sha256 or hashlib.sha256(data).hexdigest()])
     try:
         for segment in reading.read(data, "", fmt):
             reading.segments.append(segment)
     except MemoryError:
         reading.segments.clear()  # free what we can before saying why
-        reading.problem("memory_mb", f"more than {limits.memory_mb} MB needed", "")
+        reading.problem("memory_mb", memory_needed(limits), "")
     return Extraction(fmt, reading.segments, reading.problems, reading.encoding)
 
 
@@ -86,27 +103,31 @@ class Reading:
             self.check_time(where)
             suffix = name.rpartition(".")[2].lower() if "." in basename(name) else ""
             if suffix in BINARY_SUFFIXES and not data.strip(b"\x00"):
-                raise Unscannable("corrupt", f"{len(data)} bytes of nothing in a file named as .{suffix}")
+                nothing = msg("{size} bytes of nothing in a file named as .{suffix}.", size=len(data), suffix=suffix)
+                raise Unscannable("corrupt", nothing)
             reader = _reader(fmt)
             yield from reader(data, prefix, self)
         except Unscannable as exc:
-            self.problem(exc.reason, exc.detail, exc.part or where)
+            self.problem(exc.reason, exc.detail, exc.part or where, exc.cause)
         except (MemoryError, KeyboardInterrupt, SystemExit):
             raise
         except RecursionError:
-            self.problem("corrupt", "structure nested too deeply to read", where)
+            self.problem("corrupt", msg("Its structure is nested too deeply to read."), where)
         except Exception as exc:  # parser libraries raise any error on hostile input; it means we could not read it
-            self.problem("corrupt", f"{type(exc).__name__}: {exc}"[:300], where)
+            self.problem(
+                "corrupt", msg("The reader of this format failed on it."), where, f"{type(exc).__name__}: {exc}"[:300]
+            )
 
     def descend(self, data: bytes, name: str, prefix: str) -> Iterator[Segment]:
         part = prefix + name
         yield Segment(basename(name), part, Role.FILENAME)  # its name opens the segment, as a mark would open it
         digest = hashlib.sha256(data).hexdigest()
         if digest in self.ancestry:
-            self.problem("max_depth", "a container that contains itself (droste.zip, quine.gz)", part)
+            self.problem("max_depth", msg("A container that contains itself (such as droste.zip or quine.gz)."), part)
             return
         if len(self.ancestry) > self.limits.max_depth:
-            self.problem("max_depth", f"nested more than {self.limits.max_depth} containers deep", part)
+            deep = msg("Nested more than {limit} containers deep.", limit=self.limits.max_depth)
+            self.problem("max_depth", deep, part)
             return
         self.ancestry.append(digest)
         try:
@@ -118,18 +139,19 @@ class Reading:
         if not part:
             self.encoding = encoding
 
-    def problem(self, reason: str, detail: str, part: str) -> None:
-        self.problems.append(Problem(reason, detail, part))
+    def problem(self, reason: str, detail: Detail, part: str, cause: str = "") -> None:
+        self.problems.append(Problem(reason, detail, part, cause))
 
     def charge(self, nbytes: int, part: str) -> None:
         self.total += nbytes
         if self.total > self.limits.max_total_bytes:
-            raise Unscannable("max_total_bytes", f"over {self.limits.max_total_bytes} bytes decompressed", part)
+            over = msg("Over {limit} bytes decompressed.", limit=self.limits.max_total_bytes)
+            raise Unscannable("max_total_bytes", over, part)
         self.check_time(part)
 
     def check_time(self, part: str) -> None:
         if time.monotonic() > self.deadline:
-            raise Unscannable("seconds", f"reading took more than {self.limits.seconds:g} s", part)
+            raise Unscannable("seconds", took_too_long(self.limits), part)
 
     def remaining(self) -> float:
         """Seconds left for this file, for the tools it runs."""
@@ -143,5 +165,5 @@ def _reader(fmt: str) -> Reader:
 
         reader = READERS.get(fmt)
     if reader is None:
-        raise Unscannable("unsupported", f"no reader for {fmt} content")
+        raise Unscannable("unsupported", msg("There is no reader for {format} content.", format=fmt))
     return reader

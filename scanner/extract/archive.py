@@ -20,7 +20,16 @@ import zlib
 from collections.abc import Iterator
 from typing import Any, Protocol
 
-from scanner.extract.base import Context, Unscannable, basename, decode_name, folder_segments, readable_name
+from scanner.extract.base import (
+    Context,
+    Detail,
+    Unscannable,
+    basename,
+    decode_name,
+    folder_segments,
+    readable_name,
+)
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 _CHUNK = 1 << 20
@@ -31,12 +40,7 @@ _RATIO_FLOOR = 4 << 20
 _GZIP_MAGIC = b"\x1f\x8b"
 _LOCAL_HEADER = b"PK\x03\x04"
 _AFTER_GZIP = "(bytes after the gzip stream)"
-_PROBLEMS = {
-    "7z_member": "a member that py7zr listed but did not extract",
-    "zip_hidden": "{count} members in the zip's local headers that its directory does not list (readers that stream "
-    "a zip extract them)",
-    "tar_stray": "{blocks} blocks of 512 bytes belong to no member (a damaged header, or bytes hidden between members)",
-}
+PROTECTED_MEMBER = msg("A password-protected member.")
 _DOCUMENT_SUFFIXES = (".docx", ".docm", ".dotx", ".xlsx", ".xlsm", ".pptx", ".pptm", ".odt", ".ods", ".odp", ".ofd")
 
 
@@ -50,35 +54,42 @@ def read_zip(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
-        raise Unscannable("corrupt", f"not a readable zip archive: {exc}", where) from None
+        raise Unscannable("corrupt", msg("This is not a readable zip archive."), where, str(exc)) from None
     with zf:
         infos = _checked_members(zf.infolist(), ctx, where)
         _refuse_overlaps(infos, where)
         hidden = _unlisted_entries(data, zf.infolist())
         if hidden:
-            ctx.problem("corrupt", _PROBLEMS["zip_hidden"].format(count=hidden), where)
+            unlisted = msg(
+                "{count} members in the zip's local headers that its directory does not list (readers that stream "
+                "a zip extract them).",
+                count=hidden,
+            )
+            ctx.problem("corrupt", unlisted, where)
         if not infos and _current_name(prefix, ctx).lower().endswith(_DOCUMENT_SUFFIXES):
-            raise Unscannable("corrupt", "an empty zip where a document was expected", where)
+            raise Unscannable("corrupt", msg("An empty zip where a document was expected."), where)
         for info in infos:
             name = _zip_name(info)
             if info.is_dir():
                 yield from _folders(name, prefix, ctx)
                 continue
             if info.flag_bits & 0x1:
-                yield from _unread(name, prefix, ctx, "encrypted", "a password-protected member")
+                yield from _unread(name, prefix, ctx, "encrypted", PROTECTED_MEMBER)
                 continue
             try:
                 content = read_member(zf, info, ctx, prefix + name)
             except Unscannable as exc:
-                yield from _unread(name, prefix, ctx, exc.reason, exc.detail)
+                yield from _unread(name, prefix, ctx, exc.reason, exc.detail, exc.cause)
                 if exc.reason in ("max_total_bytes", "seconds"):
                     return
                 continue
             except NotImplementedError as exc:
-                yield from _unread(name, prefix, ctx, "unsupported", str(exc))
+                method = msg("A member packed with a method that cannot be unpacked here.")
+                yield from _unread(name, prefix, ctx, "unsupported", method, str(exc))
                 continue
             except (zipfile.BadZipFile, OSError, EOFError, ValueError, RuntimeError) as exc:
-                yield from _unread(name, prefix, ctx, "corrupt", f"{type(exc).__name__}: {exc}")
+                damaged = msg("A member that cannot be unpacked: it is damaged.")
+                yield from _unread(name, prefix, ctx, "corrupt", damaged, f"{type(exc).__name__}: {exc}")
                 continue
             yield from _member(content, name, prefix, ctx)
 
@@ -96,7 +107,7 @@ def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     try:
         tf = tarfile.open(fileobj=io.BytesIO(data), mode="r:", ignore_zeros=True)  # noqa: SIM115 (closed below)
     except tarfile.TarError as exc:
-        raise Unscannable("corrupt", f"not a readable tar archive: {exc}", where) from None
+        raise Unscannable("corrupt", msg("This is not a readable tar archive."), where, str(exc)) from None
     count = 0
     covered: list[tuple[int, int]] = []  # the bytes of each member: its headers and its data
     with tf:
@@ -105,7 +116,8 @@ def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 covered.append((member.offset, tf.offset))
                 count += 1
                 if count > ctx.limits.max_members:
-                    raise Unscannable("max_members", f"more than {ctx.limits.max_members} members", where)
+                    many = msg("More than {limit} members.", limit=ctx.limits.max_members)
+                    raise Unscannable("max_members", many, where)
                 name = readable_name(member.name)  # tarfile keeps undecodable bytes as surrogates
                 if not member.isfile():
                     if member.isdir():
@@ -116,10 +128,14 @@ def read_tar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 content = handle.read() if handle is not None else b""
                 yield from _member(content, name, prefix, ctx)
         except tarfile.TarError as exc:
-            raise Unscannable("corrupt", f"a damaged tar archive: {exc}", where) from None
+            raise Unscannable("corrupt", msg("The tar archive is damaged."), where, str(exc)) from None
     stray = _stray_blocks(data, covered)
     if stray:
-        ctx.problem("corrupt", _PROBLEMS["tar_stray"].format(blocks=stray), where)
+        strays = msg(
+            "{blocks} blocks of 512 bytes belong to no member (a damaged header, or bytes hidden between members).",
+            blocks=stray,
+        )
+        ctx.problem("corrupt", strays, where)
 
 
 def _stray_blocks(data: bytes, covered: list[tuple[int, int]]) -> int:
@@ -206,23 +222,25 @@ def read_7z(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
             if not encrypted:
                 archive.extract(factory=factory)
     except PasswordRequired:
-        raise Unscannable("encrypted", "a 7z archive with encrypted headers", where) from None
+        raise Unscannable("encrypted", msg("A 7z archive with encrypted headers."), where) from None
     except UnsupportedCompressionMethodError as exc:
-        raise Unscannable("unsupported", f"a 7z compression method py7zr cannot read: {exc}", where) from None
+        method = msg("A 7z archive packed with a method that cannot be unpacked here.")
+        raise Unscannable("unsupported", method, where, str(exc)) from None
     except (Bad7zFile, EOFError, lzma.LZMAError, KeyError, IndexError, ValueError, OSError) as exc:
-        raise Unscannable("corrupt", f"not a readable 7z archive: {type(exc).__name__}: {exc}", where) from None
+        unreadable = msg("This is not a readable 7z archive.")
+        raise Unscannable("corrupt", unreadable, where, f"{type(exc).__name__}: {exc}") from None
     for (name, is_dir), written in zip(names, _py7zr_names([name for name, _ in names]), strict=True):
         product = factory.products.get(written) if written is not None else None
         if is_dir:
             yield from _folders(name + "/", prefix, ctx)
         elif product is None and not encrypted:
-            yield from _unread(name, prefix, ctx, "corrupt", _PROBLEMS["7z_member"])
+            yield from _unread(name, prefix, ctx, "corrupt", msg("A member that is listed but could not be unpacked."))
         elif product is None:
             yield from _name_only(name, prefix, ctx)
         else:
             yield from _member(product.getvalue(), name, prefix, ctx)
     if encrypted:
-        raise Unscannable("encrypted", "a password-protected 7z archive", where)
+        raise Unscannable("encrypted", msg("A password-protected 7z archive."), where)
 
 
 def _py7zr_names(names: list[str]) -> Iterator[str | None]:
@@ -256,7 +274,7 @@ def read_rar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         try:
             with rarfile.RarFile(path) as rf:
                 if rf.needs_password():
-                    raise Unscannable("encrypted", "a rar archive with encrypted headers", where)
+                    raise Unscannable("encrypted", msg("A rar archive with encrypted headers."), where)
                 infos = _checked_members(rf.infolist(), ctx, where)
                 for info in infos:
                     name = info.filename
@@ -264,39 +282,50 @@ def read_rar(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                         yield from _folders(name.rstrip("/") + "/", prefix, ctx)
                         continue
                     if info.needs_password():
-                        yield from _unread(name, prefix, ctx, "encrypted", "a password-protected member")
+                        yield from _unread(name, prefix, ctx, "encrypted", PROTECTED_MEMBER)
                         continue
                     content = _read_bounded(rf.open(info), info.compress_size, ctx, prefix + name, info.file_size)
                     yield from _member(content, name, prefix, ctx)
         except rarfile.RarCannotExec:
-            raise Unscannable("unsupported", "no unrar, unar or 7z to decompress rar members", where) from None
+            no_tool = msg("There is no unrar, unar or 7z here to unpack rar members.")
+            raise Unscannable("unsupported", no_tool, where) from None
         except rarfile.NeedFirstVolume:
-            raise Unscannable("unsupported", "one volume of a multi-volume rar archive", where) from None
+            raise Unscannable("unsupported", msg("One volume of a multi-volume rar archive."), where) from None
         except rarfile.Error as exc:
-            raise Unscannable("corrupt", f"not a readable rar archive: {type(exc).__name__}: {exc}", where) from None
+            unreadable = msg("This is not a readable rar archive.")
+            raise Unscannable("corrupt", unreadable, where, f"{type(exc).__name__}: {exc}") from None
 
 
 def _checked_members(infos: list[Any], ctx: Context, where: str) -> list[Any]:
     """The members to read: at most max_members (the rest are a problem), their declared sizes within the limits."""
     if len(infos) > ctx.limits.max_members:
-        ctx.problem("max_members", f"{len(infos)} members, over the limit of {ctx.limits.max_members}", where)
+        ctx.problem("max_members", too_many_members(len(infos), ctx), where)
         infos = infos[: ctx.limits.max_members]
     declared = sum(max(0, info.file_size) for info in infos)
     if declared > ctx.limits.max_total_bytes:
-        raise Unscannable("max_total_bytes", f"members declare {declared} bytes decompressed", where)
+        large = msg("The members declare {size} bytes decompressed.", size=declared)
+        raise Unscannable("max_total_bytes", large, where)
     return infos
 
 
 def _check_count(count: int, ctx: Context, where: str) -> None:
     if count > ctx.limits.max_members:
-        raise Unscannable("max_members", f"{count} members, over the limit of {ctx.limits.max_members}", where)
+        raise Unscannable("max_members", too_many_members(count, ctx), where)
+
+
+def too_many_members(count: int, ctx: Context) -> Detail:
+    return msg("{count} members, over the limit of {limit}.", count=count, limit=ctx.limits.max_members)
 
 
 def _check_ratio(size: int, compressed: int, ctx: Context, part: str) -> None:
     if size > max(_RATIO_FLOOR, compressed * ctx.limits.max_ratio):
-        raise Unscannable(
-            "max_ratio", f"{size} bytes from {compressed} compressed, over the ratio of {ctx.limits.max_ratio}", part
+        ratio = msg(
+            "{size} bytes from {compressed} compressed, over the ratio of {limit}.",
+            size=size,
+            compressed=compressed,
+            limit=ctx.limits.max_ratio,
         )
+        raise Unscannable("max_ratio", ratio, part)
 
 
 def _refuse_overlaps(infos: list[zipfile.ZipInfo], where: str) -> None:
@@ -306,7 +335,7 @@ def _refuse_overlaps(infos: list[zipfile.ZipInfo], where: str) -> None:
     )
     for (_, end), (start, _) in itertools.pairwise(spans):
         if start < end:
-            raise Unscannable("corrupt", "zip entries that overlap one another (a zip bomb)", where)
+            raise Unscannable("corrupt", msg("Zip entries that overlap one another (a zip bomb)."), where)
 
 
 def _unlisted_entries(data: bytes, infos: list[zipfile.ZipInfo]) -> int:
@@ -348,7 +377,8 @@ def _read_stream(handle: _Stream, data: bytes, name: str, prefix: str, ctx: Cont
     try:
         content = _read_bounded(handle, len(data), ctx, where)
     except (OSError, EOFError, lzma.LZMAError, zlib.error, ValueError) as exc:
-        raise Unscannable("corrupt", f"a damaged compressed stream: {type(exc).__name__}: {exc}", where) from None
+        damaged = msg("The compressed stream is damaged.")
+        raise Unscannable("corrupt", damaged, where, f"{type(exc).__name__}: {exc}") from None
     yield from ctx.descend(content, name, prefix)
 
 
@@ -370,7 +400,8 @@ class _BoundedFactory:
     def count(self, nbytes: int) -> None:
         self.size += nbytes
         if self.size > self.limit:
-            raise Unscannable("max_ratio", f"more than {self.limit} bytes from a 7z archive", self.part)
+            over = msg("More than {limit} bytes from a 7z archive.", limit=self.limit)
+            raise Unscannable("max_ratio", over, self.part)
         self.ctx.charge(nbytes, self.part)
 
 
@@ -466,7 +497,7 @@ def _name_only(name: str, prefix: str, ctx: Context) -> Iterator[Segment]:
     yield Segment(basename(name), prefix + name, Role.FILENAME)
 
 
-def _unread(name: str, prefix: str, ctx: Context, reason: str, detail: str) -> Iterator[Segment]:
+def _unread(name: str, prefix: str, ctx: Context, reason: str, detail: Detail, cause: str = "") -> Iterator[Segment]:
     """A member that could not be read: its name still counts, and the problem is recorded."""
-    ctx.problem(reason, detail, prefix + name)
+    ctx.problem(reason, detail, prefix + name, cause)
     return _name_only(name, prefix, ctx)

@@ -6,27 +6,51 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from scanner.i18n import Message, msg, render
 from scanner.model import Role, Segment
+
+# What a person reads about a problem: a Message (shown in the reader's language), or a plain string (English).
+Detail = str | Message
 
 
 class Unscannable(Exception):
-    """A file, or a part of one, that could not be read completely. Never a pass."""
+    """A file, or a part of one, that could not be read completely. Never a pass.
 
-    def __init__(self, reason: str, detail: str, part: str = "") -> None:
-        super().__init__(f"{reason}: {detail}")
+    `detail` says what went wrong, for a person; `cause` is what a library said about it, in its own (English)
+    words, for the administrator: it goes into FileReport.errors and the English explanation, never into a message
+    shown in the reader's language."""
+
+    def __init__(self, reason: str, detail: Detail, part: str = "", cause: str = "") -> None:
+        super().__init__(f"{reason}: {english(detail, cause)}")
         # encrypted, corrupt, garbled, no-text, unsupported, image, crash, xml_entities, or a limit's name
         self.reason = reason
         self.detail = detail
         self.part = part
+        self.cause = cause
 
 
 @dataclass(frozen=True)
 class Problem:
-    """Why some of a file's text did not come out."""
+    """Why some of a file's text did not come out: the reason (a machine word, rule `unscannable.<reason>`), what a
+    person reads about it, and what a library said (see Unscannable)."""
 
     reason: str
-    detail: str
+    detail: Detail
     part: str = ""
+    cause: str = ""
+
+    @property
+    def english(self) -> str:
+        """The detail in English with the library's words after it: for FileReport.errors, logs and tools."""
+        return english(self.detail, self.cause)
+
+
+def english(detail: Detail, cause: str = "") -> str:
+    text = render(detail, "en")
+    return f"{text} ({cause})" if cause else text
+
+
+XML_ENTITIES = msg("XML that declares entities or refers to outside files: they are not expanded.")
 
 
 @dataclass(frozen=True)
@@ -40,6 +64,14 @@ class Limits:
     max_members: int = 10_000  # entries in one archive
     seconds: float = 120.0  # per file
     memory_mb: int = 2048  # per file, in the worker that parses it
+
+
+def memory_needed(limits: Limits) -> Message:
+    return msg("Reading it needed more than {limit} MB of memory.", limit=limits.memory_mb)
+
+
+def took_too_long(limits: Limits) -> Message:
+    return msg("Reading it took more than {seconds} s.", seconds=f"{limits.seconds:g}")
 
 
 @dataclass
@@ -68,7 +100,7 @@ class Context(Protocol):
         with its parts named `prefix + name + "!" + part` and the depth and byte limits applied."""
         ...
 
-    def problem(self, reason: str, detail: str, part: str) -> None:
+    def problem(self, reason: str, detail: Detail, part: str, cause: str = "") -> None:
         """Record that `part` could not be read completely (the file will not pass)."""
         ...
 
@@ -101,9 +133,9 @@ def parse_xml(data: bytes, part: str) -> Any:
     try:
         return defusedxml.ElementTree.fromstring(data)
     except DefusedXmlException as exc:
-        raise Unscannable("xml_entities", f"XML with entity declarations or external references: {exc}", part) from None
+        raise Unscannable("xml_entities", XML_ENTITIES, part, str(exc)) from None
     except ParseError as exc:
-        raise Unscannable("corrupt", f"not well-formed XML: {exc}", part) from None
+        raise Unscannable("corrupt", msg("Its XML is not well-formed."), part, str(exc)) from None
 
 
 def decode_name(raw: bytes) -> str:

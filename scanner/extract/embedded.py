@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from scanner.extract.base import Context, Unscannable, decode_name
+from scanner.i18n import msg
 from scanner.model import Segment
 
 # The class of OLE Package objects (a file of any kind wrapped by the Packager): {0003000C-0000-0000-C000-...}.
@@ -18,7 +19,6 @@ _PACKAGE_CLSID = "0003000C-0000-0000-C000-000000000046"
 _LINKED = 0x00000001  # OLEStream Flags: the object's data is in another file; only its picture is in this one
 # Streams holding an embedded file as it is (an OOXML package, a PDF, an ODF document, ...).
 _CONTENT_STREAMS = ("package", "contents", "embeddedodf", "conents")
-_UNREADABLE = "an embedded object ({kind}) that baomi cannot read"
 
 
 class _Truncated(Exception):
@@ -32,7 +32,8 @@ def open_ole(data: bytes, where: str) -> Any:
     try:
         return olefile.OleFileIO(data)
     except Exception as exc:  # olefile raises assorted errors on damaged containers
-        raise Unscannable("corrupt", f"not a readable OLE file: {type(exc).__name__}: {exc}", where) from None
+        unreadable = msg("This is not a readable OLE file.")
+        raise Unscannable("corrupt", unreadable, where, f"{type(exc).__name__}: {exc}") from None
 
 
 def read_ole_object(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -60,8 +61,13 @@ def read_object_storage(
         if stream in streams:
             yield from ctx.descend(ole.openstream(streams[stream]).read(), streams[stream][-1], prefix)
             return
-    kind = _class_name(ole, storage) or "of no known class"
-    raise Unscannable("unsupported", _UNREADABLE.format(kind=kind), where)
+    kind = _class_name(ole, storage)
+    unreadable = (
+        msg("An embedded object ({kind}) that baomi cannot read.", kind=kind)
+        if kind
+        else msg("An embedded object of no known kind, which baomi cannot read.")
+    )
+    raise Unscannable("unsupported", unreadable, where)
 
 
 def ole1_object(data: bytes, part: str) -> tuple[str, str, bytes | None]:
@@ -76,10 +82,10 @@ def ole1_object(data: bytes, part: str) -> tuple[str, str, bytes | None]:
             return class_name, "", None
         (size,) = struct.unpack_from("<I", data, at)
     except (struct.error, _Truncated):
-        raise Unscannable("corrupt", "an embedded object whose OLE 1 header is cut short", part) from None
+        raise Unscannable("corrupt", msg("An embedded object whose OLE 1 header is cut short."), part) from None
     native = data[at + 4 : at + 4 + size]
     if len(native) < size:
-        raise Unscannable("corrupt", f"an embedded {class_name} object cut short", part)
+        raise Unscannable("corrupt", msg("An embedded {kind} object cut short.", kind=class_name), part)
     if class_name.lower() == "package":
         name, content = _package(native, part)
         return class_name, name, content
@@ -89,7 +95,7 @@ def ole1_object(data: bytes, part: str) -> tuple[str, str, bytes | None]:
 def _native(stream: bytes, package: bool, part: str) -> tuple[str, bytes]:
     """The file in an Ole10Native stream: a Package's named file, or another class's native data as it is."""
     if len(stream) < 4:
-        raise Unscannable("corrupt", "an embedded object's Ole10Native stream is cut short", part)
+        raise Unscannable("corrupt", msg("An embedded object's Ole10Native stream is cut short."), part)
     (size,) = struct.unpack_from("<I", stream, 0)
     native = stream[4 : 4 + size]
     if package:
@@ -107,10 +113,11 @@ def _package(native: bytes, part: str) -> tuple[str, bytes]:
         _temp, at = _zero_terminated(native, at)
         (size,) = struct.unpack_from("<I", native, at)
     except (struct.error, _Truncated):
-        raise Unscannable("corrupt", "an embedded package whose header is cut short", part) from None
+        raise Unscannable("corrupt", msg("An embedded package whose header is cut short."), part) from None
     content = native[at + 4 : at + 4 + size]
     if len(content) < size:
-        raise Unscannable("corrupt", f"an embedded package holds {len(content)} of its {size} bytes", part)
+        short = msg("An embedded package holds {got} of its {size} bytes.", got=len(content), size=size)
+        raise Unscannable("corrupt", short, part)
     name = path.replace("\\", "/").rsplit("/", 1)[-1] or label or "package"
     return name, content
 

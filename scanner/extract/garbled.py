@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import re
 
+from scanner.i18n import Message, msg
+
 _CID = re.compile(r"\(cid:\d+\)")
 # Two or more GBK characters read byte by byte as Latin-1 (关于 → ¹ØÓÚ): a non-embedded Chinese font without a map.
 _LATIN1_RUN = re.compile(r"[\u00a1-\u00fe]{4,}")
@@ -33,18 +35,22 @@ def repair_mojibake(text: str) -> str:
     return _LATIN1_RUN.sub(lambda m: gbk_mojibake(m.group()) or m.group(), text)
 
 
-def garbled(text: str) -> str | None:
+def garbled(text: str) -> Message | None:
     """Why `text` is not readable text, or None when it looks like what the page shows."""
     visible = len(text) - len(_SPACE.findall(text))
     if visible < _MINIMUM:
         return None
     cids = _CID.findall(text)
     if len(cids) >= _MINIMUM or (cids and sum(map(len, cids)) > _SHARE * visible):
-        return f"{len(cids)} glyphs came out as (cid:N) placeholders"
+        return msg("{count} glyphs came out as (cid:N) placeholders.", count=len(cids))
     private = len(_PRIVATE.findall(text))
     if private >= _MINIMUM and private > _SHARE * visible:
-        return f"{private} of {visible} characters are private-use or control code points (a font without a map)"
+        return msg(
+            "{count} of {visible} characters are private-use or control code points (a font without a map).",
+            count=private,
+            visible=visible,
+        )
     mojibake = sum(len(run) for run in _LATIN1_RUN.findall(text) if gbk_mojibake(run))
     if mojibake >= _MINIMUM:
-        return f"{mojibake} Latin-1 characters are Chinese text in GBK read byte by byte (mojibake)"
+        return msg("{count} Latin-1 characters are Chinese text in GBK read byte by byte (mojibake).", count=mojibake)
     return None

@@ -11,6 +11,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from scanner.extract.base import Context, Unscannable, basename
+from scanner.i18n import Message, msg
 from scanner.model import Role, Segment
 
 OCR_LANGUAGES = "chi_sim+eng"
@@ -26,7 +27,7 @@ _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff]")
 @dataclass(frozen=True)
 class Recognised:
     text: str
-    doubt: str | None  # why the reading is poor, or None
+    doubt: Message | None  # why the reading is poor, or None
 
 
 # Pictures as documents store them (raster images, Windows metafiles and their compressed forms, SVG, HD Photo).
@@ -34,17 +35,12 @@ PICTURE_SUFFIXES = (
     *(".png", ".jpg", ".jpeg", ".jpe", ".gif", ".tif", ".tiff", ".bmp", ".dib", ".webp", ".emf", ".wmf"),
     *(".emz", ".wmz", ".svg", ".wdp", ".jxr", ".pct", ".pict", ".svm"),
 )
-_NOT_EXAMINED = {
-    "image": "an image; its text is not examined without --ocr",
-    "other": "a picture in a format OCR cannot read (EMF, WMF, JPEG XR); it is not examined",
-    "media": "a media file ({name}) in the document; it is not examined",
-}
 
 
 def read_image(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     where = prefix.rstrip("!")
     if not ctx.ocr:
-        ctx.problem("image", _NOT_EXAMINED["image"], where)
+        ctx.problem("image", msg("An image: its text was not examined."), where)
         return
     text = ocr_text(data, where, ctx)
     if text.strip():
@@ -57,9 +53,10 @@ def ocr_text(data: bytes, where: str, ctx: Context) -> str:
     Its text can only add findings (a mark read in a scan blocks)."""
     recognised = recognise(data, where, ctx.remaining())
     if recognised.doubt:
-        ctx.problem("image", f"its text was read poorly ({recognised.doubt}); a person should look at it", where)
+        poorly = msg("Its text was read poorly ({doubt}): a person should look at it.", doubt=recognised.doubt)
+        ctx.problem("image", poorly, where)
     else:
-        ctx.problem("ocr", "its text was read by OCR, which cannot see seals, handwriting or drawn marks", where)
+        ctx.problem("ocr", msg("Its text was read by OCR, which cannot see seals, handwriting or drawn marks."), where)
     return recognised.text
 
 
@@ -81,25 +78,32 @@ def recognise(data: bytes, where: str, seconds: float) -> Recognised:
     return Recognised(text, _doubt(text, confidences, area))
 
 
-def _doubt(text: str, confidences: list[float], area: int) -> str | None:
+def _doubt(text: str, confidences: list[float], area: int) -> Message | None:
     cjk = len(_CJK.findall(text))
     if not confidences:
-        return "no text recognised"
+        return msg("no text was recognised")
     mean = sum(confidences) / len(confidences)
     if mean < _MEAN_CONFIDENCE:
-        return f"mean confidence {mean:.0f} %"
+        return msg("the mean confidence is {mean} %", mean=f"{mean:.0f}")
     unsure = sum(1 for c in confidences if c < _WORD_CONFIDENCE)
     if unsure:
-        return f"{unsure} of {len(confidences)} words read with a confidence under {_WORD_CONFIDENCE:.0f} %"
+        return msg(
+            "{unsure} of {count} words were read with a confidence under {least} %",
+            unsure=unsure,
+            count=len(confidences),
+            least=f"{_WORD_CONFIDENCE:.0f}",
+        )
     if cjk < 2 or cjk < _CJK_PER_MEGAPIXEL * area / 1e6:
-        return f"{cjk} Chinese characters for {area / 1e6:.1f} megapixels"
+        return msg("{count} Chinese characters for {area} megapixels", count=cjk, area=f"{area / 1e6:.1f}")
     return None
 
 
 def ocr(data: bytes, where: str, seconds: float, output: str = "txt") -> str:
     """What Tesseract reads in the image `data`: its text, or with output "tsv" each word with its confidence."""
     if shutil.which("tesseract") is None:
-        raise Unscannable("unsupported", "OCR needs tesseract-ocr and tesseract-ocr-chi-sim", where)
+        raise Unscannable(
+            "unsupported", msg("OCR needs the Debian packages tesseract-ocr and tesseract-ocr-chi-sim."), where
+        )
     env = {**os.environ, "OMP_THREAD_LIMIT": "1"}  # one core per file: files are scanned in parallel instead
     try:
         done = subprocess.run(
@@ -111,16 +115,17 @@ def ocr(data: bytes, where: str, seconds: float, output: str = "txt") -> str:
             check=False,
         )
     except subprocess.TimeoutExpired:
-        raise Unscannable("seconds", f"OCR took more than {seconds:g} s", where) from None
+        raise Unscannable("seconds", msg("OCR took more than {seconds} s.", seconds=f"{seconds:g}"), where) from None
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip().splitlines()
-        raise Unscannable("corrupt", f"tesseract could not read the image: {detail[-1] if detail else ''}", where)
+        raise Unscannable("corrupt", msg("Tesseract could not read the image."), where, detail[-1] if detail else "")
     return done.stdout.decode("utf-8", "replace")
 
 
 def read_other_picture(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     """A Windows metafile (drawing records) or a JPEG XR photo: Tesseract reads neither, so never examined."""
-    ctx.problem("image", _NOT_EXAMINED["other"], prefix.rstrip("!"))
+    other = msg("A picture in a format OCR cannot read (EMF, WMF, JPEG XR): it was not examined.")
+    ctx.problem("image", other, prefix.rstrip("!"))
     yield from ()
 
 
@@ -131,4 +136,5 @@ def read_media(data: bytes, name: str, prefix: str, ctx: Context) -> Iterator[Se
         yield from ctx.descend(data, name, prefix)
         return
     yield Segment(basename(name), prefix + name, Role.FILENAME)
-    ctx.problem("image", _NOT_EXAMINED["media"].format(name=basename(name)), prefix + name)
+    media = msg("A media file ({name}) in the document: it was not examined.", name=basename(name))
+    ctx.problem("image", media, prefix + name)

@@ -23,6 +23,7 @@ from scanner.extract.cfb import TooLarge, compound_file
 from scanner.extract.embedded import open_ole, read_object_storage
 from scanner.extract.html import codec_for
 from scanner.extract.office97 import (
+    PERSIST_DAMAGED,
     check_persist_directory,
     check_record_tree,
     sheet_names,
@@ -30,6 +31,7 @@ from scanner.extract.office97 import (
     word_segments,
     word_text,
 )
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 _EX_OLE_OBJ_STG = 0x1011
@@ -39,7 +41,7 @@ _DOCUMENT_STREAMS = frozenset({"worddocument", "workbook", "book", "powerpoint d
 
 def read_encrypted_ooxml(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     """An OOXML document with a password: an OLE container holding EncryptionInfo and EncryptedPackage."""
-    raise Unscannable("encrypted", "a password-protected Office document (EncryptedPackage)", prefix.rstrip("!"))
+    raise Unscannable("encrypted", msg("A password-protected Office document (EncryptedPackage)."), prefix.rstrip("!"))
     yield  # a generator, like every reader
 
 
@@ -48,15 +50,16 @@ def read_ole(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     with open_ole(data, where) as ole:
         streams = {"/".join(entry).lower(): entry for entry in ole.listdir(streams=True, storages=True)}
         if any(name.startswith("\x06dataspaces") for name in streams):
-            raise Unscannable("encrypted", "rights-protected (IRM/DRM) content", where)
+            raise Unscannable("encrypted", msg("Rights-protected content (IRM/DRM)."), where)
         yield from _properties(ole, prefix)
         if "worddocument" in streams:
             document = ole.openstream("WordDocument").read()
             layout = word_layout(document, where)
             if layout.encrypted:
-                raise Unscannable("encrypted", "a password-protected Word document", where)
+                raise Unscannable("encrypted", msg("A password-protected Word document."), where)
             if layout.table.lower() not in streams:
-                raise Unscannable("corrupt", f"the {layout.table} stream that locates the text is missing", where)
+                missing = msg("The {stream} stream that locates the text is missing.", stream=layout.table)
+                raise Unscannable("corrupt", missing, where)
             if layout.word97:
                 text = word_text(document, ole.openstream(layout.table).read(), layout, where)
                 ctx.charge(len(text), where)
@@ -72,15 +75,15 @@ def read_ole(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         elif "powerpoint document" in streams:
             current_user = ole.openstream("Current User").read() if "current user" in streams else b""
             if "encryptedsummary" in streams or current_user[12:16] == b"\xdf\xc4\xd1\xf3":
-                raise Unscannable("encrypted", "a password-protected PowerPoint presentation", where)
+                raise Unscannable("encrypted", msg("A password-protected PowerPoint presentation."), where)
             document = ole.openstream("PowerPoint Document").read()
             check_record_tree(document, where)
             history = check_persist_directory(document, current_user, where)
             if history is not None:
-                ctx.problem("repaired", history, where)
+                ctx.problem("repaired", PERSIST_DAMAGED, where, history)
             yield from _slide_text(document, prefix, ctx)
         else:
-            raise Unscannable("unsupported", "an OLE file of no known kind", where)
+            raise Unscannable("unsupported", msg("An OLE file of no known kind."), where)
         yield from _object_storages(ole, prefix, ctx)
 
 
@@ -103,7 +106,7 @@ def _object_storages(ole: Any, prefix: str, ctx: Context) -> Iterator[Segment]:
                 yield Segment(storage[-1], prefix + name, Role.FILENAME)
                 yield from read_object_storage(ole, list(storage), streams, f"{prefix}{name}!", ctx)
         except Unscannable as exc:
-            ctx.problem(exc.reason, exc.detail, exc.part or prefix + name)
+            ctx.problem(exc.reason, exc.detail, exc.part or prefix + name, exc.cause)
 
 
 def _as_file(ole: Any, storage: tuple[str, ...], streams: dict[str, list[str]]) -> bytes:
@@ -113,7 +116,7 @@ def _as_file(ole: Any, storage: tuple[str, ...], streams: dict[str, list[str]]) 
             contents, bytes.fromhex((ole.getclsid(list(storage)) or "").replace("-", "")[:32] or "00" * 16)
         )
     except (TooLarge, ValueError) as exc:
-        raise Unscannable("unsupported", f"an embedded document too large to write out: {exc}") from None
+        raise Unscannable("unsupported", msg("An embedded document too large to write out."), cause=str(exc)) from None
 
 
 def _properties(ole: Any, prefix: str) -> Iterator[Segment]:
@@ -140,7 +143,8 @@ def _word_text(data: bytes, prefix: str, ctx: Context, expected: int) -> Iterato
     if text.strip():
         yield Segment(text, f"{prefix}body")
     elif expected > 0:
-        raise Unscannable("no-text", f"the document holds {expected} characters and none came out", prefix.rstrip("!"))
+        none = msg("The document holds {count} characters and none came out.", count=expected)
+        raise Unscannable("no-text", none, prefix.rstrip("!"))
 
 
 def _excel_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -172,7 +176,7 @@ def _slide_text(stream: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
             objects.append((ver_instance >> 4, body))
     text = "\n".join(t.replace("\r", "\n").replace("\x0b", "\n") for t in texts if t.strip())
     if not text:  # even an empty presentation carries its masters' placeholder text
-        raise Unscannable("no-text", "no text atoms in the presentation", prefix.rstrip("!"))
+        raise Unscannable("no-text", msg("The presentation holds no text atoms."), prefix.rstrip("!"))
     yield Segment(text, f"{prefix}slides")
     for number, (instance, body) in enumerate(objects, 1):
         name = f"object{number}"
@@ -181,7 +185,7 @@ def _slide_text(stream: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 body = _inflate(body, ctx, prefix + name)
             except Unscannable as exc:
                 yield Segment(name, prefix + name, Role.FILENAME)
-                ctx.problem(exc.reason, exc.detail, prefix + name)
+                ctx.problem(exc.reason, exc.detail, prefix + name, exc.cause)
                 continue
         yield from ctx.descend(body, name, prefix)
 
@@ -189,18 +193,19 @@ def _slide_text(stream: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
 def _inflate(body: bytes, ctx: Context, part: str) -> bytes:
     """A compressed ExOleObjStg: its decompressed size, then a zlib stream that must give exactly that many bytes."""
     if len(body) < 4:
-        raise Unscannable("corrupt", "an embedded object's storage is cut short", part)
+        raise Unscannable("corrupt", msg("An embedded object's storage is cut short."), part)
     (size,) = struct.unpack_from("<I", body, 0)
     ctx.charge(size, part)
     inflater = zlib.decompressobj()
     try:
         content = inflater.decompress(body[4:], size + 1)
     except zlib.error as exc:
-        raise Unscannable("corrupt", f"an embedded object's storage does not inflate: {exc}", part) from None
+        raise Unscannable("corrupt", msg("An embedded object's storage does not inflate."), part, str(exc)) from None
     if len(content) != size:
-        raise Unscannable("corrupt", f"an embedded object's storage gives {len(content)} of its {size} bytes", part)
+        short = msg("An embedded object's storage gives {got} of its {size} bytes.", got=len(content), size=size)
+        raise Unscannable("corrupt", short, part)
     if not inflater.eof:
-        raise Unscannable("corrupt", "an embedded object's compressed storage does not end: it is damaged", part)
+        raise Unscannable("corrupt", msg("An embedded object's compressed storage does not end: it is damaged."), part)
     return content
 
 
@@ -208,7 +213,8 @@ def _run_tool(command: list[str], data: bytes, prefix: str, ctx: Context) -> str
     """Run a Debian text extractor on `data` (written to a private temporary file) and return its UTF-8 output."""
     where = prefix.rstrip("!")
     if shutil.which(command[0]) is None:
-        raise Unscannable("unsupported", f"{command[0]} is not installed (Debian package catdoc)", where)
+        missing = msg("{tool} is not installed (Debian package catdoc).", tool=command[0])
+        raise Unscannable("unsupported", missing, where)
     with tempfile.TemporaryDirectory(prefix="baomi-") as tmp:
         path = os.path.join(tmp, "document")
         with open(path, "wb") as fh:
@@ -221,8 +227,10 @@ def _run_tool(command: list[str], data: bytes, prefix: str, ctx: Context) -> str
                 check=False,
             )
         except subprocess.TimeoutExpired:
-            raise Unscannable("seconds", f"{command[0]} ran out of the file's time", where) from None
+            late = msg("{tool} ran out of the file's time.", tool=command[0])
+            raise Unscannable("seconds", late, where) from None
     if done.returncode != 0:
         detail = done.stderr.decode("utf-8", "replace").strip()[:200]
-        raise Unscannable("corrupt", f"{command[0]} could not read it: {detail or done.returncode}", where)
+        failed = msg("{tool} could not read it.", tool=command[0])
+        raise Unscannable("corrupt", failed, where, detail or f"exit status {done.returncode}")
     return done.stdout.decode("utf-8", "replace")

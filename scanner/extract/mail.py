@@ -17,6 +17,7 @@ from typing import Any
 from scanner.extract.base import Context, Unscannable
 from scanner.extract.html import decode_declared, html_to_text
 from scanner.extract.text import decode_text
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 _MBOX_SEPARATOR = re.compile(rb"^From [^\r\n]*\r?\n", re.MULTILINE)
@@ -27,7 +28,8 @@ def read_eml(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     message = email.message_from_bytes(data, policy=email.policy.compat32)
     yield from _read_message(message, prefix, ctx)
     if message.defects and not message.get_payload():
-        ctx.problem("corrupt", f"a malformed message: {message.defects[0].__class__.__name__}", prefix.rstrip("!"))
+        malformed = msg("A malformed message.")
+        ctx.problem("corrupt", malformed, prefix.rstrip("!"), message.defects[0].__class__.__name__)
 
 
 def read_mbox(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -43,7 +45,8 @@ def read_msg(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     try:
         message = extract_msg.openMsg(data)
     except Exception as exc:  # extract-msg raises many kinds of errors on damaged files
-        raise Unscannable("corrupt", f"not a readable Outlook message: {type(exc).__name__}: {exc}") from None
+        unreadable = msg("This is not a readable Outlook message.")
+        raise Unscannable("corrupt", unreadable, cause=f"{type(exc).__name__}: {exc}") from None
     try:
         yield from _read_outlook(message, prefix, ctx)
     finally:
@@ -94,7 +97,7 @@ def _read_part(part: Message, prefix: str, ctx: Context, counter: _Counter) -> I
     try:
         text = decode_declared(data, part.get_content_charset())
     except Unscannable as exc:
-        ctx.problem(exc.reason, exc.detail, where)
+        ctx.problem(exc.reason, exc.detail, where, exc.cause)
         return
     if content_type == "text/html":
         text = html_to_text(text)[1]
@@ -161,7 +164,9 @@ def _read_outlook(message: Any, prefix: str, ctx: Context) -> Iterator[Segment]:
             yield from _read_outlook(content, f"{prefix}{name}!", ctx)
         else:
             yield Segment(name, prefix + name, Role.FILENAME)
-            ctx.problem("unsupported", "an attachment extract-msg cannot give the bytes of", prefix + name)
+            ctx.problem(
+                "unsupported", msg("An attachment whose bytes cannot be taken out of the message."), prefix + name
+            )
 
 
 def _outlook_strings(message: Any) -> tuple[str, str]:

@@ -11,6 +11,7 @@ from typing import Any
 
 from scanner.extract.base import Context, Unscannable, parse_xml
 from scanner.extract.image import read_media
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 _TEXT = "{urn:oasis:names:tc:opendocument:xmlns:text:1.0}"
@@ -30,11 +31,11 @@ def read_odf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     try:
         zf = zipfile.ZipFile(io.BytesIO(data))
     except zipfile.BadZipFile as exc:
-        raise Unscannable("corrupt", f"not a readable OpenDocument file: {exc}", where) from None
+        raise Unscannable("corrupt", msg("This is not a readable OpenDocument file."), where, str(exc)) from None
     with zf:
         names = set(zf.namelist())
         if b"encryption-data" in _member(zf, "META-INF/manifest.xml", names, ctx, prefix):
-            raise Unscannable("encrypted", "a password-protected OpenDocument file", where)
+            raise Unscannable("encrypted", msg("A password-protected OpenDocument file."), where)
         meta = _member(zf, "meta.xml", names, ctx, prefix)
         if meta:
             yield from _metadata(parse_xml(meta, f"{prefix}meta.xml"), prefix)
@@ -48,7 +49,7 @@ def read_odf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                         yield Segment(text, f"{prefix}{role.value}", role)
         content = _member(zf, "content.xml", names, ctx, prefix)
         if not content:
-            raise Unscannable("corrupt", "an OpenDocument file without content.xml", where)
+            raise Unscannable("corrupt", msg("An OpenDocument file without content.xml."), where)
         yield Segment(_paragraphs(parse_xml(content, f"{prefix}content.xml")), f"{prefix}body")
         for name in sorted(names):
             yield from _other_member(zf, name, names, prefix, ctx)

@@ -14,6 +14,7 @@ from lxml import etree
 from scanner.extract.base import Context, Unscannable
 from scanner.extract.garbled import garbled
 from scanner.extract.xmlparts import Package, attr, local, resolve
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 _GUTTER = 2.0  # font sizes of empty space between two pieces of one baseline that make them separate lines
@@ -129,7 +130,7 @@ class _Document:
         found = self.find(location, folder)
         if found is None:
             if location:
-                self.package.ctx.problem("corrupt", f"{location} is missing", self.prefix + what)
+                self.package.ctx.problem("corrupt", msg("{part} is missing.", part=location), self.prefix + what)
             return None
         return self.package.optional_xml(found)
 
@@ -232,12 +233,12 @@ def read_ofd(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     package = Package(data, ctx, prefix)
     entry = package.find("OFD.xml")
     if entry is None:
-        raise Unscannable("corrupt", "no OFD.xml entry point in the package")
+        raise Unscannable("corrupt", msg("The package has no OFD.xml entry point."))
     bodies = [node for node in package.xml(entry) if local(node.tag) == "DocBody"]
     if not bodies:
-        raise Unscannable("corrupt", "OFD.xml names no document")
+        raise Unscannable("corrupt", msg("OFD.xml names no document."))
     if package.find("Encryptions.xml") is not None:
-        raise Unscannable("encrypted", "the OFD package is encrypted (GM/T 0099)")
+        raise Unscannable("encrypted", msg("The OFD package is encrypted (GM/T 0099)."))
     for number, body in enumerate(bodies, 1):
         doc_prefix = prefix if number == 1 else prefix + f"doc{number}."
         for node in body:
@@ -246,5 +247,6 @@ def read_ofd(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         root_part = next((node.text for node in body if local(node.tag) == "DocRoot" and node.text), None)
         found = package.find(resolve("", root_part)) if root_part else None
         if found is None:
-            raise Unscannable("corrupt", f"document {number} has no Document.xml ({root_part})")
+            no_root = msg("Document {number} has no Document.xml ({part}).", number=number, part=root_part or "")
+            raise Unscannable("corrupt", no_root)
         yield from _Document(package, found, doc_prefix).segments()

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from scanner.extract.base import Unscannable
 from scanner.extract.text import checked
+from scanner.i18n import N_, msg
 from scanner.model import Role, Segment
 
 # Sizes of FibRgFcLcb (in 8-byte pairs) for each Word version, by the nFib that announces it (MS-DOC 2.5.1).
@@ -23,13 +24,15 @@ _BIFF_MAX_RECORD = 8224
 _BIFF_BOF, _BIFF_EOF, _BIFF_BOUNDSHEET, _BIFF_FILEPASS = 0x0809, 0x000A, 0x0085, 0x002F
 _BIFF_SST, _BIFF_LABELSST = 0x00FC, 0x00FD
 _PPT_USER_EDIT, _PPT_PERSIST_DIRECTORY = 0x0FF5, 0x1772
+# What is damaged, for a person; what exactly is wrong with it is the problem's cause (for the administrator).
 _PROBLEMS = {
-    "fib": "the Word header (FIB) is damaged: {why}",
-    "pieces": "the piece table that locates the text is damaged: {why}",
-    "biff": "the workbook's record stream is damaged: {why}",
-    "records": "the presentation's record stream is damaged: {why}",
-    "persist": "the presentation's edit history (persist directory) is damaged: {why}",
+    "fib": N_("The Word header (FIB) is damaged."),
+    "pieces": N_("The piece table that locates the text is damaged."),
+    "biff": N_("The workbook's record stream is damaged."),
+    "records": N_("The presentation's record stream is damaged."),
+    "persist": N_("The presentation's edit history (persist directory) is damaged."),
 }
+PERSIST_DAMAGED = msg(_PROBLEMS["persist"])
 
 
 class _Damaged(Exception):
@@ -50,7 +53,7 @@ class WordLayout:
 def word_layout(fib: bytes, where: str) -> WordLayout:
     """The FIB of a Word 97-2003 WordDocument stream, checked (MS-DOC 2.5.1); Unscannable("corrupt") if damaged."""
     if len(fib) < 0x50 or fib[:2] not in (b"\xec\xa5", b"\xdc\xa5"):
-        raise Unscannable("corrupt", "a WordDocument stream without a Word header", where)
+        raise Unscannable("corrupt", msg("A WordDocument stream without a Word header."), where)
     n_fib, flags = struct.unpack_from("<H", fib, 2)[0], struct.unpack_from("<H", fib, 0x0A)[0]
     table = "1Table" if flags & 0x0200 else "0Table"
     if n_fib < _WORD97 or flags & 0x0100:  # an encrypted document's FIB past its first 68 bytes is not to be read
@@ -59,7 +62,7 @@ def word_layout(fib: bytes, where: str) -> WordLayout:
     try:
         return _word_layout(fib, flags, table)
     except (_Damaged, struct.error) as exc:
-        raise Unscannable("corrupt", _PROBLEMS["fib"].format(why=exc or "it is cut short"), where) from None
+        raise Unscannable("corrupt", msg(_PROBLEMS["fib"]), where, str(exc) or "it is cut short") from None
 
 
 def _word_layout(fib: bytes, flags: int, table: str) -> WordLayout:
@@ -87,7 +90,7 @@ def word_text(fib: bytes, table: bytes, layout: WordLayout, where: str) -> str:
     try:
         return _word_text(fib, table, layout)
     except (_Damaged, struct.error) as exc:
-        raise Unscannable("corrupt", _PROBLEMS["pieces"].format(why=exc or "it is cut short"), where) from None
+        raise Unscannable("corrupt", msg(_PROBLEMS["pieces"]), where, str(exc) or "it is cut short") from None
 
 
 def _word_text(fib: bytes, table: bytes, layout: WordLayout) -> str:
@@ -155,7 +158,7 @@ def word_segments(text: str, layout: WordLayout, prefix: str) -> Iterator[Segmen
         story = text[start : start + length]
         start += length
         shown, codes = _fields(story)
-        shown = checked(shown.translate(_WORD_MARKS), "Word text").text.strip("\n")
+        shown = checked(shown.translate(_WORD_MARKS), "Word").text.strip("\n")
         if shown.strip():
             yield Segment(shown, prefix + part, role)
         if codes:
@@ -204,9 +207,9 @@ def sheet_names(workbook: bytes, where: str) -> list[str]:
     try:
         return _sheet_names(workbook)
     except _Damaged as exc:
-        raise Unscannable("corrupt", _PROBLEMS["biff"].format(why=exc), where) from None
+        raise Unscannable("corrupt", msg(_PROBLEMS["biff"]), where, str(exc)) from None
     except _Encrypted:
-        raise Unscannable("encrypted", "a password-protected Excel workbook", where) from None
+        raise Unscannable("encrypted", msg("A password-protected Excel workbook."), where) from None
 
 
 class _Encrypted(Exception):
@@ -259,27 +262,28 @@ def _sheet_names(workbook: bytes) -> list[str]:
 
 def check_persist_directory(document: bytes, current_user: bytes, where: str) -> str | None:
     """Why the PowerPoint edit history (Current User → UserEditAtom → PersistDirectoryAtom, MS-PPT 2.3) does not hold
-    together, or None. PowerPoint finds slides through it; the text atoms are read by walking every record instead,
-    so a broken history means the file was read after a repair."""
+    together (for the administrator: PERSIST_DAMAGED says it to a person), or None. PowerPoint finds slides through
+    it; the text atoms are read by walking every record instead, so a broken history means the file was read after a
+    repair."""
     try:
         (offset,) = struct.unpack_from("<I", current_user, 16)
         seen: set[int] = set()
         while True:
             if offset in seen:
-                return _PROBLEMS["persist"].format(why="the edits refer to each other in a loop")
+                return "the edits refer to each other in a loop"
             seen.add(offset)
             _, kind, size = struct.unpack_from("<HHI", document, offset)
             if kind != _PPT_USER_EDIT or size < 28:
-                return _PROBLEMS["persist"].format(why=f"no UserEditAtom at offset {offset}")
+                return f"no UserEditAtom at offset {offset}"
             last_edit, directory = struct.unpack_from("<II", document, offset + 8 + 8)
             _, kind, _ = struct.unpack_from("<HHI", document, directory)
             if kind != _PPT_PERSIST_DIRECTORY:
-                return _PROBLEMS["persist"].format(why=f"no PersistDirectoryAtom at offset {directory}")
+                return f"no PersistDirectoryAtom at offset {directory}"
             if not last_edit:
                 return None
             offset = last_edit
     except struct.error:
-        return _PROBLEMS["persist"].format(why="an offset points past the end of the stream")
+        return "an offset points past the end of the stream"
 
 
 def check_record_tree(document: bytes, where: str) -> None:
@@ -292,7 +296,7 @@ def check_record_tree(document: bytes, where: str) -> None:
         end = at + 8 + size
         if end > ends[-1]:
             why = f"the record at {at} ends at {end}, past its container's end at {ends[-1]}"
-            raise Unscannable("corrupt", _PROBLEMS["records"].format(why=why), where)
+            raise Unscannable("corrupt", msg(_PROBLEMS["records"]), where, why)
         if ver_instance & 0x000F == 0x000F:
             ends.append(end)
             at += 8

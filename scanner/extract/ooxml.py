@@ -14,6 +14,7 @@ from lxml import etree
 from scanner.extract.base import Context, Unscannable
 from scanner.extract.image import read_media
 from scanner.extract.xmlparts import Package, attr, iter_xml, local, office_properties, paragraphs, text_of
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 # Wingdings code points that draw a star (✦ ★ ✶ ✴ ✹ ✵ ✪ ✰), as w:sym w:char="F0AB" or as private-use text: all
@@ -280,7 +281,7 @@ def _main_part(package: Package, default: str) -> str:
             return found
     found = package.find(default)
     if found is None:
-        raise Unscannable("corrupt", f"no main document part ({default}) in the package")
+        raise Unscannable("corrupt", msg("The package has no main document part ({part}).", part=default))
     return found
 
 
@@ -394,7 +395,12 @@ def _check_repeats(package: Package, shared: list[str], said: dict[int, int]) ->
     expanded = sum(len(shared[index]) * repeats for index, repeats in said.items())
     limit = package.ctx.limits.max_total_bytes
     if expanded > limit:
-        detail = f"{sum(said.values())} cells repeat long shared strings: {expanded} characters shown, over {limit}"
+        detail = msg(
+            "{cells} cells repeat long shared strings: {size} characters shown, over {limit}.",
+            cells=sum(said.values()),
+            size=expanded,
+            limit=limit,
+        )
         package.ctx.problem("max_total_bytes", detail, package.prefix + "sharedStrings")
 
 
@@ -435,7 +441,11 @@ def _sheet(package: Package, name: str, sheet: str, shared: list[str], said: dic
             package.ctx.charge(len(value), prefix + (node.get("r") or "?"))
             yield Segment(value, prefix + (node.get("r") or "?"), Role.CELL)
     if missing:
-        detail = f"{missing} cells name shared strings the table of {len(shared)} does not have"
+        detail = msg(
+            "{cells} cells name shared strings that the table of {count} does not have.",
+            cells=missing,
+            count=len(shared),
+        )
         package.ctx.problem("corrupt", detail, prefix.rstrip("!"))
 
 

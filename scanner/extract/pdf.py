@@ -22,6 +22,7 @@ import pypdfium2.raw as pdfium_c
 
 from scanner.extract.base import Context, Unscannable
 from scanner.extract.garbled import garbled, repair_mojibake
+from scanner.i18n import Message, msg
 from scanner.model import Role, Segment
 
 # The libraries log what they repair in a damaged file; whether it could be read is said by problems instead.
@@ -55,7 +56,7 @@ def read_pdf(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
         document = pdfium.PdfDocument(data)  # no password: PDFium tries the empty user password itself
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
-            raise Unscannable("encrypted", "the PDF needs a password to open") from None
+            raise Unscannable("encrypted", NEEDS_PASSWORD) from None
         # PDFium gives up on some damaged files that pdfminer.six still reads.
         _report_damage(damage(data), prefix, ctx)
         yield from read_pdf_with_pdfminer(data, prefix, ctx)
@@ -90,6 +91,9 @@ _A85_DECODED = 1024 * 1024
 _A85_ALPHABET = re.compile(rb"\s*(?:<~)?[!-uz\s]*(?:~>[\s\S]*)?")
 _SHOWN = 3  # damaged streams named in the problem
 _REBUILT = "the cross-reference table is damaged (rebuilt by scanning the file)"
+NEEDS_PASSWORD = msg("The PDF needs a password to open.")
+# Damage readers repair without a word, for a person; what exactly is damaged is each problem's cause.
+REPAIRED = msg("The PDF is damaged; it was read as PDF readers repair it without a word.")
 
 
 def damage(data: bytes) -> list[str]:
@@ -114,7 +118,7 @@ def damage(data: bytes) -> list[str]:
 
 def _report_damage(repairs: list[str], prefix: str, ctx: Context) -> None:
     for repair in repairs:
-        ctx.problem("repaired", repair, prefix.rstrip("!"))
+        ctx.problem("repaired", REPAIRED, prefix.rstrip("!"), repair)
 
 
 def _damaged_streams(data: bytes, encrypted: bool) -> list[str]:
@@ -262,9 +266,9 @@ class _Pages:
 
     def check(self, pages: int) -> None:
         if pages == 0:
-            raise Unscannable("corrupt", "the PDF has no pages")
+            raise Unscannable("corrupt", msg("The PDF has no pages."))
         if not self.text and not self.images:
-            raise Unscannable("no-text", f"none of its {pages} pages has text that came out")
+            raise Unscannable("no-text", msg("None of its {count} pages has text that came out.", count=pages))
 
 
 def _metadata(info: dict[str, Any], prefix: str) -> Iterator[Segment]:
@@ -281,13 +285,13 @@ def _page(document: pdfium.PdfDocument, index: int, prefix: str, ctx: Context, p
     try:
         page = document[index]
     except pdfium.PdfiumError as exc:
-        ctx.problem("corrupt", f"page {number} cannot be loaded: {exc}", part)
+        ctx.problem("corrupt", msg("Page {page} cannot be loaded.", page=number), part, str(exc))
         return
     try:
         try:
             text = _page_text(page)
         except pdfium.PdfiumError as exc:
-            ctx.problem("corrupt", f"the text of page {number} cannot be read: {exc}", part)
+            ctx.problem("corrupt", unreadable_page(number), part, str(exc))
             return
         ctx.charge(len(text), part)
         notes, drawn = _annotations(page)
@@ -380,10 +384,15 @@ def _scanned(page: pdfium.PdfPage, text: str) -> bool:
     return False
 
 
+def unreadable_page(number: int) -> Message:
+    return msg("The text of page {page} cannot be read.", page=number)
+
+
 def _image_page(page: pdfium.PdfPage, number: int, part: str, ctx: Context) -> Iterator[Segment]:
     """A scanned page: OCR when asked for, otherwise a problem (its text is not examined)."""
     if not ctx.ocr:
-        ctx.problem("image", f"page {number} is an image without a text layer; not examined without --ocr", part)
+        scan = msg("Page {page} is an image without a text layer: its text was not examined.", page=number)
+        ctx.problem("image", scan, part)
         return
     from scanner.extract.image import ocr_text
 
@@ -470,7 +479,7 @@ def _attachments(document: pdfium.PdfDocument, prefix: str, ctx: Context) -> Ite
         try:
             data = bytes(attachment.get_data())
         except pdfium.PdfiumError as exc:
-            ctx.problem("corrupt", f"attached file {name} cannot be read: {exc}", prefix + name)
+            ctx.problem("corrupt", msg("The attached file {name} cannot be read.", name=name), prefix + name, str(exc))
             continue
         ctx.charge(len(data), prefix + name)
         yield from ctx.descend(data, name, prefix)
@@ -486,11 +495,12 @@ def read_pdf_with_pdfminer(data: bytes, prefix: str, ctx: Context) -> Iterator[S
     try:
         document, pages = _pdfminer_open(data)
     except (PDFPasswordIncorrect, PDFEncryptionError) as exc:
-        raise Unscannable("encrypted", f"the PDF needs a password to open ({type(exc).__name__})") from None
+        raise Unscannable("encrypted", NEEDS_PASSWORD, cause=type(exc).__name__) from None
     except (MemoryError, KeyboardInterrupt):
         raise
     except Exception as exc:  # pdfminer.six raises any Python error on a broken file (RecursionError, IndexError)
-        raise Unscannable("corrupt", f"not a readable PDF: {type(exc).__name__}: {exc}"[:300]) from None
+        cause = f"{type(exc).__name__}: {exc}"[:300]
+        raise Unscannable("corrupt", msg("This is not a readable PDF."), cause=cause) from None
     if any(isinstance(xref, PDFXRefFallback) for xref in document.xrefs):
         _report_damage([_REBUILT], prefix, ctx)
     for info in document.info:
@@ -524,7 +534,7 @@ def _pdfminer_pages(pages: list[Any], prefix: str, ctx: Context) -> Iterator[Seg
         except (MemoryError, KeyboardInterrupt):
             raise
         except Exception as exc:
-            ctx.problem("corrupt", f"page {number}: {type(exc).__name__}: {exc}"[:300], part)
+            ctx.problem("corrupt", unreadable_page(number), part, f"{type(exc).__name__}: {exc}"[:300])
             continue
         finally:
             device.close()

@@ -16,6 +16,7 @@ from scanner.extract.base import Context, Unscannable
 from scanner.extract.embedded import ole1_object
 from scanner.extract.html import codec_for
 from scanner.extract.text import checked
+from scanner.i18n import N_, msg
 from scanner.model import Role, Segment
 
 # One token: a control word with its parameter (and the space that ends it), a hex byte, a control symbol, a brace,
@@ -67,10 +68,10 @@ _ESCAPES = {"\\": "\\", "{": "{", "}": "}", "~": "\u00a0", "_": "\u2011", "-": "
 _RASTER = {"pngblip": ".png", "jpegblip": ".jpg"}
 _PICTURE_KINDS = ("emfblip", "wmetafile", "dibitmap", "wbitmap", "macpict", "pmmetafile")
 _PROBLEMS = {
-    "not_rtf": "not RTF: no {\\rtf group opens the file",
-    "codepage": "text in code page {codepage}, which has no decoder here",
-    "unclosed": "the document ends inside {depth} open groups: it was cut short; what it holds was read",
-    "picture": "a picture in the document ({kind}); its text is not examined",
+    "not_rtf": N_("This is not RTF: the file does not open with an RTF header."),
+    "codepage": N_("Text in code page {codepage}, which has no decoder here."),
+    "unclosed": N_("The document ends inside {depth} open groups: it was cut short, and what it holds was read."),
+    "picture": N_("A picture in the document ({kind}): its text was not examined."),
 }
 
 
@@ -114,7 +115,7 @@ class _Document:
     def read(self) -> None:
         data = self.data
         if not data.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
-            raise Unscannable("corrupt", _PROBLEMS["not_rtf"])
+            raise Unscannable("corrupt", msg(_PROBLEMS["not_rtf"]))
         stack: list[_Group] = []
         group = _Group("body", -1)
         pos = data.index(b"{")
@@ -146,7 +147,8 @@ class _Document:
                 self.symbol(symbol.decode("latin-1"), group)
         self.flush(group)
         if stack:
-            self.ctx.problem("repaired", _PROBLEMS["unclosed"].format(depth=len(stack)), self.prefix.rstrip("!"))
+            unclosed = msg(_PROBLEMS["unclosed"], depth=len(stack))
+            self.ctx.problem("repaired", unclosed, self.prefix.rstrip("!"))
 
     # ------------------------------------------------------------ tokens
 
@@ -272,7 +274,7 @@ class _Document:
         else:
             codec = codec_for(f"cp{self.pending_codepage}")
             if codec is None:
-                raise Unscannable("unsupported", _PROBLEMS["codepage"].format(codepage=self.pending_codepage))
+                raise Unscannable("unsupported", msg(_PROBLEMS["codepage"], codepage=self.pending_codepage))
             text = raw.decode(codec, errors="replace")
         self.emit(text, group)
 
@@ -304,8 +306,9 @@ class _Document:
                 if collector.picture in _RASTER:
                     yield from self.ctx.descend(content, f"picture{pictures}{_RASTER[collector.picture]}", self.prefix)
                 else:
-                    kind = collector.picture or "of unknown kind"
-                    self.ctx.problem("image", _PROBLEMS["picture"].format(kind=kind), f"{self.prefix}picture{pictures}")
+                    kind = collector.picture or "?"
+                    picture = msg(_PROBLEMS["picture"], kind=kind)
+                    self.ctx.problem("image", picture, f"{self.prefix}picture{pictures}")
                 continue
             part = f"{self.prefix}object{number}"
             _, name, native = ole1_object(content, part)

@@ -30,6 +30,7 @@ _MAGIC: tuple[tuple[bytes, str], ...] = (
     (b"II\xbc\x01", "jxr"),
     (b"SQLite format 3\x00", "sqlite"),
 )
+_MAGIC_PREFIXES = tuple(magic for magic, _ in _MAGIC)
 _WPS_SUFFIXES = (".wps", ".wpt", ".et", ".ett", ".dps", ".dpt")
 # A mail message opens with header fields; these are the ones that show it is one rather than a note with a colon.
 _MAIL_HEADERS = re.compile(
@@ -58,9 +59,8 @@ def sniff(data: bytes, name: str = "") -> str:
         return _ole_format(data, name)
     if data.startswith((b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")):
         return _zip_format(data)
-    for magic, fmt in _MAGIC:
-        if data.startswith(magic):
-            return fmt
+    if data.startswith(_MAGIC_PREFIXES):  # one test for all of them first: most files are none of these
+        return next(fmt for magic, fmt in _MAGIC if data.startswith(magic))
     if data[:16].lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{\\rtf"):
         return "rtf"
     if _looks_like_pdf(data):

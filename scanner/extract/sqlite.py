@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 from scanner.extract.base import Context, Unscannable, decode_name
 from scanner.extract.sniff import sniff
+from scanner.i18n import msg
 from scanner.model import Role, Segment
 
 # Blobs of these formats are files kept in the database (documents, archives, pictures): read like attachments.
@@ -20,10 +21,7 @@ _FILE_FORMATS = frozenset(
     {"docx", "xlsx", "pptx", "pdf", "ofd", "odf", "rtf", "zip", "7z", "rar", "gzip", "ole-doc", "ole-xls", "ole-ppt"}
     | {"wps", "png", "jpeg", "gif", "tiff", "bmp", "webp", "eml", "msg"}
 )
-_PROBLEMS = {
-    "corrupt": "not a readable SQLite database: {error}",
-    "binary": "{count} binary values of no known format in table {table} are not read",
-}
+NOT_SQLITE = msg("This is not a readable SQLite database.")
 
 
 def read_sqlite(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -47,10 +45,11 @@ def read_sqlite(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
                 yield from _table(connection, str(table), prefix, ctx)
         except sqlite3.OperationalError as exc:
             if time.monotonic() > deadline:
-                raise Unscannable("seconds", "reading the database ran out of the file's time", where) from None
-            raise Unscannable("corrupt", _PROBLEMS["corrupt"].format(error=exc), where) from None
+                late = msg("Reading the database ran out of the file's time.")
+                raise Unscannable("seconds", late, where) from None
+            raise Unscannable("corrupt", NOT_SQLITE, where, str(exc)) from None
         except sqlite3.DatabaseError as exc:
-            raise Unscannable("corrupt", _PROBLEMS["corrupt"].format(error=exc), where) from None
+            raise Unscannable("corrupt", NOT_SQLITE, where, str(exc)) from None
 
 
 def _table(connection: sqlite3.Connection, table: str, prefix: str, ctx: Context) -> Iterator[Segment]:
@@ -76,4 +75,7 @@ def _table(connection: sqlite3.Connection, table: str, prefix: str, ctx: Context
         lines.append(line)
     yield Segment("\n".join(lines), part, Role.CELL)
     if binary:
-        ctx.problem("unsupported", _PROBLEMS["binary"].format(count=binary, table=table), part)
+        binaries = msg(
+            "{count} binary values of no known format in table {table} were not read.", count=binary, table=table
+        )
+        ctx.problem("unsupported", binaries, part)

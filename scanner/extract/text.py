@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 import charset_normalizer
 
-from scanner.extract.base import Context, Unscannable
+from scanner.extract.base import XML_ENTITIES, Context, Unscannable
+from scanner.i18n import msg
 from scanner.model import Segment
 
 _BOMS = (
@@ -49,10 +50,10 @@ def decode_text(data: bytes) -> DecodedText:
     if b"\x00" in data[:4096]:
         utf16 = _utf16_without_bom(data)
         if utf16 is None:
-            raise Unscannable("unsupported", "binary content (NUL bytes) of no known format")
+            raise Unscannable("unsupported", msg("Binary content (NUL bytes) of no known format."))
         return checked(data.decode(utf16, errors="replace"), utf16)
     try:
-        return checked(data.decode("utf-8"), "utf-8")
+        return checked(_utf8(data), "utf-8")
     except (UnicodeDecodeError, Unscannable):
         pass
     utf16 = _utf16_by_plausibility(data)
@@ -67,7 +68,7 @@ def decode_text(data: bytes) -> DecodedText:
             continue
     best = charset_normalizer.from_bytes(data).best()
     if best is None:
-        raise Unscannable("garbled", "no text encoding decodes this content")
+        raise Unscannable("garbled", msg("No text encoding decodes this content."))
     return checked(str(best), best.encoding)
 
 
@@ -78,7 +79,22 @@ def read_text(data: bytes, prefix: str, ctx: Context) -> Iterator[Segment]:
     ctx.encoding_found(decoded.encoding, prefix)
     yield Segment(decoded.text, f"{prefix}body")
     if decoded.text.lstrip("\ufeff \t\r\n").startswith("<") and "<!ENTITY" in decoded.text[:65536]:
-        ctx.problem("xml_entities", "XML that declares entities: their expansions are not read", prefix.rstrip("!"))
+        ctx.problem("xml_entities", XML_ENTITIES, prefix.rstrip("!"))
+
+
+_PIECE = 1 << 16
+
+
+def _utf8(data: bytes) -> str:
+    """`data.decode("utf-8")` 64 KiB at a time: CPython's decoder sizes its buffer at one character a byte, up to four
+    bytes a character, so a large file decoded whole would briefly cost four times its
+    size."""
+    if len(data) <= _PIECE:
+        return data.decode("utf-8")
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    view = memoryview(data)
+    pieces = [decoder.decode(view[at : at + _PIECE]) for at in range(0, len(data), _PIECE)]
+    return "".join([*pieces, decoder.decode(b"", final=True)])
 
 
 def _decodes(data: bytes, encoding: str) -> str | None:
@@ -140,7 +156,8 @@ def checked(text: str, encoding: str) -> DecodedText:
     if text and _JUNK.search(text):
         junk = len(_JUNK.findall(text))
         if junk / len(text) > _MAX_JUNK:
-            raise Unscannable("garbled", f"{junk} undecodable or control characters as {encoding}")
+            junky = msg("{count} undecodable or control characters as {encoding}.", count=junk, encoding=encoding)
+            raise Unscannable("garbled", junky)
     if "\r" in text:
         text = text.replace("\r\n", "\n").replace("\r", "\n")
     return DecodedText(text, encoding)

@@ -23,7 +23,8 @@ import time
 from pathlib import Path
 from typing import Any, BinaryIO
 
-from scanner.extract.base import Extraction, Limits, Problem
+from scanner.extract.base import Detail, Extraction, Limits, Problem, memory_needed, took_too_long
+from scanner.i18n import msg
 
 _HEADER = struct.Struct("!Q")
 # A reader gets `seconds` to finish by itself (it checks its own deadline and returns partial text); past this grace
@@ -42,10 +43,11 @@ _MAX_IDLE = MAX_WORKERS
 class WorkerFailed(Exception):
     """The worker died or did not answer in time; `reason` is crash, seconds or memory_mb."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: str, detail: Detail, cause: str = "") -> None:
         super().__init__(f"{reason}: {detail}")
         self.reason = reason
         self.detail = detail
+        self.cause = cause
 
 
 def run_isolated(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str) -> Extraction:
@@ -53,7 +55,7 @@ def run_isolated(data: bytes, name: str, limits: Limits, ocr: bool, fmt: str) ->
     try:
         result: Extraction = call(limits, "scanner.extract:read_file", data, name, limits, ocr, fmt)
     except WorkerFailed as exc:
-        return Extraction(fmt, [], [Problem(exc.reason, exc.detail)])
+        return Extraction(fmt, [], [Problem(exc.reason, exc.detail, cause=exc.cause)])
     return result
 
 
@@ -95,9 +97,9 @@ class Worker:
             raise self._died() from None
         status, value = pickle.loads(reply)
         if status == "memory":
-            raise WorkerFailed("memory_mb", f"more than {limits.memory_mb} MB needed")
+            raise WorkerFailed("memory_mb", memory_needed(limits))
         if status == "error":
-            raise WorkerFailed("crash", value)
+            raise WorkerFailed("crash", msg("The reader of this format failed on it."), value)
         return value
 
     def _read(self, size: int, deadline: float, limits: Limits) -> bytes:
@@ -109,7 +111,7 @@ class Worker:
             ready = select.select([fd], [], [], max(0.0, left))[0] if left > 0 else []
             if not ready:
                 self.kill()
-                raise WorkerFailed("seconds", f"reading took more than {limits.seconds:g} s; stopped")
+                raise WorkerFailed("seconds", took_too_long(limits))
             chunk = os.read(fd, min(size, 1 << 20))
             if not chunk:
                 raise EOFError
@@ -122,8 +124,8 @@ class Worker:
         code = self.proc.returncode
         if code is not None and code < 0:
             with contextlib.suppress(ValueError):
-                return WorkerFailed("crash", f"the parser died of {signal.Signals(-code).name}")
-        return WorkerFailed("crash", f"the parser exited with status {code}")
+                return WorkerFailed("crash", msg("The reader of this format died on it."), signal.Signals(-code).name)
+        return WorkerFailed("crash", msg("The reader of this format died on it."), f"exit status {code}")
 
     def alive(self) -> bool:
         return self.proc.poll() is None

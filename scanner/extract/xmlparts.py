@@ -17,6 +17,7 @@ from urllib.parse import unquote
 from lxml import etree
 
 from scanner.extract.base import Context, Unscannable
+from scanner.i18n import Message, msg
 from scanner.model import Role, Segment
 
 # Entities are never expanded and nothing is fetched; a DTD is refused before parsing (see _refuse_dtd).
@@ -26,7 +27,7 @@ _RATIO_FLOOR = 1024 * 1024
 _DOCTYPES = tuple("<!DOCTYPE".encode(codec) for codec in ("utf-8", "utf-16-le", "utf-16-be", "utf-32-le", "utf-32-be"))
 _ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, EOFError, OSError, NotImplementedError, ValueError, RuntimeError)
 
-_DTD = "an XML part declares a DTD (entity expansion is refused)"
+_DTD = msg("An XML part declares a DTD: entity expansion is refused.")
 # Parts of XML that hold no text for us but are still checked (see Package.check_unread); media are not.
 _XML_PARTS = (".xml", ".rels", ".vml")
 # Parts that hold formatting and bookkeeping, never text a person wrote: not read for text when nothing led to them.
@@ -65,6 +66,10 @@ def _refuse_dtd(data: bytes, part: str) -> None:
         raise Unscannable("xml_entities", _DTD, part)
 
 
+def malformed(part: str) -> Message:
+    return msg("Malformed XML in {part}.", part=part)
+
+
 def _refuse_parsed_dtd(tree: etree._ElementTree, part: str) -> None:
     docinfo = tree.docinfo
     if docinfo.internalDTD is not None or docinfo.externalDTD is not None or docinfo.doctype:
@@ -77,9 +82,9 @@ def parse_xml(data: bytes, part: str) -> etree._Element:
     try:
         root = etree.fromstring(data, parser=etree.XMLParser(**_PARSER_OPTIONS))
     except etree.XMLSyntaxError as exc:
-        raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
+        raise Unscannable("corrupt", malformed(part), part, str(exc)) from None
     if root is None:
-        raise Unscannable("corrupt", f"empty XML part {part}", part)
+        raise Unscannable("corrupt", msg("The XML part {part} is empty.", part=part), part)
     _refuse_parsed_dtd(root.getroottree(), part)
     return root
 
@@ -98,7 +103,7 @@ def iter_xml(data: bytes, part: str, tags: Iterable[str]) -> Iterator[etree._Ele
             while parent is not None and element.getprevious() is not None:
                 del parent[0]  # the elements read before this one are done with too
     except etree.XMLSyntaxError as exc:
-        raise Unscannable("corrupt", f"malformed XML in {part}: {exc}", part) from None
+        raise Unscannable("corrupt", malformed(part), part, str(exc)) from None
     if events.root is not None:
         _refuse_parsed_dtd(events.root.getroottree(), part)
 
@@ -121,9 +126,10 @@ class Package:
             self._zip = zipfile.ZipFile(io.BytesIO(data))
             infos = self._zip.infolist()
         except _ZIP_ERRORS as exc:
-            raise Unscannable("corrupt", f"not a readable zip package: {exc}") from None
+            raise Unscannable("corrupt", msg("This is not a readable zip package."), cause=str(exc)) from None
         if len(infos) > ctx.limits.max_members:
-            raise Unscannable("max_members", f"{len(infos)} parts, over the limit of {ctx.limits.max_members}")
+            many = msg("{count} parts, over the limit of {limit}.", count=len(infos), limit=ctx.limits.max_members)
+            raise Unscannable("max_members", many)
         self._infos = {info.filename.replace("\\", "/").lstrip("/").lower(): info for info in infos}
         self.names = [info.filename.replace("\\", "/").lstrip("/") for info in infos if not info.is_dir()]
         self._relationships: dict[str, list[Relationship]] = {}
@@ -143,16 +149,19 @@ class Package:
         info = self._infos[name.replace("\\", "/").lstrip("/").lower()]
         part = self.prefix + name
         if info.flag_bits & 0x1:
-            raise Unscannable("encrypted", f"part {name} is encrypted", part)
+            raise Unscannable("encrypted", msg("The part {part} is encrypted.", part=name), part)
         ratio = info.file_size / max(info.compress_size, 1)
         if info.file_size > _RATIO_FLOOR and ratio > self.ctx.limits.max_ratio:
-            raise Unscannable("max_ratio", f"part {name} inflates {ratio:.0f} times", part)
+            inflates = msg("The part {part} inflates {ratio} times.", part=name, ratio=f"{ratio:.0f}")
+            raise Unscannable("max_ratio", inflates, part)
         self.ctx.charge(info.file_size, part)
         self._read.add(info.filename.replace("\\", "/").lstrip("/").lower())
         try:
             return self._zip.read(info)
         except _ZIP_ERRORS as exc:
-            raise Unscannable("corrupt", f"part {name} cannot be inflated: {exc}", part) from None
+            raise Unscannable(
+                "corrupt", msg("The part {part} cannot be inflated.", part=name), part, str(exc)
+            ) from None
 
     def xml(self, name: str) -> etree._Element:
         return parse_xml(self.read(name), self.prefix + name)
@@ -169,7 +178,7 @@ class Package:
             return self.xml(found)
         except Unscannable as exc:
             if exc.reason in ("corrupt", "encrypted"):
-                self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + found)
+                self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + found, exc.cause)
                 return None
             raise
 
@@ -219,7 +228,7 @@ class Package:
                 continue
             _refuse_dtd(data, self.prefix + name)
             if lower.endswith("xmlmaps.xml") and _EXTERNAL_SCHEMA.search(data):
-                detail = "an XML map's schema pulls in another from outside the file"
+                detail = msg("An XML map's schema pulls in another from outside the file.")
                 raise Unscannable("xml_entities", detail, self.prefix + name)
             if not _NO_TEXT_PARTS.search(lower):
                 yield from self._plain_text(data, name)
@@ -229,14 +238,19 @@ class Package:
             for rel in self.relationships(source.lstrip("/")):
                 target = rel.target.partition("#")[0]
                 if not rel.external and target and self.find(target) is None and self.find(unquote(target)) is None:
-                    detail = f"{name} names a part {rel.target} ({rel.type}) that is not in the package"
+                    detail = msg(
+                        "{part} names a part {target} ({kind}) that is not in the package.",
+                        part=name,
+                        target=rel.target,
+                        kind=rel.type,
+                    )
                     self.ctx.problem("corrupt", detail, self.prefix + rel.target)
 
     def _plain_text(self, data: bytes, name: str) -> Iterator[Segment]:
         try:
             root = parse_xml(data, self.prefix + name)
         except Unscannable as exc:
-            self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + name)
+            self.ctx.problem(exc.reason, exc.detail, exc.part or self.prefix + name, exc.cause)
             return
         lines = [text.strip() for text in root.itertext() if text.strip()]
         lines += [value.strip() for element in root.iter() for value in _text_attributes(element)]
@@ -263,7 +277,7 @@ class Package:
         except Unscannable as exc:
             if exc.reason not in ("corrupt", "encrypted"):
                 raise
-            self.ctx.problem(exc.reason, exc.detail, exc.part)
+            self.ctx.problem(exc.reason, exc.detail, exc.part, exc.cause)
             return None
 
 

@@ -13,10 +13,11 @@ from scanner import times
 from scanner.cache import cache_dir
 from scanner.config import IndexTable
 from scanner.database import Database, DatabaseError, shown
+from scanner.i18n import N_, msg
 
 FORMAT = 2  # of the tables; an index of an older format is emptied and made anew (its reports are of an older baomi)
-NEWER_FORMAT = (
-    "{location} is a scan index of a newer baomi (format {found}, this one keeps {ours}): give another --index"
+NEWER_FORMAT = N_(
+    "{location} is a scan index of a newer baomi (format {found}, this one keeps {ours}): give another --index."
 )
 _META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
 _OLD = ("DROP INDEX IF EXISTS files_content", "DROP TABLE IF EXISTS files", "DROP TABLE IF EXISTS scans")
@@ -136,7 +137,7 @@ class ScanIndex:
             rows = self.db.rows("SELECT value FROM meta WHERE name = 'format'")
             found = int(str(rows[0][0]).rpartition("-")[2]) if rows else 0
             if found > FORMAT:
-                raise DatabaseError(NEWER_FORMAT.format(location=shown(self.location), found=found, ours=FORMAT))
+                raise DatabaseError(msg(NEWER_FORMAT, location=shown(self.location), found=found, ours=FORMAT))
             if found < FORMAT:
                 for statement in _OLD:
                     self.db.execute(statement)

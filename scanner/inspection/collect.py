@@ -13,6 +13,7 @@ from datetime import datetime
 from pathlib import Path
 
 from scanner import times
+from scanner.i18n import msg
 from scanner.model import FileReport, Finding, Verdict
 from scanner.policy import Config
 from scanner.ruleset import RuleSet, rule_set
@@ -104,9 +105,9 @@ class Inspection:
 def check_report_path(path: Path) -> None:
     """Raise ValueError, before any scanning, for a report path baomi cannot write."""
     if path.suffix.lower() not in FORMATS:
-        raise ValueError(f"the report {path} must end in .html or .docx")
+        raise ValueError(msg("The report {path} must end in .html or .docx.", path=str(path)))
     if not path.parent.is_dir():
-        raise ValueError(f"the report {path} would be written in a folder that does not exist")
+        raise ValueError(msg("The report {path} would be written in a folder that does not exist.", path=str(path)))
 
 
 def operator() -> str:

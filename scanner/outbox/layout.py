@@ -16,6 +16,7 @@ from typing import Any
 
 from scanner.audit import Action
 from scanner.config import OutboxTable
+from scanner.i18n import N_, msg
 from scanner.model import Verdict
 
 SIDECAR_SUFFIX = ".verdict.json"
@@ -53,6 +54,10 @@ class OutboxError(ValueError):
     """An outbox described in a way that could lose or loop files (a destination inside the outbox, ...)."""
 
 
+# An outbox's folders, as a message names them.
+FOLDERS = {"outbox": N_("outbox"), "released": N_("released"), "review": N_("review"), "quarantine": N_("quarantine")}
+
+
 @dataclass(frozen=True)
 class Outbox:
     """A folder people drop files into, and the three folders its files leave for."""
@@ -78,7 +83,15 @@ class Outbox:
         for a, pa in resolved.items():
             for b, pb in resolved.items():
                 if a < b and (pa == pb or pa in pb.parents or pb in pa.parents):
-                    raise OutboxError(f"{self.path}: the {a} and {b} folders must be separate ({pa}, {pb})")
+                    apart = msg(
+                        "{outbox}: the {first} and {second} folders must be separate ({first_path}, {second_path}).",
+                        outbox=str(self.path),
+                        first=msg(FOLDERS[a]),
+                        second=msg(FOLDERS[b]),
+                        first_path=str(pa),
+                        second_path=str(pb),
+                    )
+                    raise OutboxError(apart)
 
 
 def is_temporary(name: str, patterns: Iterable[str] = TEMPORARY) -> bool:

@@ -19,6 +19,7 @@ from pathlib import Path, PurePath
 from typing import Any
 
 from scanner.audit import AuditLog, Decision
+from scanner.i18n import Message, msg
 from scanner.outbox.handles import (
     ContentChanged,
     Held,
@@ -33,6 +34,7 @@ from scanner.outbox.handles import (
 )
 from scanner.outbox.journal import Identity, Journal, Move
 from scanner.outbox.layout import display_name, free_name, make_folder, sidecar_of
+from scanner.titles import os_error
 
 log = logging.getLogger("baomi.outbox")
 
@@ -144,7 +146,9 @@ class Mover:
                     os.fdatasync(item.copy)
                 synced.append(True)
             except OSError as exc:
-                log.error("cannot write %s to disk: %s", display_name(item.target), exc.strerror or exc)
+                log.error(
+                    msg("cannot write {file} to disk: {error}", file=display_name(item.target), error=os_error(exc))
+                )
                 synced.append(False)
             finally:
                 if item.copy is not None:
@@ -170,16 +174,22 @@ class Mover:
     def _complete(self, item: Placed) -> bool:
         stays = item.move.method == "copy" and not remove_held(item.held)
         if stays:
-            log.warning(
-                "%s changed after it was copied: the version scanned is delivered, the new one stays in the outbox",
-                display_name(item.held.path),
+            changed = msg(
+                "{file} changed after it was copied: the version scanned is delivered, the new one stays in the outbox",
+                file=display_name(item.held.path),
             )
+            log.warning(changed)
         self.checkpoint("moved")
         self.touched.update({item.held.path.parent, item.target.parent})
         try:
             self.audit.record(item.move.decision)
         except sqlite3.Error as exc:  # the journal entry stays: recover() records the decision later
-            log.error("%s delivered, but its decision is not recorded yet: %s", display_name(item.target), exc)
+            unrecorded = msg(
+                "{file} delivered, but its decision is not recorded yet: {error}",
+                file=display_name(item.target),
+                error=str(exc),
+            )
+            log.error(unrecorded)
             return stays
         self.checkpoint("recorded")
         self.journal.finish(item.move)
@@ -192,7 +202,7 @@ class Mover:
             fsync_dir(folder)
         self.touched.clear()
 
-    def recover(self) -> list[str]:
+    def recover(self) -> list[Message]:
         """Finish or undo the moves a killed process left; return a line about each. Idempotent."""
         lines = []
         for move in self.journal.unfinished():
@@ -201,9 +211,17 @@ class Mover:
                 if not self._recorded(move):
                     move.decision.extra["recovered"] = True
                     self.audit.record(move.decision)
-                lines.append(f"finished an interrupted move: {display_name(move.source)} → {display_name(move.target)}")
+                finished = msg(
+                    "finished an interrupted move: {file} → {target}",
+                    file=display_name(move.source),
+                    target=display_name(move.target),
+                )
+                lines.append(finished)
             else:
-                lines.append(f"undid an interrupted move of {display_name(move.source)}; it stays in its outbox")
+                undone = msg(
+                    "undid an interrupted move of {file}; it stays in its outbox", file=display_name(move.source)
+                )
+                lines.append(undone)
             self.journal.finish(move)
         return lines
 
@@ -272,7 +290,11 @@ class Mover:
             if held.identity != move.identity:
                 return
             if move.method == "copy" and held.fd is not None and digest_of(held.fd)[0] != move.decision.sha256:
-                log.warning("%s changed after it was copied; the new version stays in the outbox", move.source)
+                log.warning(
+                    msg(
+                        "{file} changed after it was copied; the new version stays in the outbox", file=str(move.source)
+                    )
+                )
                 return
             remove_held(held)
 

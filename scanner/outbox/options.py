@@ -11,6 +11,7 @@ from pathlib import Path
 from scanner.audit import AuditLog, audit_location, default_audit_path
 from scanner.command import UsageError
 from scanner.config import AuditTable, WatchTable
+from scanner.i18n import _, msg
 from scanner.outbox.journal import Journal
 from scanner.outbox.layout import Outbox, OutboxError
 from scanner.policy import CHANNELS, Config
@@ -18,16 +19,19 @@ from scanner.policy import CHANNELS, Config
 
 def add_outbox_arguments(parser: argparse.ArgumentParser, positional: bool = True) -> None:
     """One outbox on the command line (instead of [[watch.outbox]]), and the logs' places."""
+    folder = _("FOLDER")
     if positional:
-        parser.add_argument("outbox", nargs="?", type=Path, metavar="OUTBOX", help="an outbox folder to watch")
+        parser.add_argument("outbox", nargs="?", type=Path, metavar=_("OUTBOX"), help=_("an outbox folder to watch"))
     else:
-        parser.add_argument("--outbox", type=Path, metavar="DIR", help="the outbox (else [[watch.outbox]])")
-    parser.add_argument("--released", type=Path, metavar="DIR", help="where passed files go")
-    parser.add_argument("--review", type=Path, metavar="DIR", help="where flagged files wait for a person")
-    parser.add_argument("--quarantine", type=Path, metavar="DIR", help="where blocked files are kept (mode 0700)")
-    parser.add_argument("--channel", default="watch", choices=CHANNELS, help="policy channel of that outbox")
-    parser.add_argument("--audit", type=Path, metavar="PATH", help="the decision log (default: [audit] path)")
-    parser.add_argument("--journal", type=Path, metavar="PATH", help="moves in progress (default: beside the audit)")
+        parser.add_argument("--outbox", type=Path, metavar=folder, help=_("the outbox (else [[watch.outbox]])"))
+    parser.add_argument("--released", type=Path, metavar=folder, help=_("where passed files go"))
+    parser.add_argument("--review", type=Path, metavar=folder, help=_("where flagged files wait for a person"))
+    parser.add_argument("--quarantine", type=Path, metavar=folder, help=_("where blocked files are kept (mode 0700)"))
+    parser.add_argument("--channel", default="watch", choices=CHANNELS, help=_("the policy channel of that outbox"))
+    parser.add_argument("--audit", type=Path, metavar=_("PATH"), help=_("the decision log (default: [audit] path)"))
+    parser.add_argument(
+        "--journal", type=Path, metavar=_("PATH"), help=_("moves in progress (default: beside the audit log)")
+    )
 
 
 def outboxes_of(args: argparse.Namespace, config: Config) -> list[Outbox]:
@@ -36,12 +40,12 @@ def outboxes_of(args: argparse.Namespace, config: Config) -> list[Outbox]:
         folders = {k: getattr(args, k) for k in ("released", "review", "quarantine")}
         missing = [f"--{k}" for k, v in folders.items() if v is None]
         if missing:
-            raise UsageError(f"an outbox on the command line needs {', '.join(missing)}")
+            raise UsageError(msg("An outbox on the command line needs {options}.", options=", ".join(missing)))
         outboxes = [Outbox(args.outbox, **folders, channel=args.channel)]
     else:
         outboxes = [Outbox.of(table) for table in config.table(WatchTable).outbox]
         if not outboxes:
-            raise UsageError("no outbox: name one on the command line or in [[watch.outbox]] of --config")
+            raise UsageError(msg("No outbox: name one on the command line or in [[watch.outbox]] of --config."))
     made = []
     for outbox in outboxes:
         config.channel(outbox.channel)  # a channel that does not exist is a ConfigError now, not at the first file
@@ -55,7 +59,7 @@ def outboxes_of(args: argparse.Namespace, config: Config) -> list[Outbox]:
         try:
             absolute.check()
         except OutboxError as exc:
-            raise UsageError(str(exc)) from None
+            raise UsageError(exc.args[0]) from None
         made.append(absolute)
     return made
 

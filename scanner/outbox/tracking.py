@@ -31,8 +31,10 @@ from watchdog.events import (
 )
 from watchdog.observers import Observer
 
+from scanner.i18n import msg
 from scanner.outbox.handles import Held, NotRegular, open_held
 from scanner.outbox.layout import Outbox, display_name, is_temporary
+from scanner.titles import os_error
 
 log = logging.getLogger("baomi.watch")
 
@@ -210,7 +212,7 @@ class Tracker:
             self.forget(candidate.path)
             return False
         except OSError as exc:
-            log.warning("cannot look at %s: %s", display_name(candidate.path), exc.strerror)
+            log.warning(msg("cannot look at {file}: {error}", file=display_name(candidate.path), error=os_error(exc)))
             return False
         if stat.S_ISDIR(st.st_mode):
             self.forget(candidate.path)
@@ -227,7 +229,7 @@ class Tracker:
             self.forget(candidate.path)
             return False
         except OSError as exc:
-            log.warning("cannot open %s: %s", display_name(candidate.path), exc.strerror)
+            log.warning(msg("cannot open {file}: {error}", file=display_name(candidate.path), error=os_error(exc)))
             return False
         if held.fd is not None and someone_writing(held.fd):
             held.close()
@@ -242,9 +244,11 @@ class Tracker:
         self.forget(candidate.path)
         if (candidate.path, inode) not in self.left_alone:
             self.left_alone.add((candidate.path, inode))
-            log.warning(
-                "left %s in the outbox: not a regular file (a link, a pipe or a device)", display_name(candidate.path)
+            not_regular = msg(
+                "left {file} in the outbox: it is not a regular file (a link, a pipe or a device)",
+                file=display_name(candidate.path),
             )
+            log.warning(not_regular)
 
 
 class Handler(FileSystemEventHandler):

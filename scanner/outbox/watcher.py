@@ -16,19 +16,21 @@ import time
 from concurrent.futures import FIRST_COMPLETED, Executor, Future, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool as BrokenExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from typing import Any
 
+from scanner import times
 from scanner.audit import Decision
 from scanner.engine import Scanner
 from scanner.extract.base import Problem
-from scanner.model import FileReport
+from scanner.i18n import Message, msg
+from scanner.model import FileReport, Finding
 from scanner.outbox.handles import CHUNK, ContentChanged
 from scanner.outbox.layout import ACTIONS, ROUTES, TEMPORARY, Outbox, display_name
 from scanner.outbox.mover import Mover, Placed
 from scanner.outbox.tracking import TICK, Candidate, Tracker, observe
 from scanner.policy import Config
 from scanner.reloading import Rules, build
+from scanner.titles import os_error, verdict_word
 
 log = logging.getLogger("baomi.watch")
 
@@ -88,7 +90,7 @@ class Watcher:
                 observer.join(timeout=5)
             self.mover.sync()
         for path in self.tracker.waiting() if once else ():
-            log.warning("left %s in the outbox: still being written", display_name(path))
+            log.warning(msg("left {file} in the outbox: it is still being written", file=display_name(path)))
         return 1 if once and self.failures else 0
 
     def _loop(self) -> None:
@@ -151,7 +153,7 @@ class Watcher:
                     try:
                         in_flight[self._submit(pool, candidate)] = candidate
                     except BrokenExecutor:  # a scanning process was killed (the OOM killer): start afresh
-                        log.error("a scanning process died; starting new ones")
+                        log.error(msg("a scanning process died; starting new ones"))
                         for left in taken[index:]:
                             self.tracker.again(left, _RETRY[0])
                         pool.shutdown(wait=False, cancel_futures=True)
@@ -190,17 +192,17 @@ class Watcher:
         try:
             self._deliver(candidate, future.result())
         except Exception as exc:
-            log.exception("unexpected trouble with %s", display_name(candidate.path))
+            log.exception(msg("unexpected trouble with {file}", file=display_name(candidate.path)))
             self._failed(candidate, f"{type(exc).__name__}: {exc}")
 
     def _recover(self) -> None:
         try:
             lines = self.mover.recover()
         except (OSError, sqlite3.Error) as exc:
-            log.error("cannot finish the moves a stopped watcher left yet: %s", exc)
+            log.error(msg("cannot finish the moves a stopped watcher left yet: {error}", error=str(exc)))
             return
         for line in lines:
-            log.warning("%s", line)
+            log.warning(line)
 
     def _observe(self) -> Any:
         """A watchdog observer on every outbox; without one (inotify's limits reached), walks every `settle`."""
@@ -208,11 +210,13 @@ class Watcher:
             return observe(self.tracker, self.outboxes)
         except OSError as exc:
             self.settings.rescan = max(1.0, self.settings.settle)
-            log.error(
-                "cannot watch the outboxes for events (%s; see fs.inotify.max_user_watches): looking every %g s",
-                exc.strerror or exc,
-                self.settings.rescan,
+            unwatched = msg(
+                "cannot watch the outboxes for events ({error}; see fs.inotify.max_user_watches): looking every "
+                "{seconds} s",
+                error=os_error(exc),
+                seconds=f"{self.settings.rescan:g}",
             )
+            log.error(unwatched)
             return None
 
     def _walk(self) -> None:
@@ -224,10 +228,10 @@ class Watcher:
         assert held is not None
         shown = display_name(candidate.path)
         if report is None:
-            self._failed(candidate, "the scanning process could not read it")
+            self._failed(candidate, msg("the scanning process could not read it"))
             return
         if not held.unchanged():
-            log.info("%s changed while it was scanned; scanning it again", shown)
+            log.info(msg("{file} changed while it was scanned; scanning it again", file=shown))
             self.tracker.again(candidate)
             return
         outbox = candidate.outbox
@@ -238,16 +242,17 @@ class Watcher:
             placed = self.mover.place(
                 held, outbox.folder(route), held.rel, decision, sidecar, private=route == "quarantine"
             )
-        except ContentChanged as exc:
-            log.info("%s %s; scanning it again", shown, exc.strerror)
+        except ContentChanged:
+            log.info(msg("{file} changed or was replaced since it was scanned; scanning it again", file=shown))
             self.tracker.again(candidate)
             return
         except FileNotFoundError:
-            log.warning("%s vanished before it could be delivered", shown)
+            log.warning(msg("{file} vanished before it could be delivered", file=shown))
             self.tracker.done(candidate)
             return
         except OSError as exc:
-            self._failed(candidate, f"cannot deliver it to {display_name(outbox.folder(route))}: {exc.strerror or exc}")
+            folder = display_name(outbox.folder(route))
+            self._failed(candidate, msg("cannot deliver it to {folder}: {error}", folder=folder, error=os_error(exc)))
             return
         if not self.placed:
             self.placed_since = time.monotonic()
@@ -262,46 +267,68 @@ class Watcher:
         outcomes = self.mover.complete([placed for _, _, placed in batch])
         for (candidate, report, placed), stays in zip(batch, outcomes, strict=True):
             if stays is None:
-                self._failed(candidate, "its copy could not be written to disk")
+                self._failed(candidate, msg("its copy could not be written to disk"))
                 continue
             self.delivered += 1
-            rules = f" ({', '.join(report.rules)})" if report.rules else ""
-            log.info("%s %s → %s%s", report.verdict, display_name(candidate.path), display_name(placed.target), rules)
+            moved = {"verdict": verdict_word(report.verdict), "file": display_name(candidate.path)}
+            moved["target"] = display_name(placed.target)
+            rules = ", ".join(report.rules)
+            log.info(
+                msg("{verdict} {file} → {target} ({rules})", rules=rules, **moved)
+                if rules
+                else msg("{verdict} {file} → {target}", **moved)
+            )
             if stays:  # written to after its copy (through another link, unseen by inotify): scanned again
                 self.tracker.again(candidate)
             else:
                 self.tracker.done(candidate)
 
-    def _failed(self, candidate: Candidate, why: str) -> None:
+    def _failed(self, candidate: Candidate, why: Message | str) -> None:
         self.failures += 1
         if self.once:
-            log.error("%s stays in the outbox: %s", display_name(candidate.path), why)
+            log.error(msg("{file} stays in the outbox: {why}", file=display_name(candidate.path), why=why))
             self.tracker.done(candidate)
             return
         delay = _RETRY[min(candidate.failures, len(_RETRY) - 1)]
         candidate.failures += 1
-        log.error("%s stays in the outbox: %s; trying again in %g s", display_name(candidate.path), why, delay)
+        again = msg(
+            "{file} stays in the outbox: {why}; trying again in {seconds} s",
+            file=display_name(candidate.path),
+            why=why,
+            seconds=f"{delay:g}",
+        )
+        log.error(again)
         self.tracker.again(candidate, delay)
 
 
 def verdict_record(report: FileReport, outbox: Outbox, route: str) -> dict[str, Any]:
     """The sidecar `NAME.verdict.json` beside a held file: the report (its contexts are short already) and where the
-    file came from."""
+    file came from. Times are stored in UTC (`time`) and shown in the local zone with the zone named (`time_shown`);
+    each finding keeps its reason as data (`reason`), so `baomi review show` says it in the reviewer's language."""
+    now = times.stored()
     return {
         "verdict": str(report.verdict),
         "action": str(ACTIONS[route]),
         "file": report.path,
         "outbox": display_name(outbox.path),
         "channel": outbox.channel,
-        "time": datetime.now(UTC).isoformat(timespec="seconds"),
+        "time": now,
+        "time_shown": times.shown(now),
         "size": report.size,
         "sha256": report.sha256,
         "format": report.format,
         "rules": report.rules,
-        "findings": [f.to_dict() for f in report.findings],
+        "findings": [_with_reason(f) for f in report.findings],
         "errors": report.errors,
         "rule_set": report.rule_set,
     }
+
+
+def _with_reason(finding: Finding) -> dict[str, Any]:
+    kept = finding.to_dict()
+    if finding.reason is not None:
+        kept["reason"] = finding.reason.to_dict()
+    return kept
 
 
 def scan_file(scanner: Scanner, source: str, name: str, channel: str) -> FileReport | None:

@@ -15,6 +15,7 @@ from pathlib import Path
 import numpy as np
 
 from scanner import cache
+from scanner.i18n import msg
 from scanner.registry.documents import DocumentIndex
 from scanner.registry.fingerprint import Keyed, key_id
 from scanner.registry.settings import RegistryError, RegistrySettings, read_key
@@ -40,7 +41,8 @@ def open_registry(settings: RegistrySettings) -> Registry:
     try:
         stored = store.meta("key_id")
         if stored is not None and stored != key_id(secret):
-            raise RegistryError(f"{store.location} was made with another key than {settings.key}")
+            other = msg("{store} was made with another key than {key}.", store=store.location, key=str(settings.key))
+            raise RegistryError(other)
         documents = _document_index(store, secret)
         tables = [RegisteredTable.build(record, cells, secret) for record, cells in store.tables()]
     finally:

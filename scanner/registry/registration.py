@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from scanner.extract import Limits, extract
+from scanner.i18n import msg
 from scanner.model import Role
 from scanner.normalize import normalize
 from scanner.registry.fingerprint import (
@@ -30,7 +31,7 @@ from scanner.registry.fingerprint import (
     small_positions,
 )
 from scanner.registry.index import DOCUMENTS
-from scanner.registry.settings import RegistryError
+from scanner.registry.settings import RegistryError, unread
 from scanner.registry.store import FORMAT, DocumentRecord, Store, TableCells, TableRecord, pack, unpack
 from scanner.registry.tables import hash_rows, read_rows
 
@@ -55,7 +56,9 @@ def new_id() -> str:
 
 def check_level(level: str) -> str:
     if level not in LEVELS:
-        raise RegistryError(f"unknown level {level!r}: expected one of {', '.join(LEVELS)}")
+        raise RegistryError(
+            msg("Unknown level “{level}”: expected one of {known}.", level=level, known=", ".join(LEVELS))
+        )
     return level
 
 
@@ -64,7 +67,7 @@ def read_folded(data: bytes, name: str, limits: Limits) -> ReadText:
     extraction = extract(data, name, limits)
     if extraction.problems:
         problem = extraction.problems[0]
-        raise RegistryError(f"{name}: could not be read completely ({problem.reason}: {problem.detail})")
+        raise RegistryError(unread(name, problem))
     segments = [s for s in extraction.segments if s.role != Role.FILENAME]
     title = next((s.text.strip() for s in segments if s.role == Role.TITLE and s.text.strip()), Path(name).stem)
     return ReadText(fold_texts([normalize(s.text).text for s in segments]).codes, title)
@@ -90,7 +93,7 @@ class Registrar:
         data = path.read_bytes()
         folded = read_folded(data, str(path), self.limits)
         if len(folded.codes) < K:
-            raise RegistryError(f"{path}: no text to register")
+            raise RegistryError(msg("{path}: there is no text to register.", path=str(path)))
         hashes = kgram_hashes(folded.codes, self.keyed.base)
         positions = fingerprint_positions(hashes)
         values, positions = _without_public(self.keyed(hashes[positions]), positions, self.public())
@@ -127,7 +130,8 @@ class Registrar:
         self, path: Path, columns: list[str], min_columns: int, level: str, title: str | None = None
     ) -> TableRecord:
         if not 1 <= min_columns <= len(columns):
-            raise RegistryError(f"--min-columns must be between 1 and the {len(columns)} columns named")
+            between = msg("--min-columns must be between 1 and the {count} columns named.", count=len(columns))
+            raise RegistryError(between)
         data = path.read_bytes()
         rows = read_rows(data, str(path), columns, self.limits)
         salt = secrets.token_hex(16)
@@ -181,9 +185,10 @@ class Registrar:
     def import_(self, exported: dict[str, Any]) -> tuple[int, int, int]:
         """Add what an export holds that this store lacks (by id): (documents, tables, public texts) added."""
         if exported.get("format") != FORMAT:
-            raise RegistryError(f"not a registry export of format {FORMAT}")
+            raise RegistryError(msg("This is not a registry export of format {format}.", format=FORMAT))
         if exported.get("key_id") != key_id(self.secret):
-            raise RegistryError("the export was made with another key: copy the key file of the registry it came from")
+            other = msg("The export was made with another key: copy the key file of the registry it came from.")
+            raise RegistryError(other)
         have = {d.id for d in self.store.documents()} | {t.id for t, _ in self.store.tables()}
         have |= {row[0] for row in self.store.public_rows()}
         added = [0, 0, 0]

@@ -12,7 +12,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.config import RegistryTable
+from scanner.extract.base import Problem
+from scanner.i18n import Message, msg
 from scanner.policy import Config, ConfigError
+from scanner.titles import os_error
 
 KEY_BYTES = 32
 
@@ -55,18 +58,30 @@ def registry_settings(config: Config) -> RegistrySettings:
     return RegistrySettings(str(store), key, table.min_chars, table.table_window)
 
 
+def unread(name: str, problem: Problem) -> Message:
+    """Why a file is not registered: it could not be read completely (a registry is only what was read)."""
+    return msg("{name}: it could not be read completely: {why}", name=name, why=problem.detail)
+
+
 def read_key(path: Path) -> bytes:
     """The secret in the key file (hexadecimal)."""
     try:
         secret = bytes.fromhex(path.read_text(encoding="ascii").strip())
     except FileNotFoundError:
-        raise RegistryError(
-            f"the registry's key file {path} is missing: copy it from where the store was made"
-        ) from None
+        missing = msg(
+            "The registry's key file {path} is missing: copy it from where the store was made.", path=str(path)
+        )
+        raise RegistryError(missing) from None
     except (OSError, ValueError, UnicodeDecodeError) as exc:
-        raise RegistryError(f"cannot read the registry's key file {path}: {exc}") from None
+        why = os_error(exc) if isinstance(exc, OSError) else msg("it does not hold a key in hexadecimal")
+        raise RegistryError(
+            msg("Cannot read the registry's key file {path}: {error}.", path=str(path), error=why)
+        ) from None
     if len(secret) < 16:
-        raise RegistryError(f"the registry's key file {path} holds {len(secret)} bytes, fewer than 16")
+        short = msg(
+            "The registry's key file {path} holds {size} bytes, fewer than 16.", path=str(path), size=len(secret)
+        )
+        raise RegistryError(short)
     return secret
 
 

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from scanner.i18n import msg
 from scanner.registry.settings import RegistryError, is_postgres
 
 FORMAT = "baomi-registry-2"
@@ -118,7 +119,13 @@ class Store:
         self.commit()
         stored = self.meta("format")
         if stored != FORMAT:
-            raise RegistryError(f"{self.location}: a registry of format {stored!r}, this baomi reads {FORMAT!r}")
+            other = msg(
+                "{store}: a registry of format {stored}; this baomi reads {format}.",
+                store=self.location,
+                stored=str(stored),
+                format=FORMAT,
+            )
+            raise RegistryError(other)
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return list(self._execute(sql, args).fetchall())
@@ -149,8 +156,13 @@ class Store:
             self.commit()
         elif stored != key_id:
             raise RegistryError(
-                f"{self.location} was made with another key (key id {stored}, this key is {key_id}): "
-                "use the key file it was made with"
+                msg(
+                    "{store} was made with another key (key id {stored}, this key is {key_id}): use the key file it "
+                    "was made with.",
+                    store=self.location,
+                    stored=str(stored),
+                    key_id=key_id,
+                )
             )
 
     # -- documents
@@ -240,7 +252,9 @@ class SqliteStore(Store):
             self._db.execute("PRAGMA journal_mode=WAL")
             self._create()
         except sqlite3.DatabaseError as exc:
-            raise RegistryError(f"{path}: not a registry this baomi can open ({exc})") from None
+            raise RegistryError(
+                msg("{path}: this is not a registry baomi can open ({error}).", path=path, error=str(exc))
+            ) from None
 
     def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql, tuple(args))
@@ -263,7 +277,10 @@ class PostgresStore(Store):
             self._db = psycopg.connect(url, connect_timeout=15)
             self._create()
         except psycopg.Error as exc:
-            raise RegistryError(f"{self.location}: cannot use the PostgreSQL registry: {exc}".strip()) from None
+            unusable = msg(
+                "{store}: cannot use the PostgreSQL registry: {error}", store=self.location, error=str(exc).strip()
+            )
+            raise RegistryError(unusable) from None
 
     def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
         return self._db.execute(sql.replace("?", "%s"), tuple(args))

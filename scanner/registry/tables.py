@@ -16,9 +16,11 @@ from scanner.extract import Limits, extract
 from scanner.extract.base import Unscannable
 from scanner.extract.sniff import sniff
 from scanner.extract.text import decode_text
+from scanner.i18n import msg
 from scanner.model import Role
 from scanner.normalize import normalize
 from scanner.registry.fingerprint import SEPARATOR, Folded, Keyed, fold_texts, substring_hashes
+from scanner.registry.settings import unread
 from scanner.registry.store import RegistryError, TableCells, TableRecord
 
 _CELL = re.compile(r"sheet:(?P<sheet>.*)!(?P<column>[A-Z]{1,3})(?P<row>\d+)$")
@@ -45,14 +47,18 @@ def read_rows(data: bytes, name: str, columns: list[str], limits: Limits) -> lis
     elif fmt == "text":
         grids = [_csv_grid(data, name)]
     else:
-        raise RegistryError(f"{name}: a table is registered from an .xlsx workbook or a CSV file, not {fmt}")
+        wrong = msg(
+            "{name}: a table is registered from an .xlsx workbook or a CSV file, not {format}.", name=name, format=fmt
+        )
+        raise RegistryError(wrong)
     for grid in grids:
         header = next((i for i, row in enumerate(grid[:HEADER_ROWS]) if _indexes(row, columns) is not None), None)
         if header is not None:
             wanted = _indexes(grid[header], columns)
             assert wanted is not None
             return [[row[i] if i < len(row) else "" for i in wanted] for row in grid[header + 1 :]]
-    raise RegistryError(f"{name}: no header row names all of the columns {', '.join(columns)}")
+    no_header = msg("{name}: no header row names all of the columns {columns}.", name=name, columns=", ".join(columns))
+    raise RegistryError(no_header)
 
 
 def _indexes(row: list[str], columns: list[str]) -> list[int] | None:
@@ -63,7 +69,7 @@ def _indexes(row: list[str], columns: list[str]) -> list[int] | None:
 def _workbook_grids(data: bytes, name: str, limits: Limits) -> list[list[list[str]]]:
     extraction = extract(data, name, limits)
     if extraction.problems:
-        raise RegistryError(f"{name}: could not be read completely: {extraction.problems[0].detail}")
+        raise RegistryError(unread(name, extraction.problems[0]))
     cells: dict[str, dict[int, dict[int, str]]] = defaultdict(lambda: defaultdict(dict))
     for segment in extraction.segments:
         found = _CELL.search(segment.part) if segment.role == Role.CELL else None
@@ -83,7 +89,7 @@ def _csv_grid(data: bytes, name: str) -> list[list[str]]:
     try:
         text = decode_text(data).text
     except Unscannable as exc:
-        raise RegistryError(f"{name}: {exc.detail}") from None
+        raise RegistryError(msg("{name}: {why}", name=name, why=exc.detail)) from None
     try:
         dialect: type[csv.Dialect] | csv.Dialect = csv.Sniffer().sniff(text[:65536], delimiters=",;\t|，")
     except csv.Error:

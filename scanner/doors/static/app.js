@@ -1,54 +1,46 @@
 // The editors' page: sends each chosen file to POST /v1/scan and shows the verdict and where each finding is.
 // Everything in a report came from an upload (names, contexts): it goes into the page as text, never as HTML.
+// Its words are in the reader's language: t and tn look each up in the catalog GET /v1/messages gives for the
+// language the browser asks for (Accept-Language), which also names categories, problems, parts and formats.
 "use strict";
 
-const VERDICTS = { pass: "可以发布", flag: "需人工审核", block: "禁止发布" };
-const CATEGORIES = {
-  "state-secret": "国家秘密标志",
-  "work-secret": "工作秘密标志",
-  "commercial-secret": "商业秘密",
-  internal: "内部资料",
-  "personal-data": "个人信息",
-  roster: "人员名册",
-  unscannable: "无法检查",
-  image: "图片未检查",
-};
-const UNSCANNABLE = {
-  encrypted: "文件已加密（设有密码），无法检查其内容",
-  corrupt: "文件已损坏，无法完整读取",
-  unsupported: "不支持的文件格式",
-  garbled: "文字是乱码，无法判断内容",
-  "no-text": "文件中没有可读的文字",
-  crash: "读取文件时解析程序出错",
-  seconds: "读取文件超时",
-  memory_mb: "读取文件所需内存超过限制",
-  max_bytes: "文件超过大小限制",
-  max_total_bytes: "解压后的内容超过大小限制",
-  max_depth: "压缩包嵌套层数过多",
-  max_ratio: "压缩比异常（疑似压缩炸弹）",
-  max_members: "压缩包内文件过多",
-  xml_entities: "文件含有可疑的 XML 实体声明",
-  unreadable: "无法读取文件",
-  "internal-error": "检查程序内部错误",
-  image: "图片内容未检查",
-};
-const PARTS = { body: "正文", filename: "文件名", file: "整个文件", title: "标题", metadata: "文档属性" };
-const PART_PREFIXES = [
-  ["header", "页眉"],
-  ["footer", "页脚"],
-  ["footnote", "脚注"],
-  ["endnote", "尾注"],
-  ["comment", "批注"],
-  ["slide", "幻灯片"],
-  ["sheet", "工作表"],
-  ["notes", "备注"],
-];
 const PARALLEL = 3;
 
+let catalog = { messages: {}, categories: {}, problems: {}, parts: {}, part_prefixes: {}, formats: {} };
+const loaded = fetch("/v1/messages")
+  .then((response) => (response.ok ? response.json() : null))
+  .then((answer) => {
+    if (answer) catalog = answer;
+  })
+  .catch(() => {}); // the page still works, in the words of its message ids (English)
+
 const queue = [];
+const waiting = [];
 let running = 0;
 let token = sessionStorage.getItem("baomi-token") || "";
 const counts = { pass: 0, flag: 0, block: 0, error: 0 };
+
+function fill(text, values) {
+  return String(text).replace(/\{(\w+)\}/g, (field, name) => (values && name in values ? String(values[name]) : field));
+}
+
+// A message of the page in the reader's language, its {fields} filled.
+function t(id, values) {
+  const found = catalog.messages[id];
+  return fill(typeof found === "string" ? found : id, values);
+}
+
+// A message with a plural: the catalog gives its forms for one and for more (the same form twice in Chinese).
+function tn(singular, plural, count, values) {
+  const forms = catalog.messages[singular];
+  const text = Array.isArray(forms) ? forms[count === 1 ? 0 : 1] : count === 1 ? singular : plural;
+  return fill(text, { count, ...values });
+}
+
+function verdictText(verdict) {
+  const words = { pass: t("May be published"), flag: t("Needs review"), block: t("Must not be published") };
+  return words[verdict] || verdict;
+}
 
 function el(tag, className, text) {
   const node = document.createElement(tag);
@@ -60,26 +52,36 @@ function el(tag, className, text) {
 function sizeText(bytes) {
   if (bytes >= 1024 * 1024) return (bytes / 1024 / 1024).toFixed(1) + " MB";
   if (bytes >= 1024) return (bytes / 1024).toFixed(1) + " KB";
-  return bytes + " 字节";
+  return tn("{count} byte", "{count} bytes", bytes);
 }
 
 function partText(part) {
   return String(part)
     .split("!")
     .map((piece) => {
-      if (PARTS[piece]) return PARTS[piece];
-      const prefix = PART_PREFIXES.find(([p]) => piece.startsWith(p));
-      return prefix ? `${prefix[1]}（${piece}）` : piece;
+      if (catalog.parts[piece]) return catalog.parts[piece];
+      const prefix = Object.keys(catalog.part_prefixes).find((p) => piece.startsWith(p));
+      return prefix ? t("{part} ({name})", { part: catalog.part_prefixes[prefix], name: piece }) : piece;
     })
     .join(" › ");
 }
 
 function whereText(location) {
   const bits = [];
-  if (location.page) bits.push(`第 ${location.page} 页`);
+  if (location.page) bits.push(t("page {page}", { page: location.page }));
   bits.push(partText(location.part || "file"));
-  if (location.line > 0) bits.push(`第 ${location.line} 行` + (location.column > 0 ? `第 ${location.column} 列` : ""));
+  if (location.line > 0) {
+    const line = { line: location.line, column: location.column };
+    bits.push(location.column > 0 ? t("line {line}, column {column}", line) : t("line {line}", line));
+  }
   return bits.join(" · ");
+}
+
+// Why a file could not be checked, from the rule of its finding: unscannable.encrypted → encrypted,
+// image.not-examined → image.
+function problemText(rule) {
+  const [category, reason] = String(rule).split(".", 2);
+  return catalog.problems[reason === "not-examined" ? category : reason];
 }
 
 function contextNode(finding) {
@@ -103,19 +105,17 @@ function contextNode(finding) {
 function findingNode(finding) {
   const item = el("li", `finding ${finding.action}`);
   const what = el("div", "what");
-  const reason = finding.rule && finding.rule.startsWith("unscannable.") ? finding.rule.slice(12) : "";
   what.append(
-    el("span", "category", CATEGORIES[finding.category] || finding.category),
-    el("span", `verdict ${finding.action}`, VERDICTS[finding.action] || finding.action),
+    el("span", "category", catalog.categories[finding.category] || finding.category),
+    el("span", `verdict ${finding.action}`, verdictText(finding.action)),
     el("span", "where", whereText(finding.location || {})),
   );
   item.append(what);
-  if (finding.category === "unscannable") {
-    item.append(el("p", "why", UNSCANNABLE[reason] || "文件无法完整读取，不能放行"));
-  }
+  const problem = ["unscannable", "image", "damaged"].includes(finding.category) ? problemText(finding.rule) : "";
+  if (problem) item.append(el("p", "why", problem));
   const context = contextNode(finding);
   if (context) item.append(context);
-  if (finding.explanation) item.append(el("p", "explanation", finding.explanation));
+  if (finding.message) item.append(el("p", "explanation", finding.message));
   item.append(el("p", "rule", finding.rule));
   return item;
 }
@@ -124,26 +124,19 @@ function showReport(card, report) {
   card.className = `file ${report.verdict}`;
   card.replaceChildren();
   const head = el("div", "head");
-  const meta = [report.format, sizeText(report.size || 0), report.encoding].filter(Boolean).join(" · ");
-  head.append(el("span", `verdict ${report.verdict}`, VERDICTS[report.verdict]), el("span", "name", report.path));
+  const format = catalog.formats[report.format] || report.format;
+  const meta = [format, sizeText(report.size || 0), report.encoding].filter(Boolean).join(" · ");
+  head.append(el("span", `verdict ${report.verdict}`, verdictText(report.verdict)), el("span", "name", report.path));
   head.append(el("span", "meta", meta));
   card.append(head);
   const findings = report.findings || [];
   if (findings.length === 0) {
-    card.append(el("p", "note", "未发现需要处理的内容。"));
+    card.append(el("p", "note", t("Nothing was found that needs attention.")));
   } else {
-    card.append(el("p", "note", `发现 ${findings.length} 处需要注意的内容：`));
+    card.append(el("p", "note", tn("{count} thing needs attention:", "{count} things need attention:", findings.length)));
     const list = el("ol", "findings");
     findings.forEach((f) => list.append(findingNode(f)));
     card.append(list);
-  }
-  if ((report.errors || []).length) {
-    const errors = el("div", "errors");
-    errors.append(el("p", null, "未能完整读取的原因："));
-    const list = el("ul");
-    report.errors.forEach((e) => list.append(el("li", null, e)));
-    errors.append(list);
-    card.append(errors);
   }
   counts[report.verdict] += 1;
 }
@@ -152,20 +145,26 @@ function showError(card, name, message) {
   card.className = "file error";
   card.replaceChildren();
   const head = el("div", "head");
-  head.append(el("span", "verdict error", "未检查"), el("span", "name", name));
-  card.append(head, el("p", "note", message + "。此文件未经检查，不能视为可以发布。"));
+  head.append(el("span", "verdict error", t("Not checked")), el("span", "name", name));
+  const note = t("{reason} This file was not checked, so it may not be published as it is.", { reason: message });
+  card.append(head, el("p", "note", note));
   counts.error += 1;
 }
 
 function showSummary() {
-  const total = counts.pass + counts.flag + counts.block + counts.error;
-  const text = [`已检查 ${total - counts.error} 个文件`];
-  for (const v of ["pass", "flag", "block"]) if (counts[v]) text.push(`${VERDICTS[v]} ${counts[v]} 个`);
-  if (counts.error) text.push(`未检查 ${counts.error} 个`);
-  document.getElementById("summary").textContent = text.join("，") + (running || queue.length ? "，检查中……" : "。");
+  const checked = counts.pass + counts.flag + counts.block;
+  const parts = [tn("{count} file checked", "{count} files checked", checked)];
+  for (const v of ["pass", "flag", "block"]) {
+    if (counts[v]) parts.push(t("{verdict}: {count}", { verdict: verdictText(v), count: counts[v] }));
+  }
+  if (counts.error) parts.push(t("{verdict}: {count}", { verdict: t("Not checked"), count: counts.error }));
+  const busy = running || queue.length;
+  const text = parts.join(t(", "));
+  document.getElementById("summary").textContent = busy ? t("{summary}; checking…", { summary: text }) : t("{summary}.", { summary: text });
 }
 
 async function scan(job) {
+  await loaded;
   const body = new FormData();
   body.append("file", job.file, job.file.name);
   const headers = token ? { Authorization: "Bearer " + token } : {};
@@ -173,7 +172,7 @@ async function scan(job) {
   try {
     response = await fetch("/v1/scan", { method: "POST", body, headers });
   } catch (err) {
-    showError(job.card, job.file.name, "无法连接检查服务");
+    showError(job.card, job.file.name, t("The checking service cannot be reached."));
     return;
   }
   let answer = null;
@@ -184,19 +183,17 @@ async function scan(job) {
   }
   if (response.status === 401) {
     document.getElementById("token-form").hidden = false;
-    job.card.querySelector(".note").textContent = "需要访问令牌：请在上方输入后重试。";
+    job.card.querySelector(".note").textContent = t("An access token is needed: enter it above and try again.");
     waiting.push(job);
     return;
   }
   if (response.ok && answer && answer.files && answer.files.length) {
     showReport(job.card, answer.files[0]);
   } else {
-    const message = answer && answer.message ? answer.message : `检查服务返回错误（HTTP ${response.status}）`;
-    showError(job.card, job.file.name, message);
+    const fallback = t("The checking service answered with an error (HTTP {status}).", { status: response.status });
+    showError(job.card, job.file.name, answer && answer.message ? answer.message : fallback);
   }
 }
-
-const waiting = [];
 
 function pump() {
   while (running < PARALLEL && queue.length) {
@@ -211,13 +208,14 @@ function pump() {
   showSummary();
 }
 
-function add(files) {
+async function add(files) {
+  await loaded;
   const batch = document.createDocumentFragment(); // newest batch on top, its files in the order chosen
   for (const file of files) {
     const card = el("li", "file pending");
     const head = el("div", "head");
-    head.append(el("span", "verdict pending", "检查中"), el("span", "name", file.name));
-    card.append(head, el("p", "note", "正在检查……"));
+    head.append(el("span", "verdict pending", t("Checking")), el("span", "name", file.name));
+    card.append(head, el("p", "note", t("Checking…")));
     batch.append(card);
     queue.push({ file, card });
   }
