@@ -15,7 +15,7 @@ PRODUCT_NAMES = frozenset(
     "docx xlsx pptx pdf txt Postfix Squid Nextcloud Seafile LibreOffice Chromium SQLite KB MB GB "
     "TOML Sendmail cron milter Debian catdoc unrar unar IRM DRM OLE RTF EMF WMF JPEG GBK Luhn API "
     "POST PUT GET REQMOD UTF tar rar Office Outlook OpenDocument FIB DTD NUL Latin XR WordDocument "
-    "EncryptedPackage Ole Native Visa JCB "
+    "EncryptedPackage Ole Native Visa JCB Dask PostgreSQL psycopg distributed "
     "INSTREAM SCAN CONTSCAN RELOAD SELFCHECK FOUND OK Baomi StreamMaxLength".split()  # clamd's words, its virus names
 )
 # Machine words a reader types or quotes as they are.

@@ -106,7 +106,7 @@ def test_a_worker_that_cannot_see_the_paths_is_a_clear_error(tmp_path: Path) -> 
         cluster.add_worker(wrapper=hidden)
         result = baomi_scan("--no-index", "--cluster", cluster.address, share)
     assert result.status == 2 and "Traceback" not in result.stderr
-    assert "these workers cannot scan the paths" in result.stderr
+    assert "These workers cannot scan the paths" in result.stderr
     assert f"sees something else at {share}" in result.stderr
 
 
@@ -114,7 +114,7 @@ def test_a_scheduler_nobody_listens_at_is_a_clear_error(tmp_path: Path) -> None:
     require(dask_missing_reason() is None, dask_missing_reason() or "Dask")
     (tmp_path / "a.txt").write_text("正文", encoding="utf-8")
     result = baomi_scan("--no-index", "--cluster", f"tcp://127.0.0.1:{free_port()}", tmp_path / "a.txt")
-    assert result.status == 2 and "cannot reach the Dask scheduler" in result.stderr
+    assert result.status == 2 and "Cannot reach the Dask scheduler" in result.stderr
     assert "Traceback" not in result.stderr
 
 

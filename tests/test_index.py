@@ -167,7 +167,7 @@ def test_options_that_contradict_each_other_are_usage_errors(tmp_path: Path) -> 
 def test_an_index_that_cannot_be_opened_is_an_error_when_named_and_a_warning_by_default(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("正文", encoding="utf-8")
     named = baomi_scan("--index", tmp_path / "a.txt" / "index.db", tmp_path / "a.txt")
-    assert named.status == 2 and "cannot open the database" in named.stderr and "Traceback" not in named.stderr
+    assert named.status == 2 and "Cannot open the database" in named.stderr and "Traceback" not in named.stderr
     command = [sys.executable, "-m", "scanner.cli", "scan", str(tmp_path / "a.txt")]
     env = {**os.environ, "BAOMI_CACHE": str(tmp_path / "a.txt" / "cache")}
     default = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
@@ -194,7 +194,7 @@ def test_an_interrupted_scan_resumes_where_it_stopped(tmp_path: Path, sig: signa
     status = _kill_after([*command, str(share)], 300, sig)
     assert status == (-signal.SIGKILL if sig == signal.SIGKILL else 130)
     resumed = baomi_scan("--jobs", "1", "--index", index, "--resume", "--format", "jsonl", share)
-    assert resumed.status == 1 and "resuming the scan of these paths started" in resumed.stderr
+    assert resumed.status == 1 and "Resuming the scan of these paths started" in resumed.stderr
     assert without_reused(resumed.files) == without_reused(fresh.files)
     done_before = sum(f["reused"] for f in resumed.files)
     # Killed, at most the last two seconds' reports are lost; interrupted, none of those handed on.
@@ -205,7 +205,7 @@ def test_an_interrupted_scan_resumes_where_it_stopped(tmp_path: Path, sig: signa
 def test_resume_with_nothing_interrupted_scans_and_says_so(tmp_path: Path) -> None:
     make_tree(tmp_path / "share", 3)
     result = baomi_scan("--index", tmp_path / "index.db", "--resume", tmp_path / "share")
-    assert result.status == 1 and "no interrupted scan of these paths" in result.stderr
+    assert result.status == 1 and "No interrupted scan of these paths" in result.stderr
 
 
 def test_a_file_gone_from_the_share_is_forgotten_by_the_index(tmp_path: Path) -> None:

@@ -80,7 +80,7 @@ def test_the_index_is_configured_in_the_index_table(server: PrivatePostgres, tmp
 def test_an_unreachable_index_is_a_clear_error_without_its_password(tmp_path: Path) -> None:
     (tmp_path / "a.txt").write_text("正文", encoding="utf-8")
     result = baomi_scan("--index", "postgresql://baomi:s3cret@127.0.0.1:1/none", tmp_path / "a.txt")
-    assert result.status == 2 and "cannot connect to the PostgreSQL database" in result.stderr
+    assert result.status == 2 and "Cannot connect to the PostgreSQL database" in result.stderr
     assert "s3cret" not in result.stderr and "Traceback" not in result.stderr
 
 
