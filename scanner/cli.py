@@ -17,7 +17,7 @@ from pathlib import Path
 from scanner.command import UsageError, build_scanner, common_options, count, version
 from scanner.database import DatabaseError, is_url
 from scanner.engine import Scanner
-from scanner.i18n import _, msg, render, translate_argparse
+from scanner.i18n import _, from_environment, msg, render, speaking, translate_argparse
 from scanner.index.reuse import ContentLookup, Examiner
 from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import Role, Verdict
@@ -46,7 +46,12 @@ BROKEN_PIPE = 141  # as a process killed by SIGPIPE: the reader went away (`baom
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    argv = list(sys.argv[1:] if argv is None else argv)
+    # The command line speaks the environment's language, read once: a scan of a share renders words by the million.
+    with speaking(from_environment()):
+        return _run(list(sys.argv[1:] if argv is None else argv))
+
+
+def _run(argv: list[str]) -> int:
     parser = build_parser(next((a for a in argv if not a.startswith("-")), None))
     args, unknown = parser.parse_known_args(argv)
     if unknown:  # said by the sub-command's parser, so its usage is the one shown (argparse's own words)
