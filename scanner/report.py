@@ -76,8 +76,9 @@ def render_text(report: FileReport, colour: bool = False) -> str:
         found = {"action": f"{verdict_word(finding.action):5}", "rule": finding.rule, "where": place}
         line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
         lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
-        if finding.message:
-            lines.append(f"             {printable(finding.message)}")
+        message = finding.message
+        if message:
+            lines.append(f"             {printable(message)}")
     return "\n".join(lines) + "\n"
 
 
