@@ -56,11 +56,18 @@ class Scanner:
         return scanner
 
     def scan_bytes(
-        self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None
+        self,
+        data: bytes,
+        name: str,
+        channel: str = "scan",
+        *,
+        deadline: Deadline | None = None,
+        sha256: bytes | None = None,
     ) -> FileReport:
         """Scan the content `data` of a file called `name` under `channel`'s policy, by `deadline` (by default
-        `[limits] seconds` from now) for extraction and detection together."""
-        return self.examine(data, name, channel, deadline=deadline).report
+        `[limits] seconds` from now) for extraction and detection together. `sha256` is the digest of `data` when
+        the caller has it already (the scan index looked the content up by it)."""
+        return self._examine([data], name, channel, False, deadline, sha256).report
 
     def scan_path(self, path: str | os.PathLike[str], channel: str = "scan") -> FileReport:
         """Scan a file on disk; a file that cannot be read gets an unscannable finding, never an exception."""
@@ -76,22 +83,28 @@ class Scanner:
         except OSError as exc:
             problem = Problem("unreadable", msg("The file cannot be read: {error}.", error=os_error(exc)))
             return self.unread(str(path), problem, channel)
-        return self._examine(content, str(path), channel, explain, None)
+        return self._examine(content, str(path), channel, explain, None, None)
 
     def examine(
         self, data: bytes, name: str, channel: str = "scan", explain: bool = False, *, deadline: Deadline | None = None
     ) -> Scanned:
         """The report and what lies behind it: the extraction, and with `explain` every candidate set aside. One
         deadline covers both steps: extraction gets what is left of it, detection what extraction left."""
-        return self._examine([data], name, channel, explain, deadline)
+        return self._examine([data], name, channel, explain, deadline, None)
 
     def _examine(
-        self, content: list[bytes], name: str, channel: str, explain: bool, deadline: Deadline | None
+        self,
+        content: list[bytes],
+        name: str,
+        channel: str,
+        explain: bool,
+        deadline: Deadline | None,
+        digest: bytes | None,
     ) -> Scanned:
         # `content` holds the file's bytes so that, read here from a path, nothing else does: they are let go once
         # extracted, and a large text file costs its text while it is searched, not its bytes as well.
         data = content.pop()
-        size, sha256 = len(data), hashlib.sha256(data).hexdigest()
+        size, sha256 = len(data), (digest or hashlib.sha256(data).digest()).hex()
         policy = self.config.channel(channel)
         own = Deadline.after(self.config.limits.seconds)
         limits = self.config.limits
