@@ -209,13 +209,13 @@ def verdict_title(verdict: Verdict) -> str:
 
 
 def verdict_word(verdict: Verdict) -> str:
-    """The verdict in one short word, for a column of a listing: pass, flag, block."""
-    words = {
-        Verdict.PASS: pgettext("verdict", "pass"),
-        Verdict.FLAG: pgettext("verdict", "flag"),
-        Verdict.BLOCK: pgettext("verdict", "block"),
-    }
-    return words[verdict]
+    """The verdict in one short word, for a column of a listing: pass, flag, block (only that one translated: a
+    report asks at every line)."""
+    if verdict == Verdict.BLOCK:
+        return pgettext("verdict", "block")
+    if verdict == Verdict.FLAG:
+        return pgettext("verdict", "flag")
+    return pgettext("verdict", "pass")
 
 
 def action_title(action: str) -> str:
