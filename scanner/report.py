@@ -70,16 +70,31 @@ def render_text(report: FileReport, colour: bool = False) -> str:
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
     lines = [f"{verdict}  {printable(report.path)}"]
+    # Said once a report, for they repeat from finding to finding: the verdicts' words, and the reasons (a term's
+    # findings share theirs), by the reason's identity (the report holds it while this runs).
+    words: dict[Verdict, str] = {}
+    reasons: dict[int, str] = {}
     for finding in report.findings:
         shown = _highlight(finding, colour)
         place = printable(where(finding.location))
-        found = {"action": f"{verdict_word(finding.action):5}", "rule": finding.rule, "where": place}
+        if finding.action not in words:
+            words[finding.action] = f"{verdict_word(finding.action):5}"
+        found = {"action": words[finding.action], "rule": finding.rule, "where": place}
         line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
         lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
-        message = finding.message
+        message = _reason_shown(finding, reasons)
         if message:
-            lines.append(f"             {printable(message)}")
+            lines.append(f"             {message}")
     return "\n".join(lines) + "\n"
+
+
+def _reason_shown(finding: Finding, shown: dict[int, str]) -> str:
+    """The finding's message, escaped; `shown` holds those of the report's findings before it, by their reason."""
+    if finding.reason is None:
+        return printable(finding.explanation)
+    if id(finding.reason) not in shown:
+        shown[id(finding.reason)] = printable(finding.message)
+    return shown[id(finding.reason)]
 
 
 def render_summary(verdicts: list[Verdict]) -> str:
