@@ -56,18 +56,17 @@ class Scanner:
         return scanner
 
     def scan_bytes(
-        self,
-        data: bytes,
-        name: str,
-        channel: str = "scan",
-        *,
-        deadline: Deadline | None = None,
-        sha256: bytes | None = None,
+        self, data: bytes, name: str, channel: str = "scan", *, deadline: Deadline | None = None
     ) -> FileReport:
         """Scan the content `data` of a file called `name` under `channel`'s policy, by `deadline` (by default
-        `[limits] seconds` from now) for extraction and detection together. `sha256` is the digest of `data` when
-        the caller has it already (the scan index looked the content up by it)."""
-        return self._examine([data], name, channel, False, deadline, sha256).report
+        `[limits] seconds` from now) for extraction and detection together."""
+        return self.examine(data, name, channel, deadline=deadline).report
+
+    def scan_read(self, content: list[bytes], name: str, channel: str = "scan", *, sha256: bytes) -> FileReport:
+        """scan_bytes for a file's bytes just read, handed over in `content` (a list of them, which this empties) with
+        the SHA-256 the caller took of them (the scan index looked the content up by it): nothing holds the bytes once
+        they are extracted, so a large text file costs its text while it is searched, not its bytes as well."""
+        return self._examine(content, name, channel, False, None, sha256).report
 
     def scan_path(self, path: str | os.PathLike[str], channel: str = "scan") -> FileReport:
         """Scan a file on disk; a file that cannot be read gets an unscannable finding, never an exception."""

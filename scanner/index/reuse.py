@@ -182,7 +182,9 @@ class Examiner:
         stored = self.contents.find(sha256, job.name) if self.contents is not None else None
         if stored is not None:
             return Outcome(decode(stored, job.name, len(data), sha256), How.COPY, read_ns, stored)
-        report = self.scanner.scan_bytes(data, job.name, self.channel, sha256=sha256)
+        content = [data]
+        del data  # the engine lets the bytes go once it has extracted them
+        report = self.scanner.scan_read(content, job.name, self.channel, sha256=sha256)
         if not self.keep or not keeps(report):
             return Outcome(report, How.SCANNED, read_ns)
         text = encode(report)
