@@ -26,7 +26,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 LAWS = ROOT.parent / "shared" / "corpora" / "laws"
-BAOMI = [sys.executable, "-m", "scanner.cli", "scan", "--jobs", "1"]
+BAOMI = [sys.executable, "-m", "scanner.cli", "scan", "--jobs", "1", "--no-index"]  # the engine alone
 SECTIONS = ("laws", "terms", "small", "sweep", "dense", "startup", "json", "matchers")
 
 

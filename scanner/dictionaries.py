@@ -33,7 +33,7 @@ MARK_KEYWORDS = (
     "保密资料",
     "保密文件",
 )
-_FORMAT = "baomi-automaton-7"  # bump when the way keys or the cache are built changes
+FORMAT = "baomi-automaton-7"  # bump when the way keys or the cache are built changes
 
 
 @dataclass(frozen=True)
@@ -137,7 +137,7 @@ def load_dictionaries(config: Config, engine: str | None = None, probes: tuple[b
     the matcher's (scanner.matcher.ENGINES), by default the fastest installed; `probes`, what it also looks for."""
     engine = engine or available()
     contents = dictionary_texts(config)
-    digest = hashlib.sha256(f"{_FORMAT}\0{engine}".encode())
+    digest = hashlib.sha256(f"{FORMAT}\0{engine}".encode())
     for probe in probes:
         digest.update(b"\0probe\0" + probe)
     for path, text in contents:

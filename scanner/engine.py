@@ -62,6 +62,12 @@ class Scanner:
         `[limits] seconds` from now) for extraction and detection together."""
         return self.examine(data, name, channel, deadline=deadline).report
 
+    def scan_read(self, content: list[bytes], name: str, channel: str = "scan", *, sha256: bytes) -> FileReport:
+        """scan_bytes for a file's bytes just read, handed over in `content` (a list of them, which this empties) with
+        the SHA-256 the caller took of them (the scan index looked the content up by it): nothing holds the bytes once
+        they are extracted, so a large text file costs its text while it is searched, not its bytes as well."""
+        return self._examine(content, name, channel, False, None, sha256).report
+
     def scan_path(self, path: str | os.PathLike[str], channel: str = "scan") -> FileReport:
         """Scan a file on disk; a file that cannot be read gets an unscannable finding, never an exception."""
         return self.examine_path(path, channel).report
@@ -76,22 +82,28 @@ class Scanner:
         except OSError as exc:
             problem = Problem("unreadable", msg("The file cannot be read: {error}.", error=os_error(exc)))
             return self.unread(str(path), problem, channel)
-        return self._examine(content, str(path), channel, explain, None)
+        return self._examine(content, str(path), channel, explain, None, None)
 
     def examine(
         self, data: bytes, name: str, channel: str = "scan", explain: bool = False, *, deadline: Deadline | None = None
     ) -> Scanned:
         """The report and what lies behind it: the extraction, and with `explain` every candidate set aside. One
         deadline covers both steps: extraction gets what is left of it, detection what extraction left."""
-        return self._examine([data], name, channel, explain, deadline)
+        return self._examine([data], name, channel, explain, deadline, None)
 
     def _examine(
-        self, content: list[bytes], name: str, channel: str, explain: bool, deadline: Deadline | None
+        self,
+        content: list[bytes],
+        name: str,
+        channel: str,
+        explain: bool,
+        deadline: Deadline | None,
+        digest: bytes | None,
     ) -> Scanned:
         # `content` holds the file's bytes so that, read here from a path, nothing else does: they are let go once
         # extracted, and a large text file costs its text while it is searched, not its bytes as well.
         data = content.pop()
-        size, sha256 = len(data), hashlib.sha256(data).hexdigest()
+        size, sha256 = len(data), (digest or hashlib.sha256(data).digest()).hex()
         policy = self.config.channel(channel)
         own = Deadline.after(self.config.limits.seconds)
         limits = self.config.limits

@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from scanner.i18n import msg, msg_n, render
+from scanner.i18n import current, msg, msg_n, render, speaking
 from scanner.model import FileReport, Finding, Verdict
 from scanner.titles import verdict_word, where
 
@@ -70,15 +70,31 @@ def render_text(report: FileReport, colour: bool = False) -> str:
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
     lines = [f"{verdict}  {printable(report.path)}"]
+    # Said once a report, for they repeat from finding to finding: the verdicts' words, and the reasons (a term's
+    # findings share theirs), by the reason's identity (the report holds it while this runs).
+    words: dict[Verdict, str] = {}
+    reasons: dict[int, str] = {}
     for finding in report.findings:
         shown = _highlight(finding, colour)
         place = printable(where(finding.location))
-        found = {"action": f"{verdict_word(finding.action):5}", "rule": finding.rule, "where": place}
+        if finding.action not in words:
+            words[finding.action] = f"{verdict_word(finding.action):5}"
+        found = {"action": words[finding.action], "rule": finding.rule, "where": place}
         line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
         lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
-        if finding.message:
-            lines.append(f"             {printable(finding.message)}")
+        message = _reason_shown(finding, reasons)
+        if message:
+            lines.append(f"             {message}")
     return "\n".join(lines) + "\n"
+
+
+def _reason_shown(finding: Finding, shown: dict[int, str]) -> str:
+    """The finding's message, escaped; `shown` holds those of the report's findings before it, by their reason."""
+    if finding.reason is None:
+        return printable(finding.explanation)
+    if id(finding.reason) not in shown:
+        shown[id(finding.reason)] = printable(finding.message)
+    return shown[id(finding.reason)]
 
 
 def render_summary(verdicts: list[Verdict]) -> str:
@@ -101,16 +117,19 @@ def render_sarif(reports: Iterable[FileReport]) -> str:
 class Printer:
     """Writes each report as it comes, like ripgrep's printer through its sink, and what the format closes with at
     the end: nothing it keeps grows with the number of files (verdicts are counted, SARIF's results spooled to a
-    temporary file), so a scan of a million files prints in the memory of one."""
+    temporary file), so a scan of a million files prints in the memory of one. It speaks the language its reader
+    had when it was made, looked up once: a report's every word would otherwise look it up in the environment again."""
 
     def __init__(self, out: TextIO, colour: bool = False) -> None:
         self.out = out
         self.colour = colour
         self.verdicts: Counter[Verdict] = Counter()
+        self.language = current()
 
     def add(self, report: FileReport) -> None:
         self.verdicts[report.verdict] += 1
-        self.out.write(self.rendered(report))
+        with speaking(self.language):
+            self.out.write(self.rendered(report))
 
     def rendered(self, report: FileReport) -> str:
         raise NotImplementedError

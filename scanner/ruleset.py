@@ -12,6 +12,8 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
+from scanner import cache
+from scanner.dictionaries import FORMAT as DICTIONARY_FORMAT
 from scanner.dictionaries import dictionary_texts, parse_dictionary, parse_titles
 from scanner.policy import Config
 
@@ -57,12 +59,13 @@ def rule_set(config: Config) -> RuleSet:
     """The fingerprint of the rules `config` judges by (reads each dictionary file once)."""
     dictionaries = []
     for path, text in dictionary_texts(config):
+        sha256 = hashlib.sha256(text.encode()).hexdigest()
         dictionaries.append(
             DictionaryFile(
                 category=path.stem,
                 path=str(path),
-                terms=len(parse_dictionary(text, path)),
-                sha256=hashlib.sha256(text.encode()).hexdigest(),
+                terms=term_count(path, text, sha256),
+                sha256=sha256,
                 titles=parse_titles(text),
             )
         )
@@ -72,6 +75,18 @@ def rule_set(config: Config) -> RuleSet:
     for each in dictionaries:
         digest.update(f"dictionary {each.category} {each.sha256}\n".encode())
     return RuleSet(version, policy, tuple(dictionaries), registry, digest.hexdigest()[:16], files)
+
+
+def term_count(path: Path, text: str, sha256: str) -> int:
+    """How many terms the dictionary `text` (at `path`, whose SHA-256 is `sha256`) holds: parsed, and so checked,
+    once for each content, then kept in baomi's cache. Every scan and every reload check asks, and parsing normalises
+    each term (0.3 s for 100,000 terms); a text that parsed once parses the same again."""
+    name = f"terms-{DICTIONARY_FORMAT}-{sha256[:32]}.count"
+    count = cache.load(name)
+    if not isinstance(count, int):
+        count = len(parse_dictionary(text, path))
+        cache.save(name, count)
+    return count
 
 
 def registry_state(config: Config) -> tuple[str, tuple[Path, ...]]:

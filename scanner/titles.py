@@ -209,7 +209,8 @@ def verdict_title(verdict: Verdict) -> str:
 
 
 def verdict_word(verdict: Verdict) -> str:
-    """The verdict in one short word, for a column of a listing: pass, flag, block."""
+    """The verdict in one short word, for a column of a listing: pass, flag, block (only that one translated: a
+    report asks at every line)."""
     if verdict == Verdict.BLOCK:
         return pgettext("verdict", "block")
     if verdict == Verdict.FLAG:

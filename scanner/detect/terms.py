@@ -16,7 +16,7 @@ from scanner.detect.budget import Budget
 from scanner.detect.segmenter import Segmenter, load_segmenter
 from scanner.detect.view import Judged, SegmentView
 from scanner.dictionaries import Term
-from scanner.i18n import Message, msg
+from scanner.i18n import Message, msg, render
 from scanner.model import Finding
 
 _WINDOW = 8  # characters of context on each side that jieba sees
@@ -95,6 +95,7 @@ class TermChecker:
         self._new_segmenter = segmenter
         self._segmenter: Segmenter | None = None
         self._known: set[str] = set()
+        self._reasons: dict[Term, tuple[Message, str]] = {}
 
     def judge(
         self,
@@ -125,6 +126,7 @@ class TermChecker:
             original = view.text(start, end)
             context = view.context(start, end)
             for each in terms:
+                reason, english = self._reason(each)
                 finding = Finding(
                     category=each.category,
                     rule=f"term.{each.category}",
@@ -132,9 +134,18 @@ class TermChecker:
                     text=original,
                     location=location,
                     context=context,
-                    reason=explain(each.text, each.source),
+                    explanation=english,
+                    reason=reason,
                 )
                 yield Judged(finding.rule, (start, end), "finding", finding, key)
+
+    def _reason(self, term: Term) -> tuple[Message, str]:
+        """The reason a finding of `term` gives and its English sentence: the same at every hit, so made once."""
+        made = self._reasons.get(term)
+        if made is None:
+            reason = explain(term.text, term.source)
+            made = self._reasons[term] = (reason, render(reason, "en"))
+        return made
 
     def is_word_here(self, text: str, start: int, end: int) -> bool:
         """True when segmenting the window around [start, end) cuts at both ends of the hit."""

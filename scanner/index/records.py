@@ -25,7 +25,9 @@ def _defaults(schema: type) -> list[tuple[str, Any]]:
 
 
 _STORED = [(name, default) for name, default in _defaults(FileReport) if name not in _IN_COLUMNS]
-_FINDING = [name for name, _default in _defaults(Finding)]
+
+
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))  # made once: json.dumps makes one a call
 
 
 def encode(report: FileReport) -> str:
@@ -34,12 +36,8 @@ def encode(report: FileReport) -> str:
     for name, default in _STORED:
         value = getattr(report, name)
         if value is not default and value != default:
-            data[name] = [_finding_data(f) for f in value] if name == "findings" else _plain(value)
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
-
-
-def _finding_data(finding: Finding) -> dict[str, Any]:
-    return {name: _plain(getattr(finding, name)) for name in _FINDING}
+            data[name] = _plain(value)
+    return _JSON.encode(data)
 
 
 def decode(text: str, path: str, size: int, sha256: bytes) -> FileReport:
@@ -70,12 +68,22 @@ def _finding(data: dict[str, Any]) -> Finding:
 
 
 def _plain(value: Any) -> Any:
+    if type(value) in _AS_THEY_ARE:  # most values: looked at first, and by their exact type (a Verdict is an int)
+        return value
     if isinstance(value, Message):
         return value.to_dict()
     if isinstance(value, enum.Enum):
         return value.value
     if is_dataclass(value) and not isinstance(value, type):
-        return {item.name: _plain(getattr(value, item.name)) for item in fields(value)}
+        return {name: _plain(getattr(value, name)) for name in _field_names(type(value))}
     if isinstance(value, list | tuple):
         return [_plain(each) for each in value]
     return value
+
+
+_AS_THEY_ARE = frozenset({str, int, float, bool, type(None)})
+
+
+@functools.cache
+def _field_names(schema: type) -> tuple[str, ...]:
+    return tuple(item.name for item in fields(schema))

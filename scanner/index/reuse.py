@@ -13,6 +13,7 @@ import hashlib
 import os
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,9 @@ class ContentLookup:
     only_run: int | None = None
     _index: ScanIndex | None = field(default=None, repr=False)
     _pid: int = 0
-    _recent: dict[tuple[bytes, bytes], str] = field(default_factory=dict, repr=False)
+    # Oldest first. An OrderedDict: a dict's oldest key, after many taken from its front, is found by walking past
+    # every slot they left empty.
+    _recent: OrderedDict[tuple[bytes, bytes], str] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def find(self, sha256: bytes, name: str) -> str | None:
@@ -134,7 +137,7 @@ class ContentLookup:
         """Keep the report this process made (as stored), for copies of the file that come before the index has it."""
         with self._lock:
             if len(self._recent) >= RECENT:
-                self._recent.pop(next(iter(self._recent)))
+                self._recent.popitem(last=False)
             self._recent[sha256, os.fsencode(os.path.basename(name))] = text
 
     def _open(self) -> ScanIndex:
@@ -149,7 +152,7 @@ class ContentLookup:
             self._index = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_index": None, "_pid": 0, "_recent": {}, "_lock": None}
+        return {**self.__dict__, "_index": None, "_pid": 0, "_recent": OrderedDict(), "_lock": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())
@@ -179,7 +182,9 @@ class Examiner:
         stored = self.contents.find(sha256, job.name) if self.contents is not None else None
         if stored is not None:
             return Outcome(decode(stored, job.name, len(data), sha256), How.COPY, read_ns, stored)
-        report = self.scanner.scan_bytes(data, job.name, self.channel)
+        content = [data]
+        del data  # the engine lets the bytes go once it has extracted them
+        report = self.scanner.scan_read(content, job.name, self.channel, sha256=sha256)
         if not self.keep or not keeps(report):
             return Outcome(report, How.SCANNED, read_ns)
         text = encode(report)
