@@ -78,15 +78,15 @@ class DocumentIndex:
         small = small_positions(raw)
         hashes = keyed(raw[small])
         small, left, count = self._lookup(small, hashes)
-        if not len(small):
-            return []
         # One hit per (scanned k-gram, registered fingerprint) pair: a phrase a document repeats gives several.
         at = np.repeat(small, count)
-        entry = np.repeat(left, count) + np.arange(count.sum()) - np.repeat(np.cumsum(count) - count, count)
-        # Most hits are common phrasing scattered over many documents: a document hit fewer times can have no run.
-        hits = np.bincount(self.owners[entry], minlength=len(self.documents))
-        enough = hits[self.owners[entry]] >= MIN_FINGERPRINTS
-        return self._runs(at[enough], entry[enough], min_chars) if enough.any() else []
+        entry = np.repeat(left, count) + np.arange(len(at)) - np.repeat(np.cumsum(count) - count, count)
+        if len(at) < MIN_FINGERPRINTS:
+            return []
+        hits = _Hits.aligned(at, self.owners[entry], self.positions[entry], self.ranks[entry])
+        # Most hits are common phrasing, scattered over documents and alignments: a run needs MIN_FINGERPRINTS of
+        # one document at one alignment, and most files have no such group (tested with a sort, before any run).
+        return self._runs(hits, min_chars) if hits.grouped(MIN_FINGERPRINTS) else []
 
     def _lookup(self, places: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The places whose hash is registered, the first entry holding it, and how many entries do."""
@@ -107,21 +107,14 @@ class DocumentIndex:
         found = np.flatnonzero((at < end) & (self.values[np.minimum(at, last)] == hashes))
         return places[found], at[found], self.repeats[at[found]].astype(np.intp)
 
-    def _runs(self, at: np.ndarray, entry: np.ndarray, min_chars: int) -> list[Match]:
-        """Runs of hits of one document at one alignment, in order on both sides. Alignments are binned twice (the
-        second time shifted by half a band) so a run drifting across a bin's edge is whole in one of the two."""
-        owner, position, rank = self.owners[entry], self.positions[entry], self.ranks[entry]
+    def _runs(self, hits: _Hits, min_chars: int) -> list[Match]:
+        """Runs of hits of one document at one alignment, in order on both sides."""
         best: dict[tuple[int, int], Match] = {}
-        # Both binnings in one sort: the second copy of the hits is told apart by an odd owner.
-        at, position, rank = np.tile(at, 2), np.tile(position, 2), np.tile(rank, 2)
-        shift = np.repeat(np.array([0, BAND // 2]), len(owner))
-        band = (at - position + shift) // BAND
-        twin = np.concatenate((owner * 2, owner * 2 + 1))
-        order = np.lexsort((at, band, twin))
-        s, o, b, p, r = at[order], twin[order], band[order], position[order], rank[order]
+        order = np.lexsort((hits.at, hits.group))
+        s, g, p, r = hits.at[order], hits.group[order], hits.position[order], hits.rank[order]
         step = np.diff(r)
         broken = np.ones(len(s), dtype=bool)
-        broken[1:] = (o[1:] != o[:-1]) | (b[1:] != b[:-1]) | (step <= 0) | (step > MISSED + 1)
+        broken[1:] = (g[1:] != g[:-1]) | (step <= 0) | (step > MISSED + 1)
         starts = np.flatnonzero(broken)
         count = np.diff(np.append(starts, len(s)))
         first, last = s[starts], np.maximum.reduceat(s, starts)
@@ -131,8 +124,9 @@ class DocumentIndex:
         chars = span + np.minimum(span // np.maximum(count - 1, 1), WINDOW)
         dense = count * SPARSEST >= span
         for i in np.flatnonzero((count >= MIN_FINGERPRINTS) & (chars >= min_chars) & dense):
+            owner = _Hits.owner(int(g[starts[i]]))
             match = Match(
-                self.documents[int(o[starts[i]]) // 2],
+                self.documents[owner],
                 int(first[i]),
                 int(last[i]) + K,
                 int(p_first[i]),
@@ -140,10 +134,39 @@ class DocumentIndex:
                 int(count[i]),
                 int(chars[i]),
             )
-            key = (int(o[starts[i]]) // 2, int(first[i]) // max(min_chars, 1))
+            key = (owner, int(first[i]) // max(min_chars, 1))
             if key not in best or best[key].chars < match.chars:
                 best[key] = match
         return _without_overlaps(sorted(best.values(), key=lambda m: (m.start, -m.chars)))
+
+
+@dataclass(frozen=True)
+class _Hits:
+    """Hits of a scanned text on registered fingerprints, each in its alignment group: one document, and scanned
+    minus registered position within BAND. Alignments are binned twice (the second time shifted by half a band, the
+    hits given twice) so a run drifting across a bin's edge is whole in one of the two."""
+
+    at: np.ndarray  # int64: the scanned k-gram
+    position: np.ndarray  # the registered one
+    rank: np.ndarray
+    group: np.ndarray  # int64: document, binning and band in one number
+
+    @classmethod
+    def aligned(cls, at: np.ndarray, owner: np.ndarray, position: np.ndarray, rank: np.ndarray) -> _Hits:
+        at, position, rank = np.tile(at, 2), np.tile(position, 2), np.tile(rank, 2)
+        shift = np.repeat(np.array([0, BAND // 2]), len(owner))
+        band = (at - position + shift) // BAND
+        twin = np.concatenate((owner * 2, owner * 2 + 1)).astype(np.int64)
+        return cls(at, position, rank, (twin << 32) + band + (1 << 31))
+
+    @staticmethod
+    def owner(group: int) -> int:
+        return group >> 33
+
+    def grouped(self, least: int) -> bool:
+        """Whether some group holds `least` hits or more."""
+        ordered = np.sort(self.group)
+        return bool((ordered[least - 1 :] == ordered[: len(ordered) - least + 1]).any())
 
 
 def _repeats(values: np.ndarray) -> np.ndarray:
