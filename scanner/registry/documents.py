@@ -83,10 +83,12 @@ class DocumentIndex:
         entry = np.repeat(left, count) + np.arange(len(at)) - np.repeat(np.cumsum(count) - count, count)
         if len(at) < MIN_FINGERPRINTS:
             return []
-        hits = _Hits.aligned(at, self.owners[entry], self.positions[entry], self.ranks[entry])
+        owner, position = self.owners[entry], self.positions[entry]
         # Most hits are common phrasing, scattered over documents and alignments: a run needs MIN_FINGERPRINTS of
         # one document at one alignment, and most files have no such group (tested with a sort, before any run).
-        return self._runs(hits, min_chars) if hits.grouped(MIN_FINGERPRINTS) else []
+        if not _aligned(at, owner, position, MIN_FINGERPRINTS):
+            return []
+        return self._runs(_Hits.aligned(at, owner, position, self.ranks[entry]), min_chars)
 
     def _lookup(self, places: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The places whose hash is registered, the first entry holding it, and how many entries do."""
@@ -163,10 +165,14 @@ class _Hits:
     def owner(group: int) -> int:
         return group >> 33
 
-    def grouped(self, least: int) -> bool:
-        """Whether some group holds `least` hits or more."""
-        ordered = np.sort(self.group)
-        return bool((ordered[least - 1 :] == ordered[: len(ordered) - least + 1]).any())
+
+def _aligned(at: np.ndarray, owner: np.ndarray, position: np.ndarray, least: int) -> bool:
+    """Whether a group of _Hits (either binning) would hold `least` hits or more, without giving the hits twice: a
+    group of either binning is two neighbouring half bands, so `least` hits of one document sorted by half band
+    span at most two neighbouring ones."""
+    half = (at - position) // (BAND // 2)
+    ordered = np.sort((owner.astype(np.int64) << 32) + half + (1 << 31))
+    return bool((ordered[least - 1 :] - ordered[: len(ordered) - least + 1] <= 1).any())
 
 
 def _repeats(values: np.ndarray) -> np.ndarray:
