@@ -35,15 +35,16 @@ class Match:
 
 @dataclass
 class DocumentIndex:
-    """Every fingerprint of every registered document, sorted by hash, bucketed by the hash's top bits: a k-gram
-    of a scanned text whose bucket is empty (most of them) costs two reads, the others a step or two more."""
+    """Every fingerprint of every registered document: the distinct values sorted and bucketed by their top bits (a
+    k-gram of a scanned text whose bucket is empty, most of them, costs two reads, the others a step or two more),
+    and for each value the entries of the documents that hold it."""
 
     documents: list[DocumentRecord]
-    values: np.ndarray  # uint64, sorted
-    owners: np.ndarray  # int32: index into documents
-    positions: np.ndarray  # int32: where the k-gram stands in its document's folded text
-    ranks: np.ndarray  # int32: consecutive for consecutive fingerprints of one document
-    repeats: np.ndarray  # uint8: how many entries from this one on hold the same value
+    values: np.ndarray  # uint64, sorted, distinct
+    first: np.ndarray  # int32: the entries of values[i] are first[i] to first[i + 1]
+    owners: np.ndarray  # int32, per entry: index into documents
+    positions: np.ndarray  # int32, per entry: where the k-gram stands in its document's folded text
+    ranks: np.ndarray  # int32, per entry: consecutive for consecutive fingerprints of one document
     offsets: np.ndarray  # int32: where each bucket of values begins (one more at the end)
     bits: int
     bitmap: np.ndarray  # uint8: a bit per value of the top `bits` + 1 bits of a hash, small enough to stay in cache
@@ -56,16 +57,19 @@ class DocumentIndex:
         positions = np.concatenate([p for _, _, p in parts]).astype(np.int32) if parts else np.zeros(0, np.int32)
         ranks = np.arange(len(values), dtype=np.int32)  # parts come in document order, positions ascending
         order = np.argsort(values, kind="stable")
-        order = order[_not_common(values[order])]
-        values = values[order]
+        starts = _equal_runs(values[order])
+        held = np.diff(np.append(starts, len(order)))
+        order = order[np.repeat(held <= MAX_SHARED, held)]
+        starts = _equal_runs(values[order])
+        first = np.append(starts, len(order)).astype(np.int32)
+        values = values[order][starts]
         bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))) + 1, 8, 29))  # a third of the buckets busy
         buckets = np.bincount((values >> np.uint64(64 - bits)).astype(np.intp), minlength=1 << bits)
         offsets = np.concatenate(([0], np.cumsum(buckets))).astype(np.int32)
         top = values >> np.uint64(64 - bits - 1)
         bitmap = np.zeros(1 << (bits - 2), dtype=np.uint8)
         np.bitwise_or.at(bitmap, (top >> np.uint64(3)).astype(np.intp), np.left_shift(1, top & 7).astype(np.uint8))
-        repeats = _repeats(values)
-        return cls(documents, values, owners[order], positions[order], ranks[order], repeats, offsets, bits, bitmap)
+        return cls(documents, values, first, owners[order], positions[order], ranks[order], offsets, bits, bitmap)
 
     def __len__(self) -> int:
         return len(self.values)
@@ -77,8 +81,10 @@ class DocumentIndex:
         raw = kgram_hashes(codes, keyed.base)
         small = small_positions(raw)
         hashes = keyed(raw[small])
-        small, left, count = self._lookup(small, hashes)
+        small, value = self._lookup(small, hashes)
         # One hit per (scanned k-gram, registered fingerprint) pair: a phrase a document repeats gives several.
+        left = self.first[value]
+        count = self.first[value + 1] - left
         at = np.repeat(small, count)
         entry = np.repeat(left, count) + np.arange(len(at)) - np.repeat(np.cumsum(count) - count, count)
         if len(at) < MIN_FINGERPRINTS:
@@ -90,12 +96,10 @@ class DocumentIndex:
             return []
         return self._runs(_Hits.aligned(at, owner, position, self.ranks[entry]), min_chars)
 
-    def _lookup(self, places: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """The places whose hash is registered, the first entry holding it, and how many entries do."""
+    def _lookup(self, places: np.ndarray, hashes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The places whose hash is registered, and the index of that hash in values."""
         top = hashes >> np.uint64(64 - self.bits - 1)
         marked = np.flatnonzero((self.bitmap[(top >> np.uint64(3)).astype(np.intp)] >> (top & 7).astype(np.uint8)) & 1)
-        if not len(marked):
-            return marked, marked, marked
         places, hashes = places[marked], hashes[marked]
         bucket = (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
         at, end = self.offsets[bucket], self.offsets[bucket + 1]
@@ -103,11 +107,11 @@ class DocumentIndex:
         places, hashes, at, end = places[busy], hashes[busy], at[busy], end[busy]
         last = len(self.values) - 1
         behind = np.flatnonzero(self.values[at] < hashes)
-        while len(behind):  # step through the (few, sorted) values of a bucket up to the one sought
+        while len(behind):  # step through the (few, sorted, distinct) values of a bucket up to the one sought
             at[behind] += 1
             behind = behind[(at[behind] < end[behind]) & (self.values[np.minimum(at[behind], last)] < hashes[behind])]
         found = np.flatnonzero((at < end) & (self.values[np.minimum(at, last)] == hashes))
-        return places[found], at[found], self.repeats[at[found]].astype(np.intp)
+        return places[found], at[found]
 
     def _runs(self, hits: _Hits, min_chars: int) -> list[Match]:
         """Runs of hits of one document at one alignment, in order on both sides."""
@@ -175,23 +179,9 @@ def _aligned(at: np.ndarray, owner: np.ndarray, position: np.ndarray, least: int
     return bool((ordered[least - 1 :] - ordered[: len(ordered) - least + 1] <= 1).any())
 
 
-def _repeats(values: np.ndarray) -> np.ndarray:
-    """For each entry of sorted values: how many entries from it on hold the same value (MAX_SHARED at most)."""
-    if not len(values):
-        return np.zeros(0, np.uint8)
-    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
-    lengths = np.diff(np.append(starts, len(values)))
-    within = np.arange(len(values)) - np.repeat(starts, lengths)
-    return (np.repeat(lengths, lengths) - within).astype(np.uint8)
-
-
-def _not_common(values: np.ndarray) -> np.ndarray:
-    """Which of these sorted values occur at most MAX_SHARED times."""
-    if not len(values):
-        return np.zeros(0, dtype=bool)
-    starts = np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1])))
-    counts = np.diff(np.append(starts, len(values)))
-    return np.repeat(counts <= MAX_SHARED, counts)
+def _equal_runs(values: np.ndarray) -> np.ndarray:
+    """Where each run of equal values of a sorted array begins."""
+    return np.flatnonzero(np.concatenate(([True], values[1:] != values[:-1]))) if len(values) else np.zeros(0, np.intp)
 
 
 def _without_overlaps(matches: list[Match]) -> list[Match]:
