@@ -10,7 +10,7 @@ import hmac
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import accumulate
 from typing import Any
 
@@ -39,8 +39,13 @@ class Folded:
     """The content characters of a text as code points, and where each came from in the normalised texts."""
 
     codes: np.ndarray  # uint32 code points: letters (lower case) and digits, CJK included; SEPARATOR in tables
-    source: np.ndarray  # int64: index of each code in the joined normalised text
+    kept: np.ndarray  # bool, per character of the joined normalised text: whether it is in codes
     starts: np.ndarray  # int64: where each input text begins in the joined normalised text
+
+    @cached_property
+    def source(self) -> np.ndarray:
+        """int64: index of each code in the joined normalised text (asked for only where something was found)."""
+        return np.flatnonzero(self.kept)
 
 
 @cache
@@ -64,15 +69,13 @@ def fold_texts(normal_texts: Sequence[str], separators: bool = False) -> Folded:
     joined = "\0".join(normal_texts).encode("utf-32-le", errors="surrogatepass")
     raw = np.frombuffer(joined, dtype=np.uint32)
     folded = _folding()[raw]
-    if not separators:
-        source = np.flatnonzero(folded)
-        return Folded(folded[source], source, starts)
-    keep = folded != 0
-    gap = ~keep & ~_number_joiners(raw)
-    boundary = gap.copy()
-    boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
-    source = np.flatnonzero(keep | boundary)
-    return Folded(folded[source], source, starts)  # a boundary folds to 0, the SEPARATOR
+    kept = folded != 0
+    if separators:
+        gap = ~kept & ~_number_joiners(raw)
+        boundary = gap.copy()
+        boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
+        kept |= boundary  # a boundary folds to 0, the SEPARATOR
+    return Folded(folded[kept], kept, starts)
 
 
 def _number_joiners(raw: np.ndarray) -> np.ndarray:
