@@ -36,11 +36,11 @@ class Match:
 @dataclass
 class DocumentIndex:
     """Every fingerprint of every registered document: the distinct values sorted and bucketed by their top bits (a
-    k-gram of a scanned text whose bucket is empty, most of them, costs two reads, the others a step or two more),
-    and for each value the entries of the documents that hold it."""
+    k-gram of a scanned text whose bucket is empty, most of them, costs a read in a bitmap, the others a read or two
+    more), and for each value the entries of the documents that hold it."""
 
     documents: list[DocumentRecord]
-    values: np.ndarray  # uint64, sorted, distinct
+    values: np.ndarray  # uint64, sorted, distinct, then the largest uint64 (no entries): every bucket has a next
     first: np.ndarray  # int32: the entries of values[i] are first[i] to first[i + 1]
     owners: np.ndarray  # int32, per entry: index into documents
     positions: np.ndarray  # int32, per entry: where the k-gram stands in its document's folded text
@@ -61,8 +61,8 @@ class DocumentIndex:
         held = np.diff(np.append(starts, len(order)))
         order = order[np.repeat(held <= MAX_SHARED, held)]
         starts = _equal_runs(values[order])
-        first = np.append(starts, len(order)).astype(np.int32)
-        values = values[order][starts]
+        first = np.append(starts, [len(order), len(order)]).astype(np.int32)
+        values = np.append(values[order][starts], np.iinfo(np.uint64).max)
         bits = int(np.clip(np.ceil(np.log2(max(len(values), 1))) + 1, 8, 29))  # a third of the buckets busy
         buckets = np.bincount((values >> np.uint64(64 - bits)).astype(np.intp), minlength=1 << bits)
         offsets = np.concatenate(([0], np.cumsum(buckets))).astype(np.int32)
@@ -72,11 +72,12 @@ class DocumentIndex:
         return cls(documents, values, first, owners[order], positions[order], ranks[order], offsets, bits, bitmap)
 
     def __len__(self) -> int:
-        return len(self.values)
+        """How many fingerprints are registered."""
+        return len(self.owners)
 
     def matches(self, codes: np.ndarray, keyed: Keyed, min_chars: int) -> list[Match]:
         """The passages of the folded text `codes` that match a registered document over `min_chars` or more."""
-        if not len(self.values) or len(codes) < K:
+        if not len(self.owners) or len(codes) < K:
             return []
         raw = kgram_hashes(codes, keyed.base)
         small = small_positions(raw)
@@ -102,15 +103,12 @@ class DocumentIndex:
         marked = np.flatnonzero((self.bitmap[(top >> np.uint64(3)).astype(np.intp)] >> (top & 7).astype(np.uint8)) & 1)
         places, hashes = places[marked], hashes[marked]
         bucket = (hashes >> np.uint64(64 - self.bits)).astype(np.intp)
-        at, end = self.offsets[bucket], self.offsets[bucket + 1]
-        busy = np.flatnonzero(end > at)
-        places, hashes, at, end = places[busy], hashes[busy], at[busy], end[busy]
-        last = len(self.values) - 1
-        behind = np.flatnonzero(self.values[at] < hashes)
-        while len(behind):  # step through the (few, sorted, distinct) values of a bucket up to the one sought
-            at[behind] += 1
-            behind = behind[(at[behind] < end[behind]) & (self.values[np.minimum(at[behind], last)] < hashes[behind])]
-        found = np.flatnonzero((at < end) & (self.values[np.minimum(at, last)] == hashes))
+        at = self.offsets[bucket]
+        # Most buckets hold one value at most: the few hashes that are not the first of a bucket holding more are
+        # looked up by bisection (no loop of numpy calls per step, which is what a file's lookup costs).
+        crowded = np.flatnonzero((self.values[at] != hashes) & (self.offsets[bucket + 1] - at > 1))
+        at[crowded] = np.searchsorted(self.values, hashes[crowded])
+        found = np.flatnonzero(self.values[at] == hashes)
         return places[found], at[found]
 
     def _runs(self, hits: _Hits, min_chars: int) -> list[Match]:
