@@ -77,7 +77,8 @@ class DocumentIndex:
 
     def matches(self, codes: np.ndarray, keyed: Keyed, min_chars: int) -> list[Match]:
         """The passages of the folded text `codes` that match a registered document over `min_chars` or more."""
-        if not len(self.owners) or len(codes) < K:
+        # A match is counted at most WINDOW characters longer than the text it is in: a shorter text holds none.
+        if not len(self.owners) or len(codes) < max(K, min_chars - WINDOW):
             return []
         raw = kgram_hashes(codes, keyed.base)
         small = small_positions(raw)
