@@ -180,23 +180,26 @@ def small_positions(hashes: np.ndarray) -> np.ndarray:
 
 def winnow(hashes: np.ndarray, window: int = WINDOW) -> np.ndarray:
     """Positions of the k-grams winnowing selects: in every window of `window` consecutive k-grams, the one with
-    the least hash (ties: all of them). Computed for all windows at once with van Herk's running minimum."""
+    the least hash (ties: all of them). Computed for all windows at once by doubling (see _running)."""
     if not len(hashes):
         return np.zeros(0, np.int64)
     if len(hashes) <= window:
         return np.flatnonzero(hashes == hashes.min())
-    minima = _running(hashes, window, np.minimum, np.iinfo(np.uint64).max)
+    minima = _running(hashes, window, np.minimum)
     # A k-gram is selected when it is the minimum of some window holding it: equal to the largest of those minima.
     pad = np.zeros(window - 1, dtype=_U64)
-    largest = _running(np.concatenate((pad, minima, pad)), window, np.maximum, 0)
+    largest = _running(np.concatenate((pad, minima, pad)), window, np.maximum)
     return np.flatnonzero(hashes == largest)
 
 
-def _running(values: np.ndarray, window: int, op: np.ufunc, fill: int) -> np.ndarray:
-    """op over every window of `window` consecutive values (van Herk / Gil-Werman: three passes, any window)."""
-    n = len(values)
-    padded = np.concatenate((values, np.full((-n) % window, fill, dtype=values.dtype))).reshape(-1, window)
-    forward = op.accumulate(padded, axis=1).ravel()
-    backward = op.accumulate(padded[:, ::-1], axis=1)[:, ::-1].ravel()
-    result: np.ndarray = op(backward[: n - window + 1], forward[window - 1 : n])
-    return result
+def _running(values: np.ndarray, window: int, op: np.ufunc) -> np.ndarray:
+    """op (minimum or maximum: overlaps do no harm) over every window of `window` consecutive values: over windows
+    of 2, 4, 8 ... up to the largest power of two in `window`, then two of those overlapping. A few whole-array
+    passes, each a plain vector operation (a scan winnows every text it looks up)."""
+    span, result = 1, values
+    while span * 2 <= window:
+        result = op(result[:-span], result[span:])  # result[i]: op over values[i : i + 2 * span]
+        span *= 2
+    count = len(values) - window + 1
+    combined: np.ndarray = op(result[:count], result[window - span : window - span + count])
+    return combined
