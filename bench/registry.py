@@ -1,10 +1,11 @@
 """Registered secrets: scan throughput with 10,000 registered documents against none, store size, registration speed.
 
-    .venv/bin/python bench/registry.py [--documents 10000] [--copies 3] [--pairs 5]
+    .venv/bin/python bench/registry.py [--documents 10000] [--copies 3] [--pairs 5] [--work DIR]
 
 The registered documents are made up (a word-bigram chain trained on the laws: the phrasing of the corpus, none of
 its passages), so the scan meets the common 6-grams a real registry shares with office prose without matching whole
-files. Scans of laws ×3 with and without the registry alternate (paired runs on a shared machine: read the ratio).
+files. Scans of laws ×3 with and without the registry alternate (paired runs on a shared machine: read the ratios,
+of wall and of CPU seconds). `--work DIR` keeps the corpus and the registry between runs.
 """
 
 from __future__ import annotations
@@ -15,12 +16,13 @@ import os
 import random
 import shutil
 import statistics
+import sys
 import tempfile
 import time
 from pathlib import Path
 
 import jieba
-from engine import BAOMI, LAWS, corpus, timed
+from engine import LAWS, Run, corpus, measure
 
 from scanner.extract import Limits
 from scanner.registry.fingerprint import K
@@ -71,20 +73,33 @@ def register(folder: Path, texts: list[str]) -> tuple[float, int, int]:
     return seconds, chars, sum(p.stat().st_size for p in folder.glob("registry.db*"))
 
 
+def scan(work: Path, folder: str, jobs: int, target: Path, env: dict[str, str]) -> Run:
+    policy = work / folder / "policy.toml"
+    # --no-index: every file is scanned (the scan index would hand back the reports of files seen before)
+    command = [sys.executable, "-m", "scanner.cli", "scan", "--no-index", "--jobs", str(jobs), "--config", str(policy)]
+    return measure([*command, str(target)], env)
+
+
 def paired_row(work: Path, env: dict[str, str], jobs: int, pairs: int) -> str:
-    """Scans without and with the registry, alternating, as one row of the table: medians and each pair's ratio."""
-    runs: dict[str, list[float]] = {"with": [], "without": []}
+    """Scans without and with the registry, alternating (which goes first too), as one row of the table: medians of
+    wall and CPU seconds and each pair's throughput ratio (without's seconds / with's)."""
+    runs: dict[str, list[Run]] = {"with": [], "without": []}
     for folder in ("with", "without"):  # warm: the index is built and cached once per store generation
-        policy = work / folder / "policy.toml"
-        timed([*BAOMI, "scan", "--config", str(policy), str(work / "corpus" / "copy0")], env)
-    for _ in range(pairs):
-        for folder in ("without", "with"):
-            policy = work / folder / "policy.toml"
-            command = [*BAOMI, "scan", "--jobs", str(jobs), "--config", str(policy), str(work / "corpus")]
-            runs[folder].append(timed(command, env)[0])
-    ratios = [w / r for w, r in zip(runs["without"], runs["with"], strict=True)]
-    medians = " | ".join(f"{statistics.median(runs[f]):.2f}" for f in ("without", "with"))
-    return f"| {jobs} | {medians} | {statistics.median(ratios):.2f} ({', '.join(f'{r:.2f}' for r in ratios)}) |"
+        scan(work, folder, 1, work / "corpus" / "copy0", env)
+    for i in range(pairs):
+        for folder in ("without", "with") if i % 2 == 0 else ("with", "without"):
+            runs[folder].append(scan(work, folder, jobs, work / "corpus", env))
+    cells = []
+    for field in ("wall", "cpu"):
+        without = [getattr(r, field) for r in runs["without"]]
+        with_ = [getattr(r, field) for r in runs["with"]]
+        ratios = [w / r for w, r in zip(without, with_, strict=True)]
+        each = ", ".join(f"{r:.2f}" for r in ratios)
+        cells.append(
+            f"{statistics.median(without):.2f} | {statistics.median(with_):.2f} | "
+            f"**{statistics.median(ratios):.2f}** ({each})"
+        )
+    return f"| {jobs} | {' | '.join(cells)} |"
 
 
 def main() -> None:
@@ -92,36 +107,42 @@ def main() -> None:
     parser.add_argument("--documents", type=int, default=10_000)
     parser.add_argument("--chars", type=int, default=3_000, help="characters of each made-up document")
     parser.add_argument("--copies", type=int, default=3, help="copies of the laws corpus (3 ≈ 75 MB)")
-    parser.add_argument("--pairs", type=int, default=5, help="scans with and without, alternating")
+    parser.add_argument("--pairs", type=int, default=6, help="scans with and without, alternating")
     parser.add_argument("--jobs", type=int, nargs="+", default=[1, 2])
     parser.add_argument("--source", choices=("laws", "words"), default="laws", help="what the made-up documents are")
+    parser.add_argument("--work", type=Path, help="a folder to keep the corpus and the registry in between runs")
     args = parser.parse_args()
-    work = Path(tempfile.mkdtemp(prefix="baomi-bench-registry-"))
+    work = args.work or Path(tempfile.mkdtemp(prefix="baomi-bench-registry-"))
     env = {**os.environ, "BAOMI_CACHE": str(work / "cache")}
     try:
-        size = corpus(work / "corpus", args.copies) / 1e6
-        texts = made_up_documents(args.documents, args.chars, args.source)
-        seconds, chars, store_bytes = register(work / "with", texts)
-        pages = sum(len(t) for t in texts) / PAGE
-        print(
-            f"# Registered secrets\n\n{args.documents} made-up documents ({args.source}) of {args.chars} characters "
-            f"registered in {seconds:.1f} s ({args.documents / seconds:.0f} documents/s, "
-            f"{chars / seconds / 1e6:.2f} M folded characters/s, text files through the readers)."
-        )
-        print(
-            f"Store: {store_bytes / 1e6:.1f} MB, {store_bytes / pages:.0f} bytes per page of {PAGE} characters "
-            f"({store_bytes / chars * 1000:.0f} bytes per 1,000 folded characters; k = {K}).\n"
-        )
-        (work / "without").mkdir()
+        if not (work / "corpus").is_dir():
+            corpus(work / "corpus", args.copies)
+        size = sum(p.stat().st_size for p in (work / "corpus").rglob("*.md")) / 1e6
+        if not (work / "with" / "registry.db").is_file():
+            texts = made_up_documents(args.documents, args.chars, args.source)
+            seconds, chars, store_bytes = register(work / "with", texts)
+            pages = sum(len(t) for t in texts) / PAGE
+            print(
+                f"# Registered secrets\n\n{args.documents} made-up documents ({args.source}) of {args.chars} "
+                f"characters registered in {seconds:.1f} s ({args.documents / seconds:.0f} documents/s, "
+                f"{chars / seconds / 1e6:.2f} M folded characters/s, text files through the readers)."
+            )
+            print(
+                f"Store: {store_bytes / 1e6:.1f} MB, {store_bytes / pages:.0f} bytes per page of {PAGE} characters "
+                f"({store_bytes / chars * 1000:.0f} bytes per 1,000 folded characters; k = {K}).\n"
+            )
+        (work / "without").mkdir(exist_ok=True)
         for folder in ("with", "without"):
             (work / folder / "policy.toml").write_text("[registry]\n", encoding="utf-8")
-        print(f"Scan of laws ×{args.copies} ({size:.1f} MB), `baomi scan --jobs N`, {args.pairs} alternating pairs:\n")
-        print("| jobs | without: median s | with: median s | throughput ratio (with / without), per pair |")
-        print("|---:|---:|---:|---|")
+        scanned = f"laws ×{args.copies} ({size:.1f} MB), `baomi scan --no-index --jobs N`"
+        print(f"Scans of {scanned}, {args.pairs} alternating pairs:\n")
+        print("| jobs | wall s without | with | ratio (with / without), per pair | CPU s without | with | ratio |")
+        print("|---:|---:|---:|---|---:|---:|---|")
         for jobs in args.jobs:
             print(paired_row(work, env, jobs, args.pairs))
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if args.work is None:
+            shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,8 @@
 
     .venv/bin/python bench/registry_corpus.py [--registered 1000] [--excerpts 500]
 
-Laws are shuffled (fixed seed); the first `registered` are registered as if secret, the others are scanned.
+Laws are shuffled (fixed seed); the first `registered` are registered as if secret (under a fixed key), the others
+are scanned.
 Precision: with the other laws as the public list, scanning them flags nothing; with only half of them as the public
 list, every flag on the other half is checked against the registered law's text (a real shared passage, or not).
 Recall: random excerpts of the registered laws (80–400 folded characters, 0–10 % of them edited: substitutions,
@@ -12,10 +13,12 @@ insertions, deletions) scanned as text, with and without the public list.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import random
+import re
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from difflib import SequenceMatcher
 from pathlib import Path
 
@@ -31,6 +34,7 @@ from scanner.registry.store import open_store
 
 LAWS = Path(__file__).resolve().parents[2] / "shared" / "corpora" / "laws"
 COMMON = [chr(c) for c in range(0x4E00, 0x9FA6)]
+FLAG = re.compile(r"id (?P<id>\w+), registered .* its characters (?P<first>\d+)–(?P<last>\d+)")
 
 
 def laws(seed: int = 15) -> list[Path]:
@@ -43,13 +47,17 @@ def laws(seed: int = 15) -> list[Path]:
 class Office:
     folder: Path
     scanner: Scanner | None = None
+    registered: dict[str, Path] = field(default_factory=dict)  # by the id the store gave each
 
     def register(self, documents: list[Path], public: list[Path]) -> float:
         store = open_store(str(self.folder / "registry.db"))
-        registrar = Registrar(store, read_or_create_key(self.folder / "registry.key"), Limits())
+        key = self.folder / "registry.key"
+        if not key.exists():  # one key for every run: which k-grams are fingerprints depends on it
+            key.write_text(hashlib.sha256(b"bench/registry_corpus.py").hexdigest() + "\n", encoding="ascii")
+        registrar = Registrar(store, read_or_create_key(key), Limits())
         start = time.perf_counter()
         for path in documents:
-            registrar.add_document(path, "机密")
+            self.registered[registrar.add_document(path, "机密").id] = path
         if public:
             registrar.add_public(public)
         store.close()
@@ -114,11 +122,14 @@ def flagged(office: Office, scanned: list[Path]) -> list[tuple[Path, str]]:
     return [(p, why) for p in scanned for why in office.flags(p.read_text(encoding="utf-8"), p.name)]
 
 
-def shared_passage(scanned: Path, registered_text: str, why: str) -> float:
+def shared_passage(scanned: Path, office: Office, why: str) -> float:
     """How much of the registered law's passage a flag names is in the scanned law (difflib, on folded text)."""
-    span = why.split("its characters ")[1].split("–")
-    start, end = int(span[0]) - 1, int(span[1])
-    passage = registered_text[start:end]
+    named = FLAG.search(why)
+    assert named is not None, why
+    registered = office.registered[named["id"]]
+    passage = "".join(map(chr, fold(registered.read_text(encoding="utf-8"))))[
+        int(named["first"]) - 1 : int(named["last"])
+    ]
     scanned_text = "".join(map(chr, fold(scanned.read_text(encoding="utf-8"))))
     matcher = SequenceMatcher(None, passage, scanned_text, autojunk=False)
     return sum(block.size for block in matcher.get_matching_blocks()) / max(len(passage), 1)
@@ -132,7 +143,6 @@ def main() -> None:
     paths = laws()
     registered, others = paths[: args.registered], paths[args.registered :]
     half = len(others) // 2
-    by_id: dict[str, str] = {}
     with tempfile.TemporaryDirectory(prefix="baomi-registry-corpus-") as work:
         plain = Office(Path(work) / "plain")
         plain.folder.mkdir()
@@ -154,13 +164,7 @@ def main() -> None:
         held.register(registered, others[:half])
         assert held.scanner is not None
         flags = flagged(held, others[half:])
-        texts = {p.name: p for p in registered}
-        for path in registered:
-            by_id[path.stem] = "".join(map(chr, fold(path.read_text(encoding="utf-8"))))
-        shares = []
-        for path, why in flags:
-            title = why.split("registered document '")[1].split("' (")[0]
-            shares.append(shared_passage(path, by_id[texts[title + ".md"].stem], why))
+        shares = [shared_passage(path, held, why) for path, why in flags]
         real = sum(share >= 0.6 for share in shares)
         print(
             f"Precision, half of the other laws as the public list, the other half scanned: {len(flags)} flags on "

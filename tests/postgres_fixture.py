@@ -18,6 +18,7 @@ import shutil
 import signal
 import subprocess
 import tempfile
+import time
 from pathlib import Path
 from types import TracebackType
 
@@ -116,9 +117,24 @@ class PrivatePostgres:
             )  # fmt: skip
         try:
             wait_for_port(self.port, self.process, seconds=60)
+            self._wait_for_sessions(seconds=60)
         except (RuntimeError, TimeoutError) as exc:
             raise RuntimeError(f"{exc}: {self.log.read_text(errors='replace')[-2000:]}") from None
         return self
+
+    def _wait_for_sessions(self, seconds: float) -> None:
+        """The port opens before the server takes sessions ("the database system is starting up", seen under load)."""
+        import psycopg
+
+        deadline = time.monotonic() + seconds
+        while True:
+            try:
+                psycopg.connect(self.url(), connect_timeout=5).close()
+                return
+            except psycopg.OperationalError as exc:
+                if time.monotonic() > deadline:
+                    raise TimeoutError(f"PostgreSQL took no session within {seconds:g} s: {exc}") from None
+                time.sleep(0.1)
 
     def url(self, database: str = "postgres") -> str:
         return f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/{database}"

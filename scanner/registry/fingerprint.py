@@ -10,7 +10,7 @@ import hmac
 import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, cached_property
 from itertools import accumulate
 from typing import Any
 
@@ -39,8 +39,13 @@ class Folded:
     """The content characters of a text as code points, and where each came from in the normalised texts."""
 
     codes: np.ndarray  # uint32 code points: letters (lower case) and digits, CJK included; SEPARATOR in tables
-    source: np.ndarray  # int64: index of each code in the joined normalised text
+    kept: np.ndarray  # bool, per character of the joined normalised text: whether it is in codes
     starts: np.ndarray  # int64: where each input text begins in the joined normalised text
+
+    @cached_property
+    def source(self) -> np.ndarray:
+        """int64: index of each code in the joined normalised text (asked for only where something was found)."""
+        return np.flatnonzero(self.kept)
 
 
 @cache
@@ -64,15 +69,13 @@ def fold_texts(normal_texts: Sequence[str], separators: bool = False) -> Folded:
     joined = "\0".join(normal_texts).encode("utf-32-le", errors="surrogatepass")
     raw = np.frombuffer(joined, dtype=np.uint32)
     folded = _folding()[raw]
-    if not separators:
-        source = np.flatnonzero(folded)
-        return Folded(folded[source], source, starts)
-    keep = folded != 0
-    gap = ~keep & ~_number_joiners(raw)
-    boundary = gap.copy()
-    boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
-    source = np.flatnonzero(keep | boundary)
-    return Folded(folded[source], source, starts)  # a boundary folds to 0, the SEPARATOR
+    kept = folded != 0
+    if separators:
+        gap = ~kept & ~_number_joiners(raw)
+        boundary = gap.copy()
+        boundary[1:] &= ~gap[:-1]  # the first of each run of spaces and punctuation stands for the run
+        kept |= boundary  # a boundary folds to 0, the SEPARATOR
+    return Folded(folded[kept], kept, starts)
 
 
 def _number_joiners(raw: np.ndarray) -> np.ndarray:
@@ -177,23 +180,26 @@ def small_positions(hashes: np.ndarray) -> np.ndarray:
 
 def winnow(hashes: np.ndarray, window: int = WINDOW) -> np.ndarray:
     """Positions of the k-grams winnowing selects: in every window of `window` consecutive k-grams, the one with
-    the least hash (ties: all of them). Computed for all windows at once with van Herk's running minimum."""
+    the least hash (ties: all of them). Computed for all windows at once by doubling (see _running)."""
     if not len(hashes):
         return np.zeros(0, np.int64)
     if len(hashes) <= window:
         return np.flatnonzero(hashes == hashes.min())
-    minima = _running(hashes, window, np.minimum, np.iinfo(np.uint64).max)
+    minima = _running(hashes, window, np.minimum)
     # A k-gram is selected when it is the minimum of some window holding it: equal to the largest of those minima.
     pad = np.zeros(window - 1, dtype=_U64)
-    largest = _running(np.concatenate((pad, minima, pad)), window, np.maximum, 0)
+    largest = _running(np.concatenate((pad, minima, pad)), window, np.maximum)
     return np.flatnonzero(hashes == largest)
 
 
-def _running(values: np.ndarray, window: int, op: np.ufunc, fill: int) -> np.ndarray:
-    """op over every window of `window` consecutive values (van Herk / Gil-Werman: three passes, any window)."""
-    n = len(values)
-    padded = np.concatenate((values, np.full((-n) % window, fill, dtype=values.dtype))).reshape(-1, window)
-    forward = op.accumulate(padded, axis=1).ravel()
-    backward = op.accumulate(padded[:, ::-1], axis=1)[:, ::-1].ravel()
-    result: np.ndarray = op(backward[: n - window + 1], forward[window - 1 : n])
-    return result
+def _running(values: np.ndarray, window: int, op: np.ufunc) -> np.ndarray:
+    """op (minimum or maximum: overlaps do no harm) over every window of `window` consecutive values: over windows
+    of 2, 4, 8 ... up to the largest power of two in `window`, then two of those overlapping. A few whole-array
+    passes, each a plain vector operation (a scan winnows every text it looks up)."""
+    span, result = 1, values
+    while span * 2 <= window:
+        result = op(result[:-span], result[span:])  # result[i]: op over values[i : i + 2 * span]
+        span *= 2
+    count = len(values) - window + 1
+    combined: np.ndarray = op(result[:count], result[window - span : window - span + count])
+    return combined

@@ -23,7 +23,7 @@ from scanner.registry.store import FORMAT, DocumentRecord, Store, open_store
 from scanner.registry.tables import RegisteredTable
 
 DOCUMENTS = "documents"  # the purpose the documents' fingerprint key is derived for
-INDEX_FORMAT = 9  # bump when the way the index is built changes
+INDEX_FORMAT = 11  # bump when the way the index is built changes
 
 
 @dataclass
