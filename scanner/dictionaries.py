@@ -33,7 +33,7 @@ MARK_KEYWORDS = (
     "保密资料",
     "保密文件",
 )
-FORMAT = "baomi-automaton-7"  # bump when the way keys or the cache are built changes
+FORMAT = "baomi-automaton-8"  # bump when the way keys or the cache are built changes
 
 
 @dataclass(frozen=True)
@@ -105,6 +105,7 @@ class Dictionary:
     matcher: Matcher
     marks: int  # the mark keywords are the keys before this one
     probes: tuple[bytes, ...] = ()  # what the matcher also looks for (see Matcher.build)
+    words: str = ""  # the terms' folded keys, sorted, one a line: the words the segmenter is taught (TermChecker)
     _terms: dict[int, tuple[Term, ...]] = field(default_factory=dict, repr=False)
 
     def __len__(self) -> int:
@@ -148,13 +149,15 @@ def load_dictionaries(config: Config, engine: str | None = None, probes: tuple[b
     cache_name = f"{digest.hexdigest()[:32]}.pickle"
     cached = cache.load(cache_name)
     if cached is not None:
-        table, units, blob, marks = cached
-        return Dictionary(table, Matcher(ENGINES[engine].load(blob), units), marks, probes)
+        table, units, blob, marks, words = cached
+        return Dictionary(table, Matcher(ENGINES[engine].load(blob), units), marks, probes, words)
     groups = _group(_marks() + [t for path, text in contents for t in parse_dictionary(text, path)])
-    matcher = Matcher.build([normalize_term(group[0].text) for group in groups], engine, probes)
+    keys = [normalize_term(group[0].text) for group in groups]
+    matcher = Matcher.build(keys, engine, probes)
     marks = sum(1 for group in groups if group[0].category == "mark")  # the first groups: _group keeps the order
-    dictionary = Dictionary(TermTable.of(groups), matcher, marks, probes)
-    cache.save(cache_name, (dictionary.table, matcher.units, matcher.engine.dump(), marks))
+    words = "\n".join(sorted(set(keys[marks:])))
+    dictionary = Dictionary(TermTable.of(groups), matcher, marks, probes, words)
+    cache.save(cache_name, (dictionary.table, matcher.units, matcher.engine.dump(), marks, words))
     return dictionary
 
 

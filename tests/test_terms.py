@@ -16,7 +16,7 @@ from scanner.policy import ConfigError, load_config
 @pytest.fixture(scope="module", params=[RustJieba, PythonJieba], ids=["jieba-rs", "jieba"])
 def checker(request: pytest.FixtureRequest) -> TermChecker:
     """Every boundary rule holds with both segmenters: jieba-rs where installed, jieba itself elsewhere."""
-    return TermChecker(request.param)
+    return TermChecker(segmenter=request.param)
 
 
 @pytest.mark.parametrize(
@@ -154,3 +154,13 @@ def test_every_term_mention_rule_has_a_docstring_naming_its_false_positive() -> 
     from scanner.detect import terms
 
     assert all(rule.__doc__ for rule in terms.MENTIONS)
+
+
+def test_every_term_is_taught_to_the_segmenter_before_its_first_cut() -> None:
+    """A word made known changes the segmenter's totals and so its later cuts: a file must be cut the same whatever
+    the process judged before it, so every term is known from the first cut, not only the terms hit so far."""
+    checker = TermChecker("丙丁项目\n甲乙工程", segmenter=PythonJieba)
+    assert checker.is_word_here("关于甲乙工程的通知", 2, 6)
+    segmenter = checker._segmenter
+    assert isinstance(segmenter, PythonJieba)
+    assert segmenter._tokenizer.FREQ.get("丙丁项目", 0) > 0  # never hit, known all the same

@@ -66,7 +66,7 @@ class Evidence:
 class Detectors:
     def __init__(self, dictionary: Dictionary, registry: Registry | None = None) -> None:
         self.dictionary = dictionary
-        self.terms = terms.TermChecker()
+        self.terms = terms.TermChecker(dictionary.words)
         self.registry = registry
 
     def run(

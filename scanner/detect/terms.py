@@ -89,9 +89,14 @@ MENTIONS: tuple[Callable[[TermCandidate], bool], ...] = (
 
 
 class TermChecker:
-    """Owns its own segmenter, loaded on the first hit, so a file without hits never pays for it."""
+    """Owns its own segmenter, loaded on the first hit, so a file without hits never pays for it.
 
-    def __init__(self, segmenter: Callable[[], Segmenter] = load_segmenter) -> None:
+    A word made known changes the segmenter's totals, and so how it may cut any text after: every term of the
+    dictionary (`words`, one a line) is taught to it at once, in one order, when it is loaded, so that a file is cut
+    the same whatever the process judged before it (a scanning process, a door's thread)."""
+
+    def __init__(self, words: str = "", segmenter: Callable[[], Segmenter] = load_segmenter) -> None:
+        self._words = words
         self._new_segmenter = segmenter
         self._segmenter: Segmenter | None = None
         self._known: set[str] = set()
@@ -162,6 +167,10 @@ class TermChecker:
     def _cuts(self, window: str, term: str) -> set[int]:
         if self._segmenter is None:
             self._segmenter = self._new_segmenter()
+            taught = self._words.split("\n") if self._words else []
+            for word in taught:
+                self._segmenter.know(word)
+            self._known.update(taught)
         if term not in self._known:
             self._known.add(term)
             self._segmenter.know(term)
