@@ -265,15 +265,13 @@ def part_title(part: str) -> str:
 
 def where(location: Location) -> str:
     """Where a finding is, for a reader: page, part, line and column, in the current language."""
-    bits = [render(msg("page {page}", page=location.page))] if location.page else []
+    # Said at every finding of a report: the templates are formatted here, not made into Messages and rendered.
+    bits = [_("page {page}").format(page=location.page)] if location.page else []
     bits.append(part_title(location.part))
-    if location.line > 0:
-        line = (
-            msg("line {line}, column {column}", line=location.line, column=location.column)
-            if location.column > 0
-            else msg("line {line}", line=location.line)
-        )
-        bits.append(render(line))
+    if location.column > 0 and location.line > 0:
+        bits.append(_("line {line}, column {column}").format(line=location.line, column=location.column))
+    elif location.line > 0:
+        bits.append(_("line {line}").format(line=location.line))
     return " · ".join(bits)
 
 
