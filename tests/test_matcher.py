@@ -3,6 +3,7 @@ the fallback where hyperscan is not installed."""
 
 from __future__ import annotations
 
+import pickle
 import platform
 from pathlib import Path
 
@@ -59,6 +60,16 @@ def test_a_matcher_loaded_from_its_bytes_finds_what_it_found_when_built(keys: li
         built = Matcher.build(keys, name)
         loaded = Matcher(engine.load(built.engine.dump()), built.units)
         assert loaded.find(text) == built.find(text) == every_occurrence(text, keys)
+
+
+def test_a_compiled_dictionary_pickles_for_a_clusters_workers() -> None:
+    """`baomi scan --cluster` sends the client's compiled dictionary to each worker: it must pickle, and find there
+    what it finds here."""
+    dictionary = load_dictionaries(load_config())
+    text = normalize("关于机密★5年的请示，仅限内部传阅").text
+    copy = pickle.loads(pickle.dumps(dictionary))
+    assert copy.find(text) == dictionary.find(text) != []
+    assert copy.words == dictionary.words
 
 
 def test_both_matchers_find_the_same_dictionary_hits_in_the_laws(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
