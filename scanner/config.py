@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, Literal, TypeVar
 
 from scanner import i18n
+from scanner.database import is_url
 from scanner.i18n import N_, Message, msg
 
 T = TypeVar("T")
@@ -279,10 +280,10 @@ class DatabaseTable:
     url: str | None = None
 
     def __post_init__(self) -> None:
-        if self.url is not None and not self.url.startswith(("postgresql://", "postgres://")):
-            raise ValueError(f"url: expected a postgresql:// URL, not {self.url!r}")
+        if self.url is not None and not is_url(self.url):
+            raise Invalid("url", msg("expected a postgresql:// URL, not {value}.", value=repr(self.url)))
         if self.path is not None and self.url is not None:
-            raise ValueError("url: give path (a SQLite file) or url (PostgreSQL), not both")
+            raise Invalid("url", msg("Give path (a SQLite file) or url (PostgreSQL), not both."))
 
 
 @door_table("audit")

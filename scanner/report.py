@@ -14,7 +14,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from scanner.i18n import current, msg, msg_n, render, speaking
+from scanner.i18n import msg, msg_n, render
 from scanner.model import FileReport, Finding, Verdict
 from scanner.titles import verdict_word, where
 
@@ -117,19 +117,16 @@ def render_sarif(reports: Iterable[FileReport]) -> str:
 class Printer:
     """Writes each report as it comes, like ripgrep's printer through its sink, and what the format closes with at
     the end: nothing it keeps grows with the number of files (verdicts are counted, SARIF's results spooled to a
-    temporary file), so a scan of a million files prints in the memory of one. It speaks the language its reader
-    had when it was made, looked up once: a report's every word would otherwise look it up in the environment again."""
+    temporary file), so a scan of a million files prints in the memory of one."""
 
     def __init__(self, out: TextIO, colour: bool = False) -> None:
         self.out = out
         self.colour = colour
         self.verdicts: Counter[Verdict] = Counter()
-        self.language = current()
 
     def add(self, report: FileReport) -> None:
         self.verdicts[report.verdict] += 1
-        with speaking(self.language):
-            self.out.write(self.rendered(report))
+        self.out.write(self.rendered(report))
 
     def rendered(self, report: FileReport) -> str:
         raise NotImplementedError

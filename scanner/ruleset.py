@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner import cache
+from scanner.database import is_url
 from scanner.dictionaries import FORMAT as DICTIONARY_FORMAT
 from scanner.dictionaries import dictionary_texts, parse_dictionary, parse_titles
 from scanner.policy import Config
@@ -92,7 +93,7 @@ def term_count(path: Path, text: str, sha256: str) -> int:
 def registry_state(config: Config) -> tuple[str, tuple[Path, ...]]:
     """The store of registered secrets `config` names, by location, key and generation (each registration or removal
     makes a new one), and the files a door watches to see it change; ("", ()) where nothing was ever registered."""
-    from scanner.registry.settings import is_postgres, registry_settings
+    from scanner.registry.settings import registry_settings
 
     settings = registry_settings(config)
     if not settings.exists():
@@ -104,5 +105,5 @@ def registry_state(config: Config) -> tuple[str, tuple[Path, ...]]:
         state = f"{store.location}\0{store.meta('key_id') or ''}\0{store.generation()}"
     finally:
         store.close()
-    files = () if is_postgres(settings.store) else (Path(settings.store), Path(settings.store + "-wal"))
+    files = () if is_url(settings.store) else (Path(settings.store), Path(settings.store + "-wal"))
     return hashlib.sha256(state.encode()).hexdigest()[:12], files

@@ -12,7 +12,7 @@ from pathlib import Path
 from scanner import times
 from scanner.cache import cache_dir
 from scanner.config import IndexTable
-from scanner.database import Database, DatabaseError, shown
+from scanner.database import Database, DatabaseError, is_url, shown
 from scanner.i18n import N_, msg
 
 FORMAT = 2  # of the tables; an index of an older format is emptied and made anew (its reports are of an older baomi)
@@ -63,7 +63,7 @@ LOOKUP_BATCH = 500  # paths looked up in one statement
 def default_index_location(table: IndexTable, given: str | None = None) -> str | Path:
     """--index (a file or a postgresql:// URL), else [index] url or path, else index.db in baomi's cache folder."""
     if given:
-        return given if given.startswith(("postgresql://", "postgres://")) else Path(given)
+        return given if is_url(given) else Path(given)
     return table.url or table.path or cache_dir() / "index.db"
 
 

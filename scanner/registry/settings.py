@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from scanner.config import RegistryTable
+from scanner.database import is_url
 from scanner.extract.base import Problem
 from scanner.i18n import Message, msg
 from scanner.policy import Config, ConfigError
@@ -24,10 +25,6 @@ class RegistryError(ConfigError):
     """A registry that cannot be used as configured (no key, another key, a store that will not open)."""
 
 
-def is_postgres(location: str) -> bool:
-    return location.startswith(("postgresql://", "postgres://"))
-
-
 @dataclass(frozen=True)
 class RegistrySettings:
     store: str  # a SQLite file or a postgresql:// URL
@@ -37,7 +34,7 @@ class RegistrySettings:
 
     def exists(self) -> bool:
         """Whether there is a store to read (a scan never creates one)."""
-        return is_postgres(self.store) or Path(self.store).is_file()
+        return is_url(self.store) or Path(self.store).is_file()
 
 
 def registry_settings(config: Config) -> RegistrySettings:
@@ -47,14 +44,14 @@ def registry_settings(config: Config) -> RegistrySettings:
     data = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "baomi"
     beside_policy = config.origin.base / "registry.db" if config.origin.file is not None else None
     store = table.store or beside_policy or os.environ.get("BAOMI_REGISTRY") or data / "registry.db"
-    if isinstance(store, str) and not is_postgres(store) and not Path(store).is_absolute():
+    if isinstance(store, str) and not is_url(store) and not Path(store).is_absolute():
         store = config.origin.base / store
     if table.key is not None:
         key = table.key
     elif os.environ.get("BAOMI_REGISTRY_KEY"):
         key = Path(os.environ["BAOMI_REGISTRY_KEY"])
     else:
-        key = data / "registry.key" if is_postgres(str(store)) else Path(store).with_name("registry.key")
+        key = data / "registry.key" if is_url(str(store)) else Path(store).with_name("registry.key")
     return RegistrySettings(str(store), key, table.min_chars, table.table_window)
 
 

@@ -15,8 +15,9 @@ from typing import Any
 
 import numpy as np
 
+from scanner.database import is_url
 from scanner.i18n import msg
-from scanner.registry.settings import RegistryError, is_postgres
+from scanner.registry.settings import RegistryError
 
 FORMAT = "baomi-registry-2"
 
@@ -303,4 +304,4 @@ def _without_password(url: str) -> str:
 
 def open_store(location: str) -> Store:
     """The store at a file path (SQLite, created when missing) or a postgresql:// URL."""
-    return PostgresStore(location) if is_postgres(location) else SqliteStore(location)
+    return PostgresStore(location) if is_url(location) else SqliteStore(location)
