@@ -113,6 +113,8 @@ def test_a_folder_that_cannot_be_listed_is_reported(open_folder: Path) -> None:
     if os.geteuid() == 0:  # root lists any folder: walk as nobody, as the share's users would
         require(shutil.which("setpriv") is not None, "setpriv (util-linux)")
         command = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", *command]
+        entered = subprocess.run([*command[:-2], "-c", "import scanner"], capture_output=True, cwd=ROOT, timeout=60)
+        require(entered.returncode == 0, f"a checkout the unprivileged user may enter ({ROOT} is not)")
     listed = subprocess.run(command, capture_output=True, text=True, cwd=ROOT, check=True, timeout=60).stdout
     assert "('a.txt', None)" in listed
     assert "('locked', 'A folder that cannot be listed: permission denied.')" in listed
