@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import gc
 import importlib
+import io
 import os
 import sys
 from collections.abc import Iterable, Iterator, Sequence
@@ -18,7 +19,7 @@ from scanner.command import UsageError, build_scanner, common_options, count, ve
 from scanner.database import DatabaseError, is_url
 from scanner.engine import Scanner
 from scanner.i18n import _, from_environment, msg, render, speaking, translate_argparse
-from scanner.index.reuse import ContentLookup, Examiner
+from scanner.index.reuse import Examiner, IndexReader
 from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import Role, Verdict
 from scanner.normalize import normalize
@@ -154,6 +155,10 @@ def run_scan(args: argparse.Namespace) -> int:
     if sys.stderr.isatty() and not args.no_progress:
         files = list(files)
         progress = _Progress(len(files))
+    if isinstance(sys.stdout, io.TextIOWrapper) and not sys.stdout.isatty():
+        # Written in blocks, as ripgrep and grep write to a pipe or a file, even where PYTHONUNBUFFERED would have a
+        # system call a line: a share's report has a line a file, millions.
+        sys.stdout.reconfigure(write_through=False)
     printer = PRINTERS[args.format](sys.stdout, colour=sys.stdout.isatty())
     inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
     worst = Verdict.PASS
@@ -201,9 +206,11 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
         run, warning = start_run(index, args.paths, rules, args.channel, args.rescan, args.resume)
     if warning:
         print(f"baomi: {render(warning)}", file=sys.stderr)
-    contents = None
-    if index is not None and run is not None and (not args.cluster or is_url(index.location)):
-        contents = ContentLookup(index.location, rules, args.channel, run.id if run.full else None)
+    reader = None
+    if index is not None and run is not None:
+        reader = IndexReader(index.location, rules, args.channel, run.id if run.full else None)
+    # A cluster's workers look for copies in the index only where they can reach it.
+    contents = reader if not args.cluster or (index is not None and is_url(index.location)) else None
     examiner = Examiner(scanner, args.channel, index is not None, contents)
     executor: Executor
     jobs = args.jobs or os.cpu_count() or 1
@@ -213,13 +220,15 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
         executor = Serial(examiner)
     else:
         executor = Processes(examiner, jobs)
-    sweep = Sweep(scanner, args.channel, executor, index, run)
+    sweep = Sweep(scanner, args.channel, executor, index, run, reader)
     try:
         yield sweep
         if index is not None and run is not None:
             index.finish(run)
     finally:
         executor.close()
+        if reader is not None and reader is not contents:
+            reader.close()
         if index is not None:
             index.close()
         if index is not None and (sweep.tally.reused or args.resume):

@@ -23,10 +23,11 @@ from scanner.dictionaries import Dictionary
 from scanner.engine import Scanner
 from scanner.extract import Problem
 from scanner.i18n import N_, Message, msg
-from scanner.index.reuse import ContentLookup, Examiner, How, Job, Outcome
+from scanner.index.reuse import Examiner, How, IndexReader, Job, Outcome
+from scanner.index.store import Listing
 from scanner.policy import Config
 from scanner.ruleset import baomi_version
-from scanner.scan import CHUNK, ScanError
+from scanner.scan import CHUNK, Done, ScanError
 from scanner.titles import os_error
 
 if TYPE_CHECKING:
@@ -69,7 +70,7 @@ class Recipe:
     fingerprint: str
     channel: str
     keep: bool
-    contents: ContentLookup | None
+    contents: IndexReader | None
 
 
 class ScannerPlugin(WorkerPlugin):
@@ -150,6 +151,10 @@ class Cluster:
         problems = [f"{worker} {problem}" for worker, problem in sorted(answers.items()) if problem is not None]
         if problems:
             raise ClusterError(msg(CANNOT_SCAN, problems="; ".join(map(str, problems))))
+
+    def look(self, reader: IndexReader, listings: list[Listing]) -> Done:
+        """The look-ups, here: the index may be a file on this machine only."""
+        return Done(reader.look(listings))
 
     def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
         batches = [jobs[start : start + BATCH] for start in range(0, len(jobs), BATCH)]

@@ -14,7 +14,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import islice
+from itertools import groupby, islice
+from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -24,8 +25,8 @@ from scanner.database import DatabaseError, shown
 from scanner.engine import Scanner
 from scanner.i18n import Message, msg, msg_n
 from scanner.index.records import decode
-from scanner.index.reuse import ContentLookup, Examiner, FileState, How, Job, Outcome, Plan, plan
-from scanner.index.store import Row, Run, ScanIndex, Stored, default_index_location
+from scanner.index.reuse import Examiner, FileState, How, IndexReader, Job, Kept, Looked, Outcome, Plan
+from scanner.index.store import Listing, Row, Run, ScanIndex, Stored, default_index_location
 from scanner.model import FileReport
 from scanner.policy import Config
 from scanner.walk import Entry, scan_entry
@@ -38,11 +39,30 @@ class ScanError(Exception):
     """A scan that cannot be carried out or go on: its scanning processes cannot be had, or were lost."""
 
 
+class Pending(Protocol):
+    """Listings being looked up."""
+
+    def get(self) -> list[Looked]: ...
+
+
+@dataclass
+class Done:
+    """Listings looked up in this process."""
+
+    looked: list[Looked]
+
+    def get(self) -> list[Looked]:
+        return self.looked
+
+
 class Executor(Protocol):
-    """Scanning processes: `submit` starts the jobs and returns their outcomes, in order, as they come; `ahead`
-    chunks are submitted before the oldest one's reports are handed on (enough to keep every process busy)."""
+    """Scanning processes: `look` looks listings up in the index, `submit` starts the jobs and returns their outcomes,
+    in order, as they come; `ahead` chunks are submitted before the oldest one's reports are handed on (enough to keep
+    every process busy)."""
 
     ahead: int
+
+    def look(self, reader: IndexReader, listings: list[Listing]) -> Pending: ...
 
     def submit(self, jobs: list[Job]) -> Iterator[Outcome]: ...
 
@@ -67,125 +87,191 @@ class Tally:
 
 @dataclass(slots=True)
 class _Slot:
-    """One file of a chunk: its report when the index has it, else its place among the chunk's jobs."""
+    """One file of a chunk: its key in the index, its metadata and stored report as a look-up found them, and its
+    report once reused (or the walk's own finding)."""
 
     entry: Entry
-    key: bytes = b""
+    folder: bytes = b""
+    name: bytes = b""
     state: FileState | None = None
-    stored: Stored | None = None
+    kept: Kept | None = None
+    resumed: bool = False  # its report would be one the interrupted scan being resumed made or saw
     report: FileReport | None = None
 
 
 @dataclass
 class _Chunk:
+    """Files handed on together: looked up in the index at once (by folder), then their reads submitted."""
+
     slots: list[_Slot]
-    outcomes: Iterator[Outcome]
+    listings: list[Listing] = field(default_factory=list)
+    members: list[list[_Slot]] = field(default_factory=list)  # each listing's slots, in its order
+    listed: list[bytes] = field(default_factory=list)  # folders whose last files these are
+    looking: Pending | None = None
+    outcomes: Iterator[Outcome] = field(default_factory=lambda: iter(()))
+    gone: list[tuple[bytes, bytes]] = field(default_factory=list)
 
 
 class Sweep:
-    """The reports on the walked files, reusing what `index` holds for `run` (no index: every file is scanned)."""
+    """The reports on the walked files, reusing what `index` holds for `run` (no index: every file is scanned). The
+    look-ups run in the scanning processes, a chunk ahead of its reads, through `reader`."""
 
     def __init__(
-        self, scanner: Scanner, channel: str, executor: Executor, index: ScanIndex | None = None, run: Run | None = None
+        self,
+        scanner: Scanner,
+        channel: str,
+        executor: Executor,
+        index: ScanIndex | None = None,
+        run: Run | None = None,
+        reader: IndexReader | None = None,
     ) -> None:
         self.scanner, self.channel, self.executor = scanner, channel, executor
-        self.index, self.run = index, run
+        self.index, self.run, self.reader = index, run, reader
         self.tally = Tally()
+        self._folder = ("", b"")  # the last folder's path as walked, and as the index keys it
+        # What is yet to be written to the index: rows of files read, files gone, folders listed whole.
+        self._rows: list[Row] = []
+        self._gone: list[tuple[bytes, bytes]] = []
+        self._listed: list[bytes] = []
+        self._saved = time.monotonic()
 
     def reports(self, entries: Iterable[Entry]) -> Generator[FileReport, None, None]:
+        looking: deque[_Chunk] = deque()  # chunks being looked up, `ahead` of those whose files are submitted
         window: deque[_Chunk] = deque()
-        it = iter(entries)
-        while chunk := list(islice(it, CHUNK)):
-            window.append(self._submit(chunk))
-            if len(window) > self.executor.ahead:
+        for chunk in self._chunks(entries):
+            if self.reader is not None and self.run is not None:
+                chunk.looking = self.executor.look(self.reader, chunk.listings)
+            looking.append(chunk)
+            if len(looking) > self.executor.ahead:
+                window.append(self._submit(looking.popleft()))
+            while len(window) > self.executor.ahead:
                 yield from self._hand_on(window.popleft())
-        while window:
-            yield from self._hand_on(window.popleft())
+        while looking or window:
+            if looking:
+                window.append(self._submit(looking.popleft()))
+            if len(window) > self.executor.ahead or not looking:
+                yield from self._hand_on(window.popleft())
+        self._save()
 
-    def _submit(self, entries: list[Entry]) -> _Chunk:
-        slots = [self._slot(entry) for entry in entries]
-        known = self.index.known([s.key for s in slots if s.state]) if self.index is not None else {}
+    def _chunks(self, entries: Iterable[Entry]) -> Iterator[_Chunk]:
+        """The entries in chunks of CHUNK, each with its listings: the files of a folder the walk listed, bounded by
+        the names where the folder's part in the chunk before ends and its part in the next begins."""
+        chunk = _Chunk([])
+        for folder, group in groupby(entries, key=attrgetter("folder")):
+            if not folder or self.index is None:  # named on their own, or nothing to look up
+                for entry in group:
+                    chunk.slots.append(self._named(entry, chunk))
+                    if len(chunk.slots) == CHUNK:
+                        yield chunk
+                        chunk = _Chunk([])
+                continue
+            key = os.fsencode(os.path.abspath(folder))
+            after: bytes | None = None  # the last name of the folder's part in the chunk before
+            listed = iter(group)  # taken a piece at a time
+            following: Entry | None = next(listed)
+            while following is not None:
+                piece = [following, *islice(listed, CHUNK - len(chunk.slots) - 1)]
+                following = next(listed, None)
+                slots = [_Slot(entry, key, entry.name) for entry in piece]
+                chunk.slots += slots
+                files = [slot for slot in slots if slot.entry.problem is None]
+                upto = piece[-1].name if following is not None else None
+                chunk.listings.append(Listing(key, [slot.name for slot in files], True, after, upto))
+                chunk.members.append(files)
+                if following is None:
+                    chunk.listed.append(key)
+                after = upto
+                if len(chunk.slots) == CHUNK:
+                    yield chunk
+                    chunk = _Chunk([])
+        if chunk.slots:
+            yield chunk
+
+    def _named(self, entry: Entry, chunk: _Chunk) -> _Slot:
+        """The slot of a path given on its own (looked up by its name alone), or of any entry without an index."""
+        if self.index is None or entry.problem is not None:
+            return _Slot(entry)
+        folder, name = (os.fsencode(part) for part in os.path.split(os.path.abspath(entry.shown)))
+        slot = _Slot(entry, folder, name)
+        chunk.listings.append(Listing(folder, [name]))
+        chunk.members.append([slot])
+        return slot
+
+    def _submit(self, chunk: _Chunk) -> _Chunk:
+        """The chunk's look-up taken in, its reused reports decoded and its files to read submitted."""
+        if chunk.looking is not None and self.run is not None:
+            run, reuse = self.run.id, Plan.REUSE
+            for listing, looked, slots in zip(chunk.listings, chunk.looking.get(), chunk.members, strict=True):
+                chunk.gone += [(listing.folder, name) for name in looked.gone]
+                listed_here = looked.listed_by == run
+                for slot, decided, kept, state in zip(slots, looked.plans, looked.kept, looked.states, strict=True):
+                    slot.state, slot.kept = state, kept
+                    if kept is not None:
+                        slot.resumed = listed_here or kept[3] == run
+                        if decided is reuse:
+                            slot.report = decode(kept[0], slot.entry.shown, kept[1], kept[2])
         jobs = []
-        for slot in slots:
+        for slot in chunk.slots:
+            if slot.report is not None:
+                continue
             if slot.entry.problem is not None:  # the walk's own finding: nothing to read
                 slot.report = scan_entry(self.scanner, slot.entry, self.channel).report
-                continue
-            slot.stored = known.get(slot.key)
-            decided = self._plan(slot)
-            if decided == Plan.REUSE and slot.stored is not None:
-                slot.report = decode(slot.stored.report, str(slot.entry.path), slot.stored.size, slot.stored.sha256)
-                continue
-            expect = slot.stored.sha256 if decided == Plan.VERIFY and slot.stored is not None else None
-            jobs.append(Job(os.path.abspath(slot.entry.path), str(slot.entry.path), expect))
-        return _Chunk(slots, self.executor.submit(jobs) if jobs else iter(()))
-
-    def _slot(self, entry: Entry) -> _Slot:
-        if entry.problem is not None or self.index is None:
-            return _Slot(entry)
-        path = str(entry.path)
-        key = os.fsencode(os.path.abspath(path))
-        try:
-            return _Slot(entry, key, FileState.of(os.stat(path)))
-        except OSError:
-            return _Slot(entry, key)
-
-    def _plan(self, slot: _Slot) -> Plan:
-        run = self.run
-        if run is None:
-            return Plan.SCAN
-        return plan(slot.state, slot.stored, run.fingerprint, run.channel, run.id if run.full else None)
+            else:
+                kept = slot.kept
+                jobs.append(Job(os.path.abspath(slot.entry.shown), slot.entry.shown, kept[2] if kept else None))
+        chunk.outcomes = self.executor.submit(jobs) if jobs else iter(())
+        return chunk
 
     def _hand_on(self, chunk: _Chunk) -> Iterator[FileReport]:
-        """The chunk's reports in order. What it read is written to the index at the end of the chunk, every
-        SAVE_SECONDS within it, and when the scan is interrupted (the generator closed) after any report."""
-        rows: list[Row] = []
-        seen: list[bytes] = []
-        saved = time.monotonic()
+        """The chunk's reports in order. What was read is written to the index at the end of each chunk that read
+        something, else every SAVE_SECONDS, at the end of the sweep, and when the scan is interrupted (the generator
+        closed) after any report; the folders a chunk ends are marked listed once all their reports are handed on."""
+        self._gone += chunk.gone
+        done = False
+        unchanged = resumed = 0  # counted here, and into the tally at the end: a re-scan's millions go this way
         try:
-            for slot in chunk.slots:
-                report, how = self._report(slot, chunk.outcomes, rows, seen)
-                self.tally.how[how] += 1
-                yield report
-                if time.monotonic() - saved > SAVE_SECONDS:
-                    self._save(rows, seen)
-                    saved = time.monotonic()
+            for n, slot in enumerate(chunk.slots):
+                if slot.report is not None and slot.kept is not None:  # reused unread
+                    unchanged += 1
+                    resumed += slot.resumed
+                    yield slot.report
+                else:
+                    report, how = self._report(slot, chunk.outcomes)
+                    self.tally.how[how] += 1
+                    yield report
+                if not n % 64 and time.monotonic() - self._saved > SAVE_SECONDS:
+                    self._save()
+            self._listed += chunk.listed
+            done = True
         finally:
-            self._save(rows, seen)
+            self.tally.how[How.UNCHANGED] += unchanged
+            self.tally.resumed += resumed
+            if self._rows or not done:
+                self._save()
 
-    def _save(self, rows: list[Row], seen: list[bytes]) -> None:
-        if self.index is not None and self.run is not None and (rows or seen):
-            self.index.save(self.run, rows, seen, self.tally.files, self.tally.reused)
-        rows.clear()
-        seen.clear()
+    def _save(self) -> None:
+        if self.index is not None and self.run is not None and (self._rows or self._gone or self._listed):
+            self.index.save(self.run, self._rows, self._gone, self._listed, self.tally.files, self.tally.reused)
+        self._rows, self._gone, self._listed = [], [], []
+        self._saved = time.monotonic()
 
-    def _report(
-        self, slot: _Slot, outcomes: Iterator[Outcome], rows: list[Row], seen: list[bytes]
-    ) -> tuple[FileReport, How]:
-        stored = slot.stored
-        if slot.report is not None:  # the walk's finding, or reused unread
-            if stored is None:
-                return slot.report, How.UNREAD
-            seen.append(slot.key)
-            self._count_resumed(stored)
-            return slot.report, How.UNCHANGED
+    def _report(self, slot: _Slot, outcomes: Iterator[Outcome]) -> tuple[FileReport, How]:
+        kept = slot.kept
+        if slot.report is not None:  # the walk's finding
+            return slot.report, How.UNREAD
         outcome = next(outcomes)
         if outcome.report is None:  # read, and the content the index holds
-            assert stored is not None
-            report = decode(stored.report, str(slot.entry.path), stored.size, stored.sha256)
-            text = stored.report
-            self._count_resumed(stored)
+            assert kept is not None
+            report = decode(kept[0], slot.entry.shown, kept[1], kept[2])
+            text = kept[0]
+            self.tally.resumed += slot.resumed
         else:
             report, text = outcome.report, outcome.stored
         if slot.state is not None and text:
-            sha256 = bytes.fromhex(report.sha256)
-            state = slot.state
-            rows.append(Row(report.size, state.mtime_ns, state.ctime_ns, state.inode, outcome.read_ns, sha256, text,
-                            path=slot.key))  # fmt: skip
+            sha256, state = bytes.fromhex(report.sha256), slot.state
+            kept_now = Stored(report.size, state.mtime_ns, state.ctime_ns, state.inode, outcome.read_ns, sha256, text)
+            self._rows.append(Row(slot.folder, slot.name, kept_now))
         return report, outcome.how
-
-    def _count_resumed(self, stored: Stored) -> None:
-        if self.run is not None and stored.scan == self.run.id:
-            self.tally.resumed += 1
 
 
 class Serial:
@@ -195,6 +281,9 @@ class Serial:
 
     def __init__(self, examiner: Examiner) -> None:
         self.examiner = examiner
+
+    def look(self, reader: IndexReader, listings: list[Listing]) -> Pending:
+        return Done(reader.look(listings))
 
     def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
         return (self.examiner.examine(job) for job in jobs)
@@ -208,13 +297,22 @@ _examiner: Examiner | None = None  # a scanning process's own
 
 
 class Processes(Serial):
-    """A pool of scanning processes on this machine, started when there are two files to read at once: a scan of one
-    file, or a re-scan that finds one changed, is not worth the processes."""
+    """A pool of scanning processes on this machine, started when there are two files to look up or read at once: a
+    scan of one file, or a re-scan that finds one changed, is not worth the processes. The look-ups run there too (a
+    stat and a row a file: in one process, the metadata of a re-scan's millions of unchanged files sets its pace)."""
 
     def __init__(self, examiner: Examiner, jobs: int) -> None:
         super().__init__(examiner)
         self.jobs = jobs
         self.pool: Any = None
+
+    def look(self, reader: IndexReader, listings: list[Listing]) -> Pending:
+        few = self.pool is None and sum(len(listing.names) for listing in listings) < 2
+        if few or reader is not self.examiner.contents:
+            return super().look(reader, listings)
+        self.pool = self.pool or self._start()
+        result: Pending = self.pool.apply_async(_look, (listings,))
+        return result
 
     def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
         if self.pool is None and len(jobs) < 2:
@@ -242,7 +340,7 @@ class Processes(Serial):
         super().close()
 
 
-def _start_worker(config: Config, channel: str, keep: bool, contents: ContentLookup | None) -> None:
+def _start_worker(config: Config, channel: str, keep: bool, contents: IndexReader | None) -> None:
     global _examiner
     _examiner = Examiner(Scanner(config), channel, keep, contents)
 
@@ -250,6 +348,11 @@ def _start_worker(config: Config, channel: str, keep: bool, contents: ContentLoo
 def _examine(job: Job) -> Outcome:
     assert _examiner is not None
     return _examiner.examine(job)
+
+
+def _look(listings: list[Listing]) -> list[Looked]:
+    assert _examiner is not None and _examiner.contents is not None
+    return _examiner.contents.look(listings)
 
 
 def open_index(config: Config, given: str | None) -> tuple[ScanIndex | None, Message | None]:

@@ -6,8 +6,9 @@ from __future__ import annotations
 import os
 import stat
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from operator import attrgetter
 from pathlib import Path
+from typing import NamedTuple
 
 from scanner.engine import NOT_REGULAR, Scanned, Scanner
 from scanner.extract import Problem
@@ -16,12 +17,19 @@ from scanner.i18n import msg
 from scanner.titles import os_error
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One path to report on: a file to scan, or a path that cannot be scanned and why."""
+class Entry(NamedTuple):
+    """One path to report on: a file to scan, or a path that cannot be scanned and why. A file found in a folder's
+    listing names the folder and its own name there (the folder's files are walked together, and the scan index
+    looks them up together); a path given to the walk names neither. A tuple: a share has millions."""
 
-    path: Path
+    shown: str  # the path as the walk found it: the name its report gives it
     problem: Detail | None = None
+    folder: str = ""  # as the walk found it
+    name: bytes = b""  # as the file system holds it
+
+    @property
+    def path(self) -> Path:
+        return Path(self.shown)
 
 
 def walk(paths: Sequence[Path]) -> Iterator[Entry]:
@@ -30,13 +38,13 @@ def walk(paths: Sequence[Path]) -> Iterator[Entry]:
         if path.is_dir():
             yield from _folder(path)
         else:
-            yield Entry(path)
+            yield Entry(str(path))
 
 
 def scan_entry(scanner: Scanner, entry: Entry, channel: str, explain: bool = False) -> Scanned:
     """The report on one entry: its file scanned, or its problem as an unscannable finding."""
     if entry.problem is not None:
-        return scanner.unread(str(entry.path), Problem("unreadable", entry.problem), channel)
+        return scanner.unread(entry.shown, Problem("unreadable", entry.problem), channel)
     return scanner.examine_path(entry.path, channel, explain)
 
 
@@ -47,31 +55,34 @@ def _folder(top: Path) -> Iterator[Entry]:
         folder, above = pending.pop()
         try:
             info = os.stat(folder)
-            with os.scandir(folder) as listing:
-                items = sorted(listing, key=lambda item: os.fsencode(item.name))
+            with os.scandir(os.fsencode(folder)) as listing:
+                items = sorted(listing, key=attrgetter("name"))  # by the bytes of the names
         except OSError as exc:
-            yield Entry(folder, msg("A folder that cannot be listed: {error}.", error=os_error(exc)))
+            yield Entry(str(folder), msg("A folder that cannot be listed: {error}.", error=os_error(exc)))
             continue
         here = above | {(info.st_dev, info.st_ino)}
+        shown = str(folder)
+        prefix = shown if shown.endswith("/") else shown + "/"
         subfolders = []
         for item in items:
-            path = folder / item.name
-            kind, detail = _kind(item, path, here)
+            path = prefix + os.fsdecode(item.name)
+            if not item.is_symlink() and item.is_file(follow_symlinks=False):  # the listing says so: no stat
+                yield Entry(path, None, shown, item.name)
+                continue
+            kind, detail = _kind(path, here)
             if kind == "folder":
-                subfolders.append((path, here))
+                subfolders.append((Path(path), here))
             elif kind == "file":
-                yield Entry(path)
+                yield Entry(path, None, shown, item.name)
             else:
-                yield Entry(path, detail)
+                yield Entry(path, detail, shown, item.name)
         pending.extend(reversed(subfolders))
 
 
-def _kind(item: os.DirEntry[str], path: Path, above: frozenset[tuple[int, int]]) -> tuple[str, Detail]:
-    """("file" | "folder" | "problem", why): what the path is once links are followed. The listing says what an
-    entry that is not a link is without a stat of its own (a folder's is taken, for its inode)."""
+def _kind(path: str, above: frozenset[tuple[int, int]]) -> tuple[str, Detail]:
+    """("file" | "folder" | "problem", why): what a path that is a link or not a plain file is once links are
+    followed (a folder's stat is taken, for its inode)."""
     try:
-        if not item.is_symlink() and item.is_file(follow_symlinks=False):
-            return "file", ""
         info = os.stat(path)  # follows links; a loop of links is ELOOP, a link to nothing ENOENT
     except OSError as exc:
         if os.path.islink(path):

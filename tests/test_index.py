@@ -208,15 +208,29 @@ def test_resume_with_nothing_interrupted_scans_and_says_so(tmp_path: Path) -> No
     assert result.status == 1 and "No interrupted scan of these paths" in result.stderr
 
 
-def test_a_file_gone_from_the_share_is_forgotten_by_the_index(tmp_path: Path) -> None:
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_files_gone_from_the_share_are_forgotten_by_the_index(tmp_path: Path, jobs: str) -> None:
     share, index = tmp_path / "share", tmp_path / "index.db"
-    files = make_tree(share, 10)
-    baomi_scan("--index", index, share)
-    files[0].unlink()
-    baomi_scan("--index", index, share)
+    files = make_tree(share, 60)  # folder000 … folder002, 20 files each
+    big = [share / "big" / f"note{n:04d}.txt" for n in range(600)]  # looked up in three chunks of CHUNK files
+    big[0].parent.mkdir()
+    for path in big:
+        path.write_text("正文\n", encoding="utf-8")
+    baomi_scan("--jobs", jobs, "--index", index, share)
+    files[0].unlink()  # a file of a folder
+    shutil.rmtree(share / "folder001")  # a whole folder
+    for path in files[40:]:  # a folder left with a sub-folder and no file of its own
+        path.unlink()
+    (share / "folder002" / "below").mkdir()
+    (share / "folder002" / "below" / "kept.txt").write_text("正文\n", encoding="utf-8")
+    for n in (0, 255, 256, 300, 599):  # at the ends of the chunks and within them
+        big[n].unlink()
+    baomi_scan("--jobs", jobs, "--index", index, share)
+    baomi_scan("--jobs", jobs, "--index", index, files[1])  # a file named on its own: its folder is not listed
+    left = {p for p in [*files, *big] if p.exists()} | {share / "folder002" / "below" / "kept.txt"}
     with sqlite3.connect(index) as db:
-        paths = {bytes(p) for (p,) in db.execute("SELECT path FROM files")}
-    assert paths == {os.fsencode(p) for p in files[1:]}
+        paths = {bytes(folder) + b"/" + bytes(name) for folder, name in db.execute("SELECT folder, name FROM files")}
+    assert paths == {os.fsencode(p) for p in left}
 
 
 def test_an_index_an_older_baomi_made_is_made_anew_and_a_newer_ones_is_refused(tmp_path: Path) -> None:

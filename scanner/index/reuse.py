@@ -1,5 +1,6 @@
-"""When a report in the scan index may stand for a file again, and the work of one file in a scanning process: read
-it, and scan it unless its content is one the index already judged under the same rules.
+"""When a report in the scan index may stand for a file again, and the work of a scanning process: look a folder's
+files up in the index (their metadata against their rows), and read a file and scan it unless its content is one the
+index already judged under the same rules.
 
 A report is reused unread only when the file's size, mtime, ctime and inode are those it had when it was read, and it
 had not been changed within RACY_NS of being read (a change in the same tick of the clock leaves mtime as it was, as
@@ -20,7 +21,7 @@ from typing import Any
 
 from scanner.engine import Refused, Scanner, read_regular_file
 from scanner.index.records import decode, encode
-from scanner.index.store import ScanIndex, Stored
+from scanner.index.store import Listing, ScanIndex, Stored
 from scanner.model import FileReport
 
 # A file changed less than this before it was read may change again with no new mtime (FAT keeps mtime to 2 s).
@@ -42,18 +43,17 @@ class FileState:
 
     @classmethod
     def of(cls, info: os.stat_result) -> FileState:
-        inode = info.st_ino - (1 << 64) if info.st_ino >= _INODE_SIGN else info.st_ino
-        return cls(info.st_size, info.st_mtime_ns, info.st_ctime_ns, inode)
+        return cls(info.st_size, info.st_mtime_ns, info.st_ctime_ns, _signed(info.st_ino))
 
-    def settled(self, stored: Stored) -> bool:
-        """Unchanged since `stored` was read, for sure: the same metadata, and not changed just before the read."""
-        same = (self.size, self.mtime_ns, self.ctime_ns, self.inode) == (
-            stored.size,
-            stored.mtime_ns,
-            stored.ctime_ns,
-            stored.inode,
-        )
-        return same and max(stored.mtime_ns, stored.ctime_ns) < stored.read_ns - RACY_NS
+
+def _signed(inode: int) -> int:
+    return inode - (1 << 64) if inode >= _INODE_SIGN else inode
+
+
+def settled(info: os.stat_result, stored: Stored) -> bool:
+    """Unchanged since `stored` was read, for sure: the same metadata, and not changed just before the read."""
+    same = (info.st_size, info.st_mtime_ns, info.st_ctime_ns, _signed(info.st_ino)) == stored[:4]
+    return same and max(stored.mtime_ns, stored.ctime_ns) < stored.read_ns - RACY_NS
 
 
 class Plan(enum.Enum):
@@ -62,16 +62,35 @@ class Plan(enum.Enum):
     SCAN = "scan"  # read it: reuse a report of the same content made elsewhere, or scan it
 
 
-def plan(state: FileState | None, stored: Stored | None, fingerprint: str, channel: str, only_run: int | None) -> Plan:
-    """What to do with a file whose metadata is `state` (None: it could not be examined) and whose row is `stored`;
-    `only_run` is set for a --rescan: only reports that scan made itself count."""
-    if state is None or stored is None or (stored.fingerprint, stored.channel) != (fingerprint, channel):
+def plan(info: os.stat_result | None, stored: Stored | None, same_rules: bool, only_run: int | None) -> Plan:
+    """What to do with a file whose metadata is `info` (None: it could not be examined) and whose row is `stored`,
+    judged under the rules of this scan or not (`same_rules`); `only_run` is set for a --rescan: only reports that
+    scan made itself count."""
+    if info is None or stored is None or not same_rules:
         return Plan.SCAN
     if only_run is not None and stored.scan != only_run:
         return Plan.SCAN
-    if state.settled(stored):
+    if settled(info, stored):
         return Plan.REUSE
-    return Plan.VERIFY if state.size == stored.size else Plan.SCAN
+    return Plan.VERIFY if info.st_size == stored.size else Plan.SCAN
+
+
+# A stored report as a re-scan reuses it: the report, the file's size and SHA-256, the scan that wrote it. Plain
+# values: a re-scan hands millions from the scanning processes to the client.
+Kept = tuple[str, int, bytes, int]
+
+
+@dataclass(slots=True)
+class Looked:
+    """A listing looked up by a scanning process: for each name, what to do, the stored report (where the plan
+    may use it) and the file's metadata (where it is to be read); the names of files gone from the folder; and the
+    scan that last listed the whole folder (0: none)."""
+
+    plans: list[Plan] = field(default_factory=list)
+    kept: list[Kept | None] = field(default_factory=list)
+    states: list[FileState | None] = field(default_factory=list)
+    gone: list[bytes] = field(default_factory=list)
+    listed_by: int = 0
 
 
 @dataclass(slots=True)
@@ -105,11 +124,11 @@ class Outcome:
 
 
 @dataclass
-class ContentLookup:
-    """Reports the index holds for content under the rule set of the scan (and, for a --rescan, made by it), found
-    by SHA-256 and file name: a file's name is part of what is judged (its words, the format its suffix hints).
-    What this process scanned itself is found at once, before the scan's client has written it to the index. The
-    threads of a Dask worker share one."""
+class IndexReader:
+    """What the index holds under the rule set of the scan (and, for a --rescan, what it made itself), for a process
+    that only reads it: the rows of a folder's files, and reports found by content (SHA-256) and file name (a file's
+    name is part of what is judged: its words, the format its suffix hints). What this process scanned itself is
+    found at once, before the scan's client has written it to the index. The threads of a Dask worker share one."""
 
     location: str | Path
     fingerprint: str
@@ -122,14 +141,46 @@ class ContentLookup:
     _recent: OrderedDict[tuple[bytes, bytes], str] = field(default_factory=OrderedDict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
+    def look(self, listings: list[Listing]) -> list[Looked]:
+        """Each listing's files: their metadata now against their rows, and so what to do with each."""
+        with self._lock:
+            index = self._open()
+            return [self._look(index, listing) for listing in listings]
+
+    def _look(self, index: ScanIndex, listing: Listing) -> Looked:
+        found = index.known(listing)
+        looked = Looked(gone=found.gone, listed_by=found.listed_by)
+        ours = (self.fingerprint, self.channel)
+        try:  # each file's stat relative to its folder: one name for the kernel to resolve, not the whole path
+            folder: int | None = os.open(listing.folder, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            folder = None
+        try:
+            for name in listing.names:
+                try:
+                    info = os.stat(name, dir_fd=folder) if folder is not None else None
+                except OSError:
+                    info = None
+                stored = found.stored.get(name)
+                same_rules = stored is not None and index.rules_of(stored.scan) == ours
+                decided = plan(info, stored, same_rules, self.only_run)
+                looked.plans.append(decided)
+                usable = stored is not None and decided != Plan.SCAN
+                looked.kept.append((stored.report, stored.size, stored.sha256, stored.scan) if usable else None)  # type: ignore[union-attr]
+                looked.states.append(None if decided == Plan.REUSE or info is None else FileState.of(info))
+        finally:
+            if folder is not None:
+                os.close(folder)
+        return looked
+
     def find(self, sha256: bytes, name: str) -> str | None:
         """A stored report of a file named `name` (its last part) with this content, or None."""
         base = os.fsencode(os.path.basename(name))
         with self._lock:
             if (sha256, base) in self._recent:
                 return self._recent[sha256, base]
-            for path, report in self._open().same_content(sha256, self.fingerprint, self.channel, self.only_run):
-                if os.path.basename(path) == base:
+            for other, report in self._open().same_content(sha256, self.fingerprint, self.channel, self.only_run):
+                if other == base:
                     return report
         return None
 
@@ -166,7 +217,7 @@ class Examiner:
     scanner: Scanner
     channel: str
     keep: bool = False
-    contents: ContentLookup | None = None
+    contents: IndexReader | None = None
 
     def examine(self, job: Job) -> Outcome:
         read_ns = time.time_ns()

@@ -8,6 +8,7 @@ import socket
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from scanner import times
 from scanner.cache import cache_dir
@@ -15,12 +16,20 @@ from scanner.config import IndexTable
 from scanner.database import Database, DatabaseError, is_url, shown
 from scanner.i18n import N_, msg
 
-FORMAT = 2  # of the tables; an index of an older format is emptied and made anew (its reports are of an older baomi)
+FORMAT = 3  # of the tables; an index of an older format is emptied and made anew (its reports are of an older baomi)
 NEWER_FORMAT = N_(
     "{location} is a scan index of a newer baomi (format {found}, this one keeps {ours}): give another --index."
 )
 _META = "CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
-_OLD = ("DROP INDEX IF EXISTS files_content", "DROP TABLE IF EXISTS files", "DROP TABLE IF EXISTS scans")
+_OLD = (
+    "DROP INDEX IF EXISTS files_content",
+    "DROP TABLE IF EXISTS files",
+    "DROP TABLE IF EXISTS folders",
+    "DROP TABLE IF EXISTS scans",
+)
+# A file's row is keyed by its folder and its name in it (absolute, as bytes), so that a folder's files are one range
+# of the key: looked up together, and the rows of files gone from it found in the same look-up. A folder's row says
+# which scan last listed it whole: a scan that ends forgets the files of the folders it did not list (gone, emptied).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
     id {serial},
@@ -35,7 +44,8 @@ CREATE TABLE IF NOT EXISTS scans (
     reused {bigint} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS files (
-    path {blob} PRIMARY KEY,
+    folder {blob} NOT NULL,
+    name {blob} NOT NULL,
     size {bigint} NOT NULL,
     mtime_ns {bigint} NOT NULL,
     ctime_ns {bigint} NOT NULL,
@@ -44,20 +54,27 @@ CREATE TABLE IF NOT EXISTS files (
     sha256 {blob} NOT NULL,
     content {bigint} NOT NULL,
     scan {bigint} NOT NULL,
-    report TEXT NOT NULL
+    report TEXT NOT NULL,
+    PRIMARY KEY (folder, name)
 );
-CREATE INDEX IF NOT EXISTS files_content ON files (content)
+CREATE INDEX IF NOT EXISTS files_content ON files (content);
+CREATE TABLE IF NOT EXISTS folders (
+    folder {blob} PRIMARY KEY,
+    scan {bigint} NOT NULL
+)
 """
 # `content` is the SHA-256's first 8 bytes as a number: its index costs half as much to keep up as one of the whole
 # digest, and a look-up compares the whole digest too.
-_KNOWN = """SELECT path, size, mtime_ns, ctime_ns, inode, read_ns, sha256, report, scan FROM files
-    WHERE path IN ({marks})"""
-_SAVE = """INSERT INTO files (path, size, mtime_ns, ctime_ns, inode, read_ns, sha256, content, scan, report)
-    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (path) DO UPDATE SET size = excluded.size,
+_COLUMNS = "name, size, mtime_ns, ctime_ns, inode, read_ns, sha256, report, scan"  # the name, then a Stored
+_NAMED = "SELECT " + _COLUMNS + " FROM files WHERE folder = ? AND name IN ({marks})"
+_SAVE = """INSERT INTO files (folder, name, size, mtime_ns, ctime_ns, inode, read_ns, sha256, content, scan, report)
+    VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (folder, name) DO UPDATE SET size = excluded.size,
     mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode, read_ns = excluded.read_ns,
     sha256 = excluded.sha256, content = excluded.content, scan = excluded.scan, report = excluded.report"""
-_SAME_CONTENT = "SELECT path, report, scan FROM files WHERE content = ? AND sha256 = ?"
-LOOKUP_BATCH = 500  # paths looked up in one statement
+_LISTED = "INSERT INTO folders (folder, scan) VALUES (?, ?) ON CONFLICT (folder) DO UPDATE SET scan = excluded.scan"
+_KNOWN_FOLDER = "INSERT INTO folders (folder, scan) VALUES (?, 0) ON CONFLICT (folder) DO NOTHING"
+_SAME_CONTENT = "SELECT name, report, scan FROM files WHERE content = ? AND sha256 = ?"
+LOOKUP_BATCH = 500  # names looked up in one statement
 
 
 def default_index_location(table: IndexTable, given: str | None = None) -> str | Path:
@@ -67,10 +84,10 @@ def default_index_location(table: IndexTable, given: str | None = None) -> str |
     return table.url or table.path or cache_dir() / "index.db"
 
 
-@dataclass(slots=True)
-class Record:
+class Stored(NamedTuple):
     """What the index keeps of one file: its metadata when it was read, the time it was read (ns since the epoch),
-    its content's SHA-256 and the report made of it (scanner.index.records)."""
+    its content's SHA-256, the report made of it (scanner.index.records), and the scan that wrote it. A tuple: a
+    re-scan looks up millions."""
 
     size: int
     mtime_ns: int
@@ -79,27 +96,44 @@ class Record:
     read_ns: int
     sha256: bytes
     report: str
+    scan: int = 0  # of a row being written: the writing scan's
 
 
-@dataclass(slots=True)
-class Stored(Record):
-    """A file's record as a lookup finds it, with the scan that last wrote or saw it and that scan's rule set."""
+class Row(NamedTuple):
+    """A file's record as a scan writes it: its folder and name, absolute, as bytes."""
 
-    scan: int
-    fingerprint: str
-    channel: str
+    folder: bytes
+    name: bytes
+    stored: Stored
 
-
-@dataclass(slots=True)
-class Row(Record):
-    """A file's record as a scan writes it."""
-
-    path: bytes
-
-    def values(self, scan: int) -> tuple[bytes, int, int, int, int, int, bytes, int, int, str]:
+    def values(self, scan: int) -> tuple[bytes, bytes, int, int, int, int, int, bytes, int, int, str]:
         """The row's values in the order of the files table's columns, as written by `scan`."""
-        return (self.path, self.size, self.mtime_ns, self.ctime_ns, self.inode, self.read_ns, self.sha256,
-                content_key(self.sha256), scan, self.report)  # fmt: skip
+        kept = self.stored
+        return (self.folder, self.name, kept.size, kept.mtime_ns, kept.ctime_ns, kept.inode, kept.read_ns,
+                kept.sha256, content_key(kept.sha256), scan, kept.report)  # fmt: skip
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Files of one folder to look up (absolute, as bytes), by name. For a folder the walk listed, `whole` is set and
+    the names are every file in the range of names (after, upto] (None: unbounded), so that a row in that range of a
+    name not given is a file gone; for files named on their own, only their rows are looked at."""
+
+    folder: bytes
+    names: list[bytes]
+    whole: bool = False
+    after: bytes | None = None
+    upto: bytes | None = None
+
+
+@dataclass(slots=True)
+class Found:
+    """What the index holds of a listing: the rows of its names, the names of files gone, and the scan that last
+    listed the whole folder (0: none)."""
+
+    stored: dict[bytes, Stored]
+    gone: list[bytes]
+    listed_by: int
 
 
 @dataclass(frozen=True)
@@ -171,21 +205,28 @@ class ScanIndex:
         scan, started, full, files = rows[0]
         return Run(int(scan), str(started), tuple(roots), fingerprint, channel, bool(full), int(files))
 
-    def known(self, paths: Sequence[bytes]) -> dict[bytes, Stored]:
-        """What the index holds of each of `paths` (absolute, as bytes) that it knows."""
-        found: dict[bytes, Stored] = {}
-        for start in range(0, len(paths), LOOKUP_BATCH):
-            batch = paths[start : start + LOOKUP_BATCH]
-            for path, size, mtime, ctime, inode, read, sha256, report, scan in self.db.rows(
-                _KNOWN.format(marks=", ".join("?" * len(batch))), batch
-            ):
-                fingerprint, channel = self._rules_of(scan)
-                found[bytes(path)] = Stored(
-                    size, mtime, ctime, inode, read, bytes(sha256), report, scan, fingerprint, channel
-                )
-        return found
+    def known(self, listing: Listing) -> Found:
+        """What the index holds of the files of `listing`."""
+        rows: list[tuple[Any, ...]] = []
+        if listing.whole:
+            where, bounds = "", [listing.folder]
+            if listing.after is not None:
+                where, bounds = where + " AND name > ?", [*bounds, listing.after]
+            if listing.upto is not None:
+                where, bounds = where + " AND name <= ?", [*bounds, listing.upto]
+            rows = self.db.rows(f"SELECT {_COLUMNS} FROM files WHERE folder = ?{where}", bounds)
+        else:
+            names = listing.names
+            for start in range(0, len(names), LOOKUP_BATCH):
+                batch = names[start : start + LOOKUP_BATCH]
+                rows += self.db.rows(_NAMED.format(marks=", ".join("?" * len(batch))), [listing.folder, *batch])
+        stored = {bytes(name): Stored(size, mtime, ctime, inode, read, bytes(sha256), report, scan)
+                  for name, size, mtime, ctime, inode, read, sha256, report, scan in rows}  # fmt: skip
+        gone = sorted(stored.keys() - set(listing.names)) if listing.whole else []
+        listed = self.db.rows("SELECT scan FROM folders WHERE folder = ?", (listing.folder,)) if listing.whole else []
+        return Found(stored, gone, int(listed[0][0]) if listed else 0)
 
-    def _rules_of(self, scan: int) -> tuple[str, str]:
+    def rules_of(self, scan: int) -> tuple[str, str]:
         """The rule-set fingerprint and channel of a scan (scans never change them; a few are asked for, often)."""
         if scan not in self._rules:
             rows = self.db.rows("SELECT fingerprint, channel FROM scans WHERE id = ?", (scan,))
@@ -195,30 +236,44 @@ class ScanIndex:
     def same_content(
         self, sha256: bytes, fingerprint: str, channel: str, only_run: int | None = None
     ) -> list[tuple[bytes, str]]:
-        """(path, report) of the files with this content judged under this rule set (by the scan `only_run`)."""
+        """(name, report) of the files with this content judged under this rule set (by the scan `only_run`)."""
         return [
-            (bytes(path), report)
-            for path, report, scan in self.db.rows(_SAME_CONTENT, (content_key(sha256), sha256))
-            if self._rules_of(scan) == (fingerprint, channel) and only_run in (None, scan)
+            (bytes(name), report)
+            for name, report, scan in self.db.rows(_SAME_CONTENT, (content_key(sha256), sha256))
+            if self.rules_of(scan) == (fingerprint, channel) and only_run in (None, scan)
         ]
 
-    def save(self, run: Run, rows: Sequence[Row], seen: Sequence[bytes], files: int, reused: int) -> None:
-        """Write the rows of files read, mark the files reused unread as seen by `run`, and its progress (reports
-        handed on, of which reused), at once."""
+    def save(
+        self,
+        run: Run,
+        rows: Sequence[Row],
+        gone: Sequence[tuple[bytes, bytes]] = (),
+        listed: Sequence[bytes] = (),
+        files: int = 0,
+        reused: int = 0,
+    ) -> None:
+        """Write the rows of files read, forget the files gone (folder, name), mark the folders listed whole by
+        `run`, and its progress (reports handed on, of which reused), at once."""
         with self.db.transaction():
             self.db.executemany(_SAVE, [row.values(run.id) for row in rows])
-            self.db.executemany("UPDATE files SET scan = ? WHERE path = ?", [(run.id, path) for path in seen])
+            self.db.executemany(_KNOWN_FOLDER, [(folder,) for folder in {row.folder for row in rows}])
+            self.db.executemany("DELETE FROM files WHERE folder = ? AND name = ?", gone)
+            self.db.executemany(_LISTED, [(folder, run.id) for folder in listed])
             self.db.execute("UPDATE scans SET files = ?, reused = ? WHERE id = ?", (files, reused, run.id))
 
     def finish(self, run: Run) -> None:
-        """Mark `run` finished, and forget the files below its paths that it did not see (deleted or moved away)."""
+        """Mark `run` finished, and forget the files of the folders below its paths that it did not list (gone, moved
+        away or emptied of files)."""
         with self.db.transaction():
             for root in run.roots:
-                below = root.encode("utf-8", "surrogateescape").rstrip(b"/") + b"/"
-                self.db.execute(
-                    "DELETE FROM files WHERE (path = ? OR (path > ? AND path < ?)) AND scan < ?",
-                    (below[:-1], below, below[:-1] + b"0", run.id),  # "0" is the character after "/"
+                top = root.encode("utf-8", "surrogateescape").rstrip(b"/") or b"/"
+                below = top.rstrip(b"/") + b"/"
+                stale = self.db.rows(
+                    "SELECT folder FROM folders WHERE (folder = ? OR (folder >= ? AND folder < ?)) AND scan < ?",
+                    (top, below, below[:-1] + b"0", run.id),  # "0" is the character after "/"
                 )
+                self.db.executemany("DELETE FROM files WHERE folder = ?", stale)
+                self.db.executemany("DELETE FROM folders WHERE folder = ?", stale)
             self.db.execute("UPDATE scans SET finished = ? WHERE id = ?", (times.stored(), run.id))
 
     def close(self) -> None:
