@@ -5,6 +5,7 @@ Renderers only read FileReports; they know nothing of matching or of files.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import shutil
@@ -14,7 +15,7 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from scanner.i18n import msg, msg_n, render
+from scanner.i18n import current, msg, msg_n, render, speaking
 from scanner.model import FileReport, Finding, Verdict
 from scanner.titles import verdict_word, where
 
@@ -66,19 +67,17 @@ def render_text(report: FileReport, colour: bool = False) -> str:
     """The report for a person, in the reader's language: a line per file and per finding. What comes from the file
     (its name, its parts' names, the context, the text quoted in a reason) is escaped by `printable`, so a file cannot
     forge lines of the report."""
-    verdict = f"{verdict_word(report.verdict).upper():5}"
+    heads, words = _verdict_words(current())
+    verdict = heads[report.verdict]
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
     lines = [f"{verdict}  {printable(report.path)}"]
-    # Said once a report, for they repeat from finding to finding: the verdicts' words, and the reasons (a term's
-    # findings share theirs), by the reason's identity (the report holds it while this runs).
-    words: dict[Verdict, str] = {}
+    # Said once a report, for they repeat from finding to finding: the reasons (a term's findings share theirs), by
+    # the reason's identity (the report holds it while this runs).
     reasons: dict[int, str] = {}
     for finding in report.findings:
         shown = _highlight(finding, colour)
         place = printable(where(finding.location))
-        if finding.action not in words:
-            words[finding.action] = f"{verdict_word(finding.action):5}"
         found = {"action": words[finding.action], "rule": finding.rule, "where": place}
         line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
         lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
@@ -86,6 +85,15 @@ def render_text(report: FileReport, colour: bool = False) -> str:
         if message:
             lines.append(f"             {message}")
     return "\n".join(lines) + "\n"
+
+
+@functools.cache
+def _verdict_words(language: str) -> tuple[dict[Verdict, str], dict[Verdict, str]]:
+    """The verdicts' words in `language`, padded to a column, as a file's line and a finding's line say them: said
+    at every file and finding of a report."""
+    with speaking(language):
+        said = {verdict: verdict_word(verdict) for verdict in Verdict}
+    return {v: f"{word.upper():5}" for v, word in said.items()}, {v: f"{word:5}" for v, word in said.items()}
 
 
 def _reason_shown(finding: Finding, shown: dict[int, str]) -> str:
