@@ -114,6 +114,8 @@ class NormalText:
 def normalize(text: str, squeeze: bool = True) -> NormalText:
     """Fold `text`; with `squeeze`, also cut the spaces and fillers between CJK characters (not in file names,
     where a separator is written on purpose: 机密-预算.docx)."""
+    if not squeeze and text.isascii():  # most file names: no ASCII character folds or is invisible (a test holds it)
+        return NormalText(text)
     if len(text) < _FOLD_IN_THE_PASS_FROM:  # a short text is folded whether it needs to be or not
         folded = text.translate(_fold()[0])
         normal = _normalized(folded, _cuts_pattern(squeeze, _wide(folded), False), folding=False)
