@@ -195,6 +195,18 @@ def render(message: Message | str, language: str | None = None) -> str:
         english = message.id if count == 1 else message.plural
     else:
         template, english = _translated(resolved, message.id), message.id
+    return _formatted(template, english, values)
+
+
+def said(message_id: str, /, **values: str | int | float) -> str:
+    """render(msg(message_id, **values)) in the current language, for values that are no Messages, without making
+    the Message: for what a report says at every finding. The id is marked where it is written (`N_`)."""
+    return _formatted(_translated(current(), message_id), message_id, values)
+
+
+def _formatted(template: str, english: str, values: Mapping[str, Any]) -> str:
+    """A translation that does not fit its values (a field the message does not have) falls back to the English
+    sentence rather than fail in front of the reader."""
     for candidate in (template, english):
         try:
             return candidate.format(**values)

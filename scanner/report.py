@@ -15,10 +15,13 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from scanner.i18n import current, msg, msg_n, render, speaking
+from scanner.i18n import N_, current, msg_n, render, said, speaking
 from scanner.model import FileReport, Finding, Verdict
 from scanner.titles import verdict_word, where
 
+# A finding's line of the text report, said at every finding (i18n.said: no Message made for it).
+_FINDING_IN_CONTEXT = N_("{action} {rule} at {where}: {context}")
+_FINDING = N_("{action} {rule} at {where}")
 _VERDICT_COLOURS = {Verdict.PASS: "32", Verdict.FLAG: "33", Verdict.BLOCK: "31"}
 _SARIF_LEVELS = {Verdict.PASS: "note", Verdict.FLAG: "warning", Verdict.BLOCK: "error"}
 
@@ -78,9 +81,12 @@ def render_text(report: FileReport, colour: bool = False) -> str:
     for finding in report.findings:
         shown = _highlight(finding, colour)
         place = printable(where(finding.location))
-        found = {"action": words[finding.action], "rule": finding.rule, "where": place}
-        line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
-        lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
+        action = words[finding.action]
+        if shown:
+            line = said(_FINDING_IN_CONTEXT, action=action, rule=finding.rule, where=place, context=shown)
+        else:
+            line = said(_FINDING, action=action, rule=finding.rule, where=place)
+        lines.append("       " + line)
         message = _reason_shown(finding, reasons)
         if message:
             lines.append(f"             {message}")
