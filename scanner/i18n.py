@@ -107,16 +107,28 @@ def _resolve(language: str | None) -> str:
 
 
 def _(message: str) -> str:
-    return translation(current()).gettext(message)
-
-
-def ngettext(singular: str, plural: str, count: int) -> str:
-    return translation(current()).ngettext(singular, plural, count)
+    return _translated(current(), message)
 
 
 def pgettext(context: str, message: str) -> str:
     """A short word whose translation depends on where it stands (`pgettext("verdict", "block")`)."""
-    return translation(current()).pgettext(context, message)
+    return _in_context(current(), context, message)
+
+
+# A report asks for the same few words at every file and finding (a verdict's word, "line {line}, column {column}"):
+# each is looked up in its catalog once per language (a catalog never changes once loaded), bounded all the same.
+@functools.lru_cache(maxsize=4096)
+def _translated(language: str, message: str) -> str:
+    return translation(language).gettext(message)
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_context(language: str, context: str, message: str) -> str:
+    return translation(language).pgettext(context, message)
+
+
+def ngettext(singular: str, plural: str, count: int) -> str:
+    return translation(current()).ngettext(singular, plural, count)
 
 
 def N_(message: str) -> str:
@@ -175,14 +187,26 @@ def render(message: Message | str, language: str | None = None) -> str:
     message does not have) falls back to the English sentence rather than fail in front of the reader."""
     if isinstance(message, str):
         return message
-    catalog = translation(_resolve(language))
+    resolved = _resolve(language)
     values = {key: render(value, language) if isinstance(value, Message) else value for key, value in message.params}
     if message.plural:
         count = int(values.get("count", 0))
-        template = catalog.ngettext(message.id, message.plural, count)
+        template = translation(resolved).ngettext(message.id, message.plural, count)
         english = message.id if count == 1 else message.plural
     else:
-        template, english = catalog.gettext(message.id), message.id
+        template, english = _translated(resolved, message.id), message.id
+    return _formatted(template, english, values)
+
+
+def said(message_id: str, /, **values: str | int | float) -> str:
+    """render(msg(message_id, **values)) in the current language, for values that are no Messages, without making
+    the Message: for what a report says at every finding. The id is marked where it is written (`N_`)."""
+    return _formatted(_translated(current(), message_id), message_id, values)
+
+
+def _formatted(template: str, english: str, values: Mapping[str, Any]) -> str:
+    """A translation that does not fit its values (a field the message does not have) falls back to the English
+    sentence rather than fail in front of the reader."""
     for candidate in (template, english):
         try:
             return candidate.format(**values)

@@ -10,7 +10,7 @@ import sys
 import unicodedata
 from array import array
 from bisect import bisect_right
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.metadata import version
@@ -85,13 +85,15 @@ _FOLD_FORMAT = 2  # bump when the way the table is built changes
 _FULL_WIDTH = [*range(0xFF10, 0xFF1A), *range(0xFF21, 0xFF3B), *range(0xFF41, 0xFF5B), 0xFF0A]
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class NormalText:
-    """Normalised text and the way back: original index = i + the characters cut before normalised index i."""
+    """Normalised text and the way back: original index = i + the characters cut before normalised index i. Made
+    for every segment, most with nothing cut: slots and empty tuples, not a frozen dataclass and two new arrays
+    (0.2 µs against 1 µs)."""
 
     text: str
-    _cuts_at: array[int] = field(default_factory=lambda: array("q"), repr=False)  # normalised index of each cut
-    _cut_total: array[int] = field(default_factory=lambda: array("q"), repr=False)  # characters cut up to it, with it
+    _cuts_at: Sequence[int] = field(default=(), repr=False)  # normalised index of each cut
+    _cut_total: Sequence[int] = field(default=(), repr=False)  # characters cut up to it, with it
 
     def original(self, index: int) -> int:
         """The index in the original text of the normalised character at `index` (or of the end, for len)."""
@@ -112,6 +114,8 @@ class NormalText:
 def normalize(text: str, squeeze: bool = True) -> NormalText:
     """Fold `text`; with `squeeze`, also cut the spaces and fillers between CJK characters (not in file names,
     where a separator is written on purpose: 机密-预算.docx)."""
+    if not squeeze and text.isascii():  # most file names: no ASCII character folds or is invisible (a test holds it)
+        return NormalText(text)
     if len(text) < _FOLD_IN_THE_PASS_FROM:  # a short text is folded whether it needs to be or not
         folded = text.translate(_fold()[0])
         normal = _normalized(folded, _cuts_pattern(squeeze, _wide(folded), False), folding=False)

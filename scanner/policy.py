@@ -190,6 +190,8 @@ def load_config(path: Path | None = None) -> Config:
 
 def apply_policy(findings: list[Finding], channel: ChannelPolicy, config: Config, sha256: str) -> list[Finding]:
     """Set each finding's action by the channel's policy and drop what the allow-list covers."""
+    if not findings:  # most files: nothing to set or drop
+        return []
     if any(a.sha256.lower() == sha256 for a in config.allowed_files):
         findings = [f for f in findings if f.category == "unscannable"]
     kept = []
@@ -208,6 +210,8 @@ def apply_policy(findings: list[Finding], channel: ChannelPolicy, config: Config
 
 
 def verdict_of(findings: Iterable[Finding]) -> Verdict:
+    if not findings:
+        return Verdict.PASS
     return max((f.action for f in findings), default=Verdict.PASS)
 
 

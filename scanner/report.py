@@ -5,6 +5,7 @@ Renderers only read FileReports; they know nothing of matching or of files.
 
 from __future__ import annotations
 
+import functools
 import io
 import json
 import shutil
@@ -14,10 +15,13 @@ from collections import Counter
 from collections.abc import Iterable
 from typing import Any, TextIO
 
-from scanner.i18n import msg, msg_n, render
+from scanner.i18n import N_, current, msg_n, render, said, speaking
 from scanner.model import FileReport, Finding, Verdict
 from scanner.titles import verdict_word, where
 
+# A finding's line of the text report, said at every finding (i18n.said: no Message made for it).
+_FINDING_IN_CONTEXT = N_("{action} {rule} at {where}: {context}")
+_FINDING = N_("{action} {rule} at {where}")
 _VERDICT_COLOURS = {Verdict.PASS: "32", Verdict.FLAG: "33", Verdict.BLOCK: "31"}
 _SARIF_LEVELS = {Verdict.PASS: "note", Verdict.FLAG: "warning", Verdict.BLOCK: "error"}
 
@@ -66,26 +70,36 @@ def render_text(report: FileReport, colour: bool = False) -> str:
     """The report for a person, in the reader's language: a line per file and per finding. What comes from the file
     (its name, its parts' names, the context, the text quoted in a reason) is escaped by `printable`, so a file cannot
     forge lines of the report."""
-    verdict = f"{verdict_word(report.verdict).upper():5}"
+    heads, words = _verdict_words(current())
+    verdict = heads[report.verdict]
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
     lines = [f"{verdict}  {printable(report.path)}"]
-    # Said once a report, for they repeat from finding to finding: the verdicts' words, and the reasons (a term's
-    # findings share theirs), by the reason's identity (the report holds it while this runs).
-    words: dict[Verdict, str] = {}
+    # Said once a report, for they repeat from finding to finding: the reasons (a term's findings share theirs), by
+    # the reason's identity (the report holds it while this runs).
     reasons: dict[int, str] = {}
     for finding in report.findings:
         shown = _highlight(finding, colour)
         place = printable(where(finding.location))
-        if finding.action not in words:
-            words[finding.action] = f"{verdict_word(finding.action):5}"
-        found = {"action": words[finding.action], "rule": finding.rule, "where": place}
-        line = msg("{action} {rule} at {where}: {context}", context=shown, **found) if shown else None
-        lines.append("       " + render(line or msg("{action} {rule} at {where}", **found)))
+        action = words[finding.action]
+        if shown:
+            line = said(_FINDING_IN_CONTEXT, action=action, rule=finding.rule, where=place, context=shown)
+        else:
+            line = said(_FINDING, action=action, rule=finding.rule, where=place)
+        lines.append("       " + line)
         message = _reason_shown(finding, reasons)
         if message:
             lines.append(f"             {message}")
     return "\n".join(lines) + "\n"
+
+
+@functools.cache
+def _verdict_words(language: str) -> tuple[dict[Verdict, str], dict[Verdict, str]]:
+    """The verdicts' words in `language`, padded to a column, as a file's line and a finding's line say them: said
+    at every file and finding of a report."""
+    with speaking(language):
+        said = {verdict: verdict_word(verdict) for verdict in Verdict}
+    return {v: f"{word.upper():5}" for v, word in said.items()}, {v: f"{word:5}" for v, word in said.items()}
 
 
 def _reason_shown(finding: Finding, shown: dict[int, str]) -> str:

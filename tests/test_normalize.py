@@ -139,6 +139,17 @@ def test_file_names_keep_their_line_breaks_as_they_are() -> None:
     assert normalize("机\n密", squeeze=False).text == "机\n密"
 
 
+def test_a_file_name_in_ascii_is_its_own_normal_form() -> None:
+    """normalize returns an ASCII file name as it is, unread: that holds only while no ASCII character folds or is
+    invisible."""
+    assert all(cp >= 128 for cp in _fold()[0])
+    assert all(ord(ch) >= 128 for ch in INVISIBLE)
+    ascii_text = "".join(map(chr, range(128)))
+    assert normalize_module._normalized(ascii_text, normalize_module._cuts_pattern(False, False, True), True) == (
+        normalize(ascii_text, squeeze=False)
+    )
+
+
 def test_no_character_that_folds_is_one_normalising_cuts() -> None:
     """normalize reads a text once, cuts and characters to fold together: a character both folded and cut (a filler,
     an invisible character, a line break) could be cut before it is seen to fold."""

@@ -157,6 +157,8 @@ class _Found:
 
     def set_aside_level_tables(self) -> None:
         """Drop the marks found in cells of tables that list the levels (marks.table_of_levels)."""
+        if not self.level_cells:
+            return
         mentions = marks.table_of_levels(self.level_cells)
         if not mentions:
             return
@@ -225,6 +227,8 @@ def roster_finding(count: int, threshold: int) -> Finding:
 
 
 def _dedupe(findings: list[Finding]) -> list[Finding]:
+    if len(findings) < 2:
+        return findings
     seen: set[tuple[str, str, Location]] = set()
     out = []
     for finding in findings:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import codecs
 import re
 from collections.abc import Iterator
-from dataclasses import dataclass
+from typing import NamedTuple
 
 import charset_normalizer
 
@@ -23,6 +23,7 @@ _BOMS = (
     (codecs.BOM_UTF16_LE, "utf-16"),
     (codecs.BOM_UTF16_BE, "utf-16"),
 )
+_BOM_PREFIXES = tuple(bom for bom, _encoding in _BOMS)
 _JUNK = re.compile("[\ufffd\x00-\x08\x0e-\x1f]")
 # Share of characters that may be control characters or replacement marks before text counts as garbled.
 _MAX_JUNK = 0.02
@@ -36,18 +37,17 @@ _IDEOGRAPH = re.compile("[\u4e00-\u9fff]")
 _COMMON_SHARE = 0.6
 
 
-@dataclass(frozen=True)
-class DecodedText:
+class DecodedText(NamedTuple):
     text: str
     encoding: str
 
 
 def decode_text(data: bytes) -> DecodedText:
     """Decode `data` as text, or raise Unscannable when it is not text in any encoding we can trust."""
-    for bom, encoding in _BOMS:
-        if data.startswith(bom):
-            return checked(data.decode(encoding, errors="replace"), encoding)
-    if b"\x00" in data[:4096]:
+    if data.startswith(_BOM_PREFIXES):  # one test for all of them first: most text has none
+        encoding = next(encoding for bom, encoding in _BOMS if data.startswith(bom))
+        return checked(data.decode(encoding, errors="replace"), encoding)
+    if data.find(b"\x00", 0, 4096) != -1:
         utf16 = _utf16_without_bom(data)
         if utf16 is None:
             raise Unscannable("unsupported", msg("Binary content (NUL bytes) of no known format."))
