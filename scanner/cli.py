@@ -14,6 +14,7 @@ import sys
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
+from typing import TextIO
 
 from scanner.command import UsageError, build_scanner, common_options, count, version
 from scanner.database import DatabaseError, is_url
@@ -155,15 +156,11 @@ def run_scan(args: argparse.Namespace) -> int:
     if sys.stderr.isatty() and not args.no_progress:
         files = list(files)
         progress = _Progress(len(files))
-    if isinstance(sys.stdout, io.TextIOWrapper) and not sys.stdout.isatty():
-        # Written in blocks, as ripgrep and grep write to a pipe or a file, even where PYTHONUNBUFFERED would have a
-        # system call a line: a share's report has a line a file, millions.
-        sys.stdout.reconfigure(write_through=False)
     printer = PRINTERS[args.format](sys.stdout, colour=sys.stdout.isatty())
     inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
     worst = Verdict.PASS
     # The reports are closed before the sweep: what an interrupted scan handed on is saved in the index first.
-    with _sweep(scanner, args) as sweep, closing(sweep.reports(files)) as handed_on:
+    with _in_blocks(sys.stdout), _sweep(scanner, args) as sweep, closing(sweep.reports(files)) as handed_on:
         for report in handed_on:
             worst = max(worst, report.verdict)
             if inspection:
@@ -183,6 +180,21 @@ def run_scan(args: argparse.Namespace) -> int:
                 msg("Cannot write the report {path}: {error}.", path=str(path), error=os_error(exc))
             ) from None
     return 0 if worst == Verdict.PASS else 1
+
+
+@contextmanager
+def _in_blocks(out: TextIO) -> Iterator[None]:
+    """`out` written in blocks while the report is printed, as ripgrep and grep write to a pipe or a file, even where
+    PYTHONUNBUFFERED would have a system call a line (a share's report has a line a file, millions); a terminal gets
+    each line as it comes."""
+    if not isinstance(out, io.TextIOWrapper) or not out.write_through or out.isatty():
+        yield
+        return
+    out.reconfigure(write_through=False)
+    try:
+        yield
+    finally:
+        out.reconfigure(write_through=True)  # what was held is written first
 
 
 def _check_scan_options(args: argparse.Namespace) -> None:
