@@ -156,18 +156,21 @@ class IndexReader:
         except OSError:
             folder = None
         try:
+            stat, stored_as, rules_of, only_run = os.stat, found.stored.get, index.rules_of, self.only_run
+            reuse, scan = Plan.REUSE, Plan.SCAN
             for name in listing.names:
                 try:
-                    info = os.stat(name, dir_fd=folder) if folder is not None else None
+                    info = stat(name, dir_fd=folder) if folder is not None else None
                 except OSError:
                     info = None
-                stored = found.stored.get(name)
-                same_rules = stored is not None and index.rules_of(stored.scan) == ours
-                decided = plan(info, stored, same_rules, self.only_run)
+                stored = stored_as(name)
+                decided = plan(info, stored, stored is not None and rules_of(stored.scan) == ours, only_run)
                 looked.plans.append(decided)
-                usable = stored is not None and decided != Plan.SCAN
-                looked.kept.append((stored.report, stored.size, stored.sha256, stored.scan) if usable else None)  # type: ignore[union-attr]
-                looked.states.append(None if decided == Plan.REUSE or info is None else FileState.of(info))
+                if stored is None or decided is scan:
+                    looked.kept.append(None)
+                else:
+                    looked.kept.append((stored.report, stored.size, stored.sha256, stored.scan))
+                looked.states.append(None if decided is reuse or info is None else FileState.of(info))
         finally:
             if folder is not None:
                 os.close(folder)
