@@ -33,6 +33,7 @@ from scanner.walk import Entry, scan_entry
 
 CHUNK = 256  # files looked up, submitted and written together
 SAVE_SECONDS = 2.0  # the longest a report stays unsaved (a scan killed loses at most this much work)
+LOOK_AHEAD = 8  # chunks looked up ahead of those whose reads are submitted: the look-ups come back through a thread
 
 
 class ScanError(Exception):
@@ -142,7 +143,7 @@ class Sweep:
             if self.reader is not None and self.run is not None:
                 chunk.looking = self.executor.look(self.reader, chunk.listings)
             looking.append(chunk)
-            if len(looking) > self.executor.ahead:
+            if len(looking) > LOOK_AHEAD:
                 window.append(self._submit(looking.popleft()))
             while len(window) > self.executor.ahead:
                 yield from self._hand_on(window.popleft())
