@@ -224,14 +224,15 @@ class Sweep:
         return chunk
 
     def _hand_on(self, chunk: _Chunk) -> Iterator[FileReport]:
-        """The chunk's reports in order. What was read is written to the index at the end of each chunk that read
-        something, else every SAVE_SECONDS, at the end of the sweep, and when the scan is interrupted (the generator
-        closed) after any report; the folders a chunk ends are marked listed once all their reports are handed on."""
+        """The chunk's reports in order. What was read is written to the index in one transaction once a chunk's
+        worth of rows waits (a re-scan hands on a chunk in milliseconds, and reads a few of its files), every
+        SAVE_SECONDS, at the end of the sweep, and when the scan is interrupted (the generator closed) after any
+        report; the folders a chunk ends are marked listed once all their reports are handed on."""
         self._gone += chunk.gone
         done = False
         unchanged = resumed = 0  # counted here, and into the tally at the end: a re-scan's millions go this way
         try:
-            for n, slot in enumerate(chunk.slots):
+            for slot in chunk.slots:
                 if slot.report is not None and slot.kept is not None:  # reused unread
                     unchanged += 1
                     resumed += slot.resumed
@@ -240,14 +241,14 @@ class Sweep:
                     report, how = self._report(slot, chunk.outcomes)
                     self.tally.how[how] += 1
                     yield report
-                if not n % 64 and time.monotonic() - self._saved > SAVE_SECONDS:
+                if time.monotonic() - self._saved > SAVE_SECONDS:
                     self._save()
             self._listed += chunk.listed
             done = True
         finally:
             self.tally.how[How.UNCHANGED] += unchanged
             self.tally.resumed += resumed
-            if self._rows or not done:
+            if not done or len(self._rows) >= CHUNK:
                 self._save()
 
     def _save(self) -> None:
