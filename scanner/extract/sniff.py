@@ -97,9 +97,10 @@ def _looks_like_pdf(data: bytes) -> bool:
     """A PDF header at the start; or further into the first KiB (readers skip what comes before it) of a file that has
     PDF objects; or, with the header lost, objects or a trailer first. A text that only mentions %PDF- is a text."""
     head = data[:1024]
-    if data.startswith(b"%PDF-") or _PDF_OBJECT.search(head):
+    if data.startswith(b"%PDF-") or _PDF_OBJECT.match(head):
         return True
-    return _PDF_HEADER.search(head) is not None and _PDF_OBJECT_ANYWHERE.search(data) is not None
+    # The literal part of the header looked for first (memchr), the pattern only where it stands: most text has none.
+    return b"%PDF-" in head and _PDF_HEADER.search(head) is not None and _PDF_OBJECT_ANYWHERE.search(data) is not None
 
 
 def _looks_like_mail(data: bytes) -> bool:
