@@ -13,7 +13,6 @@ from bisect import bisect_right
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import cache
-from importlib.metadata import version
 from itertools import accumulate
 from pathlib import Path
 
@@ -217,7 +216,7 @@ def _fold() -> tuple[dict[int, str], str]:
     characters it folds, as a regular expression class's ranges. Built from OpenCC's tables once (0.08 s) and kept in
     the cache after."""
     variants = hashlib.sha256(VARIANTS.read_bytes()).hexdigest()[:12]
-    name = f"fold-{_FOLD_FORMAT}-opencc-{version('opencc')}-{variants}.pickle"
+    name = f"fold-{_FOLD_FORMAT}-opencc-{disk_cache.installed_version('opencc')}-{variants}.pickle"
     table: dict[int, str] | None = disk_cache.load(name)
     if table is None:
         table = _fold_table()

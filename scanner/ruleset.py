@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import importlib.metadata
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -42,10 +41,7 @@ class RuleSet:
 
 
 def baomi_version() -> str:
-    try:
-        return importlib.metadata.version("baomi")
-    except importlib.metadata.PackageNotFoundError:  # run from a source tree that was never installed
-        return "unknown"
+    return cache.installed_version("baomi") or "unknown"  # unknown: a source tree that was never installed
 
 
 def policy_digest(config: Config) -> str:
