@@ -115,7 +115,7 @@ class _Chunk:
 
 class Sweep:
     """The reports on the walked files, reusing what `index` holds for `run` (no index: every file is scanned). The
-    look-ups run in the scanning processes, a chunk ahead of its reads, through `reader`."""
+    look-ups run in the scanning processes, LOOK_AHEAD chunks ahead of the reads, through `reader`."""
 
     def __init__(
         self,
@@ -137,7 +137,7 @@ class Sweep:
         self._saved = time.monotonic()
 
     def reports(self, entries: Iterable[Entry]) -> Generator[FileReport, None, None]:
-        looking: deque[_Chunk] = deque()  # chunks being looked up, `ahead` of those whose files are submitted
+        looking: deque[_Chunk] = deque()  # chunks being looked up, LOOK_AHEAD of them before their files are submitted
         window: deque[_Chunk] = deque()
         for chunk in self._chunks(entries):
             if self.reader is not None and self.run is not None:

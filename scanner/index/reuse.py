@@ -153,14 +153,15 @@ class IndexReader:
         ours = (self.fingerprint, self.channel)
         try:  # each file's stat relative to its folder: one name for the kernel to resolve, not the whole path
             folder: int | None = os.open(listing.folder, os.O_RDONLY | os.O_DIRECTORY)
-        except OSError:
+        except OSError:  # a folder one may pass through but not list (a file named on its own there)
             folder = None
+        prefix = listing.folder.rstrip(b"/") + b"/"
         try:
             stat, stored_as, rules_of, only_run = os.stat, found.stored.get, index.rules_of, self.only_run
             reuse, scan = Plan.REUSE, Plan.SCAN
             for name in listing.names:
                 try:
-                    info = stat(name, dir_fd=folder) if folder is not None else None
+                    info = stat(name, dir_fd=folder) if folder is not None else stat(prefix + name)
                 except OSError:
                     info = None
                 stored = stored_as(name)
