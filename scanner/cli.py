@@ -244,7 +244,7 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
     if index is not None and run is not None:
         reader = IndexReader(index.location, rules, args.channel, run.id if run.full else None)
     # A cluster's workers look for copies in the index only where they can reach it.
-    contents = reader if not args.cluster or (index is not None and is_url(index.location)) else None
+    contents = reader if reader is not None and (not args.cluster or is_url(reader.location)) else None
     examiner = Examiner(scanner, args.channel, index is not None, contents)
     executor: Executor
     jobs = args.jobs or os.cpu_count() or 1

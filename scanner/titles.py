@@ -7,7 +7,7 @@ from __future__ import annotations
 import errno
 from collections.abc import Mapping
 
-from scanner.i18n import N_, Message, _, current, msg, pgettext, render
+from scanner.i18n import N_, Message, _, current, msg, pgettext, render, said
 from scanner.model import Location, Role, Verdict
 
 VERDICTS = {Verdict.PASS: N_("Passed"), Verdict.FLAG: N_("Needs review"), Verdict.BLOCK: N_("Blocked")}
@@ -265,13 +265,13 @@ def part_title(part: str) -> str:
 
 def where(location: Location) -> str:
     """Where a finding is, for a reader: page, part, line and column, in the current language."""
-    # Said at every finding of a report: the templates are formatted here, not made into Messages and rendered.
-    bits = [_("page {page}").format(page=location.page)] if location.page else []
+    # Said at every finding of a report: the templates are formatted (i18n.said), not made into Messages and rendered.
+    bits = [said("page {page}", page=location.page)] if location.page else []
     bits.append(part_title(location.part))
     if location.column > 0 and location.line > 0:
-        bits.append(_("line {line}, column {column}").format(line=location.line, column=location.column))
+        bits.append(said("line {line}, column {column}", line=location.line, column=location.column))
     elif location.line > 0:
-        bits.append(_("line {line}").format(line=location.line))
+        bits.append(said("line {line}", line=location.line))
     return " · ".join(bits)
 
 

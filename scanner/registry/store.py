@@ -15,7 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from scanner.database import is_url
+from scanner.database import is_url, shown
 from scanner.i18n import msg
 from scanner.registry.settings import RegistryError
 
@@ -271,7 +271,7 @@ class PostgresStore(Store):
     blob = "BYTEA"
 
     def __init__(self, url: str) -> None:
-        super().__init__(_without_password(url))
+        super().__init__(shown(url))
         import psycopg  # only where a PostgreSQL store is named
 
         try:
@@ -291,15 +291,6 @@ class PostgresStore(Store):
 
     def close(self) -> None:
         self._db.close()
-
-
-def _without_password(url: str) -> str:
-    """The URL as messages and cache names may show it."""
-    head, sep, tail = url.partition("://")
-    if "@" in tail.split("/", 1)[0]:
-        credentials, _, rest = tail.partition("@")
-        return f"{head}{sep}{credentials.split(':', 1)[0]}@{rest}"
-    return url
 
 
 def open_store(location: str) -> Store:
