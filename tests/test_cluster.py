@@ -23,7 +23,6 @@ from tests.conftest import PEER, require
 from tests.dask_fixture import DaskCluster, dask_missing_reason
 from tests.postgres_fixture import PrivatePostgres, postgres_missing_reason
 from tests.scan_rig import baomi_scan, make_tree, verdicts
-from tests.test_postgres_shared import accepting
 
 pytestmark = pytest.mark.slow
 
@@ -124,7 +123,6 @@ def test_workers_find_copies_of_what_a_postgresql_index_holds(cluster: DaskClust
     share = tmp_path / "share"
     make_tree(share / "2025", 20)
     with PrivatePostgres() as server:
-        accepting(server)
         url = server.create_database("cluster_index")
         baomi_scan("--cluster", cluster.address, "--index", url, share)
         shutil.copytree(share / "2025", share / "备份")

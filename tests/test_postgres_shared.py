@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -23,25 +22,8 @@ from tests.test_audit import write_many, written_at_once
 def server() -> Iterator[PrivatePostgres]:
     reason = postgres_missing_reason()
     require(reason is None, reason or "PostgreSQL")
-    with PrivatePostgres() as server:
-        accepting(server)
+    with PrivatePostgres() as server:  # ready once it takes a session
         yield server
-
-
-def accepting(server: PrivatePostgres, seconds: float = 60.0) -> None:
-    """Wait until the server takes connections: its port opens while it still answers "the database system is
-    starting up"."""
-    import psycopg
-
-    deadline = time.monotonic() + seconds
-    while True:
-        try:
-            psycopg.connect(server.url()).close()
-            return
-        except psycopg.OperationalError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.1)
 
 
 def test_the_scan_index_round_trips_in_postgresql(server: PrivatePostgres, tmp_path: Path) -> None:
@@ -131,3 +113,24 @@ def test_baomi_audit_reads_the_log_the_configuration_names(server: PrivatePostgr
     shown = subprocess.run(command, capture_output=True, text=True, timeout=120)
     assert shown.returncode == 0, shown.stderr
     assert '"name": "relay-99"' in shown.stdout
+
+
+def test_the_registry_lives_in_postgresql(server: PrivatePostgres, tmp_path: Path) -> None:
+    """`[registry] store = "postgresql://…"`: a document registered there is found by a scan that reads the same
+    store."""
+    from scanner.cli import main
+    from scanner.engine import Scanner
+    from scanner.model import Verdict
+    from scanner.policy import load_config
+    from tests.common import docx_of
+    from tests.test_registry import SECRET, excerpt, registered
+
+    url = server.create_database("registry")
+    policy = tmp_path / "policy.toml"
+    key = tmp_path / "registry.key"
+    policy.write_text(f'[registry]\nstore = "{url}"\nkey = "{key}"\nmin_chars = 80\n', encoding="utf-8")
+    secret = tmp_path / "天河七号报告.docx"
+    secret.write_bytes(docx_of(*SECRET))
+    assert main(["register", "add", str(secret), "--level", "机密", "--config", str(policy)]) == 0
+    report = Scanner(load_config(policy)).scan_bytes(excerpt(200).encode(), "摘录.txt")
+    assert registered(report) and report.verdict == Verdict.BLOCK
