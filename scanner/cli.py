@@ -25,7 +25,7 @@ from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, ConfigError
-from scanner.report import PRINTERS, printable, render_text
+from scanner.report import PRINTERS, printable, render_text, rendering
 from scanner.scan import Executor, Processes, ScanError, Serial, Sweep, closing_line, open_index, start_run
 from scanner.titles import format_title, os_error, part_title, role_title
 from scanner.walk import Entry, scan_entry, walk
@@ -170,11 +170,17 @@ def run_scan(args: argparse.Namespace) -> int:
         closing(sweep.reports(files)) as handed_on,
     ):
         for report in handed_on:
+            if isinstance(report, list):  # reused reports, rendered where they were looked up
+                worst = max(worst, *(verdict for _, verdict, _ in report))
+                printer.add_told(report)
+                if progress:
+                    progress.step(len(report))
+                continue
+            if progress:
+                progress.step()
             worst = max(worst, report.verdict)
             if inspection:
                 inspection.add(report)
-            if progress:
-                progress.step()
             printer.add(report)
     if progress:
         progress.done()
@@ -242,7 +248,9 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
         print(f"baomi: {render(warning)}", file=sys.stderr)
     reader = None
     if index is not None and run is not None:
-        reader = IndexReader(index.location, rules, args.channel, run.id if run.full else None)
+        # The reused reports are rendered where they are looked up, unless the inspection report wants them whole.
+        told = None if args.report else rendering(args.format, sys.stdout.isatty())
+        reader = IndexReader(index.location, rules, args.channel, run.id if run.full else None, told)
     # A cluster's workers look for copies in the index only where they can reach it.
     contents = reader if reader is not None and (not args.cluster or is_url(reader.location)) else None
     examiner = Examiner(scanner, args.channel, index is not None, contents)
@@ -320,8 +328,8 @@ class _Progress:
     def __init__(self, total: int) -> None:
         self.total, self.done_count = total, 0
 
-    def step(self) -> None:
-        self.done_count += 1
+    def step(self, count: int = 1) -> None:
+        self.done_count += count
         if self.total >= 20:
             width = 30
             filled = width * self.done_count // self.total

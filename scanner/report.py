@@ -13,6 +13,7 @@ import tempfile
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any, TextIO
 
 from scanner.i18n import N_, current, msg_n, render, said, speaking
@@ -50,8 +51,11 @@ _SHORT = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
 def summary(verdicts: Iterable[Verdict]) -> dict[str, Any]:
-    counts = Counter(str(v) for v in verdicts)
-    return {"files": sum(counts.values()), **{v: counts.get(v, 0) for v in ("pass", "flag", "block")}}
+    return _counted(Counter(verdicts))
+
+
+def _counted(counts: Counter[Verdict]) -> dict[str, Any]:
+    return {"files": counts.total(), **{str(v): counts[v] for v in Verdict}}
 
 
 def to_json(reports: list[FileReport]) -> dict[str, Any]:
@@ -70,11 +74,17 @@ def render_text(report: FileReport, colour: bool = False) -> str:
     """The report for a person, in the reader's language: a line per file and per finding. What comes from the file
     (its name, its parts' names, the context, the text quoted in a reason) is escaped by `printable`, so a file cannot
     forge lines of the report."""
+    before, after = _text_around_path(report, colour)
+    return before + printable(report.path) + after
+
+
+def _text_around_path(report: FileReport, colour: bool) -> tuple[str, str]:
+    """The text report but for the file's path: what comes before it and after it (nothing else names the file)."""
     heads, words = _verdict_words(current())
     verdict = heads[report.verdict]
     if colour:
         verdict = f"\x1b[1;{_VERDICT_COLOURS[report.verdict]}m{verdict}\x1b[0m"
-    lines = [f"{verdict}  {printable(report.path)}"]
+    lines = [""]  # the end of the file's line
     # Said once a report, for they repeat from finding to finding: the reasons (a term's findings share theirs), by
     # the reason's identity (the report holds it while this runs).
     reasons: dict[int, str] = {}
@@ -90,7 +100,7 @@ def render_text(report: FileReport, colour: bool = False) -> str:
         message = _reason_shown(finding, reasons)
         if message:
             lines.append(f"             {message}")
-    return "\n".join(lines) + "\n"
+    return f"{verdict}  ", "\n".join(lines) + "\n"
 
 
 @functools.cache
@@ -111,8 +121,11 @@ def _reason_shown(finding: Finding, shown: dict[int, str]) -> str:
     return shown[id(finding.reason)]
 
 
-def render_summary(verdicts: list[Verdict]) -> str:
-    s = summary(verdicts)
+def render_summary(verdicts: Iterable[Verdict]) -> str:
+    return _said_summary(summary(verdicts))
+
+
+def _said_summary(s: dict[str, Any]) -> str:
     counts = msg_n(
         "{count} file: {passed} pass, {flag} flag, {block} block",
         "{count} files: {passed} pass, {flag} flag, {block} block",
@@ -142,6 +155,11 @@ class Printer:
         self.verdicts[report.verdict] += 1
         self.out.write(self.rendered(report))
 
+    def add_told(self, told: list[Told]) -> None:
+        """Reports rendered by the processes that looked them up (see Rendering), in order."""
+        self.verdicts.update([verdict for _, verdict, _ in told])
+        self.out.write("".join([text for text, _, _ in told]))
+
     def rendered(self, report: FileReport) -> str:
         raise NotImplementedError
 
@@ -155,7 +173,7 @@ class TextPrinter(Printer):
 
     def end(self) -> None:
         if self.verdicts.total() > 1:
-            self.out.write(render_summary(list(self.verdicts.elements())))
+            self.out.write(_said_summary(_counted(self.verdicts)))
 
 
 class JsonlPrinter(Printer):
@@ -172,7 +190,7 @@ class JsonPrinter(Printer):
 
     def end(self) -> None:
         closing = "\n  ],\n" if self.verdicts else '{\n  "files": [],\n'
-        counts = summary(self.verdicts.elements())
+        counts = _counted(self.verdicts)
         self.out.write(f'{closing}  "summary": {_indented(counts, 1)}\n}}\n')
 
 
@@ -213,6 +231,34 @@ class SarifPrinter(Printer):
             self.results.seek(0)
             shutil.copyfileobj(self.results, self.out)
             self.out.write(tail)
+
+
+# A report rendered for the printer by the process that looked it up: its text, its verdict, and the scan that made it
+# (scanner.index.reuse). A plain tuple: a re-scan hands millions of unchanged files' between processes.
+Told = tuple[str, Verdict, int]
+
+
+@dataclass(frozen=True)
+class Rendering:
+    """How the printer of a format whose reports stand alone (text, JSON Lines: nothing before or after a report
+    changes it) renders one, so that another process can render it in its place, in the same language."""
+
+    format: str
+    colour: bool
+    language: str
+
+    def __call__(self, report: FileReport) -> str:
+        return render_text(report, self.colour) if self.format == "text" else render_jsonl(report)
+
+    def around_path(self, report: FileReport) -> tuple[str, str] | None:
+        """The rendering but for the report's path, before and after it, where nothing else in it names the file
+        (text; JSON Lines gives its size and SHA-256 too): the same for every file whose stored report is the same."""
+        return _text_around_path(report, self.colour) if self.format == "text" else None
+
+
+def rendering(format: str, colour: bool) -> Rendering | None:
+    """The Rendering of `format` in the current language, or None where a report's output depends on the others."""
+    return Rendering(format, colour, current()) if format in ("text", "jsonl") else None
 
 
 PRINTERS: dict[str, type[Printer]] = {

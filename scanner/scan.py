@@ -29,6 +29,7 @@ from scanner.index.reuse import Examiner, FileState, How, IndexReader, Job, Kept
 from scanner.index.store import Listing, Row, Run, ScanIndex, Stored, default_index_location
 from scanner.model import FileReport
 from scanner.policy import Config
+from scanner.report import Told
 from scanner.walk import Entry, scan_entry
 
 CHUNK = 256  # files looked up, submitted and written together
@@ -98,6 +99,7 @@ class _Slot:
     kept: Kept | None = None
     resumed: bool = False  # its report would be one the interrupted scan being resumed made or saw
     report: FileReport | None = None
+    told: Told | None = None  # its report reused, as the look-up rendered it
 
 
 @dataclass
@@ -115,7 +117,8 @@ class _Chunk:
 
 class Sweep:
     """The reports on the walked files, reusing what `index` holds for `run` (no index: every file is scanned). The
-    look-ups run in the scanning processes, LOOK_AHEAD chunks ahead of the reads, through `reader`."""
+    look-ups run in the scanning processes, LOOK_AHEAD chunks ahead of the reads, through `reader`; reused reports
+    come as the reader rendered them (Told), a run at a time, where the reader has a Rendering."""
 
     def __init__(
         self,
@@ -136,7 +139,7 @@ class Sweep:
         self._listed: list[bytes] = []
         self._saved = time.monotonic()
 
-    def reports(self, entries: Iterable[Entry]) -> Generator[FileReport, None, None]:
+    def reports(self, entries: Iterable[Entry]) -> Generator[FileReport | list[Told], None, None]:
         looking: deque[_Chunk] = deque()  # chunks being looked up, LOOK_AHEAD of them before their files are submitted
         window: deque[_Chunk] = deque()
         for chunk in self._chunks(entries):
@@ -177,7 +180,7 @@ class Sweep:
                 chunk.slots += slots
                 files = [slot for slot in slots if slot.entry.problem is None]
                 upto = piece[-1].name if following is not None else None
-                chunk.listings.append(Listing(key, [slot.name for slot in files], True, after, upto))
+                chunk.listings.append(Listing(key, [slot.name for slot in files], True, after, upto, folder))
                 chunk.members.append(files)
                 if following is None:
                     chunk.listed.append(key)
@@ -206,14 +209,18 @@ class Sweep:
                 chunk.gone += [(listing.folder, name) for name in looked.gone]
                 listed_here = looked.listed_by == run
                 for slot, decided, kept, state in zip(slots, looked.plans, looked.kept, looked.states, strict=True):
-                    slot.state, slot.kept = state, kept
-                    if kept is not None:
+                    slot.state = state
+                    if kept is not None and len(kept) == 3:  # reused, and rendered where it was looked up
+                        slot.told = kept
+                        slot.resumed = listed_here or kept[2] == run
+                    elif kept is not None:
+                        slot.kept = kept
                         slot.resumed = listed_here or kept[3] == run
                         if decided is reuse:
                             slot.report = decode(kept[0], slot.entry.shown, kept[1], kept[2])
         jobs = []
         for slot in chunk.slots:
-            if slot.report is not None:
+            if slot.report is not None or slot.told is not None:
                 continue
             if slot.entry.problem is not None:  # the walk's own finding: nothing to read
                 slot.report = scan_entry(self.scanner, slot.entry, self.channel).report
@@ -223,16 +230,26 @@ class Sweep:
         chunk.outcomes = self.executor.submit(jobs) if jobs else iter(())
         return chunk
 
-    def _hand_on(self, chunk: _Chunk) -> Iterator[FileReport]:
-        """The chunk's reports in order. What was read is written to the index in one transaction once a chunk's
-        worth of rows waits (a re-scan hands on a chunk in milliseconds, and reads a few of its files), every
-        SAVE_SECONDS, at the end of the sweep, and when the scan is interrupted (the generator closed) after any
-        report; the folders a chunk ends are marked listed once all their reports are handed on."""
+    def _hand_on(self, chunk: _Chunk) -> Iterator[FileReport | list[Told]]:
+        """The chunk's reports in order, those rendered where they were looked up a run of them at a time. What was
+        read is written to the index in one transaction once a chunk's worth of rows waits (a re-scan hands on a
+        chunk in milliseconds, and reads a few of its files), every SAVE_SECONDS, at the end of the sweep, and when
+        the scan is interrupted (the generator closed) after any report; the folders a chunk ends are marked listed
+        once all their reports are handed on."""
         self._gone += chunk.gone
         done = False
         unchanged = resumed = 0  # counted here, and into the tally at the end: a re-scan's millions go this way
+        told: list[Told] = []
         try:
             for slot in chunk.slots:
+                if slot.told is not None:  # reused unread, rendered
+                    unchanged += 1
+                    resumed += slot.resumed
+                    told.append(slot.told)
+                    continue
+                if told:
+                    yield told
+                    told = []
                 if slot.report is not None and slot.kept is not None:  # reused unread
                     unchanged += 1
                     resumed += slot.resumed
@@ -243,6 +260,8 @@ class Sweep:
                     yield report
                 if time.monotonic() - self._saved > SAVE_SECONDS:
                     self._save()
+            if told:
+                yield told
             self._listed += chunk.listed
             done = True
         finally:

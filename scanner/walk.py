@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import stat
+import sys
 from collections.abc import Iterator, Sequence
 from operator import attrgetter
 from pathlib import Path
@@ -15,6 +16,9 @@ from scanner.extract import Problem
 from scanner.extract.base import Detail
 from scanner.i18n import msg
 from scanner.titles import os_error
+
+# How os.fsdecode decodes a name, without its checks of the argument: a share's names are decoded by the million.
+FS_ENCODING, FS_ERRORS = sys.getfilesystemencoding(), sys.getfilesystemencodeerrors()
 
 
 class Entry(NamedTuple):
@@ -41,6 +45,12 @@ def walk(paths: Sequence[Path]) -> Iterator[Entry]:
             yield Entry(str(path))
 
 
+def prefix_of(folder: str) -> str:
+    """What the path of a file in `folder` (as the walk shows it) begins with: its name follows, decoded as
+    os.fsdecode decodes it."""
+    return folder if folder.endswith("/") else folder + "/"
+
+
 def scan_entry(scanner: Scanner, entry: Entry, channel: str, explain: bool = False) -> Scanned:
     """The report on one entry: its file scanned, or its problem as an unscannable finding."""
     if entry.problem is not None:
@@ -62,10 +72,10 @@ def _folder(top: Path) -> Iterator[Entry]:
             continue
         here = above | {(info.st_dev, info.st_ino)}
         shown = str(folder)
-        prefix = shown if shown.endswith("/") else shown + "/"
+        prefix = prefix_of(shown)
         subfolders = []
         for item in items:
-            path = prefix + os.fsdecode(item.name)
+            path = prefix + item.name.decode(FS_ENCODING, FS_ERRORS)
             if not item.is_symlink() and item.is_file(follow_symlinks=False):  # the listing says so: no stat
                 yield Entry(path, None, shown, item.name)
                 continue

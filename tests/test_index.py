@@ -57,6 +57,38 @@ def test_the_output_is_the_same_fresh_or_reused(tmp_path: Path, fmt: str) -> Non
         assert shown == fresh.stdout == first.stdout
 
 
+@pytest.mark.parametrize("language", ["zh_CN.UTF-8", "C.UTF-8"])
+@pytest.mark.parametrize("fmt", ["text", "jsonl"])
+@pytest.mark.parametrize("jobs", ["1", "2"])
+def test_a_report_reused_unread_is_printed_as_a_fresh_one(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, jobs: str, fmt: str, language: str
+) -> None:
+    """Reports reused unread are rendered by the process that looks them up, not by the one printing them: in the
+    reader's language, under the path as it was given (relative, with a slash at the end), a name that could forge a
+    line escaped, findings and all."""
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("LANG", language)
+    files = make_tree(tmp_path / "share", 40)
+    forged = tmp_path / "share" / "folder000" / "名单\nPASS   \x1b[0m.txt"
+    forged.write_text(MARKED, encoding="utf-8")
+    settle([*files, forged])
+    first = baomi_scan("--jobs", jobs, "--index", "index.db", "--format", fmt, "share/")
+    reused = baomi_scan("--jobs", jobs, "--index", "index.db", "--format", fmt, "share/")
+    fresh = baomi_scan("--jobs", jobs, "--no-index", "--format", fmt, "share/")
+    chinese = language.startswith("zh")
+    unchanged = "41 个文件未变" if chinese else "41 files unchanged"
+    assert unchanged in reused.stderr  # none read again: every report came from a look-up
+    assert fresh.status == first.status == reused.status == 1
+    if fmt == "jsonl":
+        assert without_reused(reused.files) == without_reused(fresh.files) == without_reused(first.files)
+        assert all(f["reused"] for f in reused.files)
+        assert reused.files[0]["path"].startswith("share/folder000/")
+    else:
+        assert reused.stdout == fresh.stdout == first.stdout
+        assert "share/folder000/名单\\nPASS   \\x1b[0m.txt" in reused.stdout
+        assert ("禁止" if chinese else "BLOCK") in reused.stdout
+
+
 def test_the_inspection_report_is_the_same_fresh_or_reused(tmp_path: Path) -> None:
     share, index = tmp_path / "share", tmp_path / "index.db"
     make_tree(share, 20, documents=2)

@@ -15,14 +15,18 @@ import os
 import threading
 import time
 from collections import OrderedDict
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from scanner.engine import Refused, Scanner, read_regular_file
+from scanner.i18n import speaking
 from scanner.index.records import decode, encode
 from scanner.index.store import Listing, ScanIndex, Stored
-from scanner.model import FileReport
+from scanner.model import FileReport, Verdict
+from scanner.report import Rendering, Told, printable
+from scanner.walk import FS_ENCODING, FS_ERRORS, prefix_of
 
 # A file changed less than this before it was read may change again with no new mtime (FAT keeps mtime to 2 s).
 RACY_NS = 2_000_000_000
@@ -83,11 +87,12 @@ Kept = tuple[str, int, bytes, int]
 @dataclass(slots=True)
 class Looked:
     """A listing looked up by a scanning process: for each name, what to do, the stored report (where the plan
-    may use it) and the file's metadata (where it is to be read); the names of files gone from the folder; and the
-    scan that last listed the whole folder (0: none)."""
+    may use it; rendered for the printer where the report is reused and the reader has a Rendering) and the file's
+    metadata (where it is to be read); the names of files gone from the folder; and the scan that last listed the
+    whole folder (0: none)."""
 
     plans: list[Plan] = field(default_factory=list)
-    kept: list[Kept | None] = field(default_factory=list)
+    kept: list[Kept | Told | None] = field(default_factory=list)
     states: list[FileState | None] = field(default_factory=list)
     gone: list[bytes] = field(default_factory=list)
     listed_by: int = 0
@@ -128,22 +133,28 @@ class IndexReader:
     """What the index holds under the rule set of the scan (and, for a --rescan, what it made itself), for a process
     that only reads it: the rows of a folder's files, and reports found by content (SHA-256) and file name (a file's
     name is part of what is judged: its words, the format its suffix hints). What this process scanned itself is
-    found at once, before the scan's client has written it to the index. The threads of a Dask worker share one."""
+    found at once, before the scan's client has written it to the index. The threads of a Dask worker share one.
+    With a `rendering`, the reports a look-up reuses are rendered here for the printer: a re-scan's one client
+    then only writes them out."""
 
     location: str | Path
     fingerprint: str
     channel: str
     only_run: int | None = None
+    rendering: Rendering | None = None
     _index: ScanIndex | None = field(default=None, repr=False)
     _pid: int = 0
     # Oldest first. An OrderedDict: a dict's oldest key, after many taken from its front, is found by walking past
     # every slot they left empty.
     _recent: OrderedDict[tuple[bytes, bytes], str] = field(default_factory=OrderedDict, repr=False)
+    # A text rendering, but for the path, of each stored report a look-up reused (Rendering.around_path).
+    _around: dict[str, tuple[str, str, Verdict]] = field(default_factory=dict, repr=False)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
 
     def look(self, listings: list[Listing]) -> list[Looked]:
         """Each listing's files: their metadata now against their rows, and so what to do with each."""
-        with self._lock:
+        language = speaking(self.rendering.language) if self.rendering is not None else nullcontext()
+        with self._lock, language:
             index = self._open()
             return [self._look(index, listing) for listing in listings]
 
@@ -156,6 +167,8 @@ class IndexReader:
         except OSError:  # a folder one may pass through but not list (a file named on its own there)
             folder = None
         prefix = listing.folder.rstrip(b"/") + b"/"
+        render = self.rendering if listing.shown else None
+        shown = prefix_of(listing.shown)
         try:
             stat, stored_as, rules_of, only_run = os.stat, found.stored.get, index.rules_of, self.only_run
             reuse, scan = Plan.REUSE, Plan.SCAN
@@ -169,6 +182,8 @@ class IndexReader:
                 looked.plans.append(decided)
                 if stored is None or decided is scan:
                     looked.kept.append(None)
+                elif decided is reuse and render is not None:
+                    looked.kept.append(self._told(render, stored, shown + name.decode(FS_ENCODING, FS_ERRORS)))
                 else:
                     looked.kept.append((stored.report, stored.size, stored.sha256, stored.scan))
                 looked.states.append(None if decided is reuse or info is None else FileState.of(info))
@@ -176,6 +191,21 @@ class IndexReader:
             if folder is not None:
                 os.close(folder)
         return looked
+
+    def _told(self, rendering: Rendering, stored: Stored, path: str) -> Told:
+        """A reused report rendered. Where the rendering names the file only by its path (text), the rest is made
+        once per stored report: a share's clean files have a few between them."""
+        around = self._around.get(stored.report)
+        if around is None:
+            report = decode(stored.report, path, stored.size, stored.sha256)
+            parts = rendering.around_path(report)
+            if parts is None:
+                return rendering(report), report.verdict, stored.scan
+            if len(self._around) >= RECENT:
+                self._around.clear()
+            around = self._around[stored.report] = (*parts, report.verdict)
+        before, after, verdict = around
+        return before + printable(path) + after, verdict, stored.scan
 
     def find(self, sha256: bytes, name: str) -> str | None:
         """A stored report of a file named `name` (its last part) with this content, or None."""
@@ -207,7 +237,7 @@ class IndexReader:
             self._index = None
 
     def __getstate__(self) -> dict[str, Any]:
-        return {**self.__dict__, "_index": None, "_pid": 0, "_recent": OrderedDict(), "_lock": None}
+        return {**self.__dict__, "_index": None, "_pid": 0, "_recent": OrderedDict(), "_around": {}, "_lock": None}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         self.__dict__.update(state, _lock=threading.Lock())

@@ -117,13 +117,15 @@ class Row(NamedTuple):
 class Listing:
     """Files of one folder to look up (absolute, as bytes), by name. For a folder the walk listed, `whole` is set and
     the names are every file in the range of names (after, upto] (None: unbounded), so that a row in that range of a
-    name not given is a file gone; for files named on their own, only their rows are looked at."""
+    name not given is a file gone; for files named on their own, only their rows are looked at. `shown` is the
+    folder as the walk showed it, where the reports' paths are the walk's (empty for files named on their own)."""
 
     folder: bytes
     names: list[bytes]
     whole: bool = False
     after: bytes | None = None
     upto: bytes | None = None
+    shown: str = ""
 
 
 @dataclass(slots=True)
