@@ -33,6 +33,7 @@ from scanner.index.store import Listing, Row, ScanIndex, Stored
 from scanner.walk import walk
 
 NIGHT_SECONDS = 10 * 3600  # 20:00 to 06:00
+RESCANS = 3  # re-scans, each after the same 1 % of the files changed again: the median is the figure
 WORKER_CORES = 8  # a worker host, for the paper figures
 PAPER_FILES = 100_000_000
 OFFICE_SHARE = 0.3  # of a real share's files: Word, Excel, PDF, WPS (the synthetic share has 1 %)
@@ -93,15 +94,15 @@ def _office(suffix: str, n: int, edition: int = 0) -> bytes:
     return out.getvalue()
 
 
-def change(paths: list[Path], every: int = 100) -> int:
-    """Rewrite every `every`th file with new content (a new edition); how many."""
+def change(paths: list[Path], edition: int = 1, every: int = 100) -> int:
+    """Rewrite every `every`th file with new content (the `edition`th); how many."""
     changed = 0
     for n, path in enumerate(paths):
         if n % every == every - 1:
             if path.suffix == ".txt":
-                path.write_bytes(_text(n, 1).encode())
+                path.write_bytes(_text(n, edition).encode())
             else:
-                path.write_bytes(_office(path.suffix, n, 1))
+                path.write_bytes(_office(path.suffix, n, edition))
             changed += 1
     return changed
 
@@ -231,8 +232,11 @@ def run(args: argparse.Namespace, work: Path) -> None:
     total = len(paths)
     first = baomi_scan("--jobs", "2", "--index", index, share)
     size = index_bytes(index)
-    changed = change(paths)
-    again = baomi_scan("--jobs", "2", "--index", index, share)
+    agains = []
+    for edition in range(1, RESCANS + 1):  # each time the same 1 % of the files changed again
+        changed = change(paths, edition)
+        agains.append(baomi_scan("--jobs", "2", "--index", index, share))
+    again = sorted(agains, key=lambda timed: timed.seconds)[RESCANS // 2]
     reused = re.search(r"(\d+) of (\d+) reports reused", again.stderr)
     walked, stated, keys = walk_cost(share)
     sqlite = index_costs(work / "costs.db", keys)
@@ -255,8 +259,9 @@ def run(args: argparse.Namespace, work: Path) -> None:
         ("share", f"{args.files:,} text files (100–400 characters) + {args.documents:,} office files (docx, xlsx)"),
         ("first scan, --jobs 2", f"{first.seconds:.0f} s, {total / first.seconds:,.0f} files/s, {first.cpu:.0f} s CPU"),
         (
-            "re-scan, 1 % changed",
-            f"{again.seconds:.1f} s, {total / again.seconds:,.0f} files/s ({again.cpu:.1f} s CPU; {changed:,} changed)",
+            f"re-scan, 1 % changed (the median of {RESCANS})",
+            f"{again.seconds:.1f} s, {total / again.seconds:,.0f} files/s ({again.cpu:.1f} s CPU; {changed:,} changed;"
+            f" all: {', '.join(f'{timed.seconds:.2f}' for timed in agains)} s)",
         ),
         ("re-scan against first", f"{first.seconds / again.seconds:.1f}× faster (goal ≥ 20×)"),
         ("reports reused", reused.group(0) if reused else "?"),
