@@ -25,9 +25,11 @@ from watchdog.events import FileSystemEvent, FileSystemEventHandler
 from watchdog.observers import Observer
 
 from scanner.audit import Action, AuditLog, Decision
+from scanner.database import is_url, shown
 from scanner.engine import Scanner
 from scanner.i18n import Message, current, msg, render, speaking
 from scanner.policy import Config
+from scanner.registry.settings import registry_settings
 from scanner.ruleset import rule_set
 from scanner.titles import os_error
 
@@ -40,6 +42,9 @@ GATHER_SECONDS = 2.0
 # What a file's writer does; opening and reading it (as each reload does) changes nothing.
 _WRITES = frozenset({"created", "deleted", "modified", "moved", "closed"})
 _ATTEMPTS = 3  # builds in a row that saw a dictionary change under them before the last one is taken anyway
+# A registry in PostgreSQL is no file to watch: a door asks it this often whether a registration or a removal made a
+# new generation since its rules were built (a SQLite store is watched as a file).
+REGISTRY_POLL_SECONDS = 10.0
 _WARM_UP = "预热".encode()
 
 
@@ -215,6 +220,9 @@ class Rules:
         thread) and when a watched file changes."""
         thread = threading.Thread(target=self._serve_requests, name="baomi-reload", daemon=True)
         thread.start()
+        stop = threading.Event()
+        poll = threading.Thread(target=self._poll_registry, args=(stop,), name="baomi-registry-poll", daemon=True)
+        poll.start()
         self._observer = Observer()
         self._observer.start()
         with self._lock:
@@ -225,11 +233,13 @@ class Rules:
             with _on_hangup(lambda: self.request("SIGHUP")):
                 yield self
         finally:
+            stop.set()
             self._requests.put(None)
             observer, self._observer = self._observer, None
             observer.stop()
             observer.join(timeout=10)
             self._watches.clear()
+            poll.join(timeout=30)
             thread.join(timeout=30)
 
     def status(self) -> dict[str, Any]:
@@ -249,6 +259,28 @@ class Rules:
                     return
                 reasons.append(more)
             self.reload(functools.reduce(_and, dict.fromkeys(reasons)))
+
+    def _poll_registry(self, stop: threading.Event) -> None:
+        """Every REGISTRY_POLL_SECONDS, where the rules in force read a registry in PostgreSQL: a reload when the
+        rules that would be built now are others (the store's generation is part of their fingerprint)."""
+        unreachable = False
+        while not stop.wait(REGISTRY_POLL_SECONDS):
+            config = self._scanner.config
+            store = registry_settings(config).store
+            if self._load is None or not is_url(store):
+                continue
+            try:
+                now = rule_set(config).fingerprint
+            except Exception as exc:  # the server is away: the rules in force stay, and it is said once
+                if not unreachable:
+                    with speaking(config.language or current()):
+                        log.warning(msg("cannot ask {store} for new registrations: {error}", store=shown(store),
+                                        error=_failure(exc)))  # fmt: skip
+                unreachable = True
+                continue
+            unreachable = False
+            if now != self.fingerprint:
+                self.request(msg("{file} changed", file=shown(store)))
 
     def _watch_files(self) -> None:
         """Watch the folders of the policy file, of every dictionary the rules in force read (they may have changed
