@@ -25,6 +25,7 @@ from scanner.cli import main
 from scanner.engine import Scanner
 from scanner.model import FileReport
 from scanner.policy import load_config
+from scanner.registry.store import open_store
 from scanner.ruleset import rule_set
 from tests.common import docx_of
 from tests.conftest import SHARED, require
@@ -255,6 +256,23 @@ def test_remove_export_and_import(tmp_path: Path, capsys: pytest.CaptureFixture[
 
     assert office.register("remove", document["id"]) == 0
     assert not registered(office.scanner().scan_bytes(excerpt(200).encode(), "x.txt"))
+
+
+def test_a_change_that_fails_half_way_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    """A registration writes its rows and the store's new generation together, or nothing at all."""
+    office = Office(tmp_path)
+    office.register("add", str(office.file("报告.docx", docx_of(*SECRET))), "--level", "机密")
+    store = open_store(str(tmp_path / "registry.db"))
+    try:
+        [document] = store.documents()
+        generation = store.generation()
+        with pytest.raises(RuntimeError), store.change():
+            assert store.remove(document.id)
+            raise RuntimeError("the disk is full")
+        assert store.documents() == [document] and store.generation() == generation
+    finally:
+        store.close()
+    assert registered(office.scanner().scan_bytes(excerpt(200).encode(), "x.txt"))
 
 
 def test_scanner_builds_the_registry_once_and_needs_the_store_no_more(tmp_path: Path) -> None:

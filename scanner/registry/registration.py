@@ -100,29 +100,29 @@ class Registrar:
         record = DocumentRecord(
             new_id(), title or folded.title, check_level(level), now(), str(path), _sha256(data), len(folded.codes)
         )
-        self.store.add_document(record, values, positions)
-        self.store.changed()
+        with self.store.change():
+            self.store.add_document(record, values, positions)
         return replace(record, fingerprints=len(values))
 
     def add_public(self, paths: list[Path]) -> int:
         """Record public texts; every registered document drops the fingerprints it shares with them. Returns how
         many fingerprints the registered documents dropped."""
-        added = []
+        read = []
         for path in paths:
             data = path.read_bytes()
             codes = read_folded(data, str(path), self.limits).codes
             hashes = kgram_hashes(codes, self.keyed.base)
-            hashes = np.unique(self.keyed(np.unique(hashes[small_positions(hashes)])))
-            self.store.add_public(new_id(), str(path), _sha256(data), now(), hashes)
-            added.append(hashes)
-        public = np.unique(np.concatenate(added)) if added else np.zeros(0, np.uint64)
+            read.append((str(path), _sha256(data), np.unique(self.keyed(np.unique(hashes[small_positions(hashes)])))))
+        public = np.unique(np.concatenate([hashes for _, _, hashes in read])) if read else np.zeros(0, np.uint64)
         dropped = 0
-        for record, values, positions in list(self.store.fingerprints()):
-            kept, kept_positions = _without_public(values, positions, public)
-            if len(kept) < len(values):
-                dropped += len(values) - len(kept)
-                self.store.set_fingerprints(record.id, kept, kept_positions)
-        self.store.changed()
+        with self.store.change():
+            for source, sha256, hashes in read:
+                self.store.add_public(new_id(), source, sha256, now(), hashes)
+            for record, values, positions in self.store.fingerprints():
+                kept, kept_positions = _without_public(values, positions, public)
+                if len(kept) < len(values):
+                    dropped += len(values) - len(kept)
+                    self.store.set_fingerprints(record.id, kept, kept_positions)
         self._public = None
         return dropped
 
@@ -149,13 +149,13 @@ class Registrar:
             len(rows),
             shapes,
         )
-        self.store.add_table(record, cells)
-        self.store.changed()
+        with self.store.change():
+            self.store.add_table(record, cells)
         return record
 
     def remove(self, ident: str) -> bool:
-        removed = self.store.remove(ident)
-        self.store.changed()
+        with self.store.change():
+            removed = self.store.remove(ident)
         return removed
 
     def export(self) -> dict[str, Any]:
@@ -192,31 +192,31 @@ class Registrar:
         have = {d.id for d in self.store.documents()} | {t.id for t, _ in self.store.tables()}
         have |= {row[0] for row in self.store.public_rows()}
         added = [0, 0, 0]
-        for item in exported.get("documents", []):
-            if item["id"] not in have:
-                record = DocumentRecord(**{k: v for k, v in item.items() if k not in ("hashes", "positions")})
-                self.store.add_document(
-                    record, unpack(_unb64(item["hashes"]), "<u8"), unpack(_unb64(item["positions"]), "<u4")
-                )
-                added[0] += 1
-        for item in exported.get("tables", []):
-            if item["id"] not in have:
-                table = TableRecord(
-                    **{k: v for k, v in item.items() if k not in ("hashes", "cell_rows", "cell_columns")}
-                )
-                cells = TableCells(
-                    unpack(_unb64(item["hashes"]), "<u8"),
-                    unpack(_unb64(item["cell_rows"]), "<u4"),
-                    unpack(_unb64(item["cell_columns"]), "u1"),
-                )
-                self.store.add_table(table, cells)
-                added[1] += 1
-        for item in exported.get("public", []):
-            if item["id"] not in have:
-                hashes = unpack(_unb64(item["hashes"]), "<u8")
-                self.store.add_public(item["id"], item["source"], item["sha256"], item["added"], hashes)
-                added[2] += 1
-        self.store.changed()
+        with self.store.change():
+            for item in exported.get("documents", []):
+                if item["id"] not in have:
+                    record = DocumentRecord(**{k: v for k, v in item.items() if k not in ("hashes", "positions")})
+                    self.store.add_document(
+                        record, unpack(_unb64(item["hashes"]), "<u8"), unpack(_unb64(item["positions"]), "<u4")
+                    )
+                    added[0] += 1
+            for item in exported.get("tables", []):
+                if item["id"] not in have:
+                    table = TableRecord(
+                        **{k: v for k, v in item.items() if k not in ("hashes", "cell_rows", "cell_columns")}
+                    )
+                    cells = TableCells(
+                        unpack(_unb64(item["hashes"]), "<u8"),
+                        unpack(_unb64(item["cell_rows"]), "<u4"),
+                        unpack(_unb64(item["cell_columns"]), "u1"),
+                    )
+                    self.store.add_table(table, cells)
+                    added[1] += 1
+            for item in exported.get("public", []):
+                if item["id"] not in have:
+                    hashes = unpack(_unb64(item["hashes"]), "<u8")
+                    self.store.add_public(item["id"], item["source"], item["sha256"], item["added"], hashes)
+                    added[2] += 1
         return added[0], added[1], added[2]
 
 

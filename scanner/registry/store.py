@@ -7,15 +7,14 @@ Nothing here is text: every value is a keyed hash, stored as packed little-endia
 from __future__ import annotations
 
 import json
-import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from scanner.database import is_url, shown
+from scanner.database import Database, DatabaseError, shown
 from scanner.i18n import msg
 from scanner.registry.settings import RegistryError
 
@@ -66,7 +65,7 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (name TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS documents (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, level TEXT NOT NULL, registered TEXT NOT NULL, source TEXT NOT NULL,
-    sha256 TEXT NOT NULL, chars BIGINT NOT NULL, fingerprints BIGINT NOT NULL, hashes {blob} NOT NULL,
+    sha256 TEXT NOT NULL, chars {bigint} NOT NULL, fingerprints {bigint} NOT NULL, hashes {blob} NOT NULL,
     positions {blob} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS public_texts (
@@ -75,7 +74,7 @@ CREATE TABLE IF NOT EXISTS public_texts (
 CREATE TABLE IF NOT EXISTS registered_tables (
     id TEXT PRIMARY KEY, title TEXT NOT NULL, level TEXT NOT NULL, registered TEXT NOT NULL, source TEXT NOT NULL,
     sha256 TEXT NOT NULL, columns TEXT NOT NULL, min_columns INTEGER NOT NULL, salt TEXT NOT NULL,
-    rows BIGINT NOT NULL, shapes TEXT NOT NULL, hashes {blob} NOT NULL, cell_rows {blob} NOT NULL,
+    rows {bigint} NOT NULL, shapes TEXT NOT NULL, hashes {blob} NOT NULL, cell_rows {blob} NOT NULL,
     cell_columns {blob} NOT NULL
 );
 """
@@ -92,32 +91,30 @@ def unpack(blob: bytes | memoryview, dtype: str) -> np.ndarray:
 
 
 class Store:
-    """One registry, whichever database holds it. Open with `open_store`; every change bumps the generation, which
-    names the compiled index a scanner caches."""
-
-    blob = "BLOB"
-    placeholder = "?"
+    """One registry, in a SQLite file or a PostgreSQL database (scanner.database). Open with `open_store`; every
+    change is made in `change()`, which bumps the generation that names the compiled index a scanner caches."""
 
     def __init__(self, location: str) -> None:
-        self.location = location
-
-    # -- what each database does its own way
-    def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        raise NotImplementedError
-
-    def commit(self) -> None:
-        raise NotImplementedError
+        self.location = shown(location)
+        try:
+            self.db = Database(location)
+        except DatabaseError as exc:
+            raise RegistryError(exc.args[0]) from None
+        try:
+            self._create()
+        except Exception as exc:  # sqlite3.Error, psycopg.Error: the database refused the registry's tables
+            self.db.close()
+            refused = msg("{store}: this is not a registry baomi can use ({error}).", store=self.location,
+                          error=str(exc).strip())  # fmt: skip
+            raise RegistryError(refused) from None
 
     def close(self) -> None:
-        raise NotImplementedError
+        self.db.close()
 
-    # -- shared
     def _create(self) -> None:
-        for statement in _SCHEMA.format(blob=self.blob).split(";"):
-            if statement.strip():
-                self._execute(statement)
-        self._execute("INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING", ("format", FORMAT))
-        self.commit()
+        self.db.create(_SCHEMA)
+        claim = "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO NOTHING"
+        self.db.execute(claim, ("format", FORMAT))
         stored = self.meta("format")
         if stored != FORMAT:
             other = msg(
@@ -129,14 +126,14 @@ class Store:
             raise RegistryError(other)
 
     def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return list(self._execute(sql, args).fetchall())
+        return self.db.rows(sql, args)
 
     def meta(self, name: str) -> str | None:
         rows = self._rows("SELECT value FROM meta WHERE name = ?", (name,))
         return str(rows[0][0]) if rows else None
 
     def _set_meta(self, name: str, value: str) -> None:
-        self._execute(
+        self.db.execute(
             "INSERT INTO meta (name, value) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET value = excluded.value",
             (name, value),
         )
@@ -144,17 +141,18 @@ class Store:
     def generation(self) -> int:
         return int(self.meta("generation") or 0)
 
-    def changed(self) -> None:
-        """Mark a change (a new generation) and commit it with everything done since the last commit."""
-        self._set_meta("generation", str(self.generation() + 1))
-        self.commit()
+    @contextmanager
+    def change(self) -> Iterator[None]:
+        """The changes made in the block, and a new generation, committed together or not at all."""
+        with self.db.transaction():
+            yield
+            self._set_meta("generation", str(self.generation() + 1))
 
     def check_key(self, key_id: str) -> None:
         """Bind an empty store to this key, or refuse a store made with another."""
         stored = self.meta("key_id")
         if stored is None:
             self._set_meta("key_id", key_id)
-            self.commit()
         elif stored != key_id:
             raise RegistryError(
                 msg(
@@ -179,12 +177,11 @@ class Store:
     def fingerprints(self) -> Iterator[tuple[DocumentRecord, np.ndarray, np.ndarray]]:
         """Every document with its fingerprints (keyed hashes) and their positions in its folded text."""
         names = ", ".join(_DOCUMENT_COLUMNS)
-        cursor = self._execute(f"SELECT {names}, hashes, positions FROM documents ORDER BY registered, id")
-        for row in cursor:
+        for row in self._rows(f"SELECT {names}, hashes, positions FROM documents ORDER BY registered, id"):
             yield DocumentRecord(*row[:-2]), unpack(row[-2], "<u8"), unpack(row[-1], "<u4")
 
     def set_fingerprints(self, document: str, hashes: np.ndarray, positions: np.ndarray) -> None:
-        self._execute(
+        self.db.execute(
             "UPDATE documents SET hashes = ?, positions = ?, fingerprints = ? WHERE id = ?",
             (pack(hashes, "<u8"), pack(positions, "<u4"), len(hashes), document),
         )
@@ -198,7 +195,7 @@ class Store:
 
     def public_hashes(self) -> np.ndarray:
         """Every k-gram hash of every public text, sorted, each once."""
-        parts = [unpack(blob, "<u8") for (blob,) in self._execute("SELECT hashes FROM public_texts")]
+        parts = [unpack(blob, "<u8") for (blob,) in self._rows("SELECT hashes FROM public_texts")]
         return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
 
     def public_rows(self) -> list[tuple[str, str, str, str, np.ndarray]]:
@@ -232,67 +229,18 @@ class Store:
         """Remove a registered document, table or public text by its id."""
         removed = 0
         for table in ("documents", "registered_tables", "public_texts"):
-            removed += self._execute(f"DELETE FROM {table} WHERE id = ?", (ident,)).rowcount or 0
+            removed += self.db.execute(f"DELETE FROM {table} WHERE id = ?", (ident,)).rowcount or 0
         return removed > 0
 
     def _insert(self, table: str, row: dict[str, Any]) -> None:
         marks = ", ".join("?" * len(row))
-        self._execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", tuple(row.values()))
+        self.db.execute(f"INSERT INTO {table} ({', '.join(row)}) VALUES ({marks})", tuple(row.values()))
 
 
 def _record_row(record: DocumentRecord | TableRecord) -> dict[str, Any]:
     return {f.name: getattr(record, f.name) for f in fields(record)}
 
 
-class SqliteStore(Store):
-    def __init__(self, path: str) -> None:
-        super().__init__(path)
-        Path(path).parent.mkdir(parents=True, exist_ok=True)
-        try:
-            self._db = sqlite3.connect(path, timeout=30, check_same_thread=False)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._create()
-        except sqlite3.DatabaseError as exc:
-            raise RegistryError(
-                msg("{path}: this is not a registry baomi can open ({error}).", path=path, error=str(exc))
-            ) from None
-
-    def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self._db.execute(sql, tuple(args))
-
-    def commit(self) -> None:
-        self._db.commit()
-
-    def close(self) -> None:
-        self._db.close()
-
-
-class PostgresStore(Store):
-    blob = "BYTEA"
-
-    def __init__(self, url: str) -> None:
-        super().__init__(shown(url))
-        import psycopg  # only where a PostgreSQL store is named
-
-        try:
-            self._db = psycopg.connect(url, connect_timeout=15)
-            self._create()
-        except psycopg.Error as exc:
-            unusable = msg(
-                "{store}: cannot use the PostgreSQL registry: {error}", store=self.location, error=str(exc).strip()
-            )
-            raise RegistryError(unusable) from None
-
-    def _execute(self, sql: str, args: Sequence[Any] = ()) -> Any:
-        return self._db.execute(sql.replace("?", "%s"), tuple(args))
-
-    def commit(self) -> None:
-        self._db.commit()
-
-    def close(self) -> None:
-        self._db.close()
-
-
 def open_store(location: str) -> Store:
     """The store at a file path (SQLite, created when missing) or a postgresql:// URL."""
-    return PostgresStore(location) if is_url(location) else SqliteStore(location)
+    return Store(location)
