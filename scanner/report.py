@@ -234,7 +234,7 @@ class SarifPrinter(Printer):
 
 
 # A report rendered for the printer by the process that looked it up: its text, its verdict, and the scan that made it
-# (scanner.index.reuse). A plain tuple: a re-scan hands millions of unchanged files' between processes.
+# (scanner.index.reuse). A plain tuple: a re-scan hands millions of them between processes.
 Told = tuple[str, Verdict, int]
 
 
