@@ -261,7 +261,8 @@ def test_files_gone_from_the_share_are_forgotten_by_the_index(tmp_path: Path, jo
     baomi_scan("--jobs", jobs, "--index", index, files[1])  # a file named on its own: its folder is not listed
     left = {p for p in [*files, *big] if p.exists()} | {share / "folder002" / "below" / "kept.txt"}
     with sqlite3.connect(index) as db:
-        paths = {bytes(folder) + b"/" + bytes(name) for folder, name in db.execute("SELECT folder, name FROM files")}
+        rows = db.execute("SELECT folders.folder, name FROM files JOIN folders ON folders.id = files.folder")
+        paths = {bytes(folder) + b"/" + bytes(name) for folder, name in rows}
     assert paths == {os.fsencode(p) for p in left}
 
 

@@ -16,7 +16,7 @@ from scanner.config import IndexTable
 from scanner.database import Database, DatabaseError, is_url, shown
 from scanner.i18n import N_, msg
 
-FORMAT = 3  # of the tables; an index of an older format is emptied and made anew (its reports are of an older baomi)
+FORMAT = 4  # of the tables; an index of an older format is emptied and made anew (its reports are of an older baomi)
 NEWER_FORMAT = N_(
     "{location} is a scan index of a newer baomi (format {found}, this one keeps {ours}): give another --index."
 )
@@ -27,9 +27,10 @@ _OLD = (
     "DROP TABLE IF EXISTS folders",
     "DROP TABLE IF EXISTS scans",
 )
-# A file's row is keyed by its folder and its name in it (absolute, as bytes), so that a folder's files are one range
-# of the key: looked up together, and the rows of files gone from it found in the same look-up. A folder's row says
-# which scan last listed it whole: a scan that ends forgets the files of the folders it did not list (gone, emptied).
+# A file's row is keyed by its folder's id and its name in it (as bytes), so that a folder's files are one range of the
+# key: looked up together, and the rows of files gone from it found in the same look-up. A folder's row (its absolute
+# path as bytes, once) says which scan last listed it whole: a scan that ends forgets the files of the folders it did
+# not list (gone, emptied).
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS scans (
     id {serial},
@@ -43,8 +44,13 @@ CREATE TABLE IF NOT EXISTS scans (
     files {bigint} NOT NULL,
     reused {bigint} NOT NULL
 );
+CREATE TABLE IF NOT EXISTS folders (
+    id {serial},
+    folder {blob} NOT NULL UNIQUE,
+    scan {bigint} NOT NULL
+);
 CREATE TABLE IF NOT EXISTS files (
-    folder {blob} NOT NULL,
+    folder {bigint} NOT NULL,
     name {blob} NOT NULL,
     size {bigint} NOT NULL,
     mtime_ns {bigint} NOT NULL,
@@ -57,11 +63,7 @@ CREATE TABLE IF NOT EXISTS files (
     report TEXT NOT NULL,
     PRIMARY KEY (folder, name)
 );
-CREATE INDEX IF NOT EXISTS files_content ON files (content);
-CREATE TABLE IF NOT EXISTS folders (
-    folder {blob} PRIMARY KEY,
-    scan {bigint} NOT NULL
-)
+CREATE INDEX IF NOT EXISTS files_content ON files (content)
 """
 # `content` is the SHA-256's first 8 bytes as a number: its index costs half as much to keep up as one of the whole
 # digest, and a look-up compares the whole digest too.
@@ -71,7 +73,7 @@ _SAVE = """INSERT INTO files (folder, name, size, mtime_ns, ctime_ns, inode, rea
     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (folder, name) DO UPDATE SET size = excluded.size,
     mtime_ns = excluded.mtime_ns, ctime_ns = excluded.ctime_ns, inode = excluded.inode, read_ns = excluded.read_ns,
     sha256 = excluded.sha256, content = excluded.content, scan = excluded.scan, report = excluded.report"""
-_LISTED = "INSERT INTO folders (folder, scan) VALUES (?, ?) ON CONFLICT (folder) DO UPDATE SET scan = excluded.scan"
+_LISTED = "UPDATE folders SET scan = ? WHERE id = ?"
 _KNOWN_FOLDER = "INSERT INTO folders (folder, scan) VALUES (?, 0) ON CONFLICT (folder) DO NOTHING"
 _SAME_CONTENT = "SELECT name, report, scan FROM files WHERE content = ? AND sha256 = ?"
 LOOKUP_BATCH = 500  # names looked up in one statement
@@ -106,10 +108,10 @@ class Row(NamedTuple):
     name: bytes
     stored: Stored
 
-    def values(self, scan: int) -> tuple[bytes, bytes, int, int, int, int, int, bytes, int, int, str]:
-        """The row's values in the order of the files table's columns, as written by `scan`."""
+    def values(self, folder: int, scan: int) -> tuple[int, bytes, int, int, int, int, int, bytes, int, int, str]:
+        """The row's values in the order of the files table's columns, its folder by id, as written by `scan`."""
         kept = self.stored
-        return (self.folder, self.name, kept.size, kept.mtime_ns, kept.ctime_ns, kept.inode, kept.read_ns,
+        return (folder, self.name, kept.size, kept.mtime_ns, kept.ctime_ns, kept.inode, kept.read_ns,
                 kept.sha256, content_key(kept.sha256), scan, kept.report)  # fmt: skip
 
 
@@ -158,6 +160,7 @@ class ScanIndex:
         self.location = location
         self.db = Database(location)
         self._rules: dict[int, tuple[str, str]] = {}
+        self._folders: dict[bytes, int] = {}  # the ids of the folders this connection wrote rows in
         if create:
             try:
                 self._create()
@@ -209,9 +212,14 @@ class ScanIndex:
 
     def known(self, listing: Listing) -> Found:
         """What the index holds of the files of `listing`."""
+        folders = self.db.rows("SELECT id, scan FROM folders WHERE folder = ?", (listing.folder,))
+        if not folders:
+            return Found({}, [], 0)
+        folder, listed = int(folders[0][0]), int(folders[0][1])
         rows: list[tuple[Any, ...]] = []
         if listing.whole:
-            where, bounds = "", [listing.folder]
+            where = ""
+            bounds: list[int | bytes] = [folder]
             if listing.after is not None:
                 where, bounds = where + " AND name > ?", [*bounds, listing.after]
             if listing.upto is not None:
@@ -221,12 +229,11 @@ class ScanIndex:
             names = listing.names
             for start in range(0, len(names), LOOKUP_BATCH):
                 batch = names[start : start + LOOKUP_BATCH]
-                rows += self.db.rows(_NAMED.format(marks=", ".join("?" * len(batch))), [listing.folder, *batch])
+                rows += self.db.rows(_NAMED.format(marks=", ".join("?" * len(batch))), [folder, *batch])
         stored = {bytes(name): Stored(size, mtime, ctime, inode, read, bytes(sha256), report, scan)
                   for name, size, mtime, ctime, inode, read, sha256, report, scan in rows}  # fmt: skip
         gone = sorted(stored.keys() - set(listing.names)) if listing.whole else []
-        listed = self.db.rows("SELECT scan FROM folders WHERE folder = ?", (listing.folder,)) if listing.whole else []
-        return Found(stored, gone, int(listed[0][0]) if listed else 0)
+        return Found(stored, gone, listed if listing.whole else 0)
 
     def rules_of(self, scan: int) -> tuple[str, str]:
         """The rule-set fingerprint and channel of a scan (scans never change them; a few are asked for, often)."""
@@ -257,11 +264,18 @@ class ScanIndex:
         """Write the rows of files read, forget the files gone (folder, name), mark the folders listed whole by
         `run`, and its progress (reports handed on, of which reused), at once."""
         with self.db.transaction():
-            self.db.executemany(_SAVE, [row.values(run.id) for row in rows])
-            self.db.executemany(_KNOWN_FOLDER, [(folder,) for folder in {row.folder for row in rows}])
-            self.db.executemany("DELETE FROM files WHERE folder = ? AND name = ?", gone)
-            self.db.executemany(_LISTED, [(folder, run.id) for folder in listed])
+            ids = self._folder_ids({row.folder for row in rows} | {folder for folder, _ in gone} | set(listed))
+            self.db.executemany(_SAVE, [row.values(ids[row.folder], run.id) for row in rows])
+            self.db.executemany("DELETE FROM files WHERE folder = ? AND name = ?", [(ids[f], n) for f, n in gone])
+            self.db.executemany(_LISTED, [(run.id, ids[folder]) for folder in listed])
             self.db.execute("UPDATE scans SET files = ?, reused = ? WHERE id = ?", (files, reused, run.id))
+
+    def _folder_ids(self, folders: set[bytes]) -> dict[bytes, int]:
+        """The ids of `folders` (absolute, as bytes), made where they have none yet: inside a transaction."""
+        for folder in folders - self._folders.keys():
+            self.db.execute(_KNOWN_FOLDER, (folder,))
+            self._folders[folder] = int(self.db.rows("SELECT id FROM folders WHERE folder = ?", (folder,))[0][0])
+        return {folder: self._folders[folder] for folder in folders}
 
     def finish(self, run: Run) -> None:
         """Mark `run` finished, and forget the files of the folders below its paths that it did not list (gone, moved
@@ -271,12 +285,13 @@ class ScanIndex:
                 top = root.encode("utf-8", "surrogateescape").rstrip(b"/") or b"/"
                 below = top.rstrip(b"/") + b"/"
                 stale = self.db.rows(
-                    "SELECT folder FROM folders WHERE (folder = ? OR (folder >= ? AND folder < ?)) AND scan < ?",
+                    "SELECT id FROM folders WHERE (folder = ? OR (folder >= ? AND folder < ?)) AND scan < ?",
                     (top, below, below[:-1] + b"0", run.id),  # "0" is the character after "/"
                 )
                 self.db.executemany("DELETE FROM files WHERE folder = ?", stale)
-                self.db.executemany("DELETE FROM folders WHERE folder = ?", stale)
+                self.db.executemany("DELETE FROM folders WHERE id = ?", stale)
             self.db.execute("UPDATE scans SET finished = ? WHERE id = ?", (times.stored(), run.id))
+        self._folders.clear()
 
     def close(self) -> None:
         self.db.close()
