@@ -23,11 +23,11 @@ from scanner.dictionaries import Dictionary
 from scanner.engine import Scanner
 from scanner.extract import Problem
 from scanner.i18n import N_, Message, msg
-from scanner.index.reuse import Examiner, How, IndexReader, Job, Outcome
+from scanner.index.reuse import Examiner, How, IndexReader, Job, Looked, Outcome
 from scanner.index.store import Listing
 from scanner.policy import Config
 from scanner.ruleset import baomi_version
-from scanner.scan import CHUNK, Done, ScanError
+from scanner.scan import CHUNK, Done, Pending, ScanError
 from scanner.titles import os_error
 
 if TYPE_CHECKING:
@@ -97,6 +97,32 @@ def _scan_batch(plugin: str, jobs: list[Job]) -> list[Outcome]:
     return [scanning.examiner.examine(job) for job in jobs]
 
 
+def _look_batch(plugin: str, listings: list[Listing]) -> list[Looked]:
+    """A task: the look-ups of a chunk's listings, on the worker that runs it (through the index it reaches)."""
+    scanning = get_worker().plugins[plugin]
+    assert isinstance(scanning, ScannerPlugin) and scanning.examiner is not None
+    assert scanning.examiner.contents is not None
+    return scanning.examiner.contents.look(listings)
+
+
+@dataclass
+class _Looking:
+    """Look-ups running on a worker; should the task fail twice (its workers lost), they are made here."""
+
+    cluster: Cluster
+    reader: IndexReader
+    listings: list[Listing]
+    future: Any
+
+    def get(self) -> list[Looked]:
+        try:
+            looked: list[Looked] = self.future.result()
+        except Exception:
+            self.cluster._still_connected()
+            return self.reader.look(self.listings)
+        return looked
+
+
 def glimpse(root: str) -> str:
     """What a path looks like from this host, cheaply: a folder's names, a file's size and time."""
     info = os.stat(root)
@@ -152,9 +178,14 @@ class Cluster:
         if problems:
             raise ClusterError(msg(CANNOT_SCAN, problems="; ".join(map(str, problems))))
 
-    def look(self, reader: IndexReader, listings: list[Listing]) -> Done:
-        """The look-ups, here: the index may be a file on this machine only."""
-        return Done(reader.look(listings))
+    def look(self, reader: IndexReader, listings: list[Listing]) -> Pending:
+        """The look-ups on the workers where they reach the index (PostgreSQL: the workers were given the reader),
+        else here (a SQLite index is a file on this machine only): a stat and a row a file, which would otherwise
+        set the pace of one client feeding many workers."""
+        if reader is not self.examiner.contents:
+            return Done(reader.look(listings))
+        future = self.client.submit(_look_batch, self.plugin, listings, pure=False, retries=1)
+        return _Looking(self, reader, listings, future)
 
     def submit(self, jobs: list[Job]) -> Iterator[Outcome]:
         batches = [jobs[start : start + BATCH] for start in range(0, len(jobs), BATCH)]

@@ -1,7 +1,7 @@
 """`baomi scan --cluster` on a real Dask scheduler and two `dask worker` processes on loopback: the verdicts of a local
 scan on the peer corpus, a worker killed mid-scan loses nothing, the scan index works as on one machine (with a
-PostgreSQL index, the workers find copies of what it holds), and a worker that cannot see the paths is a clear error
-before anything is scanned."""
+PostgreSQL index, the workers look the files up and find copies of what it holds), and a worker that cannot see the
+paths is a clear error before anything is scanned."""
 
 from __future__ import annotations
 
@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from distributed import Client
 
 from scanner.index.reuse import PASSING_PROBLEMS
 from tests.common import free_port
@@ -129,3 +130,7 @@ def test_workers_find_copies_of_what_a_postgresql_index_holds(cluster: DaskClust
         again = baomi_scan("--cluster", cluster.address, "--index", url, "--format", "jsonl", share)
     assert all(f["reused"] for f in again.files) and len(again.files) == 40
     assert "20 copies of files already scanned); 0 files scanned" in again.stderr
+    # The workers reach the index: they looked the files up, not the client.
+    with Client(cluster.address, timeout=30) as client:
+        prefixes = client.run_on_scheduler(lambda dask_scheduler: sorted(dask_scheduler.task_prefixes))
+    assert "look_batch" in prefixes  # tasks of _look_batch
