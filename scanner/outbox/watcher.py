@@ -29,7 +29,7 @@ from scanner.outbox.layout import ACTIONS, ROUTES, TEMPORARY, Outbox, display_na
 from scanner.outbox.mover import Mover, Placed
 from scanner.outbox.tracking import TICK, Candidate, Tracker, observe
 from scanner.policy import Config
-from scanner.reloading import Rules, build
+from scanner.reloading import Rules, build, stop_observer
 from scanner.titles import os_error, verdict_word
 
 log = logging.getLogger("baomi.watch")
@@ -86,8 +86,7 @@ class Watcher:
             self._loop()
         finally:
             if observer is not None:
-                observer.stop()
-                observer.join(timeout=5)
+                stop_observer(observer, timeout=5)
             self.mover.sync()
         for path in self.tracker.waiting() if once else ():
             log.warning(msg("left {file} in the outbox: it is still being written", file=display_name(path)))
