@@ -7,7 +7,7 @@ Nothing here is text: every value is a keyed hash, stored as packed little-endia
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -125,11 +125,8 @@ class Store:
             )
             raise RegistryError(other)
 
-    def _rows(self, sql: str, args: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
-        return self.db.rows(sql, args)
-
     def meta(self, name: str) -> str | None:
-        rows = self._rows("SELECT value FROM meta WHERE name = ?", (name,))
+        rows = self.db.rows("SELECT value FROM meta WHERE name = ?", (name,))
         return str(rows[0][0]) if rows else None
 
     def _set_meta(self, name: str, value: str) -> None:
@@ -172,12 +169,12 @@ class Store:
 
     def documents(self) -> list[DocumentRecord]:
         names = ", ".join(_DOCUMENT_COLUMNS)
-        return [DocumentRecord(*row) for row in self._rows(f"SELECT {names} FROM documents ORDER BY registered, id")]
+        return [DocumentRecord(*row) for row in self.db.rows(f"SELECT {names} FROM documents ORDER BY registered, id")]
 
     def fingerprints(self) -> Iterator[tuple[DocumentRecord, np.ndarray, np.ndarray]]:
         """Every document with its fingerprints (keyed hashes) and their positions in its folded text."""
         names = ", ".join(_DOCUMENT_COLUMNS)
-        for row in self._rows(f"SELECT {names}, hashes, positions FROM documents ORDER BY registered, id"):
+        for row in self.db.rows(f"SELECT {names}, hashes, positions FROM documents ORDER BY registered, id"):
             yield DocumentRecord(*row[:-2]), unpack(row[-2], "<u8"), unpack(row[-1], "<u4")
 
     def set_fingerprints(self, document: str, hashes: np.ndarray, positions: np.ndarray) -> None:
@@ -195,12 +192,12 @@ class Store:
 
     def public_hashes(self) -> np.ndarray:
         """Every k-gram hash of every public text, sorted, each once."""
-        parts = [unpack(blob, "<u8") for (blob,) in self._rows("SELECT hashes FROM public_texts")]
+        parts = [unpack(blob, "<u8") for (blob,) in self.db.rows("SELECT hashes FROM public_texts")]
         return np.unique(np.concatenate(parts)) if parts else np.zeros(0, np.uint64)
 
     def public_rows(self) -> list[tuple[str, str, str, str, np.ndarray]]:
         """(id, source, sha256, added, k-gram hashes) of each public text."""
-        rows = self._rows("SELECT id, source, sha256, added, hashes FROM public_texts ORDER BY added, id")
+        rows = self.db.rows("SELECT id, source, sha256, added, hashes FROM public_texts ORDER BY added, id")
         return [(i, s, h, a, unpack(blob, "<u8")) for i, s, h, a, blob in rows]
 
     # -- tables
@@ -216,7 +213,7 @@ class Store:
     def tables(self) -> list[tuple[TableRecord, TableCells]]:
         names = ", ".join(_TABLE_COLUMNS)
         out = []
-        for row in self._rows(f"SELECT {names}, hashes, cell_rows, cell_columns FROM registered_tables ORDER BY id"):
+        for row in self.db.rows(f"SELECT {names}, hashes, cell_rows, cell_columns FROM registered_tables ORDER BY id"):
             values = dict(zip(_TABLE_COLUMNS, row[:-3], strict=True))
             values["columns"] = json.loads(values["columns"])
             values["shapes"] = json.loads(values["shapes"])
