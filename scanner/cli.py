@@ -25,10 +25,10 @@ from scanner.inspection import Inspection, check_report_path, write_report
 from scanner.model import Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, ConfigError
-from scanner.report import PRINTERS, printable, render_text, rendering
+from scanner.report import PRINTERS, Told, printable, render_text, rendering
 from scanner.scan import Executor, Processes, ScanError, Serial, Sweep, closing_line, open_index, start_run
 from scanner.titles import format_title, os_error, part_title, role_title
-from scanner.walk import Entry, scan_entry, walk
+from scanner.walk import Entry, Files, scan_entry, walk, walk_listed
 
 # Sub-command → the module that registers it (its register(subparsers, common)). A module is imported only when its
 # command is run (or for --help), so `baomi scan` does not pay for web frameworks. A new command is one module and
@@ -154,11 +154,11 @@ def run_scan(args: argparse.Namespace) -> int:
         return _explain(scanner, args)
     # Files are scanned as the walk finds them (listed first only for a progress bar), and every format is printed
     # file by file (scanner.report.Printer): memory does not grow with the number of files.
-    files: Iterable[Entry] = walk(args.paths)
+    files: Iterable[Entry | Files] = walk_listed(args.paths)
     progress = None
     if sys.stderr.isatty() and not args.no_progress:
         files = list(files)
-        progress = _Progress(len(files))
+        progress = _Progress(sum(len(item.names) if isinstance(item, Files) else 1 for item in files))
     printer = PRINTERS[args.format](sys.stdout, colour=sys.stdout.isatty())
     inspection = Inspection.begin(args.paths, scanner.config, args.channel) if args.report else None
     worst = Verdict.PASS
@@ -170,11 +170,11 @@ def run_scan(args: argparse.Namespace) -> int:
         closing(sweep.reports(files)) as handed_on,
     ):
         for report in handed_on:
-            if isinstance(report, list):  # reused reports, rendered where they were looked up
-                worst = max(worst, *(verdict for _, verdict, _ in report))
+            if isinstance(report, Told):  # reused reports, rendered where they were looked up
+                worst = max(worst, *report.verdicts)
                 printer.add_told(report)
                 if progress:
-                    progress.step(len(report))
+                    progress.step(report.files)
                 continue
             if progress:
                 progress.step()
@@ -250,7 +250,7 @@ def _sweep(scanner: Scanner, args: argparse.Namespace) -> Iterator[Sweep]:
     if index is not None and run is not None:
         # The reused reports are rendered where they are looked up, unless the inspection report wants them whole.
         told = None if args.report else rendering(args.format, sys.stdout.isatty())
-        reader = IndexReader(index.location, rules, args.channel, run.id if run.full else None, told)
+        reader = IndexReader(index.location, rules, args.channel, run.id, run.id if run.full else None, told)
     # A cluster's workers look for copies in the index only where they can reach it.
     contents = reader if reader is not None and (not args.cluster or is_url(reader.location)) else None
     examiner = Examiner(scanner, args.channel, index is not None, contents)

@@ -14,7 +14,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any, TextIO
+from typing import Any, NamedTuple, TextIO
 
 from scanner.i18n import N_, current, msg_n, render, said, speaking
 from scanner.model import FileReport, Finding, Verdict
@@ -155,10 +155,10 @@ class Printer:
         self.verdicts[report.verdict] += 1
         self.out.write(self.rendered(report))
 
-    def add_told(self, told: list[Told]) -> None:
-        """Reports rendered by the processes that looked them up (see Rendering), in order."""
-        self.verdicts.update([verdict for _, verdict, _ in told])
-        self.out.write("".join([text for text, _, _ in told]))
+    def add_told(self, told: Told) -> None:
+        """Reports rendered by the process that looked them up (see Rendering)."""
+        self.verdicts.update(told.verdicts)
+        self.out.write(told.text)
 
     def rendered(self, report: FileReport) -> str:
         raise NotImplementedError
@@ -233,9 +233,18 @@ class SarifPrinter(Printer):
             self.out.write(tail)
 
 
-# A report rendered for the printer by the process that looked it up: its text, its verdict, and the scan that made it
-# (scanner.index.reuse). A plain tuple: a re-scan hands millions of them between processes.
-Told = tuple[str, Verdict, int]
+class Told(NamedTuple):
+    """The reports of a run of files, rendered for the printer by the process that looked them up (scanner.index.reuse):
+    their text in order, how many had each verdict, and how many of them the interrupted scan being resumed had made
+    or seen. One per run, not per file: a re-scan hands millions of reports between processes."""
+
+    text: str
+    verdicts: dict[Verdict, int]
+    resumed: int
+
+    @property
+    def files(self) -> int:
+        return sum(self.verdicts.values())
 
 
 @dataclass(frozen=True)

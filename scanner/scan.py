@@ -14,8 +14,6 @@ import time
 from collections import Counter, deque
 from collections.abc import Generator, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import groupby, islice
-from operator import attrgetter
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -30,7 +28,7 @@ from scanner.index.store import Listing, Row, Run, ScanIndex, Stored, default_in
 from scanner.model import FileReport
 from scanner.policy import Config
 from scanner.report import Told
-from scanner.walk import Entry, scan_entry
+from scanner.walk import Entry, Files, file_entry, scan_entry
 
 CHUNK = 256  # files looked up, submitted and written together
 SAVE_SECONDS = 2.0  # the longest a report stays unsaved (a scan killed loses at most this much work)
@@ -89,8 +87,8 @@ class Tally:
 
 @dataclass(slots=True)
 class _Slot:
-    """One file of a chunk: its key in the index, its metadata and stored report as a look-up found them, and its
-    report once reused (or the walk's own finding)."""
+    """One file the client hands on itself: its key in the index, its metadata and stored report as a look-up found
+    them, and its report once reused (or the walk's own finding)."""
 
     entry: Entry
     folder: bytes = b""
@@ -99,20 +97,35 @@ class _Slot:
     kept: Kept | None = None
     resumed: bool = False  # its report would be one the interrupted scan being resumed made or saw
     report: FileReport | None = None
-    told: Told | None = None  # its report reused, as the look-up rendered it
+
+
+@dataclass(slots=True)
+class _Listed:
+    """Files of a chunk looked up together: a listing of a folder the walk listed, or of a path named on its own."""
+
+    listing: Listing
+    named: Entry | None = None  # the entry of the path named on its own
+
+    def entry(self, at: int) -> Entry:
+        return self.named or file_entry(self.listing.shown, self.listing.names[at])
 
 
 @dataclass
 class _Chunk:
-    """Files handed on together: looked up in the index at once (by folder), then their reads submitted."""
+    """Files handed on together: looked up in the index at once (by folder), then their reads submitted. Before the
+    look-up, what the walk found (files of folders in listings); after it, what to hand on, in order."""
 
-    slots: list[_Slot]
-    listings: list[Listing] = field(default_factory=list)
-    members: list[list[_Slot]] = field(default_factory=list)  # each listing's slots, in its order
+    parts: list[_Slot | _Listed] = field(default_factory=list)
+    size: int = 0  # files and entries
     listed: list[bytes] = field(default_factory=list)  # folders whose last files these are
     looking: Pending | None = None
+    handed: list[_Slot | Told] = field(default_factory=list)
     outcomes: Iterator[Outcome] = field(default_factory=lambda: iter(()))
     gone: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+    @property
+    def listings(self) -> list[Listing]:
+        return [part.listing for part in self.parts if isinstance(part, _Listed)]
 
 
 class Sweep:
@@ -139,11 +152,11 @@ class Sweep:
         self._listed: list[bytes] = []
         self._saved = time.monotonic()
 
-    def reports(self, entries: Iterable[Entry]) -> Generator[FileReport | list[Told], None, None]:
+    def reports(self, walked: Iterable[Entry | Files]) -> Generator[FileReport | Told, None, None]:
         looking: deque[_Chunk] = deque()  # chunks being looked up, LOOK_AHEAD of them before their files are submitted
         window: deque[_Chunk] = deque()
-        for chunk in self._chunks(entries):
-            if self.reader is not None and self.run is not None:
+        for chunk in self._chunks(walked):
+            if self.reader is not None:
                 chunk.looking = self.executor.look(self.reader, chunk.listings)
             looking.append(chunk)
             if len(looking) > LOOK_AHEAD:
@@ -157,80 +170,85 @@ class Sweep:
                 yield from self._hand_on(window.popleft())
         self._save()
 
-    def _chunks(self, entries: Iterable[Entry]) -> Iterator[_Chunk]:
-        """The entries in chunks of CHUNK, each with its listings: the files of a folder the walk listed, bounded by
-        the names where the folder's part in the chunk before ends and its part in the next begins."""
-        chunk = _Chunk([])
-        for folder, group in groupby(entries, key=attrgetter("folder")):
-            if not folder or self.index is None:  # named on their own, or nothing to look up
-                for entry in group:
-                    chunk.slots.append(self._named(entry, chunk))
-                    if len(chunk.slots) == CHUNK:
-                        yield chunk
-                        chunk = _Chunk([])
-                continue
-            key = os.fsencode(os.path.abspath(folder))
-            after: bytes | None = None  # the last name of the folder's part in the chunk before
-            listed = iter(group)  # taken a piece at a time
-            following: Entry | None = next(listed)
-            while following is not None:
-                piece = [following, *islice(listed, CHUNK - len(chunk.slots) - 1)]
-                following = next(listed, None)
-                slots = [_Slot(entry, key, entry.name) for entry in piece]
-                chunk.slots += slots
-                files = [slot for slot in slots if slot.entry.problem is None]
-                upto = piece[-1].name if following is not None else None
-                chunk.listings.append(Listing(key, [slot.name for slot in files], True, after, upto, folder))
-                chunk.members.append(files)
-                if following is None:
-                    chunk.listed.append(key)
-                after = upto
-                if len(chunk.slots) == CHUNK:
+    def _chunks(self, walked: Iterable[Entry | Files]) -> Iterator[_Chunk]:
+        """The walk in chunks of CHUNK, each folder's files in listings: bounded by the names where the folder's part
+        in the chunk before ends and its part in the next begins, and by the entries the walk found a problem with
+        (each handed on by itself: its name is in the range of the listing after it)."""
+        chunk = _Chunk()
+        folder, key, after = "", b"", None  # the folder being listed, its key, the last name of its listing before
+        for item in walked:
+            if isinstance(item, Entry):
+                chunk.parts.append(self._named(item))
+                chunk.size += 1
+                if chunk.size == CHUNK:
                     yield chunk
-                    chunk = _Chunk([])
-        if chunk.slots:
+                    chunk = _Chunk()
+                continue
+            if item.folder != folder:
+                folder, key, after = item.folder, os.fsencode(os.path.abspath(item.folder)), None
+            start, ending = 0, False
+            while not ending:
+                piece = item.names[start : start + CHUNK - chunk.size]
+                start += len(piece)
+                ending = start == len(item.names)
+                upto = None if ending and item.last else piece[-1]
+                if self.reader is None:  # nothing to look up
+                    chunk.parts += [_Slot(file_entry(folder, name)) for name in piece]
+                else:
+                    chunk.parts.append(_Listed(Listing(key, piece, True, after, upto, folder)))
+                    chunk.listed += [key] if upto is None else []
+                after = upto
+                chunk.size += len(piece)
+                if chunk.size == CHUNK:
+                    yield chunk
+                    chunk = _Chunk()
+        if chunk.parts:
             yield chunk
 
-    def _named(self, entry: Entry, chunk: _Chunk) -> _Slot:
-        """The slot of a path given on its own (looked up by its name alone), or of any entry without an index."""
-        if self.index is None or entry.problem is not None:
+    def _named(self, entry: Entry) -> _Slot | _Listed:
+        """A path given on its own (looked up by its name alone), or any entry with nothing to look up."""
+        if self.reader is None or entry.problem is not None:
             return _Slot(entry)
         folder, name = (os.fsencode(part) for part in os.path.split(os.path.abspath(entry.shown)))
-        slot = _Slot(entry, folder, name)
-        chunk.listings.append(Listing(folder, [name]))
-        chunk.members.append([slot])
-        return slot
+        return _Listed(Listing(folder, [name]), entry)
 
     def _submit(self, chunk: _Chunk) -> _Chunk:
-        """The chunk's look-up taken in, its reused reports decoded and its files to read submitted."""
-        if chunk.looking is not None and self.run is not None:
-            run, reuse = self.run.id, Plan.REUSE
-            for listing, looked, slots in zip(chunk.listings, chunk.looking.get(), chunk.members, strict=True):
-                chunk.gone += [(listing.folder, name) for name in looked.gone]
-                listed_here = looked.listed_by == run
-                for slot, decided, kept, state in zip(slots, looked.plans, looked.kept, looked.states, strict=True):
-                    slot.state = state
-                    if kept is not None and len(kept) == 3:  # reused, and rendered where it was looked up
-                        slot.told = kept
-                        slot.resumed = listed_here or kept[2] == run
-                    elif kept is not None:
-                        slot.kept = kept
-                        slot.resumed = listed_here or kept[3] == run
-                        if decided is reuse:
-                            slot.report = decode(kept[0], slot.entry.shown, kept[1], kept[2])
-        jobs = []
-        for slot in chunk.slots:
-            if slot.report is not None or slot.told is not None:
+        """The chunk's look-up taken in (what it found in the order to hand it on, the reused reports decoded) and
+        its files to read submitted."""
+        found = iter(chunk.looking.get() if chunk.looking is not None else ())
+        run = self.run.id if self.run is not None else 0
+        for part in chunk.parts:
+            if isinstance(part, _Slot):
+                chunk.handed.append(part)
                 continue
-            if slot.entry.problem is not None:  # the walk's own finding: nothing to read
-                slot.report = scan_entry(self.scanner, slot.entry, self.channel).report
+            listing = part.listing
+            looked = next(found)
+            chunk.gone += [(listing.folder, name) for name in looked.gone]
+            listed_here = looked.listed_by == run
+            for file in looked.files:
+                if isinstance(file, Told):
+                    chunk.handed.append(file)
+                    continue
+                at, decided, kept, state = file
+                slot = _Slot(part.entry(at), listing.folder, listing.names[at], state, kept)
+                if kept is not None:
+                    slot.resumed = listed_here or kept[3] == run
+                    if decided is Plan.REUSE:
+                        slot.report = decode(kept[0], slot.entry.shown, kept[1], kept[2])
+                chunk.handed.append(slot)
+        jobs = []
+        for item in chunk.handed:
+            if isinstance(item, Told) or item.report is not None:
+                continue
+            if item.entry.problem is not None:  # the walk's own finding: nothing to read
+                item.report = scan_entry(self.scanner, item.entry, self.channel).report
             else:
-                kept = slot.kept
-                jobs.append(Job(os.path.abspath(slot.entry.shown), slot.entry.shown, kept[2] if kept else None))
+                kept = item.kept
+                jobs.append(Job(os.path.abspath(item.entry.shown), item.entry.shown, kept[2] if kept else None))
         chunk.outcomes = self.executor.submit(jobs) if jobs else iter(())
         return chunk
 
-    def _hand_on(self, chunk: _Chunk) -> Iterator[FileReport | list[Told]]:
+    def _hand_on(self, chunk: _Chunk) -> Iterator[FileReport | Told]:
         """The chunk's reports in order, those rendered where they were looked up a run of them at a time. What was
         read is written to the index in one transaction once a chunk's worth of rows waits (a re-scan hands on a
         chunk in milliseconds, and reads a few of its files), every SAVE_SECONDS, at the end of the sweep, and when
@@ -239,17 +257,13 @@ class Sweep:
         self._gone += chunk.gone
         done = False
         unchanged = resumed = 0  # counted here, and into the tally at the end: a re-scan's millions go this way
-        told: list[Told] = []
         try:
-            for slot in chunk.slots:
-                if slot.told is not None:  # reused unread, rendered
-                    unchanged += 1
+            for slot in chunk.handed:
+                if isinstance(slot, Told):  # reused unread, rendered
+                    unchanged += slot.files
                     resumed += slot.resumed
-                    told.append(slot.told)
+                    yield slot
                     continue
-                if told:
-                    yield told
-                    told = []
                 if slot.report is not None and slot.kept is not None:  # reused unread
                     unchanged += 1
                     resumed += slot.resumed
@@ -260,8 +274,6 @@ class Sweep:
                     yield report
                 if time.monotonic() - self._saved > SAVE_SECONDS:
                     self._save()
-            if told:
-                yield told
             self._listed += chunk.listed
             done = True
         finally:

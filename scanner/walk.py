@@ -36,13 +36,41 @@ class Entry(NamedTuple):
         return Path(self.shown)
 
 
+class Files(NamedTuple):
+    """Files of one folder the walk found one after another (plain files, links to files), by their names as the file
+    system holds them; `last` where the folder's listing ends with them. A share's millions of files go by in such
+    runs, not one by one."""
+
+    folder: str  # as the walk found it
+    names: list[bytes]
+    last: bool
+
+    def entries(self) -> list[Entry]:
+        return [file_entry(self.folder, name) for name in self.names]
+
+
 def walk(paths: Sequence[Path]) -> Iterator[Entry]:
     """The entries below `paths` in a stable order: in each folder its files by name, then its sub-folders."""
+    for item in walk_listed(paths):
+        if isinstance(item, Files):
+            yield from item.entries()
+        else:
+            yield item
+
+
+def walk_listed(paths: Sequence[Path]) -> Iterator[Entry | Files]:
+    """The walk, each folder's files in runs: between two runs of a folder, an entry the walk found a problem with.
+    A folder with files or problems ends with a run marked last (without names, where a problem ends it)."""
     for path in paths:
         if path.is_dir():
             yield from _folder(path)
         else:
             yield Entry(str(path))
+
+
+def file_entry(folder: str, name: bytes) -> Entry:
+    """The entry of a file found in `folder` (as the walk found it) under `name`."""
+    return Entry(prefix_of(folder) + name.decode(FS_ENCODING, FS_ERRORS), None, folder, name)
 
 
 def prefix_of(folder: str) -> str:
@@ -58,7 +86,7 @@ def scan_entry(scanner: Scanner, entry: Entry, channel: str, explain: bool = Fal
     return scanner.examine_path(entry.path, channel, explain)
 
 
-def _folder(top: Path) -> Iterator[Entry]:
+def _folder(top: Path) -> Iterator[Entry | Files]:
     # Iterative, with the folders above each one by (device, inode), so that a link to an ancestor is a loop.
     pending: list[tuple[Path, frozenset[tuple[int, int]]]] = [(top, frozenset())]
     while pending:
@@ -74,18 +102,26 @@ def _folder(top: Path) -> Iterator[Entry]:
         shown = str(folder)
         prefix = prefix_of(shown)
         subfolders = []
+        names: list[bytes] = []
+        problems = False
         for item in items:
-            path = prefix + item.name.decode(FS_ENCODING, FS_ERRORS)
             if not item.is_symlink() and item.is_file(follow_symlinks=False):  # the listing says so: no stat
-                yield Entry(path, None, shown, item.name)
+                names.append(item.name)
                 continue
+            path = prefix + item.name.decode(FS_ENCODING, FS_ERRORS)
             kind, detail = _kind(path, here)
             if kind == "folder":
                 subfolders.append((Path(path), here))
             elif kind == "file":
-                yield Entry(path, None, shown, item.name)
+                names.append(item.name)
             else:
+                if names:
+                    yield Files(shown, names, False)
+                    names = []
                 yield Entry(path, detail, shown, item.name)
+                problems = True
+        if names or problems:
+            yield Files(shown, names, True)
         pending.extend(reversed(subfolders))
 
 

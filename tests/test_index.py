@@ -19,6 +19,7 @@ import pytest
 from scanner.i18n import msg
 from scanner.index.records import decode, encode
 from scanner.model import FileReport
+from scanner.walk import walk
 from tests.scan_rig import MARKED, baomi_scan, make_tree, settle, verdicts, without_reused
 
 TIME = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [\w/+:-]+")  # as times.shown writes one
@@ -257,7 +258,12 @@ def test_files_gone_from_the_share_are_forgotten_by_the_index(tmp_path: Path, jo
     (share / "folder002" / "below" / "kept.txt").write_text("正文\n", encoding="utf-8")
     for n in (0, 255, 256, 300, 599):  # at the ends of the chunks and within them
         big[n].unlink()
-    baomi_scan("--jobs", jobs, "--index", index, share)
+    for n in (100, 598):  # files become links to nothing: unscannable, and forgotten by the index
+        big[n].unlink()
+        big[n].symlink_to(tmp_path / "nowhere")
+    again = baomi_scan("--jobs", jobs, "--index", index, "--format", "jsonl", share)
+    assert [f["path"] for f in again.files] == [entry.shown for entry in walk([share])]  # in the walk's order
+    assert [f["verdict"] for f in again.files if f["path"].endswith(("note0100.txt", "note0598.txt"))] == ["block"] * 2
     baomi_scan("--jobs", jobs, "--index", index, files[1])  # a file named on its own: its folder is not listed
     left = {p for p in [*files, *big] if p.exists()} | {share / "folder002" / "below" / "kept.txt"}
     with sqlite3.connect(index) as db:

@@ -19,7 +19,7 @@ import pytest
 from scanner.engine import Scanner
 from scanner.extract import Limits
 from scanner.policy import load_config
-from scanner.walk import walk
+from scanner.walk import Entry, Files, walk, walk_listed
 from tests.conftest import ROOT, require
 from tests.extract_fixtures import MARK
 
@@ -125,6 +125,33 @@ def test_the_walk_is_files_by_name_then_sub_folders(tmp_path: Path) -> None:
         (tmp_path / name).parent.mkdir(exist_ok=True)
         (tmp_path / name).write_text("x", encoding="utf-8")
     assert [str(e.path.relative_to(tmp_path)) for e in walk([tmp_path])] == ["b.txt", "c.txt", "a/y.txt", "b/z.txt"]
+
+
+def test_a_folders_files_come_in_runs_parted_by_what_cannot_be_scanned(tmp_path: Path) -> None:
+    """A scan looks a folder's files up in the index a run at a time; each problem is reported in its place."""
+    for name in ("a.txt", "b.txt", "d.txt"):
+        (tmp_path / name).write_text("x", encoding="utf-8")
+    for name in ("c-nowhere", "e-nowhere"):
+        (tmp_path / name).symlink_to(tmp_path / "no-such-file")
+    (tmp_path / "below").mkdir()
+    (tmp_path / "below" / "f.txt").write_text("x", encoding="utf-8")
+    walked = [
+        (item.folder, item.names, item.last) if isinstance(item, Files) else os.path.basename(item.shown)
+        for item in walk_listed([tmp_path])
+    ]
+    folder = str(tmp_path)
+    assert walked == [
+        (folder, [b"a.txt", b"b.txt"], False),
+        "c-nowhere",
+        (folder, [b"d.txt"], False),
+        "e-nowhere",
+        (folder, [], True),  # the folder's listing ends with a problem
+        (f"{folder}/below", [b"f.txt"], True),
+    ]
+    assert [os.path.basename(e.shown) for e in walk([tmp_path])] == [
+        "a.txt", "b.txt", "c-nowhere", "d.txt", "e-nowhere", "f.txt"
+    ]  # fmt: skip
+    assert all(isinstance(e, Entry) for e in walk([tmp_path]))
 
 
 def test_a_file_over_the_byte_limit_is_refused_by_its_size_before_it_is_read(tmp_path: Path) -> None:

@@ -14,7 +14,7 @@ import hashlib
 import os
 import threading
 import time
-from collections import OrderedDict
+from collections import Counter, OrderedDict
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -84,18 +84,39 @@ def plan(info: os.stat_result | None, stored: Stored | None, same_rules: bool, o
 Kept = tuple[str, int, bytes, int]
 
 
+# A file of a listing the client is to handle (not reused unread, or reused where the reader does not render): its
+# index in the listing's names, what to do, the stored report (where the plan may use it), and its metadata (where it
+# is to be read). A plain tuple, like Kept.
+Decided = tuple[int, Plan, Kept | None, FileState | None]
+
+
 @dataclass(slots=True)
 class Looked:
-    """A listing looked up by a scanning process: for each name, what to do, the stored report (where the plan
-    may use it; rendered for the printer where the report is reused and the reader has a Rendering) and the file's
-    metadata (where it is to be read); the names of files gone from the folder; and the scan that last listed the
-    whole folder (0: none)."""
+    """A listing looked up by a scanning process: its files in order, each run of those reused unread as the reader
+    rendered them (Told, where the reader has a Rendering), the others one by one (Decided); the names of files gone
+    from the folder; and the scan that last listed the whole folder (0: none)."""
 
-    plans: list[Plan] = field(default_factory=list)
-    kept: list[Kept | Told | None] = field(default_factory=list)
-    states: list[FileState | None] = field(default_factory=list)
+    files: list[Told | Decided] = field(default_factory=list)
     gone: list[bytes] = field(default_factory=list)
     listed_by: int = 0
+
+
+@dataclass(slots=True)
+class _Run:
+    """A run of reused reports being rendered, told once it ends."""
+
+    texts: list[str] = field(default_factory=list)
+    verdicts: list[Verdict] = field(default_factory=list)
+    resumed: int = 0
+
+    def add(self, text: str, verdict: Verdict) -> None:
+        self.texts.append(text)
+        self.verdicts.append(verdict)
+
+    def end(self, files: list[Told | Decided]) -> None:
+        if self.texts:
+            files.append(Told("".join(self.texts), dict(Counter(self.verdicts)), self.resumed))
+            self.texts, self.verdicts, self.resumed = [], [], 0
 
 
 @dataclass(slots=True)
@@ -140,6 +161,7 @@ class IndexReader:
     location: str | Path
     fingerprint: str
     channel: str
+    run: int = 0  # the scan looking up: the reports it made or saw count as resumed
     only_run: int | None = None
     rendering: Rendering | None = None
     _index: ScanIndex | None = field(default=None, repr=False)
@@ -169,30 +191,36 @@ class IndexReader:
         prefix = listing.folder.rstrip(b"/") + b"/"
         render = self.rendering if listing.shown else None
         shown = prefix_of(listing.shown)
+        listed_here = found.listed_by == self.run
+        run = _Run()
         try:
             stat, stored_as, rules_of, only_run = os.stat, found.stored.get, index.rules_of, self.only_run
             reuse, scan = Plan.REUSE, Plan.SCAN
-            for name in listing.names:
+            for at, name in enumerate(listing.names):
                 try:
                     info = stat(name, dir_fd=folder) if folder is not None else stat(prefix + name)
                 except OSError:
                     info = None
                 stored = stored_as(name)
                 decided = plan(info, stored, stored is not None and rules_of(stored.scan) == ours, only_run)
-                looked.plans.append(decided)
-                if stored is None or decided is scan:
-                    looked.kept.append(None)
-                elif decided is reuse and render is not None:
-                    looked.kept.append(self._told(render, stored, shown + name.decode(FS_ENCODING, FS_ERRORS)))
-                else:
-                    looked.kept.append((stored.report, stored.size, stored.sha256, stored.scan))
-                looked.states.append(None if decided is reuse or info is None else FileState.of(info))
+                if decided is reuse and render is not None:
+                    assert stored is not None
+                    run.add(*self._told(render, stored, shown + name.decode(FS_ENCODING, FS_ERRORS)))
+                    run.resumed += listed_here or stored.scan == self.run
+                    continue
+                run.end(looked.files)
+                kept: Kept | None = None
+                if stored is not None and decided is not scan:
+                    kept = (stored.report, stored.size, stored.sha256, stored.scan)
+                state = None if decided is reuse or info is None else FileState.of(info)
+                looked.files.append((at, decided, kept, state))
+            run.end(looked.files)
         finally:
             if folder is not None:
                 os.close(folder)
         return looked
 
-    def _told(self, rendering: Rendering, stored: Stored, path: str) -> Told:
+    def _told(self, rendering: Rendering, stored: Stored, path: str) -> tuple[str, Verdict]:
         """A reused report rendered. Where the rendering names the file only by its path (text), the rest is made
         once per stored report: a share's clean files have a few between them."""
         around = self._around.get(stored.report)
@@ -200,12 +228,12 @@ class IndexReader:
             report = decode(stored.report, path, stored.size, stored.sha256)
             parts = rendering.around_path(report)
             if parts is None:
-                return rendering(report), report.verdict, stored.scan
+                return rendering(report), report.verdict
             if len(self._around) >= RECENT:
                 self._around.clear()
             around = self._around[stored.report] = (*parts, report.verdict)
         before, after, verdict = around
-        return before + printable(path) + after, verdict, stored.scan
+        return before + printable(path) + after, verdict
 
     def find(self, sha256: bytes, name: str) -> str | None:
         """A stored report of a file named `name` (its last part) with this content, or None."""
