@@ -32,7 +32,7 @@ from scanner.walk import Entry, Files, file_entry, scan_entry
 
 CHUNK = 256  # files looked up, submitted and written together
 SAVE_SECONDS = 2.0  # the longest a report stays unsaved (a scan killed loses at most this much work)
-LOOK_AHEAD = 8  # chunks looked up ahead of those whose reads are submitted: the look-ups come back through a thread
+LOOK_AHEAD = 24  # chunks looked up ahead of those whose reads are submitted: the look-ups come back through a thread
 
 
 class ScanError(Exception):
@@ -333,6 +333,10 @@ class Processes(Serial):
     """A pool of scanning processes on this machine, started when there are two files to look up or read at once: a
     scan of one file, or a re-scan that finds one changed, is not worth the processes. The look-ups run there too (a
     stat and a row a file: in one process, the metadata of a re-scan's millions of unchanged files sets its pace)."""
+
+    # The client and the processes pass chunks to each other: a deep queue keeps each busy while the other is slow
+    # (the first office file a process reads starts its parser process; a chunk of changed files takes long to read).
+    ahead = 8
 
     def __init__(self, examiner: Examiner, jobs: int) -> None:
         super().__init__(examiner)
