@@ -230,8 +230,7 @@ class ScanIndex:
             for start in range(0, len(names), LOOKUP_BATCH):
                 batch = names[start : start + LOOKUP_BATCH]
                 rows += self.db.rows(_NAMED.format(marks=", ".join("?" * len(batch))), [folder, *batch])
-        stored = {bytes(name): Stored(size, mtime, ctime, inode, read, bytes(sha256), report, scan)
-                  for name, size, mtime, ctime, inode, read, sha256, report, scan in rows}  # fmt: skip
+        stored = {row[0]: Stored._make(row[1:]) for row in rows}  # both drivers give a BLOB or bytea as bytes
         gone = sorted(stored.keys() - set(listing.names)) if listing.whole else []
         return Found(stored, gone, listed if listing.whole else 0)
 
