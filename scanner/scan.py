@@ -31,9 +31,10 @@ from scanner.policy import Config
 from scanner.report import Told
 from scanner.walk import Entry, Files, file_entry, scan_entry
 
-CHUNK = 256  # files looked up, submitted and written together
+CHUNK = 1024  # files looked up, submitted and written together
 SAVE_SECONDS = 2.0  # the longest a report stays unsaved (a scan killed loses at most this much work)
-LOOK_AHEAD = 24  # chunks looked up ahead of those whose reads are submitted: the look-ups come back through a thread
+SAVE_ROWS = 256  # the most reports that wait to be written to the index
+LOOK_AHEAD = 6  # chunks looked up ahead of those whose reads are submitted: the look-ups come back through a thread
 
 
 class ScanError(Exception):
@@ -251,10 +252,10 @@ class Sweep:
 
     def _hand_on(self, chunk: _Chunk) -> Iterator[FileReport | Told]:
         """The chunk's reports in order, those rendered where they were looked up a run of them at a time. What was
-        read is written to the index in one transaction once a chunk's worth of rows waits (a re-scan hands on a
-        chunk in milliseconds, and reads a few of its files), every SAVE_SECONDS, at the end of the sweep, and when
-        the scan is interrupted (the generator closed) after any report; the folders a chunk ends are marked listed
-        once all their reports are handed on."""
+        read is written to the index in one transaction once SAVE_ROWS rows wait (a re-scan hands on a chunk in
+        milliseconds, and reads a few of its files), every SAVE_SECONDS, at the end of the sweep, and when the scan
+        is interrupted (the generator closed) after any report; the folders a chunk ends are marked listed once all
+        their reports are handed on."""
         self._gone += chunk.gone
         done = False
         unchanged = resumed = 0  # counted here, and into the tally at the end: a re-scan's millions go this way
@@ -273,14 +274,14 @@ class Sweep:
                     report, how = self._report(slot, chunk.outcomes)
                     self.tally.how[how] += 1
                     yield report
-                if time.monotonic() - self._saved > SAVE_SECONDS:
+                if len(self._rows) >= SAVE_ROWS or time.monotonic() - self._saved > SAVE_SECONDS:
                     self._save()
             self._listed += chunk.listed
             done = True
         finally:
             self.tally.how[How.UNCHANGED] += unchanged
             self.tally.resumed += resumed
-            if not done or len(self._rows) >= CHUNK:
+            if not done:
                 self._save()
 
     def _save(self) -> None:
@@ -334,10 +335,6 @@ class Processes(Serial):
     """A pool of scanning processes on this machine, started when there are two files to look up or read at once: a
     scan of one file, or a re-scan that finds one changed, is not worth the processes. The look-ups run there too (a
     stat and a row a file: in one process, the metadata of a re-scan's millions of unchanged files sets its pace)."""
-
-    # The client and the processes pass chunks to each other: a deep queue keeps each busy while the other is slow
-    # (the first office file a process reads starts its parser process; a chunk of changed files takes long to read).
-    ahead = 8
 
     def __init__(self, examiner: Examiner, jobs: int) -> None:
         super().__init__(examiner)
