@@ -1,7 +1,8 @@
 """Benchmark `baomi scan` on a synthetic share: the first scan and a re-scan with 1 % of the files changed (files/s,
-and the ratio: the goal is ≥ 20; in two rounds, each a first scan and its re-scans), the scan index's size per million files, `--jobs 2` against a Dask cluster of two
-local workers (the cost per file of going through Dask), the client's own costs per file (walk, index look-up, index
-write), and from those, on paper, a share of 100 million files.
+and the ratio: the goal is ≥ 20; in two rounds, each a first scan and its re-scans), the scan index's size per
+million files, `--jobs 2` against a Dask cluster of two local workers (the cost per file of going through Dask), the
+client's own costs per file (walk, index look-up, index write), and from those, on paper, a share of 100 million
+files.
 
     .venv/bin/python bench/share.py [--files 200000] [--documents 2000] [--subset 20000] [--folder DIR]
 
