@@ -16,7 +16,7 @@ from contextlib import closing, contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from scanner.command import UsageError, build_scanner, common_options, count, version
+from scanner.command import UsageError, build_scanner, common_options, count
 from scanner.database import DatabaseError, is_url
 from scanner.engine import Scanner
 from scanner.i18n import _, from_environment, msg, render, speaking, translate_argparse
@@ -26,6 +26,7 @@ from scanner.model import Role, Verdict
 from scanner.normalize import normalize
 from scanner.policy import CHANNELS, ConfigError
 from scanner.report import PRINTERS, Told, printable, render_text, rendering
+from scanner.ruleset import baomi_version
 from scanner.scan import Executor, Processes, ScanError, Serial, Sweep, closing_line, open_index, start_run
 from scanner.titles import format_title, os_error, part_title, role_title
 from scanner.walk import Entry, Files, scan_entry, walk, walk_listed
@@ -80,7 +81,10 @@ def build_parser(command: str | None = None) -> argparse.ArgumentParser:
         prog="baomi", description=_("baomi: the confidentiality check of files before they leave the office.")
     )
     parser.add_argument(
-        "--version", action="version", version=f"baomi {version()}", help=_("show program's version number and exit")
+        "--version",
+        action="version",
+        version=f"baomi {baomi_version()}",
+        help=_("show program's version number and exit"),
     )
     sub = parser.add_subparsers(required=True, metavar=_("COMMAND"))
     scan = sub.add_parser(

@@ -10,7 +10,6 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
-from importlib import metadata
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -29,14 +28,6 @@ T = TypeVar("T")
 class UsageError(Exception):
     """A command line that cannot be carried out; the command prints the message (a Message, said in the reader's
     language) and exits with status 2."""
-
-
-def version() -> str:
-    """baomi's version, as installed."""
-    try:
-        return metadata.version("baomi")
-    except metadata.PackageNotFoundError:
-        return "0"
 
 
 def common_options() -> argparse.ArgumentParser:

@@ -25,7 +25,7 @@ from datetime import datetime
 from pathlib import Path
 
 from scanner.audit import Action, AuditLog, Decision, audit_location
-from scanner.command import UsageError, build_scanner, count, logging_to, overridden, reloadable, version
+from scanner.command import UsageError, build_scanner, count, logging_to, overridden, reloadable
 from scanner.config import AuditTable, ClamdTable
 from scanner.doors import clamd_protocol as wire
 from scanner.doors.admission import Admission
@@ -36,6 +36,7 @@ from scanner.extract.base import Detail, Problem
 from scanner.i18n import N_, _, msg, msg_n, speaking
 from scanner.model import FileReport, Verdict
 from scanner.reloading import Rules
+from scanner.ruleset import baomi_version
 from scanner.titles import os_error
 
 log = logging.getLogger("baomi.clamd")
@@ -275,7 +276,7 @@ class ClamdService:
         """As clamd's `ClamAV 1.4.2/27500/Tue Jan  7 09:30:42 2025`: the program, the rule set and when it was put in
         force, in local time."""
         loaded = time.ctime(datetime.fromisoformat(self.rules.loaded).timestamp())
-        return f"baomi {version()}/{self.rules.fingerprint}/{loaded}".encode()
+        return f"baomi {baomi_version()}/{self.rules.fingerprint}/{loaded}".encode()
 
     # -- INSTREAM
 

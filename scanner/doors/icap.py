@@ -30,7 +30,6 @@ from scanner.command import (
     overridden,
     reloadable,
     seconds,
-    version,
     whole_number,
 )
 from scanner.config import AuditTable, IcapTable
@@ -44,6 +43,7 @@ from scanner.extract.base import Problem
 from scanner.i18n import _, current, msg, msg_n, negotiate, render, speaking
 from scanner.model import FileReport, Finding, Verdict
 from scanner.reloading import Rules
+from scanner.ruleset import baomi_version
 from scanner.titles import category_title, os_error, problem_reason, problem_title, where
 
 log = logging.getLogger("baomi.icap")
@@ -194,7 +194,7 @@ class IcapService:
             self.istag,
             [
                 ("Methods", "REQMOD"),
-                ("Service", f"baomi/{version()} upload scanner"),
+                ("Service", f"baomi/{baomi_version()} upload scanner"),
                 ("Allow", "204"),
                 ("Preview", str(self.settings.preview)),
                 ("Transfer-Preview", "*"),
