@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import io
+import math
 import os
 import re
 import resource
@@ -334,7 +335,7 @@ def paper(text: float, office: float, rescan: float, walked: float, index: dict[
         (f"paper: 100 M files, {OFFICE_SHARE:.0%} office", f"{core_seconds / 3600:,.0f} core-hours to scan"),
         (
             "paper: first scan in one night (10 h)",
-            f"{cores:,.0f} cores: {cores / WORKER_CORES:,.0f} worker hosts of {WORKER_CORES} cores",
+            f"{cores:,.1f} cores: {math.ceil(cores / WORKER_CORES):,} worker hosts of {WORKER_CORES} cores",
         ),
         ("paper: the client's walk, look-up and write", f"{first_client:.1f} h for 100 M files (one process)"),
         ("paper: re-scan, 1 % changed: scanning", f"{changed:,.0f} core-hours"),
