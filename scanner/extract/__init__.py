@@ -161,9 +161,9 @@ class Reading:
 def _reader(fmt: str) -> Reader:
     reader = IN_PROCESS.get(fmt)
     if reader is None:
-        from scanner.extract.readers import READERS
+        from scanner.extract.readers import reader_of
 
-        reader = READERS.get(fmt)
+        reader = reader_of(fmt)
     if reader is None:
         raise Unscannable("unsupported", msg("There is no reader for {format} content.", format=fmt))
     return reader
