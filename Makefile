@@ -1,5 +1,8 @@
 # Two commands from a fresh clone: `make demo` and `make test`.
-PYTHON ?= python3
+# The distribution's Python where it is recent enough and can make a venv (Debian builds it with PGO and LTO: about
+# 8 % faster than an unoptimised build such as pyenv's default, which may come first on PATH), else python3.
+PYTHON ?= $(shell /usr/bin/python3 -c 'import sys, ensurepip; sys.exit(sys.version_info < (3, 11))' 2>/dev/null \
+	&& echo /usr/bin/python3 || echo python3)
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
