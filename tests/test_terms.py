@@ -164,3 +164,15 @@ def test_every_term_is_taught_to_the_segmenter_before_its_first_cut() -> None:
     segmenter = checker._segmenter
     assert isinstance(segmenter, PythonJieba)
     assert segmenter._tokenizer.FREQ.get("丙丁项目", 0) > 0  # never hit, known all the same
+
+
+def test_a_reloaded_dictionary_cuts_as_a_fresh_process_would() -> None:
+    """A door reloading its dictionaries makes a new TermChecker: the words the old dictionary taught its segmenter
+    must not change how the new one cuts (jieba-rs's tokenizer used to be one per process)."""
+    window = "关于甲乙工程的通知"
+    old = TermChecker("甲乙工程", segmenter=RustJieba)
+    assert old.is_word_here(window, 2, 6)
+    new = TermChecker("", segmenter=RustJieba)
+    assert new.is_word_here(window, 0, 2)  # 关于, a word of jieba's own: its segmenter is loaded
+    assert new._segmenter is not None
+    assert new._segmenter.cut(window) == PythonJieba().cut(window) == ["关于", "甲乙", "工程", "的", "通知"]
